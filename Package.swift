@@ -6,7 +6,6 @@ import PackageDescription
 let package = Package(
   name: "sensorloop",
   products: [
-    .executable(name: "sensorloop", targets: ["sensorloop"]),
     .library(name: "LoopCore", targets: ["LoopCore"]),
   ],
   targets: [

@@ -1,0 +1,57 @@
+// What a task holds while it is polled: its own waker and a way to ask the executor for
+// time, timers, interrupts and wakes. A Context is valid only during the poll it was given to.
+
+/// The running task's view of the executor, passed `inout` to every poll.
+///
+/// Building blocks (`Ticker`, `Signal`, `Channel`, ...) take it to register the task's waker.
+/// Never store it: it points into the executor for the duration of one poll.
+public struct Context<S: Scheduler & ~Copyable> {
+  // SAFETY: points at the executor's kernel, which `Executor.poll(slot:)` keeps alive and
+  // exclusively lends to this context for the duration of one poll.
+  private let scheduler: UnsafeMutablePointer<S>
+
+  /// The waker of the task being polled.
+  public let waker: Waker
+
+  init(_ scheduler: UnsafeMutablePointer<S>, waker: Waker) {
+    self.scheduler = scheduler
+    self.waker = waker
+  }
+
+  /// The current time on the platform's monotonic clock.
+  public var now: Instant { scheduler.pointee.now() }
+
+  /// Makes the task named by `waker` ready; a stale waker is ignored.
+  public func wake(_ waker: Waker) { scheduler.pointee.wake(waker) }
+
+  /// Asks to be polled again as soon as the other ready tasks have had their turn.
+  public func yieldNow() { scheduler.pointee.wake(waker) }
+
+  /// Asks to be polled at `deadline` (or soon after).
+  ///
+  /// A task holds at most one deadline: the earliest requested during a poll. A deadline not
+  /// asked for again in the next poll is dropped, so each poll states what it still waits for.
+  /// Throws `.timerQueue` when the timer queue is full.
+  public func wake(at deadline: Instant) throws(CapacityError) {
+    try scheduler.pointee.schedule(waker, at: deadline)
+  }
+
+  /// Ready once `deadline` has passed; otherwise arms the task's timer and returns `.pending`.
+  public func sleep(until deadline: Instant) throws(CapacityError) -> Poll<Void> {
+    if now >= deadline { return .ready(()) }
+    try wake(at: deadline)
+    return .pending
+  }
+
+  /// Consumes a pending interrupt `line` (true), or makes this task its handler (false).
+  public func take(_ line: Interrupt) -> Bool { scheduler.pointee.take(line, waker: waker) }
+
+  /// `.ready` when `line` was pending (and consumes it); otherwise waits for it.
+  public func wait(for line: Interrupt) -> Poll<Void> { take(line) ? .ready(()) : .pending }
+
+  /// Raises `line` in software, as the platform would.
+  public func raise(_ line: Interrupt) { scheduler.pointee.raise(line) }
+
+  /// Asks the run loop to return once the current turn is over.
+  public func stopExecutor() { scheduler.pointee.requestStop() }
+}

@@ -1,0 +1,191 @@
+// The executor's bookkeeping, apart from the task values themselves: slot phases and
+// generations, the ready queue, the timer queue, the interrupt lines and the platform.
+// Tasks reach it during a poll through `Context`; nothing else touches it.
+//
+// A slot's life (the arrows name the function that moves it):
+//
+//            spawn                 pop (run loop)             poll → .ready
+//   free ───────────▶ queued ───────────────────▶ running ────────────────────▶ free
+//                       ▲  ▲                       │   │                    (generation += 1)
+//                       │  │ poll → .pending,      │   │ wake (while running)
+//                       │  │ woken while running   │   ▼
+//                       │  └────────────────── runningWoken
+//                  wake │                          │
+//                       │        poll → .pending   │
+//                      idle ◀──────────────────────┘ (from running)
+//
+// `cancel` moves any non-free slot to free. A waker whose generation differs from the
+// slot's is stale and is ignored by `wake`.
+
+/// What a task slot is doing now; see the diagram in Kernel.swift.
+enum SlotPhase: UInt8 {
+  case free, idle, queued, running, runningWoken
+}
+
+/// Per-task counters the executor keeps for the summary a firmware prints.
+public struct TaskStats: Equatable, Sendable {
+  /// Times the task was polled.
+  public var polls: UInt64 = 0
+  /// Wakes that made the task ready (coalesced wakes of an already-ready task not counted).
+  public var wakes: UInt64 = 0
+  /// The longest single poll, when the executor measures poll time.
+  public var longestPoll: Duration = .zero
+
+  /// Zeroed counters.
+  public init() {}
+}
+
+/// Executor-wide counters.
+public struct ExecutorCounters: Equatable, Sendable {
+  /// Wakes aimed at a finished or reused slot, ignored.
+  public var staleWakes: UInt64 = 0
+  /// Calls into `Platform.wait`.
+  public var platformWaits: UInt64 = 0
+  /// Timer deadlines that fired.
+  public var timersFired: UInt64 = 0
+  /// Interrupt lines raised.
+  public var interruptsRaised: UInt64 = 0
+
+  /// Zeroed counters.
+  public init() {}
+}
+
+struct SlotState {
+  var generation: UInt32 = 0
+  var phase: SlotPhase = .free
+  /// The armed deadline, `.distantFuture` when none.
+  var deadline: Instant = .distantFuture
+  /// Whether the current poll asked for `deadline` (unconfirmed deadlines are dropped after it).
+  var timerConfirmed = false
+  var stats = TaskStats()
+}
+
+/// The operations a task can ask of the executor while it is polled (through `Context`).
+public protocol Scheduler: ~Copyable {
+  /// The platform's current time.
+  mutating func now() -> Instant
+  /// Makes the task named by `waker` ready (ignored if stale).
+  mutating func wake(_ waker: Waker)
+  /// Arms the running task's timer for `deadline` (the earliest of this poll's requests wins).
+  mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError)
+  /// Consumes a pending `line`, or registers `waker` as its handler and returns false.
+  mutating func take(_ line: Interrupt, waker: Waker) -> Bool
+  /// Marks `line` pending and wakes its handler.
+  mutating func raise(_ line: Interrupt)
+  /// Asks the run loop to return after the current turn.
+  mutating func requestStop()
+}
+
+/// The executor state other than task values. Generic over capacities and the platform.
+struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyable {
+  var platform: P
+  var slot = InlineArray<slots, SlotState>(repeating: SlotState())
+  var ready = ReadyQueue<slots>()
+  var timerQueue = TimerQueue<timers>()
+  var pending = InterruptSet()
+  var handlers = InterruptSet()
+  var handler = InlineArray<64, Waker>(repeating: Waker(slot: 0, generation: 0))
+  var stopRequested = false
+  var counters = ExecutorCounters()
+
+  init(platform: consuming P) {
+    self.platform = platform
+  }
+
+  func isCurrent(_ waker: Waker) -> Bool {
+    let s = Int(waker.slot)
+    return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+  }
+
+  /// Removes a slot's armed deadline, if any.
+  mutating func disarm(_ s: Int) {
+    if slot[s].deadline != .distantFuture {
+      timerQueue.remove(slot: UInt16(s))
+      slot[s].deadline = .distantFuture
+    }
+  }
+
+  /// Wakes every task whose deadline is due at `now`.
+  mutating func fireTimers(at now: Instant) {
+    while let entry = timerQueue.popDue(at: now) {
+      let s = Int(entry.slot)
+      slot[s].deadline = .distantFuture
+      counters.timersFired += 1
+      wake(Waker(slot: entry.slot, generation: slot[s].generation))
+    }
+  }
+
+  /// Raises every line in `lines`.
+  mutating func raiseAll(_ lines: InterruptSet) {
+    var lines = lines
+    while let line = lines.popFirst() { raise(line) }
+  }
+
+  /// One call into the platform: wait as `limit` allows, then deliver interrupts and timers.
+  mutating func waitAndDispatch(_ limit: WaitLimit) {
+    var raised = InterruptSet()
+    counters.platformWaits += 1
+    platform.wait(limit, raised: &raised)
+    raiseAll(raised)
+    if timerQueue.earliest != nil { fireTimers(at: platform.now()) }
+  }
+}
+
+extension Kernel: Scheduler where P: ~Copyable {
+  mutating func now() -> Instant { platform.now() }
+
+  mutating func wake(_ waker: Waker) {
+    guard isCurrent(waker) else {
+      counters.staleWakes += 1
+      return
+    }
+    let s = Int(waker.slot)
+    switch slot[s].phase {
+    case .idle:
+      slot[s].phase = .queued
+      slot[s].stats.wakes += 1
+      ready.push(waker.slot)
+    case .running:
+      slot[s].phase = .runningWoken
+      slot[s].stats.wakes += 1
+    case .queued, .runningWoken, .free:
+      break
+    }
+  }
+
+  mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
+    guard isCurrent(waker), deadline != .distantFuture else { return }
+    let s = Int(waker.slot)
+    let armed = slot[s].deadline
+    if armed == .distantFuture {
+      try timerQueue.insert(deadline, slot: waker.slot)
+      slot[s].deadline = deadline
+    } else if deadline < armed || (!slot[s].timerConfirmed && deadline != armed) {
+      // An earlier request wins; a deadline left from an earlier poll is replaced outright.
+      // Re-inserting after the removal cannot find the queue full.
+      timerQueue.remove(slot: waker.slot)
+      try timerQueue.insert(deadline, slot: waker.slot)
+      slot[s].deadline = deadline
+    }
+    slot[s].timerConfirmed = true
+  }
+
+  mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
+    if pending.remove(line) { return true }
+    if handlers.contains(line) && handler[line.number] != waker {
+      // One handler per line: the one replaced is woken so it can notice.
+      wake(handler[line.number])
+    }
+    handler[line.number] = waker
+    handlers.insert(line)
+    return false
+  }
+
+  mutating func raise(_ line: Interrupt) {
+    counters.interruptsRaised += 1
+    pending.insert(line)
+    if handlers.remove(line) { wake(handler[line.number]) }
+  }
+
+  mutating func requestStop() { stopRequested = true }
+}

@@ -1,0 +1,92 @@
+// The executor's two fixed-capacity queues: the FIFO of ready slots and the deadline-ordered
+// timer queue. Both live inline (InlineArray) and report a full queue instead of growing.
+
+/// A FIFO ring of slot indices. Each slot is queued at most once (the slot's phase says so), so
+/// a capacity equal to the slot count can never overflow.
+struct ReadyQueue<let capacity: Int> {
+  private var ring = InlineArray<capacity, UInt16>(repeating: 0)
+  private var head = 0
+  private(set) var count = 0
+
+  var isEmpty: Bool { count == 0 }
+
+  mutating func push(_ slot: UInt16) {
+    precondition(count < capacity, "ReadyQueue.push: slot queued twice")
+    var tail = head + count
+    if tail >= capacity { tail -= capacity }
+    ring[tail] = slot
+    count += 1
+  }
+
+  mutating func pop() -> UInt16? {
+    if count == 0 { return nil }
+    let slot = ring[head]
+    head += 1
+    if head == capacity { head = 0 }
+    count -= 1
+    return slot
+  }
+
+  /// Removes `slot` wherever it is, keeping the order of the others.
+  mutating func remove(_ slot: UInt16) {
+    let n = count
+    for _ in 0..<n {
+      let s = pop()!
+      if s != slot { push(s) }
+    }
+  }
+}
+
+/// One armed deadline: wake `slot` at `deadline`.
+struct TimerEntry {
+  var deadline: Instant
+  var slot: UInt16
+}
+
+/// Deadlines in firing order: earliest first, equal deadlines in the order they were armed.
+///
+/// Stored sorted latest-first so the next deadline pops off the end in O(1); inserting shifts
+/// at most `capacity` entries, which for a board's few dozen timers beats a heap's bookkeeping.
+struct TimerQueue<let capacity: Int> {
+  private var entries = InlineArray<capacity, TimerEntry>(
+    repeating: TimerEntry(deadline: .distantFuture, slot: 0))
+  private(set) var count = 0
+
+  var isFull: Bool { count == capacity }
+
+  /// The earliest deadline, if any.
+  var earliest: Instant? { count == 0 ? nil : entries[count - 1].deadline }
+
+  /// Inserts after every entry with the same deadline; throws when full.
+  mutating func insert(_ deadline: Instant, slot: UInt16) throws(CapacityError) {
+    if count == capacity { throw .timerQueue }
+    // Entries later than `deadline` stay in front; equal ones armed earlier stay behind us
+    // (nearer the end), so they fire first.
+    var i = count
+    while i > 0 && entries[i - 1].deadline <= deadline {
+      entries[i] = entries[i - 1]
+      i -= 1
+    }
+    entries[i] = TimerEntry(deadline: deadline, slot: slot)
+    count += 1
+  }
+
+  /// Removes the entry of `slot`, if it has one.
+  mutating func remove(slot: UInt16) {
+    var i = 0
+    while i < count && entries[i].slot != slot { i += 1 }
+    if i == count { return }
+    while i + 1 < count {
+      entries[i] = entries[i + 1]
+      i += 1
+    }
+    count -= 1
+  }
+
+  /// Removes and returns the earliest entry if it is due at `now`.
+  mutating func popDue(at now: Instant) -> TimerEntry? {
+    guard count > 0, entries[count - 1].deadline <= now else { return nil }
+    count -= 1
+    return entries[count]
+  }
+}
