@@ -1,20 +1,66 @@
 // swift-tools-version: 6.2
-// sensorloop: a single-threaded, allocation-free executor for Raspberry Pi class boards.
-// No package dependencies: the Swift toolchain and libgpiod (v1) only.
+// sensorloop: a single-threaded, allocation-free executor for Raspberry Pi class boards, and
+// the firmware-style program built on it. No package dependencies: the Swift toolchain and
+// libgpiod (v1 API) only.
 import PackageDescription
+
+/// Modules on the loop's hot path are optimised across module boundaries in release builds,
+/// so the executor's generic run loop is specialised for the application's task type.
+let hotPath: [SwiftSetting] = [
+  .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+]
 
 let package = Package(
   name: "sensorloop",
   products: [
-    .library(name: "LoopCore", targets: ["LoopCore"]),
+    .executable(name: "sensorloop", targets: ["sensorloop"]),
+    .executable(name: "sensorloop-bench", targets: ["sensorloop-bench"]),
   ],
   targets: [
-    // The executor: time, task slots, wakers, timers, interrupts, sync primitives. Stdlib only.
-    .target(name: "LoopCore"),
-    // A virtual platform and trace helpers for deterministic tests of the core.
-    .target(name: "LoopTesting", dependencies: ["LoopCore"]),
+    // Core executor: time, task slots, wakers, timers, interrupts, sync primitives. Stdlib only.
+    .target(name: "LoopCore", swiftSettings: hotPath),
+    // Thin C shim over epoll, timerfd, eventfd, signalfd, clock_gettime and errno.
+    .target(name: "CLinux"),
+    // The Linux platform: file descriptors, errno, the epoll reactor and its event sources.
+    .target(name: "LoopLinux", dependencies: ["LoopCore", "CLinux"], swiftSettings: hotPath),
+    // libgpiod v1 headers (Debian 12 / Pi OS bookworm: 1.6.3).
+    .systemLibrary(
+      name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+    // GPIO lines: a libgpiod backend and a mock backend sharing one edge-event decode path.
+    .target(
+      name: "LoopGPIO", dependencies: ["LoopCore", "LoopLinux", "CGPIOD"], swiftSettings: hotPath),
+    // board.json: a small JSON reader with positions, and validation into fixed capacities.
+    .target(name: "LoopConfig", dependencies: ["LoopCore"]),
+    // The firmware task library and the non-blocking JSON-lines output.
+    .target(
+      name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],
+      swiftSettings: hotPath),
+    // The program: load a config, wire tasks, run, shut down cleanly.
+    .executableTarget(
+      name: "sensorloop",
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopConfig", "LoopTasks"],
+      swiftSettings: hotPath),
 
-    .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "LoopTesting"]),
+    // Test and benchmark support (never on the board).
+    .target(name: "LoopTesting", dependencies: ["LoopCore"]),
+    .target(name: "AllocCounter"),
+    .target(name: "CBaseline"),
+    .executableTarget(
+      name: "sensorloop-bench",
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "CBaseline", "AllocCounter"],
+      swiftSettings: hotPath),
+
+    .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "LoopTesting", "AllocCounter"]),
+    .testTarget(
+      name: "LoopLinuxTests", dependencies: ["LoopCore", "LoopLinux", "LoopTesting", "AllocCounter"]),
+    .testTarget(
+      name: "LoopGPIOTests",
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "AllocCounter"]),
+    .testTarget(name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"]),
+    .testTarget(
+      name: "LoopTasksTests",
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),
+    .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,2 @@
+// CBaseline: placeholder until the baseline lands.
+#pragma once

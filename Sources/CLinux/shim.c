@@ -1,0 +1,2 @@
+// CLinux: placeholder until the shim lands.
+#include "CLinux.h"

@@ -1,0 +1,1 @@
+// LoopConfig: placeholder until the module lands.

@@ -1,0 +1,1 @@
+// LoopGPIO: placeholder until the module lands.

@@ -1,0 +1,1 @@
+// LoopLinux: placeholder until the module lands.

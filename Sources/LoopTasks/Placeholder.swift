@@ -1,0 +1,1 @@
+// LoopTasks: placeholder until the module lands.

@@ -1,0 +1,4 @@
+import Testing
+
+// LoopConfigTests: placeholder until the module lands.
+@Test func placeholder() {}
