@@ -18,7 +18,10 @@ let package = Package(
   ],
   targets: [
     // Core executor: time, task slots, wakers, timers, interrupts, sync primitives. Stdlib only.
-    .target(name: "LoopCore", swiftSettings: hotPath),
+    // `TaskBody.World` may be ~Copyable (it owns fds): that needs SuppressedAssociatedTypes.
+    .target(
+      name: "LoopCore",
+      swiftSettings: hotPath + [.enableExperimentalFeature("SuppressedAssociatedTypes")]),
     // Thin C shim over epoll, timerfd, eventfd, signalfd, clock_gettime and errno.
     .target(name: "CLinux"),
     // The Linux platform: file descriptors, errno, the epoll reactor and its event sources.

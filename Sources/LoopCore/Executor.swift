@@ -5,10 +5,11 @@
 /// A task the executor can run: a value polled until it returns `.ready`.
 ///
 /// `World` is the application's shared state (GPIO lines, output buffer, ...), lent to every
-/// poll; tasks that share nothing use `Void`.
+/// poll; tasks that share nothing use `Void`. It may be `~Copyable`, so it can own file
+/// descriptors, signals and channels.
 public protocol TaskBody {
   /// State shared by all tasks of an executor, passed to every poll.
-  associatedtype World
+  associatedtype World: ~Copyable
 
   /// Advances the task. Return `.pending` after registering a waker (timer, interrupt,
   /// signal, ...) or `.ready(())` when finished, which frees the slot.

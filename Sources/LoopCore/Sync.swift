@@ -1,0 +1,152 @@
+// Synchronisation between tasks of one executor: a waker registration, a latest-value signal
+// and a fixed-capacity FIFO channel. These live in the application's `World` (shared state),
+// never in a task, and never allocate: a full channel is an error or a wait, never growth.
+
+/// Remembers the one task to wake. Registering a different task wakes the one it replaces,
+/// so neither can miss its wake (it re-polls and re-registers).
+public struct WakerRegistration: Sendable {
+  /// The registered task, if any.
+  public private(set) var waker: Waker?
+
+  /// Nobody registered.
+  public init() {}
+
+  /// Registers the polling task.
+  public mutating func register<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
+    if let old = waker, old != cx.waker { cx.wake(old) }
+    waker = cx.waker
+  }
+
+  /// Wakes and forgets the registered task; returns it (nil when none).
+  @discardableResult
+  public mutating func wake<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Waker? {
+    let taken = take()
+    if let taken { cx.wake(taken) }
+    return taken
+  }
+
+  /// Forgets and returns the registered task without waking it, for a waker outside a poll
+  /// (pass it to `Executor.wake`).
+  public mutating func take() -> Waker? {
+    defer { waker = nil }
+    return waker
+  }
+}
+
+/// A latest-value mailbox: `signal` stores a value (replacing an unread one) and wakes the
+/// waiter; `wait` takes it. `Signal<Void>` is a notify.
+public struct Signal<Value>: ~Copyable {
+  private var value: Value?
+  private var waiter = WakerRegistration()
+  /// Values replaced before they were read.
+  public private(set) var overwritten: UInt64 = 0
+
+  /// An empty signal.
+  public init() {}
+
+  /// Whether a value waits to be taken.
+  public var isSignaled: Bool { value != nil }
+
+  /// Stores `value` and wakes the waiting task.
+  public mutating func signal<S: Scheduler & ~Copyable>(_ value: Value, _ cx: inout Context<S>) {
+    store(value)
+    waiter.wake(&cx)
+  }
+
+  /// Stores `value` from outside a poll; returns the task to wake (e.g. with `Executor.wake`).
+  public mutating func signal(_ value: Value) -> Waker? {
+    store(value)
+    return waiter.take()
+  }
+
+  /// Takes the value, or registers the task and returns `.pending`.
+  public mutating func wait<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Value> {
+    if let v = value {
+      value = nil
+      return .ready(v)
+    }
+    waiter.register(&cx)
+    return .pending
+  }
+
+  private mutating func store(_ new: Value) {
+    if value != nil { overwritten += 1 }
+    value = new
+  }
+}
+
+/// A FIFO of up to `capacity` elements between tasks, with one waiting receiver and one
+/// waiting sender at a time (a second registers in place of the first, which is woken).
+public struct Channel<let capacity: Int, Element>: ~Copyable {
+  private var ring: InlineArray<capacity, Element?> = InlineArray(repeating: nil)
+  private var head = 0
+  /// Elements queued.
+  public private(set) var count = 0
+  private var receiver = WakerRegistration()
+  private var sender = WakerRegistration()
+
+  /// An empty channel.
+  public init() { precondition(capacity > 0, "Channel.init: capacity must be positive") }
+
+  /// Whether no element is queued.
+  public var isEmpty: Bool { count == 0 }
+  /// Whether `capacity` elements are queued.
+  public var isFull: Bool { count == capacity }
+
+  /// Appends `element` and wakes the receiver; throws `.channel` when full.
+  public mutating func trySend<S: Scheduler & ~Copyable>(_ element: Element, _ cx: inout Context<S>)
+    throws(CapacityError)
+  {
+    try push(element)
+    receiver.wake(&cx)
+  }
+
+  /// Appends `element` from outside a poll; returns the receiver to wake.
+  public mutating func trySend(_ element: Element) throws(CapacityError) -> Waker? {
+    try push(element)
+    return receiver.take()
+  }
+
+  /// `.ready` once `element` is queued; `.pending` while full (keep the element, poll again).
+  public mutating func send<S: Scheduler & ~Copyable>(_ element: Element, _ cx: inout Context<S>)
+    -> Poll<Void>
+  {
+    if isFull {
+      sender.register(&cx)
+      return .pending
+    }
+    try! push(element)  // Not full: checked above.
+    receiver.wake(&cx)
+    return .ready(())
+  }
+
+  /// Takes the oldest element and wakes a waiting sender, or waits.
+  public mutating func receive<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Element> {
+    guard let element = pop() else {
+      receiver.register(&cx)
+      return .pending
+    }
+    sender.wake(&cx)
+    return .ready(element)
+  }
+
+  /// Takes the oldest element without waiting (outside a poll: wakes nobody).
+  public mutating func tryReceive() -> Element? { pop() }
+
+  private mutating func push(_ element: Element) throws(CapacityError) {
+    if count == capacity { throw .channel }
+    var tail = head + count
+    if tail >= capacity { tail -= capacity }
+    ring[tail] = element
+    count += 1
+  }
+
+  private mutating func pop() -> Element? {
+    if count == 0 { return nil }
+    let element = ring[head].take()
+    head += 1
+    if head == capacity { head = 0 }
+    count -= 1
+    return element
+  }
+}
