@@ -1,1 +1,0 @@
-// LoopLinux: placeholder until the module lands.

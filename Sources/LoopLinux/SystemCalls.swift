@@ -1,0 +1,99 @@
+// The one path every system call takes: run the C call, read errno at once, retry EINTR where
+// that is right, throw a typed `Errno`. The calls the epoll platform makes on its hot path go
+// through `SystemCalls`, a protocol with only static requirements: production code uses
+// `LinuxCalls` (each requirement an inlined forward to the shim, so the indirection costs
+// nothing once specialised), and tests substitute a scripted layer to drive EINTR and EAGAIN.
+
+import CLinux
+import LoopCore
+
+/// The system calls the epoll platform makes while it runs, as static functions a test can replace.
+///
+/// Each has the C call's shape: a result, and -1 with `lastErrno()` set on failure.
+public protocol SystemCalls {
+  /// The calling thread's `errno`, read right after a failed call.
+  static func lastErrno() -> Int32
+  /// The monotonic clock. The corresponding C function is `clock_gettime(CLOCK_MONOTONIC)`.
+  static func now() -> Instant
+  /// The corresponding C function is `read`.
+  static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int
+  /// The corresponding C function is `epoll_wait`.
+  static func epollWait(
+    _ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>?, _ max: Int32, _ timeout: Int32
+  ) -> Int32
+  /// The corresponding C function is `timerfd_settime`.
+  static func timerfdSetTime(_ fd: Int32, _ flags: Int32, _ value: UnsafePointer<itimerspec>) -> Int32
+}
+
+/// The real system calls, forwarded to the CLinux shim.
+public enum LinuxCalls: SystemCalls {
+  @inline(__always)
+  public static func lastErrno() -> Int32 { cl_errno() }
+
+  @inline(__always)
+  public static func now() -> Instant { monotonicNow() }
+
+  @inline(__always)
+  public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    cl_read(fd, buffer, count)
+  }
+
+  @inline(__always)
+  public static func epollWait(
+    _ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>?, _ max: Int32, _ timeout: Int32
+  ) -> Int32 {
+    cl_epoll_wait(epfd, events, max, timeout)
+  }
+
+  @inline(__always)
+  public static func timerfdSetTime(_ fd: Int32, _ flags: Int32, _ value: UnsafePointer<itimerspec>)
+    -> Int32
+  {
+    cl_timerfd_settime(fd, flags, value, nil)
+  }
+}
+
+/// Runs `call` (one C call returning -1 and setting errno on failure) through `Sys`: errno is
+/// read at once, EINTR is retried when `retryOnInterrupt` (never for `close`), and EBADF or
+/// EFAULT, which only a bug can cause on an fd we own, trap with `function` as the message.
+@inline(__always)
+public func systemCall<Sys: SystemCalls, Result: FixedWidthInteger>(
+  _ function: StaticString, via sys: Sys.Type, retryOnInterrupt: Bool = true,
+  _ call: () -> Result
+) throws(Errno) -> Result {
+  while true {
+    let result = call()
+    if result != -1 { return result }
+    let error = Errno(rawValue: Sys.lastErrno())
+    if error == .interrupted && retryOnInterrupt { continue }
+    if error == .badFileDescriptor || error == .badAddress { bug(function) }
+    throw error
+  }
+}
+
+/// `systemCall` through the real system calls.
+@inline(__always)
+public func systemCall<Result: FixedWidthInteger>(
+  _ function: StaticString, retryOnInterrupt: Bool = true, _ call: () -> Result
+) throws(Errno) -> Result {
+  try systemCall(function, via: LinuxCalls.self, retryOnInterrupt: retryOnInterrupt, call)
+}
+
+/// Stops the program on a programmer error, naming the function that found it.
+@inline(never)
+public func bug(_ message: StaticString) -> Never {
+  #if hasFeature(Embedded)
+    fatalError(message)
+  #else
+    fatalError(message.description)
+  #endif
+}
+
+/// The current time on CLOCK_MONOTONIC. The corresponding C function is `clock_gettime`.
+@inline(__always)
+public func monotonicNow() -> Instant {
+  var now = timespec()
+  // A monotonic clock read cannot fail with a valid pointer and clock id.
+  _ = cl_clock_gettime(CLOCK_MONOTONIC, &now)
+  return Instant(nanoseconds: Int64(now.tv_sec) &* 1_000_000_000 &+ Int64(now.tv_nsec))
+}

@@ -1,4 +1,0 @@
-import Testing
-
-// LoopLinuxTests: placeholder until the module lands.
-@Test func placeholder() {}
