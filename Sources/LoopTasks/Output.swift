@@ -1,0 +1,236 @@
+// The JSON-lines output: tasks format a record into a fixed line buffer and append it whole to
+// a fixed byte ring; the writer task drains the ring to the output fd when it is writable.
+// A full ring drops the record and counts it: never a stall, never silent loss, no heap.
+
+import LoopCore
+
+/// One JSON object being built: `{"t_ns":…,"task":"…", …}` plus a newline.
+public struct RecordLine {
+  /// The longest line a record may take; a longer one is dropped and counted as truncated.
+  public static let capacity = 256
+
+  private var bytes = InlineArray<256, UInt8>(repeating: 0)
+  /// Bytes written so far.
+  public private(set) var count = 0
+  /// Whether something did not fit (the record is then not emitted).
+  public private(set) var overflowed = false
+
+  /// A record stamped `time` for `task`.
+  public init(time: Instant, task: ShortName) {
+    append("{\"t_ns\":")
+    append(integer: time.nanoseconds)
+    append(",\"task\":")
+    append(quoted: task)
+  }
+
+  /// Adds `,"key":"value"`.
+  public mutating func field(_ key: StaticString, _ value: ShortName) {
+    appendKey(key)
+    append(quoted: value)
+  }
+
+  /// Adds `,"key":"value"` for a literal value.
+  public mutating func field(_ key: StaticString, _ value: StaticString) {
+    appendKey(key)
+    append(byte: 0x22)
+    append(value)
+    append(byte: 0x22)
+  }
+
+  /// Adds `,"key":123`.
+  public mutating func field(_ key: StaticString, integer value: Int64) {
+    appendKey(key)
+    append(integer: value)
+  }
+
+  /// Adds `,"key":12.345` with `decimals` digits after the point (rounded half away from zero);
+  /// a value that is not finite is written as `null`, which JSON has for it.
+  public mutating func field(_ key: StaticString, _ value: Double, decimals: Int) {
+    appendKey(key)
+    append(decimal: value, decimals: decimals)
+  }
+
+  /// Adds `,"key":true` or `false`.
+  public mutating func field(_ key: StaticString, bool value: Bool) {
+    appendKey(key)
+    append(value ? "true" : "false")
+  }
+
+  /// Closes the object and ends the line.
+  public mutating func finish() { append("}\n") }
+
+  /// The bytes of the line.
+  public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+    let n = count
+    return bytes.span.withUnsafeBytes { raw in
+      // SAFETY: `raw` covers the line buffer for this closure; only the first `n` bytes are used.
+      body(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+    }
+  }
+
+  private mutating func appendKey(_ key: StaticString) {
+    append(",\"")
+    append(key)
+    append("\":")
+  }
+
+  private mutating func append(byte: UInt8) {
+    if count == RecordLine.capacity {
+      overflowed = true
+      return
+    }
+    bytes[count] = byte
+    count += 1
+  }
+
+  private mutating func append(_ text: StaticString) {
+    let start = text.utf8Start
+    for i in 0..<text.utf8CodeUnitCount { append(byte: start[i]) }
+  }
+
+  /// Writes a JSON string, escaping quotes, backslashes and control bytes.
+  private mutating func append(quoted name: ShortName) {
+    append(byte: 0x22)
+    for i in 0..<name.count {
+      let b = name[i]
+      switch b {
+      case 0x22, 0x5C:
+        append(byte: 0x5C)
+        append(byte: b)
+      case 0..<0x20:
+        append("\\u00")
+        append(byte: hexDigit(b >> 4))
+        append(byte: hexDigit(b & 0xF))
+      default:
+        append(byte: b)
+      }
+    }
+    append(byte: 0x22)
+  }
+
+  private func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x61 + v - 10 }
+
+  mutating func append(integer value: Int64) {
+    var digits = InlineArray<20, UInt8>(repeating: 0)
+    var n = 0
+    // Work on the magnitude as UInt64 so Int64.min does not overflow.
+    var magnitude = value.magnitude
+    repeat {
+      digits[n] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+      n += 1
+      magnitude /= 10
+    } while magnitude > 0
+    if value < 0 { append(byte: 0x2D) }
+    while n > 0 {
+      n -= 1
+      append(byte: digits[n])
+    }
+  }
+
+  mutating func append(decimal value: Double, decimals: Int) {
+    let places = max(0, min(decimals, 9))
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
+    let scaled = (value * scale).rounded(.toNearestOrAwayFromZero)
+    // Past 2^63 the digits are noise anyway; JSON has no inf/nan.
+    guard scaled.isFinite, scaled.magnitude < 9.2e18 else {
+      append("null")
+      return
+    }
+    let fixed = Int64(scaled)
+    if fixed < 0 { append(byte: 0x2D) }
+    var power: UInt64 = 1
+    for _ in 0..<places { power *= 10 }
+    append(integer: Int64(fixed.magnitude / power))
+    if places == 0 { return }
+    append(byte: 0x2E)
+    var fraction = fixed.magnitude % power
+    var digits = InlineArray<9, UInt8>(repeating: 0x30)
+    for i in stride(from: places - 1, through: 0, by: -1) {
+      digits[i] = UInt8(truncatingIfNeeded: fraction % 10) + 0x30
+      fraction /= 10
+    }
+    for i in 0..<places { append(byte: digits[i]) }
+  }
+}
+
+/// A byte ring of finished record lines, filled by tasks and drained by the writer.
+public struct OutputRing<let capacity: Int>: ~Copyable {
+  private var ring = InlineArray<capacity, UInt8>(repeating: 0)
+  private var head = 0
+  /// Bytes waiting to be written.
+  public private(set) var count = 0
+  /// Records accepted.
+  public private(set) var records: UInt64 = 0
+  /// Records dropped because the ring was full.
+  public private(set) var dropped: UInt64 = 0
+  /// Records dropped because they did not fit in a `RecordLine`.
+  public private(set) var truncated: UInt64 = 0
+  private var writer = WakerRegistration()
+
+  /// An empty ring.
+  public init() {}
+
+  /// Whether no byte waits.
+  public var isEmpty: Bool { count == 0 }
+
+  /// Appends the finished `line` whole, or drops it (counted); wakes the writer. Returns
+  /// whether it was accepted.
+  @discardableResult
+  public mutating func emit<S: Scheduler & ~Copyable>(_ line: borrowing RecordLine, _ cx: inout Context<S>)
+    -> Bool
+  {
+    let accepted = append(line)
+    if accepted { writer.wake(&cx) }
+    return accepted
+  }
+
+  /// Appends `line` from outside a poll (startup, shutdown); returns whether it was accepted.
+  @discardableResult
+  public mutating func append(_ line: borrowing RecordLine) -> Bool {
+    if line.overflowed {
+      truncated += 1
+      return false
+    }
+    if capacity - count < line.count {
+      dropped += 1
+      return false
+    }
+    line.withBytes { bytes in
+      var tail = head + count
+      for byte in bytes {
+        if tail >= capacity { tail -= capacity }
+        ring[tail] = byte
+        tail += 1
+      }
+    }
+    count += line.count
+    records += 1
+    return true
+  }
+
+  /// Registers the writer task, to be woken when bytes arrive.
+  public mutating func waitForData<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Void> {
+    if count > 0 { return .ready(()) }
+    writer.register(&cx)
+    return .pending
+  }
+
+  /// Hands the oldest contiguous run of waiting bytes to `write`, which returns how many it
+  /// took (0 when the fd would block); removes those. Returns the bytes removed.
+  public mutating func drain(_ write: (UnsafeRawBufferPointer) -> Int) -> Int {
+    if count == 0 { return 0 }
+    let run = min(count, capacity - head)
+    let start = head
+    let written = ring.span.withUnsafeBytes { raw in
+      // SAFETY: `start..<start+run` lies inside the ring (run ≤ capacity − head).
+      write(UnsafeRawBufferPointer(rebasing: raw[start..<(start + run)]))
+    }
+    precondition(written >= 0 && written <= run, "OutputRing.drain: write took more than offered")
+    head += written
+    if head == capacity { head = 0 }
+    count -= written
+    if count == 0 { head = 0 }
+    return written
+  }
+}

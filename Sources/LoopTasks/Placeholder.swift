@@ -1,1 +1,0 @@
-// LoopTasks: placeholder until the module lands.

@@ -1,4 +1,0 @@
-import Testing
-
-// LoopTasksTests: placeholder until the module lands.
-@Test func placeholder() {}
