@@ -114,11 +114,15 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   }
 
   /// Runs until a stop is asked for or no task is left, blocking in the platform when idle.
+  ///
+  /// Each stop request (`stop()`, `cx.stopExecutor()`) ends one call, even one made before it.
   public mutating func run(_ world: inout Body.World) -> RunEnd {
-    kernel.stopRequested = false
     while true {
       pollReady(&world)
-      if kernel.stopRequested { return .stopped }
+      if kernel.stopRequested {
+        kernel.stopRequested = false
+        return .stopped
+      }
       if live == 0 { return .allTasksFinished }
       if let deadline = kernel.timerQueue.earliest {
         kernel.waitAndDispatch(.deadline(deadline))
@@ -133,12 +137,12 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   @discardableResult
   public mutating func runUntilStalled(_ world: inout Body.World) -> Int {
     var polls = 0
-    kernel.stopRequested = false
     while !kernel.stopRequested {
       kernel.waitAndDispatch(.poll)
       if kernel.ready.isEmpty { break }
       polls += pollReady(&world)
     }
+    kernel.stopRequested = false
     return polls
   }
 
