@@ -5,7 +5,7 @@
 import LoopCore
 
 /// One JSON object being built: `{"t_ns":…,"task":"…", …}` plus a newline.
-public struct RecordLine {
+public struct RecordLine: ByteAppending {
   /// The longest line a record may take; a longer one is dropped and counted as truncated.
   public static let capacity = 256
 
@@ -74,18 +74,13 @@ public struct RecordLine {
     append("\":")
   }
 
-  private mutating func append(byte: UInt8) {
+  public mutating func append(byte: UInt8) {
     if count == RecordLine.capacity {
       overflowed = true
       return
     }
     bytes[count] = byte
     count += 1
-  }
-
-  private mutating func append(_ text: StaticString) {
-    let start = text.utf8Start
-    for i in 0..<text.utf8CodeUnitCount { append(byte: start[i]) }
   }
 
   /// Writes a JSON string, escaping quotes, backslashes and control bytes.
@@ -109,8 +104,29 @@ public struct RecordLine {
   }
 
   private func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x61 + v - 10 }
+}
 
-  mutating func append(integer value: Int64) {
+/// Something bytes can be appended to one at a time; gives it literal, name and number
+/// formatting with no heap (records, the summary).
+public protocol ByteAppending {
+  /// Appends one byte (a full sink drops it and remembers).
+  mutating func append(byte: UInt8)
+}
+
+extension ByteAppending {
+  /// Appends a literal.
+  public mutating func append(_ text: StaticString) {
+    let start = text.utf8Start
+    for i in 0..<text.utf8CodeUnitCount { append(byte: start[i]) }
+  }
+
+  /// Appends the bytes of `text`.
+  public mutating func append<let n: Int>(_ text: InlineText<n>) {
+    for i in 0..<text.count { append(byte: text[i]) }
+  }
+
+  /// Appends `value` in decimal.
+  public mutating func append(integer value: Int64) {
     var digits = InlineArray<20, UInt8>(repeating: 0)
     var n = 0
     // Work on the magnitude as UInt64 so Int64.min does not overflow.
@@ -127,7 +143,8 @@ public struct RecordLine {
     }
   }
 
-  mutating func append(decimal value: Double, decimals: Int) {
+  /// Appends `value` with `decimals` digits after the point, or `null` when not finite.
+  public mutating func append(decimal value: Double, decimals: Int) {
     let places = max(0, min(decimals, 9))
     var scale = 1.0
     for _ in 0..<places { scale *= 10 }

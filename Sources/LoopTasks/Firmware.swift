@@ -1,0 +1,168 @@
+// The firmware: an executor of `FirmwareTask`s over a platform, with its world, run until a
+// signal, a task or `--duration` asks it to stop; and the per-task summary printed on SIGUSR1
+// and at exit.
+
+import CLinux
+import LoopCore
+import LoopLinux
+
+/// An executor with the firmware's task slots, its world and the record of what was spawned.
+public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
+  /// Executor slots: configured tasks plus the program's own.
+  public static var slots: Int { 40 }
+
+  /// The executor.
+  public var executor: Executor<40, 40, FirmwareTask, P>
+  /// The tasks' shared state.
+  public var world: FirmwareWorld
+  /// When the firmware started (for rates in the summary).
+  public let start: Instant
+  private var spawned = InlineArray<40, Waker?>(repeating: nil)
+  private var spawnedCount = 0
+
+  /// A firmware on `platform` with `world`, started now.
+  public init(platform: consuming P, world: consuming FirmwareWorld) {
+    executor = Executor(platform: platform)
+    executor.measuresPollTime = true
+    self.world = world
+    start = executor.platform.now()
+    for i in 0..<FirmwareLimits.tasks { self.world.progress[i] = start }
+  }
+
+  /// Spawns `task`; throws `.taskSlots` past the capacity (the config checks prevent it).
+  public mutating func spawn(_ task: FirmwareTask) throws(CapacityError) {
+    let waker = try executor.spawn(task)
+    spawned[spawnedCount] = waker
+    spawnedCount += 1
+  }
+
+  /// Runs until a stop or summary request; returns the requests (and clears the summary one).
+  public mutating func runUntilRequest() -> ControlRequests {
+    _ = executor.run(&world)
+    let requests = world.control
+    world.control.summary = false
+    return requests
+  }
+
+  /// Writes whatever the output ring holds to the output fd, switching it to blocking writes
+  /// first (at shutdown the loop no longer runs, and a slow reader must not lose the tail).
+  /// Returns the last write's outcome, nil when nothing was waiting.
+  public mutating func flushOutput() -> OutputWriter.Outcome? {
+    let flags = cl_fcntl(world.outputFD, F_GETFL, 0)
+    if flags >= 0 && flags & O_NONBLOCK != 0 { _ = cl_fcntl(world.outputFD, F_SETFL, flags & ~O_NONBLOCK) }
+    var last: OutputWriter.Outcome? = nil
+    while !world.output.isEmpty {
+      last = OutputWriter.drainOnce(&world)
+      if last == .wouldBlock || last == .wrote(0) { break }
+    }
+    return last
+  }
+
+  /// Writes the per-task summary to `fd` (stderr).
+  public func writeSummary(to fd: Int32, now: Instant) {
+    var out = TextWriter(fd: fd)
+    out.append("sensorloop: summary after ")
+    out.append(decimal: Double((now - start).nanoseconds) / 1e9, decimals: 3)
+    out.append(" s\n")
+    out.column("task", 16)
+    out.column("kind", 14)
+    for heading: StaticString in ["polls", "wakes", "longest_us", "missed", "records", "dropped", "errors"] {
+      out.column(heading, 11, right: true)
+    }
+    out.append("\n")
+    for i in 0..<spawnedCount {
+      guard let waker = spawned[i], let task = executor.task(waker), let stats = executor.stats(waker)
+      else { continue }
+      let counters = task.taskIndex.map { world.counters[$0] } ?? TaskCounters()
+      if let index = task.taskIndex { out.column(world.names[index], 16) } else { out.column("-", 16) }
+      out.column(task.kind, 14)
+      out.number(Int64(stats.polls), 11)
+      out.number(Int64(stats.wakes), 11)
+      out.number(stats.longestPoll.nanoseconds / 1_000, 11)
+      out.number(Int64(counters.missedTicks), 11)
+      out.number(Int64(counters.records), 11)
+      out.number(Int64(counters.dropped), 11)
+      out.number(Int64(counters.errors), 11)
+      out.append("\n")
+    }
+    out.append("output: ")
+    out.append(integer: Int64(world.output.records))
+    out.append(" records, ")
+    out.append(integer: Int64(world.output.dropped))
+    out.append(" dropped (ring full), ")
+    out.append(integer: Int64(world.output.truncated))
+    out.append(" truncated, ")
+    out.append(integer: Int64(world.output.count))
+    out.append(" bytes unwritten\n")
+    out.flush()
+  }
+}
+
+/// Text written to an fd through a small fixed buffer (the summary; never the hot path).
+public struct TextWriter: ByteAppending {
+  private var buffer = InlineArray<512, UInt8>(repeating: 0)
+  private var count = 0
+  private var column = 0
+  /// The destination fd (not owned).
+  public let fd: Int32
+
+  /// A writer to `fd`.
+  public init(fd: Int32) { self.fd = fd }
+
+  public mutating func append(byte: UInt8) {
+    if count == 512 { flush() }
+    buffer[count] = byte
+    count += 1
+    column = byte == 0x0A ? 0 : column + 1
+  }
+
+  /// Writes what is buffered (blocking writes; errors ignored: there is nowhere to report them).
+  public mutating func flush() {
+    var offset = 0
+    let n = count
+    buffer.span.withUnsafeBytes { raw in
+      while offset < n {
+        guard case .success(let wrote) = writeUnowned(fd, UnsafeRawBufferPointer(rebasing: raw[offset..<n])),
+          wrote > 0
+        else { return }
+        offset += wrote
+      }
+    }
+    count = 0
+  }
+
+  /// Appends `text` padded with spaces to `width` (left-aligned unless `right`).
+  public mutating func column(_ text: StaticString, _ width: Int, right: Bool = false) {
+    let start = column
+    if right { pad(width - text.utf8CodeUnitCount) }
+    append(text)
+    if !right { pad(width - (column - start)) }
+  }
+
+  /// Appends a name padded to `width`.
+  public mutating func column(_ text: ShortName, _ width: Int) {
+    let start = column
+    append(text)
+    pad(width - (column - start))
+  }
+
+  /// Appends `value` right-aligned in `width`.
+  public mutating func number(_ value: Int64, _ width: Int) {
+    var digits = 1
+    var rest = value.magnitude / 10
+    while rest > 0 {
+      digits += 1
+      rest /= 10
+    }
+    pad(width - digits - (value < 0 ? 1 : 0))
+    append(integer: value)
+  }
+
+  private mutating func pad(_ n: Int) {
+    var n = max(n, 1)
+    while n > 0 {
+      append(byte: 0x20)
+      n -= 1
+    }
+  }
+}

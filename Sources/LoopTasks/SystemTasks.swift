@@ -1,0 +1,328 @@
+// Tasks that read files, watch other tasks and keep the program itself running: the sampler,
+// the threshold switch, the watchdog kicker, the output writer, the signal handler and the
+// stop timer of `--duration`.
+
+import CLinux
+import LoopCore
+import LoopGPIO
+import LoopLinux
+
+/// Reads a number from a file every period and reports `raw × scale + offset`.
+public struct Sampler: Sendable {
+  /// The task index.
+  public let index: Int
+  let path: FilePath
+  let scale: Double
+  let offset: Double
+  let unit: ShortName
+  var ticker: Ticker
+
+  /// A sampler of `path` every `period` from `start` (first sample at `start`).
+  public init(
+    index: Int, path: FilePath, period: Duration, scale: Double, offset: Double, unit: ShortName,
+    start: Instant
+  ) {
+    self.index = index
+    self.path = path
+    self.scale = scale
+    self.offset = offset
+    self.unit = unit
+    ticker = Ticker(period: period, first: start, policy: .skip)
+  }
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
+      world.counters[index].missedTicks = ticker.missed
+      world.markProgress(index, at: tick.scheduled)
+      var record = world.record(index, at: tick.scheduled)
+      switch sample() {
+      case .success(let raw):
+        let value = raw * scale + offset
+        record.field("event", "reading")
+        record.field("value", value, decimals: 3)
+        record.field("unit", unit)
+        world.readings.publish(index, value: value, at: tick.scheduled, &cx)
+      case .failure(let failure):
+        world.counters[index].errors += 1
+        record.field("event", "error")
+        record.field("error", failure.what)
+        if failure.errno != 0 { record.field("errno", integer: Int64(failure.errno)) }
+      }
+      record.finish()
+      world.emit(record, task: index, &cx)
+    }
+    return .pending
+  }
+
+  /// Why a sample failed.
+  struct Failure: Error {
+    var what: StaticString
+    var errno: Int32
+  }
+
+  /// Opens, reads and closes the file (reopened each time, so a file that vanishes and comes
+  /// back is read again), then parses the number it starts with.
+  func sample() -> Result<Double, Failure> {
+    var buffer = InlineArray<64, UInt8>(repeating: 0)
+    let count: Int
+    do throws(Errno) {
+      let fd = try path.withCString { (p) throws(Errno) in try FileDescriptor.open(cString: p) }
+      var span = buffer.mutableSpan
+      count = try span.withUnsafeMutableBytes { (raw) throws(Errno) in
+        try fd.read(into: raw, atOffset: 0)
+      }
+    } catch {
+      return .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: error.rawValue))
+    }
+    guard let value = parseNumber(buffer, count: count) else {
+      return .failure(Failure(what: "not a number", errno: 0))
+    }
+    return .success(value)
+  }
+}
+
+/// Parses the decimal number at the start of `bytes[0..<count]` (leading blanks, optional sign,
+/// digits, optional fraction; what follows must be blank), as sysfs and IIO files hold.
+func parseNumber(_ bytes: InlineArray<64, UInt8>, count: Int) -> Double? {
+  var i = 0
+  while i < count && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
+  var negative = false
+  if i < count && (bytes[i] == 0x2D || bytes[i] == 0x2B) {
+    negative = bytes[i] == 0x2D
+    i += 1
+  }
+  var value = 0.0
+  var digits = 0
+  while i < count, bytes[i] >= 0x30 && bytes[i] <= 0x39 {
+    value = value * 10 + Double(bytes[i] - 0x30)
+    digits += 1
+    i += 1
+  }
+  if i < count && bytes[i] == 0x2E {
+    i += 1
+    var place = 0.1
+    while i < count, bytes[i] >= 0x30 && bytes[i] <= 0x39 {
+      value += Double(bytes[i] - 0x30) * place
+      place /= 10
+      digits += 1
+      i += 1
+    }
+  }
+  guard digits > 0 else { return nil }
+  while i < count && (bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D) {
+    i += 1
+  }
+  guard i == count || bytes[i] == 0 else { return nil }
+  return negative ? -value : value
+}
+
+/// Writes `bytes` to `fd`, which the caller owns elsewhere (stdout, a device the program holds).
+func writeUnowned(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+  let borrowed = FileDescriptor(adopting: fd)
+  let result: Result<Int, Errno>
+  do throws(Errno) { result = .success(try borrowed.write(bytes)) } catch { result = .failure(error) }
+  _ = borrowed.release()
+  return result
+}
+
+/// Drives an output when a source task's reading crosses a threshold, with hysteresis.
+public struct ThresholdSwitch: Sendable {
+  /// The task index.
+  public let index: Int
+  /// The watched task's index.
+  public let source: Int
+  /// The output line index.
+  public let line: Int
+  var hysteresis: Hysteresis
+  var seen: UInt64 = 0
+
+  /// A switch on `line` watching task `source`'s readings.
+  public init(index: Int, source: Int, line: Int, onAbove: Double, offBelow: Double) {
+    self.index = index
+    self.source = source
+    self.line = line
+    hysteresis = Hysteresis(onAbove: onAbove, offBelow: offBelow)
+  }
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    let reading = world.readings.latest(source)
+    if reading.sequence != seen {
+      seen = reading.sequence
+      world.markProgress(index, at: reading.time)
+      if let on = hysteresis.feed(reading.value) {
+        drive(&world.outputs[line]!, on, at: cx.now, &world.counters[index])
+        var record = world.record(index, at: reading.time)
+        record.field("event", on ? "on" : "off")
+        record.field("value", reading.value, decimals: 3)
+        record.finish()
+        world.emit(record, task: index, &cx)
+      }
+    }
+    world.readings.subscribe(source, &cx)
+    return .pending
+  }
+}
+
+/// Kicks a watchdog device (or file) while every watched task keeps making progress.
+public struct Watchdog: Sendable {
+  /// The task index.
+  public let index: Int
+  /// The device fd (owned by the program).
+  let device: Int32
+  let stall: Duration
+  let watched: UInt64
+  var ticker: Ticker
+  /// The task seen stalled, while one is (-1 when none).
+  public private(set) var stalledTask = -1
+  /// Kicks written.
+  public private(set) var kicks: UInt64 = 0
+
+  /// A watchdog writing to `device` every `kick`, watching the tasks in the `watched` bit mask.
+  public init(index: Int, device: Int32, kick: Duration, stall: Duration, watched: UInt64, start: Instant) {
+    self.index = index
+    self.device = device
+    self.stall = stall
+    self.watched = watched
+    ticker = Ticker(period: kick, first: start, policy: .skip)
+  }
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
+      world.counters[index].missedTicks = ticker.missed
+      world.markProgress(index, at: tick.scheduled)
+      let now = cx.now
+      let stalled = firstStalled(world, now: now)
+      if stalled != stalledTask {
+        var record = world.record(index, at: now)
+        if stalled >= 0 {
+          record.field("event", "stall")
+          record.field("stalled", world.names[stalled])
+        } else {
+          record.field("event", "resumed")
+        }
+        record.finish()
+        world.emit(record, task: index, &cx)
+        stalledTask = stalled
+      }
+      if stalled < 0 {
+        if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
+      }
+    }
+    return .pending
+  }
+
+  /// The lowest watched task whose last progress is older than the stall time, or -1.
+  func firstStalled(_ world: borrowing FirmwareWorld, now: Instant) -> Int {
+    for i in 0..<FirmwareLimits.tasks where watched & (1 << UInt64(i)) != 0 {
+      if now - world.progress[i] > stall { return i }
+    }
+    return -1
+  }
+
+  /// Writes the one-byte `command` (`k` kicks, `V` disarms on close); false on failure.
+  public static func write(_ fd: Int32, _ command: StaticString) -> Bool {
+    let buffer = UnsafeRawBufferPointer(start: command.utf8Start, count: 1)
+    if case .success(1) = writeUnowned(fd, buffer) { return true }
+    return false
+  }
+}
+
+/// Drains the output ring to the output fd without ever blocking the loop.
+public struct OutputWriter: Sendable {
+  /// Bytes written.
+  public private(set) var written: UInt64 = 0
+  /// Bytes discarded because the fd failed (EPIPE, EIO ...).
+  public private(set) var discarded: UInt64 = 0
+  /// The last write error, 0 when none.
+  public private(set) var lastErrno: Int32 = 0
+
+  /// A writer with nothing written.
+  public init() {}
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    while true {
+      if case .pending = world.output.waitForData(&cx) { return .pending }
+      switch OutputWriter.drainOnce(&world) {
+      case .wrote(let n): written += UInt64(n)
+      case .wouldBlock:
+        // Edge-triggered: the fd raises the line when it has room again.
+        if !cx.take(FirmwareInterrupt.outputWritable) { return .pending }
+      case .failed(let errno, let lost):
+        lastErrno = errno
+        discarded += UInt64(lost)
+      }
+    }
+  }
+
+  /// What one write attempt did.
+  public enum Outcome: Equatable, Sendable {
+    case wrote(Int)
+    case wouldBlock
+    case failed(errno: Int32, discarded: Int)
+  }
+
+  /// One write of the ring's oldest run to the world's output fd. On a hard error the waiting
+  /// bytes are discarded (counted), so a closed pipe cannot stall the loop.
+  public static func drainOnce(_ world: inout FirmwareWorld) -> Outcome {
+    let fd = world.outputFD
+    var failure: Errno? = nil
+    let n = world.output.drain { bytes in
+      switch writeUnowned(fd, bytes) {
+      case .success(let n): return n
+      case .failure(let error):
+        failure = error
+        return 0
+      }
+    }
+    guard let failure else { return .wrote(n) }
+    if failure == .wouldBlock { return .wouldBlock }
+    var lost = 0
+    while !world.output.isEmpty { lost += world.output.drain { $0.count } }
+    return .failed(errno: failure.rawValue, discarded: lost)
+  }
+}
+
+/// Turns SIGINT/SIGTERM and SIGUSR1 (raised as interrupt lines) into stop and summary requests.
+public struct SignalHandler: Sendable {
+  /// A handler.
+  public init() {}
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    if cx.take(FirmwareInterrupt.stop) {
+      world.control.shutdown = true
+      cx.stopExecutor()
+    }
+    if cx.take(FirmwareInterrupt.summary) {
+      world.control.summary = true
+      cx.stopExecutor()
+    }
+    return .pending
+  }
+}
+
+/// Asks for a clean stop at a deadline (`--duration`).
+public struct StopTimer: Sendable {
+  let deadline: Instant
+
+  /// A stop at `deadline`.
+  public init(deadline: Instant) { self.deadline = deadline }
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    guard case .ready = (try? cx.sleep(until: deadline)) ?? .ready(()) else { return .pending }
+    world.control.shutdown = true
+    cx.stopExecutor()
+    return .ready(())
+  }
+}

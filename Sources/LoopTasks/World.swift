@@ -1,0 +1,162 @@
+// The state every firmware task shares: GPIO lines, the output ring, the latest reading of
+// each task, progress marks for the watchdog, per-task counters and the shutdown requests.
+// Sized by named capacities and owned by the program for its whole run.
+
+import LoopCore
+import LoopGPIO
+import LoopLinux
+
+/// The capacities of a firmware build.
+public enum FirmwareLimits {
+  /// Configured tasks (the executor has `systemTasks` more slots for its own tasks).
+  public static let tasks = 32
+  /// GPIO lines.
+  public static let lines = 32
+  /// Slots for the program's own tasks: output writer, signals, stop timer, stimuli, spare.
+  public static let systemTasks = 8
+  /// Bytes in the output ring.
+  public static let outputBytes = 65_536
+  /// Tasks one reading may notify (thresholds watching it).
+  public static let subscribers = 4
+}
+
+/// The interrupt lines the firmware uses.
+public enum FirmwareInterrupt {
+  /// SIGINT or SIGTERM: stop.
+  public static let stop = Interrupt(0)
+  /// SIGUSR1: print the summary and go on.
+  public static let summary = Interrupt(1)
+  /// The output fd became writable.
+  public static let outputWritable = Interrupt(2)
+  /// SIGHUP: reserved (no reload: the config is fixed at startup).
+  public static let hangup = Interrupt(3)
+  /// The first GPIO line's interrupt; line `n` uses `firstLine + n`.
+  public static let firstLine = 8
+
+  /// The interrupt of GPIO line `index`.
+  public static func line(_ index: Int) -> Interrupt { Interrupt(firstLine + index) }
+}
+
+/// The latest reading of a task, and who wants to hear about the next one.
+public struct Reading: Sendable {
+  /// The value in the task's unit.
+  public var value: Double
+  /// When it was taken.
+  public var time: Instant
+  /// Readings published so far (0: none yet).
+  public var sequence: UInt64
+}
+
+/// One reading slot per task, with a few subscribers each.
+public struct ReadingBoard: Sendable {
+  private var latest = InlineArray<32, Reading>(
+    repeating: Reading(value: 0, time: .zero, sequence: 0))
+  private var subscribers = InlineArray<32, InlineArray<4, Waker?>>(
+    repeating: InlineArray(repeating: nil))
+
+  /// No readings yet.
+  public init() {}
+
+  /// The latest reading of task `index`.
+  public func latest(_ index: Int) -> Reading { latest[index] }
+
+  /// Stores a reading of task `index` and wakes its subscribers.
+  public mutating func publish<S: Scheduler & ~Copyable>(
+    _ index: Int, value: Double, at time: Instant, _ cx: inout Context<S>
+  ) {
+    latest[index] = Reading(value: value, time: time, sequence: latest[index].sequence + 1)
+    for i in 0..<FirmwareLimits.subscribers {
+      if let waker = subscribers[index][i] {
+        cx.wake(waker)
+        subscribers[index][i] = nil
+      }
+    }
+  }
+
+  /// Asks to be woken at task `index`'s next reading. Returns false when every subscriber slot
+  /// is taken (the config checks make that a programmer error).
+  @discardableResult
+  public mutating func subscribe<S: Scheduler & ~Copyable>(_ index: Int, _ cx: inout Context<S>) -> Bool {
+    var free = -1
+    for i in 0..<FirmwareLimits.subscribers {
+      if subscribers[index][i] == cx.waker { return true }
+      if subscribers[index][i] == nil && free < 0 { free = i }
+    }
+    if free < 0 { return false }
+    subscribers[index][free] = cx.waker
+    return true
+  }
+}
+
+/// What a task has done, for the summary.
+public struct TaskCounters: Equatable, Sendable {
+  /// Records the task emitted.
+  public var records: UInt64 = 0
+  /// Records it could not emit because the output ring was full.
+  public var dropped: UInt64 = 0
+  /// Errors it met (read failures, line errors, ...).
+  public var errors: UInt64 = 0
+  /// Ticks it missed (periodic tasks).
+  public var missedTicks: UInt64 = 0
+
+  /// Zeroed counters.
+  public init() {}
+}
+
+/// What the program was asked to do by signals or by tasks.
+public struct ControlRequests: Equatable, Sendable {
+  /// Stop: flush the output, print the summary, exit.
+  public var shutdown = false
+  /// Print the summary, then go on.
+  public var summary = false
+  /// The signal that asked for the stop, if one did.
+  public var signal: Int32 = 0
+
+  /// Nothing requested.
+  public init() {}
+}
+
+/// The firmware's shared state.
+public struct FirmwareWorld: ~Copyable {
+  /// Task names, by task index.
+  public var names = InlineArray<32, ShortName>(repeating: ShortName())
+  /// Input lines, by line index.
+  public var inputs: InlineArray<32, InputLine?>
+  /// Output lines, by line index.
+  public var outputs: InlineArray<32, OutputLine?>
+  /// Finished records waiting for the writer.
+  public var output = OutputRing<65_536>()
+  /// The output fd (not owned: stdout, or a file the program owns).
+  public var outputFD: Int32
+  /// The latest reading of each task.
+  public var readings = ReadingBoard()
+  /// When each task last did its periodic work (the watchdog checks these).
+  public var progress = InlineArray<32, Instant>(repeating: .zero)
+  /// Per-task counters for the summary.
+  public var counters = InlineArray<32, TaskCounters>(repeating: TaskCounters())
+  /// Stop and summary requests.
+  public var control = ControlRequests()
+
+  /// A world writing records to `outputFD`, with no lines yet.
+  public init(outputFD: Int32) {
+    self.outputFD = outputFD
+    inputs = InlineArray { _ in nil }
+    outputs = InlineArray { _ in nil }
+  }
+
+  /// Emits `record` for task `index`, counting it as written or dropped.
+  public mutating func emit<S: Scheduler & ~Copyable>(
+    _ record: borrowing RecordLine, task index: Int, _ cx: inout Context<S>
+  ) {
+    if output.emit(record, &cx) {
+      counters[index].records += 1
+    } else {
+      counters[index].dropped += 1
+    }
+  }
+
+  /// A record stamped `time` for task `index`, to add fields to and emit.
+  public func record(_ index: Int, at time: Instant) -> RecordLine {
+    RecordLine(time: time, task: names[index])
+  }
+}
