@@ -168,7 +168,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
 
   private mutating func poll(slot s: Int, _ world: inout Body.World) {
     kernel.slot[s].phase = .running
-    kernel.slot[s].timerConfirmed = false
+    kernel.slot[s].requested = .distantFuture
     kernel.slot[s].stats.polls += 1
     pollsSinceCheck += 1
     let waker = Waker(slot: UInt16(s), generation: kernel.slot[s].generation)
@@ -182,7 +182,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       free(s)
       return
     }
-    if !kernel.slot[s].timerConfirmed { kernel.disarm(s) }
+    kernel.settleTimer(s)
     if kernel.slot[s].phase == .runningWoken {
       kernel.slot[s].phase = .queued
       kernel.ready.push(UInt16(s))

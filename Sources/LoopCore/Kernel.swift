@@ -55,8 +55,9 @@ struct SlotState {
   var phase: SlotPhase = .free
   /// The armed deadline, `.distantFuture` when none.
   var deadline: Instant = .distantFuture
-  /// Whether the current poll asked for `deadline` (unconfirmed deadlines are dropped after it).
-  var timerConfirmed = false
+  /// The earliest deadline the current poll asked for (`.distantFuture`: none yet). It replaces
+  /// `deadline` when the poll ends, so only the poll's outcome moves the slot in the queue.
+  var requested: Instant = .distantFuture
   var stats = TaskStats()
 }
 
@@ -66,7 +67,8 @@ public protocol Scheduler: ~Copyable {
   mutating func now() -> Instant
   /// Makes the task named by `waker` ready (ignored if stale).
   mutating func wake(_ waker: Waker)
-  /// Arms the running task's timer for `deadline` (the earliest of this poll's requests wins).
+  /// Asks for the running task to be woken at `deadline`; the earliest of a poll's requests is
+  /// armed when the poll ends. Throws when the task holds no timer and the queue is full.
   mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError)
   /// Consumes a pending `line`, or registers `waker` as its handler and returns false.
   mutating func take(_ line: Interrupt, waker: Waker) -> Bool
@@ -103,6 +105,22 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
       timerQueue.remove(slot: UInt16(s))
       slot[s].deadline = .distantFuture
     }
+  }
+
+  /// Ends a poll's deadline requests: the slot keeps the earliest one it asked for (in its old
+  /// place among equal deadlines when unchanged), or none when it asked for none.
+  mutating func settleTimer(_ s: Int) {
+    let requested = slot[s].requested
+    slot[s].requested = .distantFuture
+    if requested == slot[s].deadline { return }
+    disarm(s)
+    if requested == .distantFuture { return }
+    do throws(CapacityError) {
+      try timerQueue.insert(requested, slot: UInt16(s))
+    } catch {
+      preconditionFailure("Kernel.settleTimer: queue full although schedule found room")
+    }
+    slot[s].deadline = requested
   }
 
   /// Wakes every task whose deadline is due at `now`.
@@ -156,18 +174,14 @@ extension Kernel: Scheduler where P: ~Copyable {
   mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
     guard isCurrent(waker), deadline != .distantFuture else { return }
     let s = Int(waker.slot)
-    let armed = slot[s].deadline
-    if armed == .distantFuture {
-      try timerQueue.insert(deadline, slot: waker.slot)
-      slot[s].deadline = deadline
-    } else if deadline < armed || (!slot[s].timerConfirmed && deadline != armed) {
-      // An earlier request wins; a deadline left from an earlier poll is replaced outright.
-      // Re-inserting after the removal cannot find the queue full.
-      timerQueue.remove(slot: waker.slot)
-      try timerQueue.insert(deadline, slot: waker.slot)
-      slot[s].deadline = deadline
+    // A slot that holds an entry, or was promised room earlier in this poll, needs no more:
+    // nothing else touches the queue during a poll, so `settleTimer` will find the room.
+    if slot[s].deadline == .distantFuture && slot[s].requested == .distantFuture
+      && timerQueue.isFull
+    {
+      throw .timerQueue
     }
-    slot[s].timerConfirmed = true
+    if deadline < slot[s].requested { slot[s].requested = deadline }
   }
 
   mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
