@@ -1,0 +1,326 @@
+// The mock GPIO backend: chips and lines in memory, for host tests and the simulated board.
+// A requested mock input is a nonblocking pipe; its `MockInputPort` writes edge records in the
+// kernel's own v1 format (`struct gpioevent_data`: u64 timestamp in ns, u32 id, 16 bytes with
+// tail padding on x86_64, aarch64 and armv7 alike), so the loop reads them through libgpiod's
+// `gpiod_line_event_read_fd_multiple` exactly as it reads a real line's fd. The port copies the
+// kernel's behaviour: active-low lines report logical edges, only requested edges are reported,
+// and the per-line FIFO holds 16 events and drops the newest when full.
+
+import CGPIOD
+import LoopCore
+import LoopLinux
+
+/// The write side of a mock input: drive the physical level, and edges appear on the line's fd.
+public struct MockInputPort: ~Copyable {
+  /// Events the kernel's v1 FIFO holds per line; further events are dropped until it is read.
+  public static var kernelFIFODepth: Int { 16 }
+
+  private let writer: FileDescriptor
+  // A duplicate of the pipe's read end: the pipe never loses its last reader (a write would
+  // raise SIGPIPE), and FIONREAD on it tells how many records wait unread.
+  private let reader: FileDescriptor
+  private var pending = InlineArray<16, gpioevent_data>(repeating: gpioevent_data())
+  private var pendingCount = 0
+
+  /// The chip's device path, as in the input's `LineSource`.
+  public let chipPath: GPIOName
+  /// The line's offset on the chip.
+  public let offset: Int
+  /// Which edges the line was requested for.
+  public let edges: EdgeDetection
+  /// Whether the line was requested active-low.
+  public let activeLow: Bool
+  /// The physical level of the pin now.
+  public private(set) var level: Bool
+  /// What the port has done.
+  public private(set) var counters = MockPortCounters()
+
+  init(
+    writer: consuming FileDescriptor, reader: consuming FileDescriptor, chipPath: GPIOName,
+    offset: Int, edges: EdgeDetection, activeLow: Bool, level: Bool
+  ) {
+    self.writer = writer
+    self.reader = reader
+    self.chipPath = chipPath
+    self.offset = offset
+    self.edges = edges
+    self.activeLow = activeLow
+    self.level = level
+  }
+
+  /// Whether this port drives line `offset` of the chip at `path`.
+  public func drives(path: GPIOName, offset: Int) -> Bool { chipPath == path && self.offset == offset }
+
+  /// The logical level (what the line reports).
+  public var logicalLevel: Bool { level != activeLow }
+
+  /// Drives the pin to physical `level` at `time` and writes the edge, if any, at once.
+  public mutating func drive(_ level: Bool, at time: Instant) {
+    queue(level, at: time)
+    flush()
+  }
+
+  /// Drives the pin to physical `level` at `time`; the edge is written by the next `flush`
+  /// (or when 16 are waiting). A level equal to the current one is no edge.
+  public mutating func queue(_ newLevel: Bool, at time: Instant) {
+    if newLevel == level { return }
+    level = newLevel
+    counters.transitions += 1
+    // The kernel reports the logical edge: on an active-low line a physical fall is a rise.
+    let edge = Edge(to: newLevel != activeLow)
+    guard edges.reports(edge) else { return }
+    if pendingCount == Self.kernelFIFODepth { flush() }
+    var record = gpioevent_data()
+    record.timestamp = UInt64(bitPattern: time.nanoseconds)
+    record.id = edge == .rising ? UInt32(GPIOEVENT_EVENT_RISING_EDGE) : UInt32(GPIOEVENT_EVENT_FALLING_EDGE)
+    pending[pendingCount] = record
+    pendingCount += 1
+  }
+
+  /// Writes the queued edges in one `write`, as many as the emulated kernel FIFO has room
+  /// for; the rest are dropped (the newest, as the kernel drops them) and counted.
+  public mutating func flush() {
+    let count = pendingCount
+    if count == 0 { return }
+    pendingCount = 0
+    var unreadBytes: Int32 = 0
+    let fd = reader.rawValue
+    do {
+      _ = try systemCall("MockInputPort.flush: ioctl(FIONREAD)") { cg_unread_bytes(fd, &unreadBytes) }
+    } catch {
+      counters.writeErrors += 1
+      return
+    }
+    let size = MemoryLayout<gpioevent_data>.stride
+    let room = max(0, Self.kernelFIFODepth - Int(unreadBytes) / size)
+    let kept = min(room, count)
+    counters.kernelDropped += UInt64(count - kept)
+    if kept == 0 { return }
+    var span = pending.mutableSpan
+    let written: Int
+    do {
+      written = try span.withUnsafeMutableBufferPointer { (records) throws(Errno) -> Int in
+        // SAFETY: the first `kept` records of `pending` are initialised; the buffer lives for
+        // the closure. At most 256 bytes: a pipe write that small is atomic (PIPE_BUF).
+        try writer.write(UnsafeRawBufferPointer(start: records.baseAddress, count: kept * size))
+      }
+    } catch {
+      counters.writeErrors += 1
+      return
+    }
+    counters.eventsWritten += UInt64(written / size)
+  }
+}
+
+/// What a mock input port has done.
+public struct MockPortCounters: Equatable, Sendable {
+  /// Physical level changes driven.
+  public var transitions: UInt64 = 0
+  /// Edge records written to the line's fd.
+  public var eventsWritten: UInt64 = 0
+  /// Edges the emulated kernel FIFO dropped because 16 were waiting unread.
+  public var kernelDropped: UInt64 = 0
+  /// Writes that failed.
+  public var writeErrors: UInt64 = 0
+
+  /// Zeroed counters.
+  public init() {}
+}
+
+/// Simulated GPIO chips: the `GPIOSystem` of the simulated board and of host tests.
+///
+/// Chips have a device name, a label and named lines; lines can be marked busy (held by
+/// another consumer) and chips can be made inaccessible, so every startup error can be
+/// produced. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`).
+public struct MockGPIO: GPIOSystem, ~Copyable {
+  /// Chips one mock system holds.
+  public static var chipCapacity: Int { 4 }
+  /// Lines per mock chip.
+  public static var lineCapacity: Int { 64 }
+  /// Ports of requested inputs waiting to be taken.
+  public static var portCapacity: Int { 16 }
+  /// Lines that can be marked busy.
+  public static var busyCapacity: Int { 8 }
+
+  private var chips = InlineArray<4, MockChip>(repeating: MockChip())
+  private var chipCount = 0
+  private var ports: InlineArray<16, MockInputPort?> = InlineArray { _ in nil }
+  private var busy = InlineArray<8, BusyLine>(repeating: BusyLine())
+  private var busyCount = 0
+  private var current = -1
+
+  /// A system with no chips (what a host without GPIO looks like).
+  public init() {}
+
+  /// Adds a chip `name` (`gpiochip0`) labelled `label` with `lines` lines named
+  /// `<prefix><offset>` (e.g. `GPIO17`); returns its index. Traps beyond `chipCapacity`
+  /// chips or `lineCapacity` lines: a test's setup error.
+  @discardableResult
+  public mutating func addChip(
+    name: StaticString, label: StaticString, lines: Int, prefix: StaticString = "GPIO"
+  ) -> Int {
+    precondition(chipCount < Self.chipCapacity, "MockGPIO.addChip: too many chips")
+    precondition(lines >= 0 && lines <= Self.lineCapacity, "MockGPIO.addChip: too many lines")
+    var chip = MockChip()
+    chip.name = GPIOName(name)
+    chip.label = GPIOName(label)
+    chip.lineCount = lines
+    for offset in 0..<lines {
+      var lineName = GPIOName(prefix)
+      lineName.append(decimal: offset)
+      chip.names[offset] = lineName
+    }
+    chips[chipCount] = chip
+    chipCount += 1
+    return chipCount - 1
+  }
+
+  /// Renames line `offset` of chip `chip` (empty: unnamed).
+  public mutating func nameLine(chip: Int, offset: Int, _ name: GPIOName) {
+    chips[chip].names[offset] = name
+  }
+
+  /// Makes line `offset` of chip `chip` held by `consumer` (empty: a consumer with no name).
+  public mutating func markBusy(chip: Int, offset: Int, consumer: GPIOName) {
+    precondition(busyCount < Self.busyCapacity, "MockGPIO.markBusy: too many busy lines")
+    busy[busyCount] = BusyLine(chip: chip, offset: offset, consumer: consumer)
+    busyCount += 1
+  }
+
+  /// Makes chip `chip` impossible to open, as a device without group access is.
+  public mutating func denyAccess(chip: Int) { chips[chip].denied = true }
+
+  /// Sets the physical level of line `offset` of chip `chip` before it is requested (a pull
+  /// resistor requested with the line overrides it).
+  public mutating func setLevel(chip: Int, offset: Int, _ level: Bool) {
+    if level {
+      chips[chip].levels |= 1 << UInt64(offset)
+    } else {
+      chips[chip].levels &= ~(1 << UInt64(offset))
+    }
+  }
+
+  /// Takes the port that drives `line` (a mock input requested from this system).
+  public mutating func takePort(for line: borrowing InputLine) -> MockInputPort? {
+    for i in 0..<Self.portCapacity {
+      let matches = ports[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
+      if matches { return ports[i].take() }
+    }
+    return nil
+  }
+
+  // MARK: GPIOSystem
+
+  /// Visits every chip; denied chips without their label and line count, as a real system would.
+  public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
+    for i in 0..<chipCount { visit(info(i)) }
+  }
+
+  /// Opens the chip whose path is `path` (`/dev/<name>`).
+  public mutating func openChip(path: GPIOName) throws(Errno) -> ChipInfo {
+    for i in 0..<chipCount where Self.path(chips[i].name) == path {
+      if chips[i].denied { throw .accessDenied }
+      current = i
+      return info(i)
+    }
+    throw .noEntry
+  }
+
+  /// The chip opened last.
+  public var openedChip: ChipInfo? { current < 0 ? nil : info(current) }
+
+  /// The name of line `offset` of the opened chip.
+  public mutating func lineName(offset: Int) -> GPIOName {
+    guard current >= 0, offset >= 0, offset < chips[current].lineCount else { return GPIOName() }
+    return chips[current].names[offset]
+  }
+
+  /// The consumer marked on line `offset`, or `sensorloop`'s name once requested here.
+  public mutating func lineConsumer(offset: Int) -> GPIOName {
+    if let index = busyIndex(offset) { return busy[index].consumer }
+    return GPIOName()
+  }
+
+  /// Makes a pipe for the line and keeps its port for `takePort`. Throws `.busy` for a line
+  /// marked busy or already requested, `.noSpace` when `portCapacity` ports wait.
+  public mutating func requestInput(
+    offset: Int, config: InputConfig, consumer: GPIOName, level: inout Bool?
+  ) throws(Errno) -> LineHandle {
+    try claim(offset, consumer: consumer)
+    var slot = 0
+    while slot < Self.portCapacity && ports[slot] != nil { slot += 1 }
+    guard slot < Self.portCapacity else { throw .noSpace }
+    let pipe = try FileDescriptor.pipe(nonBlocking: true)
+    let readFD = pipe.read.rawValue
+    let copy = try systemCall("MockGPIO.requestInput: fcntl(F_DUPFD_CLOEXEC)") { cg_dup_cloexec(readFD) }
+    var physical = chips[current].levels & (1 << UInt64(offset)) != 0
+    switch config.bias {
+    case .pullUp: physical = true
+    case .pullDown: physical = false
+    case .asIs, .disabled: break
+    }
+    ports[slot] = MockInputPort(
+      writer: pipe.write, reader: FileDescriptor(adopting: copy), chipPath: Self.path(chips[current].name),
+      offset: offset, edges: config.edges, activeLow: config.activeLow, level: physical)
+    level = physical != config.activeLow
+    return LineHandle(eventFD: pipe.read)
+  }
+
+  /// Claims the line; a mock output records its changes itself.
+  public mutating func requestOutput(offset: Int, config: OutputConfig, consumer: GPIOName) throws(Errno)
+    -> LineHandle
+  {
+    try claim(offset, consumer: consumer)
+    return LineHandle()
+  }
+
+  // MARK: Internals
+
+  /// Marks the line held by `consumer`, or throws `.busy` when someone holds it.
+  private mutating func claim(_ offset: Int, consumer: GPIOName) throws(Errno) {
+    guard current >= 0 else { bug("MockGPIO.request: no chip opened") }
+    guard offset >= 0 && offset < chips[current].lineCount else { throw .invalidArgument }
+    if busyIndex(offset) != nil { throw .busy }
+    guard busyCount < Self.busyCapacity else { throw .noSpace }
+    busy[busyCount] = BusyLine(chip: current, offset: offset, consumer: consumer)
+    busyCount += 1
+  }
+
+  private func busyIndex(_ offset: Int) -> Int? {
+    for i in 0..<busyCount where busy[i].chip == current && busy[i].offset == offset { return i }
+    return nil
+  }
+
+  private func info(_ i: Int) -> ChipInfo {
+    let chip = chips[i]
+    if chip.denied {
+      return ChipInfo(
+        name: chip.name, label: GPIOName(), path: Self.path(chip.name), lineCount: 0, accessible: false)
+    }
+    return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)
+  }
+
+  private static func path(_ name: GPIOName) -> GPIOName {
+    var path = GPIOName("/dev/")
+    path.append(name)
+    return path
+  }
+}
+
+/// One simulated chip.
+struct MockChip {
+  var name = GPIOName()
+  var label = GPIOName()
+  var lineCount = 0
+  var names = InlineArray<64, GPIOName>(repeating: GPIOName())
+  /// Physical levels of unrequested lines, one bit per offset.
+  var levels: UInt64 = 0
+  var denied = false
+}
+
+/// A line held by a consumer.
+struct BusyLine {
+  var chip = -1
+  var offset = -1
+  var consumer = GPIOName()
+}

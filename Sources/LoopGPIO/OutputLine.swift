@@ -1,0 +1,118 @@
+// An output line: set, get and toggle its logical value. A libgpiod output writes the kernel
+// (`gpiod_line_set_value`); a mock output only remembers. Both keep every change with its time
+// in a fixed ring, which is how tests and the simulated board see what the firmware drove.
+
+import CGPIOD
+import LoopCore
+import LoopLinux
+
+/// One change of an output, as recorded.
+public struct OutputChange: Equatable, Sendable {
+  /// When the task set it (the executor's clock).
+  public var time: Instant
+  /// The logical value set.
+  public var value: Bool
+  /// The physical level that results (the inverse of `value` on an active-low line).
+  public var level: Bool
+
+  /// A change at `time` to `value`, giving `level` on the pin.
+  public init(time: Instant, value: Bool, level: Bool) {
+    self.time = time
+    self.value = value
+    self.level = level
+  }
+}
+
+/// The latest output changes, oldest first; a full ring overwrites its oldest entry and counts it.
+public struct OutputHistory: Sendable {
+  /// Changes kept.
+  public static var capacity: Int { 64 }
+
+  private var ring = InlineArray<64, OutputChange>(
+    repeating: OutputChange(time: .zero, value: false, level: false))
+  private var head = 0
+  /// Changes held (at most `capacity`).
+  public private(set) var count = 0
+  /// Every change recorded, including those overwritten.
+  public private(set) var total: UInt64 = 0
+
+  /// An empty history.
+  public init() {}
+
+  /// Changes that were overwritten because the ring was full.
+  public var overwritten: UInt64 { total - UInt64(count) }
+
+  /// The `index`-th change held, oldest first.
+  public subscript(index: Int) -> OutputChange {
+    precondition(index >= 0 && index < count, "OutputHistory.subscript: index out of range")
+    var i = head + index
+    if i >= Self.capacity { i -= Self.capacity }
+    return ring[i]
+  }
+
+  /// The latest change, if any.
+  public var last: OutputChange? { count == 0 ? nil : self[count - 1] }
+
+  mutating func record(_ change: OutputChange) {
+    total += 1
+    var tail = head + count
+    if tail >= Self.capacity { tail -= Self.capacity }
+    ring[tail] = change
+    if count < Self.capacity {
+      count += 1
+    } else {
+      head += 1
+      if head == Self.capacity { head = 0 }
+    }
+  }
+}
+
+/// A requested output line.
+public struct OutputLine: ~Copyable {
+  private let handle: LineHandle
+  /// How the line was requested.
+  public let config: OutputConfig
+  /// Which chip and name the line was found by.
+  public let source: LineSource
+  /// The logical value last set.
+  public private(set) var value: Bool
+  /// Every change, with its time.
+  public private(set) var history = OutputHistory()
+
+  /// An output over `handle` (from a `GPIOSystem`), already at `config.initial`.
+  public init(_ handle: consuming LineHandle, config: OutputConfig, source: LineSource, at time: Instant) {
+    self.handle = handle
+    self.config = config
+    self.source = source
+    value = config.initial
+    history.record(OutputChange(time: time, value: value, level: value != config.activeLow))
+  }
+
+  /// Whether the line is a mock (nothing is written to a kernel).
+  public var isMock: Bool { handle.line == nil }
+
+  /// Sets the logical value at `time`; a change is recorded. The corresponding C function is
+  /// `gpiod_line_set_value`.
+  public mutating func set(_ newValue: Bool, at time: Instant) throws(Errno) {
+    if let line = handle.line {
+      _ = try systemCall("OutputLine.set: gpiod_line_set_value") {
+        gpiod_line_set_value(line, newValue ? 1 : 0)
+      }
+    }
+    if newValue != value {
+      value = newValue
+      history.record(OutputChange(time: time, value: newValue, level: newValue != config.activeLow))
+    }
+  }
+
+  /// Inverts the logical value at `time`.
+  public mutating func toggle(at time: Instant) throws(Errno) { try set(!value, at: time) }
+
+  /// Reads the logical value back: from the kernel for a libgpiod line, else the last set.
+  /// The corresponding C function is `gpiod_line_get_value`.
+  public func read() throws(Errno) -> Bool {
+    guard let line = handle.line else { return value }
+    let level = try systemCall("OutputLine.read: gpiod_line_get_value") { gpiod_line_get_value(line) }
+    return level != 0
+  }
+}

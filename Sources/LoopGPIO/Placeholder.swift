@@ -1,1 +1,0 @@
-// LoopGPIO: placeholder until the module lands.
