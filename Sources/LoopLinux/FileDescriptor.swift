@@ -120,6 +120,9 @@ public struct FileDescriptor: ~Copyable {
 }
 
 /// The two ends of a pipe, each owned.
+///
+/// Frozen so that callers in other modules can take the ends apart (`let r = pipe.read`).
+@frozen
 public struct Pipe: ~Copyable {
   /// The end to read from.
   public var read: FileDescriptor

@@ -5,11 +5,6 @@
 #ifndef SENSORLOOP_CLINUX_H
 #define SENSORLOOP_CLINUX_H
 
-// pipe2 is a GNU extension in glibc headers.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -48,6 +43,10 @@ static inline int cl_open(const char *path, int flags, unsigned int mode) {
 
 // fcntl is variadic, which Swift cannot call; this is the int-argument form.
 static inline int cl_fcntl(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+
+// glibc declares pipe2 only under _GNU_SOURCE, and defining that here would change the system
+// headers' structs (fd_set) for every C module that shares them; the prototype is declared alone.
+extern int pipe2(int fds[2], int flags);
 
 // As cl_read, for pipe2 (pipe with flags in one call, no race on O_CLOEXEC).
 static inline int cl_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
