@@ -33,7 +33,7 @@ let package = Package(
     .target(
       name: "LoopGPIO", dependencies: ["LoopCore", "LoopLinux", "CGPIOD"], swiftSettings: hotPath),
     // board.json: a small JSON reader with positions, and validation into fixed capacities.
-    .target(name: "LoopConfig", dependencies: ["LoopCore"]),
+    .target(name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux"]),
     // The firmware task library and the non-blocking JSON-lines output.
     .target(
       name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],

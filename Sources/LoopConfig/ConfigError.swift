@@ -1,0 +1,82 @@
+// The one error a config load reports: the file, the JSON path, line:column and what was
+// expected, rendered as one line in the compiler style editors jump to:
+//
+//   board.json:14:20: tasks[2].period_ms: expected an integer from 1 to 3600000, found "fast"
+//
+// Messages are bytes (no `String` building, which Embedded Swift cannot do without
+// allocating Unicode tables); `render(into:)` appends the line without a trailing newline.
+
+/// Why a config was rejected: a typed error carrying everything its message needs.
+public struct ConfigError: Error, Sendable {
+  /// The broad class of the problem, for callers and tests that branch on it.
+  public enum Kind: Equatable, Sendable {
+    /// The file could not be read (missing, a directory, unreadable, too large).
+    case file
+    /// The file is not valid JSON.
+    case syntax
+    /// A value has the wrong JSON type.
+    case type
+    /// A key the schema does not know.
+    case unknownKey
+    /// A key written twice in one object.
+    case duplicateKey
+    /// A required key is absent.
+    case missingKey
+    /// A value outside its allowed range or set.
+    case range
+    /// A name that refers to no line or task.
+    case reference
+    /// Two things that cannot both hold (a line used twice, an input used as an output).
+    case conflict
+    /// More of something than the fixed capacities allow.
+    case capacity
+  }
+
+  /// The broad class of the problem.
+  public var kind: Kind
+  /// The file name as the user gave it.
+  public var file: [UInt8]
+  /// The JSON path of the offending value (`tasks[2].period_ms`), empty for the whole file.
+  public var path: [UInt8]
+  /// 1-based line of the offending value, 0 when the error has no position.
+  public var line: Int
+  /// 1-based column (in characters), 0 when the error has no position.
+  public var column: Int
+  /// What was expected and what was found.
+  public var message: [UInt8]
+
+  /// An error of `kind` at `line`:`column` of `file`.
+  public init(kind: Kind, file: [UInt8], path: [UInt8], line: Int, column: Int, message: [UInt8]) {
+    self.kind = kind
+    self.file = file
+    self.path = path
+    self.line = line
+    self.column = column
+    self.message = message
+  }
+
+  /// Appends the one-line message `file:line:column: path: message` (no newline).
+  public func render(into out: inout [UInt8]) {
+    out.append(contentsOf: file)
+    out.append(UInt8(ascii: ":"))
+    if line > 0 {
+      out.appendDecimal(line)
+      out.append(UInt8(ascii: ":"))
+      out.appendDecimal(column)
+      out.append(UInt8(ascii: ":"))
+    }
+    out.append(UInt8(ascii: " "))
+    if !path.isEmpty {
+      out.append(contentsOf: path)
+      out.append(": ")
+    }
+    out.append(contentsOf: message)
+  }
+
+  /// The rendered one-line message.
+  public var rendered: [UInt8] {
+    var out: [UInt8] = []
+    render(into: &out)
+    return out
+  }
+}

@@ -1,1 +1,0 @@
-// LoopConfig: placeholder until the module lands.

@@ -1,0 +1,90 @@
+// What the validator knows about Raspberry Pi header controllers, from the kernels' device
+// trees (see Boards/README.md): the chip labels, how many lines each has, and every spelling
+// the kernels have used for a header line. With it a config's names, offsets and header pins
+// can be checked against one another, and two spellings of one line caught as a duplicate.
+
+/// A Raspberry Pi GPIO controller the validator recognises by label.
+struct KnownChip {
+  /// How the chip's kernel names the header lines besides `GPIOn`.
+  enum Naming {
+    /// BCM2835/BCM2711 on 6.1 kernels: functional names (`SDA1`, `TXD1` ...).
+    case broadcom
+    /// RP1 (Pi 5) on 6.1 kernels: physical pin names (`PIN3` ...).
+    case rp1
+  }
+
+  /// The chip label `gpiodetect` shows.
+  let label: StaticString
+  /// Lines on the chip.
+  let lineCount: Int
+  /// The older naming scheme.
+  let naming: Naming
+
+  /// The header controllers of the supported boards.
+  static let all: [KnownChip] = [
+    KnownChip(label: "pinctrl-bcm2835", lineCount: 54, naming: .broadcom),
+    KnownChip(label: "pinctrl-bcm2711", lineCount: 58, naming: .broadcom),
+    KnownChip(label: "pinctrl-rp1", lineCount: 54, naming: .rp1),
+  ]
+
+  /// The known chip labelled `label`.
+  static func find(_ label: Name) -> KnownChip? {
+    for chip in all where label.equals(chip.label) { return chip }
+    return nil
+  }
+
+  /// The BCM number a line name stands for on this chip, or nil for a name it does not know.
+  func bcmNumber(forName name: Name) -> Int? {
+    let bytes = name.bytes
+    if let n = numberAfter(prefix: "GPIO", in: bytes), n < lineCount { return n }
+    if name.equals("ID_SDA") { return 0 }
+    if name.equals("ID_SCL") { return 1 }
+    switch naming {
+    case .broadcom:
+      for (spelling, bcm) in KnownChip.broadcomNames where name.equals(spelling) { return bcm }
+    case .rp1:
+      if let pin = numberAfter(prefix: "PIN", in: bytes) { return KnownChip.bcm(forHeaderPin: pin) }
+    }
+    return nil
+  }
+
+  /// Functional names the 6.1 kernels gave header lines on BCM2835/BCM2711.
+  private static let broadcomNames: [(StaticString, Int)] = [
+    ("SDA1", 2), ("SCL1", 3), ("GPIO_GCLK", 4), ("SPI_CE1_N", 7), ("SPI_CE0_N", 8),
+    ("SPI_MISO", 9), ("SPI_MOSI", 10), ("SPI_SCLK", 11), ("TXD1", 14), ("RXD1", 15),
+  ]
+
+  /// The physical 40-pin header pin of BCM GPIO `bcm`, for GPIO 2 to 27.
+  static func headerPin(forBCM bcm: Int) -> Int? {
+    guard bcm >= 2 && bcm <= 27 else { return nil }
+    return pinOfBCM[bcm - 2]
+  }
+
+  /// The BCM GPIO on physical header pin `pin`, when that pin is a GPIO.
+  static func bcm(forHeaderPin pin: Int) -> Int? {
+    for (offset, candidate) in pinOfBCM.enumerated() where candidate == pin { return offset + 2 }
+    return nil
+  }
+
+  /// Header pins of BCM 2, 3, ... 27 (the same on every 40-pin Raspberry Pi).
+  private static let pinOfBCM: [Int] = [
+    3, 5, 7, 29, 31, 26, 24, 21, 19, 23, 32, 33, 8, 10, 36, 11, 12, 35, 38, 40, 15, 16, 18, 22, 37, 13,
+  ]
+}
+
+/// The decimal number spelled after `prefix` in `bytes` (no sign, no leading zeros), if the
+/// bytes are exactly the prefix and such a number.
+func numberAfter(prefix: StaticString, in bytes: [UInt8]) -> Int? {
+  let prefixLength = prefix.utf8CodeUnitCount
+  guard bytes.count > prefixLength, bytes.count <= prefixLength + 4,
+    bytesEqual(bytes[0..<prefixLength], prefix)
+  else { return nil }
+  let digits = bytes[prefixLength...]
+  if digits.count > 1 && digits.first == UInt8(ascii: "0") { return nil }
+  var value = 0
+  for byte in digits {
+    guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+  }
+  return value
+}

@@ -1,0 +1,71 @@
+// "Did you mean": the closest known word to a misspelt key, kind or name, by edit distance
+// (optimal string alignment: insertions, deletions, substitutions and swaps of neighbours),
+// ignoring case. Only a close match is offered; a wild guess is worse than none.
+
+/// The candidate closest to `word`, when one is close enough to be a likely typo.
+func suggestion(for word: some Collection<UInt8>, among candidates: [StaticString]) -> StaticString? {
+  var best: StaticString? = nil
+  var bestDistance = Int.max
+  let typed = Array(word)
+  for candidate in candidates {
+    let distance = candidate.withUTF8Buffer { editDistance(typed, Array($0)) }
+    if distance < bestDistance && isClose(distance, typed.count, candidate.utf8CodeUnitCount) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/// The index of the name in `candidates` closest to `word`, when one is close enough.
+func suggestionIndex(for word: some Collection<UInt8>, among candidates: [[UInt8]]) -> Int? {
+  var best: Int? = nil
+  var bestDistance = Int.max
+  let typed = Array(word)
+  for (index, candidate) in candidates.enumerated() {
+    let distance = editDistance(typed, candidate)
+    if distance < bestDistance && isClose(distance, typed.count, candidate.count) {
+      best = index
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/// Whether `distance` edits between words of these lengths is a plausible typo: one edit for
+/// short words, up to a third of the longer word (at most 3) otherwise. A case-only
+/// difference has distance 0 here and always counts.
+private func isClose(_ distance: Int, _ typedLength: Int, _ candidateLength: Int) -> Bool {
+  let longer = max(typedLength, candidateLength)
+  return distance <= max(1, min(3, longer / 3))
+}
+
+/// Optimal-string-alignment distance between `a` and `b`, comparing ASCII letters without case.
+func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+  if a.isEmpty { return b.count }
+  if b.isEmpty { return a.count }
+  // Names are short (keys and names are at most a few dozen bytes); cap the work anyway.
+  if a.count > 64 || b.count > 64 { return max(a.count, b.count) }
+  let width = b.count + 1
+  var previousRow = [Int](repeating: 0, count: width)
+  var row = [Int](repeating: 0, count: width)
+  var current = Array(0..<width)
+  for i in 1...a.count {
+    swap(&previousRow, &row)
+    swap(&row, &current)
+    current[0] = i
+    for j in 1...b.count {
+      let cost = lowered(a[i - 1]) == lowered(b[j - 1]) ? 0 : 1
+      var value = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+      if i > 1 && j > 1 && lowered(a[i - 1]) == lowered(b[j - 2]) && lowered(a[i - 2]) == lowered(b[j - 1]) {
+        value = min(value, previousRow[j - 2] + 1)
+      }
+      current[j] = value
+    }
+  }
+  return current[b.count]
+}
+
+private func lowered(_ byte: UInt8) -> UInt8 {
+  byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+}

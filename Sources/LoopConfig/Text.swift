@@ -1,0 +1,233 @@
+// Fixed-capacity text and lists for configuration values, and the byte-buffer writing that
+// error messages and the capacity plan are built with.
+//
+// Embedded Swift links no Unicode tables for `String` comparison or hashing, so everything a
+// config names (task names, line names, units, paths) is kept as UTF-8 bytes in an
+// `InlineArray` and compared byte by byte. The values are plain structs with no heap storage,
+// so the task library can copy them into its tasks without allocating.
+
+/// UTF-8 text of at most `capacity - 1` bytes, always followed by a NUL so C calls can use it.
+public struct FixedText<let capacity: Int>: Equatable, Sendable {
+  /// The bytes, a NUL after the last one; the rest is zero.
+  public private(set) var storage: InlineArray<capacity, UInt8>
+  /// How many bytes of text are held.
+  public private(set) var count: Int
+
+  /// The most bytes of text this type holds (one byte is kept for the NUL).
+  public static var maxCount: Int { capacity - 1 }
+
+  /// Empty text.
+  public init() {
+    storage = InlineArray(repeating: 0)
+    count = 0
+  }
+
+  /// The text `bytes`, or nil when it does not fit.
+  public init?(_ bytes: some Sequence<UInt8>) {
+    self.init()
+    for byte in bytes {
+      guard count < Self.maxCount else { return nil }
+      storage[count] = byte
+      count += 1
+    }
+  }
+
+  /// Text from a string literal; traps (a programmer error) when it does not fit.
+  public init(_ literal: StaticString) {
+    self.init()
+    literal.withUTF8Buffer { buffer in
+      precondition(buffer.count <= Self.maxCount, "FixedText.init(_:): literal too long")
+      for byte in buffer {
+        storage[count] = byte
+        count += 1
+      }
+    }
+  }
+
+  /// Whether no bytes are held.
+  public var isEmpty: Bool { count == 0 }
+
+  /// The byte at `index`.
+  public subscript(index: Int) -> UInt8 {
+    precondition(index >= 0 && index < count, "FixedText.subscript: index out of range")
+    return storage[index]
+  }
+
+  /// The text as an array (for tests and startup code; allocates).
+  public var bytes: [UInt8] {
+    var result: [UInt8] = []
+    result.reserveCapacity(count)
+    for index in 0..<count { result.append(storage[index]) }
+    return result
+  }
+
+  /// Calls `body` with the text as a NUL-terminated C string.
+  public func withCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
+    let span = storage.span
+    // SAFETY: `storage` always holds a NUL at `count` (count < capacity), and the pointer does
+    // not outlive the closure.
+    return span.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
+    }
+  }
+
+  /// Whether the text equals `other` byte for byte.
+  public func equals(_ other: some Collection<UInt8>) -> Bool {
+    guard other.count == count else { return false }
+    var index = 0
+    for byte in other {
+      if storage[index] != byte { return false }
+      index += 1
+    }
+    return true
+  }
+
+  /// Whether the text equals the literal byte for byte.
+  public func equals(_ literal: StaticString) -> Bool {
+    literal.withUTF8Buffer { equals($0) }
+  }
+
+  public static func == (lhs: FixedText, rhs: FixedText) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    for index in 0..<lhs.count where lhs.storage[index] != rhs.storage[index] { return false }
+    return true
+  }
+}
+
+/// A name: a task name, a line name or a chip label (at most 31 bytes).
+public typealias Name = FixedText<32>
+/// A unit for readings, such as `°C` or `km/h` (at most 15 bytes of UTF-8).
+public typealias Unit = FixedText<16>
+/// A file system path (at most 255 bytes).
+public typealias Path = FixedText<256>
+/// Free text such as the board's name (at most 63 bytes).
+public typealias Label = FixedText<64>
+
+/// A list of at most `capacity` elements kept inline (no heap storage).
+public struct FixedList<let capacity: Int, Element>: Sendable where Element: Sendable {
+  private var storage: InlineArray<capacity, Element?>
+  /// How many elements are held.
+  public private(set) var count: Int
+
+  /// An empty list.
+  public init() {
+    storage = InlineArray(repeating: nil)
+    count = 0
+  }
+
+  /// Whether the list holds no elements.
+  public var isEmpty: Bool { count == 0 }
+  /// Whether the list holds `capacity` elements.
+  public var isFull: Bool { count == capacity }
+
+  /// Appends `element`; traps (a programmer error) when full: callers check capacity first.
+  public mutating func append(_ element: Element) {
+    precondition(count < capacity, "FixedList.append(_:): list is full")
+    storage[count] = element
+    count += 1
+  }
+
+  /// The element at `index`.
+  public subscript(index: Int) -> Element {
+    get {
+      precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
+      return storage[index]!
+    }
+    set {
+      precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
+      storage[index] = newValue
+    }
+  }
+
+  /// The valid indices, `0..<count`.
+  public var indices: Range<Int> { 0..<count }
+
+  /// The elements as an array (for tests and startup code; allocates).
+  public var elements: [Element] {
+    var result: [Element] = []
+    for index in 0..<count { result.append(storage[index]!) }
+    return result
+  }
+}
+
+extension FixedList: Equatable where Element: Equatable {
+  public static func == (lhs: FixedList, rhs: FixedList) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    for index in 0..<lhs.count where lhs[index] != rhs[index] { return false }
+    return true
+  }
+}
+
+// MARK: - Writing into byte buffers
+
+/// Appending text to a byte buffer without `String`: literals, numbers and quoted bytes.
+/// Internal, so these overloads do not leak into modules that import LoopConfig.
+extension Array where Element == UInt8 {
+  /// Appends the literal's UTF-8 bytes.
+  mutating func append(_ literal: StaticString) {
+    literal.withUTF8Buffer { self.append(contentsOf: $0) }
+  }
+
+  /// Appends `value` in decimal.
+  mutating func appendDecimal(_ value: Int64) {
+    if value < 0 {
+      append(UInt8(ascii: "-"))
+      appendDecimal(value.magnitude)
+    } else {
+      appendDecimal(UInt64(value))
+    }
+  }
+
+  /// Appends `value` in decimal.
+  mutating func appendDecimal(_ value: Int) { appendDecimal(Int64(value)) }
+
+  /// Appends `value` in decimal.
+  mutating func appendDecimal(_ value: UInt64) {
+    var digits = InlineArray<20, UInt8>(repeating: 0)
+    var count = 0
+    var rest = value
+    repeat {
+      digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+      rest /= 10
+      count += 1
+    } while rest != 0
+    while count > 0 {
+      count -= 1
+      append(digits[count])
+    }
+  }
+
+  /// Appends `bytes` between double quotes.
+  mutating func appendQuoted(_ bytes: some Sequence<UInt8>) {
+    append(UInt8(ascii: "\""))
+    append(contentsOf: bytes)
+    append(UInt8(ascii: "\""))
+  }
+
+  /// Appends `text` between double quotes.
+  mutating func appendQuoted<let n: Int>(_ text: FixedText<n>) {
+    append(UInt8(ascii: "\""))
+    for index in 0..<text.count { append(text[index]) }
+    append(UInt8(ascii: "\""))
+  }
+
+  /// Appends the literal between double quotes.
+  mutating func appendQuoted(_ literal: StaticString) {
+    append(UInt8(ascii: "\""))
+    append(literal)
+    append(UInt8(ascii: "\""))
+  }
+}
+
+/// Whether two byte sequences are equal.
+func bytesEqual(_ lhs: some Collection<UInt8>, _ rhs: StaticString) -> Bool {
+  rhs.withUTF8Buffer { buffer in
+    guard buffer.count == lhs.count else { return false }
+    var index = 0
+    for byte in lhs {
+      if buffer[index] != byte { return false }
+      index += 1
+    }
+    return true
+  }
+}

@@ -1,0 +1,496 @@
+// The validator's toolkit: the JSON path it is at, error construction with "expected ...,
+// found ...", key checking with "did you mean", and typed readers for the value shapes the
+// schema uses (integers in a range, durations, decimals, choices, names, paths).
+// The schema itself (which keys each object has) is in ValidateBoard.swift.
+
+import LoopCore
+
+/// Walks a parsed document, tracking the JSON path for messages.
+struct Validator {
+  /// The parsed file.
+  let doc: JSONDocument
+  /// The file name for messages.
+  let file: [UInt8]
+  /// The JSON path of the value being checked (`tasks[2].line`).
+  var path: [UInt8] = []
+
+  init(doc: JSONDocument, file: [UInt8]) {
+    self.doc = doc
+    self.file = file
+  }
+
+  // MARK: The path
+
+  /// Appends `.key` to the path; returns the mark `pop` restores.
+  mutating func push(_ key: StaticString) -> Int {
+    let mark = path.count
+    if !path.isEmpty { path.append(UInt8(ascii: ".")) }
+    path.append(key)
+    return mark
+  }
+
+  /// Appends a key from the document (quoted as `["..."]` unless it is a plain word).
+  mutating func push(key: ArraySlice<UInt8>) -> Int {
+    let mark = path.count
+    if !key.isEmpty && key.allSatisfy(isNameByte) {
+      if !path.isEmpty { path.append(UInt8(ascii: ".")) }
+      path.append(contentsOf: key)
+    } else {
+      path.append("[")
+      appendEscaped(key, into: &path)
+      path.append("]")
+    }
+    return mark
+  }
+
+  /// Appends `[index]` to the path.
+  mutating func push(index: Int) -> Int {
+    let mark = path.count
+    path.append(UInt8(ascii: "["))
+    path.appendDecimal(index)
+    path.append(UInt8(ascii: "]"))
+    return mark
+  }
+
+  /// Restores the path to `mark`.
+  mutating func pop(_ mark: Int) { path.removeSubrange(mark...) }
+
+  // MARK: Errors
+
+  /// The node's kind.
+  func kind(_ node: Int) -> JSONKind { doc.nodes[node].kind }
+
+  /// An error at `node` with the current path.
+  func error(_ kind: ConfigError.Kind, at node: Int, _ message: [UInt8]) -> ConfigError {
+    let position = doc.position(of: Int(doc.nodes[node].offset))
+    return ConfigError(
+      kind: kind, file: file, path: path, line: position.line, column: position.column, message: message)
+  }
+
+  /// `expected <expected>, found <node>` (and `; did you mean "<suggested>"?`).
+  func mismatch(
+    _ kind: ConfigError.Kind, at node: Int, expected: [UInt8], suggested: [UInt8]? = nil
+  ) -> ConfigError {
+    var message: [UInt8] = []
+    message.append("expected ")
+    message.append(contentsOf: expected)
+    message.append(", found ")
+    describe(node, into: &message)
+    if let suggested {
+      message.append("; did you mean ")
+      message.appendQuoted(suggested)
+      message.append("?")
+    }
+    return error(kind, at: node, message)
+  }
+
+  /// A type mismatch (`.type` when the JSON type differs, else `kind`).
+  func mismatch(_ node: Int, wantedType: JSONKind, expected: [UInt8], else kind: ConfigError.Kind)
+    -> ConfigError
+  {
+    mismatch(self.kind(node) == wantedType ? kind : .type, at: node, expected: expected)
+  }
+
+  /// Writes what `node` is: its text for scalars (shortened), "an object" or "an array".
+  func describe(_ node: Int, into out: inout [UInt8]) {
+    switch kind(node) {
+    case .object: out.append("an object")
+    case .array: out.append("an array")
+    case .string, .number, .boolean, .null:
+      let token = doc.token(node)
+      let limit = 40
+      if token.count <= limit {
+        out.append(contentsOf: token)
+      } else {
+        // Cut at a character boundary so the message stays valid UTF-8.
+        var end = token.startIndex + limit
+        while end > token.startIndex && token[end] & 0xC0 == 0x80 { end -= 1 }
+        out.append(contentsOf: token[token.startIndex..<end])
+        out.append("...")
+        if kind(node) == .string { out.append(UInt8(ascii: "\"")) }
+      }
+    }
+  }
+
+  /// The error for a required key that is absent from object `object`.
+  func missing(_ object: Int, _ key: StaticString, _ expected: [UInt8]) -> ConfigError {
+    var message: [UInt8] = []
+    message.append("missing required key ")
+    message.appendQuoted(key)
+    message.append(" (")
+    message.append(contentsOf: expected)
+    message.append(")")
+    return error(.missingKey, at: object, message)
+  }
+
+  // MARK: Objects and keys
+
+  /// Checks that `node` is an object whose keys are all in `allowed` (plus `note`, free text
+  /// allowed everywhere), none repeated. `what` names the object for messages.
+  mutating func checkObject(
+    _ node: Int, allowed: [StaticString], what: StaticString, example: StaticString
+  ) throws(ConfigError) {
+    guard kind(node) == .object else {
+      var expected: [UInt8] = []
+      expected.append("an object for ")
+      expected.append(what)
+      expected.append(" (")
+      expected.append(example)
+      expected.append(")")
+      throw mismatch(.type, at: node, expected: expected)
+    }
+    var seen = [Int](repeating: -1, count: allowed.count + 1)
+    for member in doc.members(node) {
+      let key = doc.string(member.key)
+      var slot = -1
+      for (index, candidate) in allowed.enumerated() where bytesEqual(key, candidate) { slot = index }
+      if bytesEqual(key, "note") { slot = allowed.count }
+      let mark = push(key: key)
+      defer { pop(mark) }
+      guard slot >= 0 else {
+        var message: [UInt8] = []
+        message.append("unknown key")
+        if let close = suggestion(for: key, among: allowed + ["note"]) {
+          message.append("; did you mean ")
+          message.appendQuoted(close)
+          message.append("?")
+        } else {
+          message.append("; ")
+          message.append(what)
+          message.append(" has the keys ")
+          for (index, candidate) in allowed.enumerated() {
+            if index > 0 { message.append(", ") }
+            message.appendQuoted(candidate)
+          }
+          message.append(" and \"note\"")
+        }
+        throw error(.unknownKey, at: member.key, message)
+      }
+      if seen[slot] >= 0 {
+        let first = doc.position(of: Int(doc.nodes[seen[slot]].offset))
+        var message: [UInt8] = []
+        message.append("duplicate key (first written at ")
+        message.appendDecimal(first.line)
+        message.append(":")
+        message.appendDecimal(first.column)
+        message.append(")")
+        throw error(.duplicateKey, at: member.key, message)
+      }
+      seen[slot] = member.key
+      if slot == allowed.count && kind(member.value) != .string {
+        throw mismatch(.type, at: member.value, expected: Array("a string (free text)".utf8))
+      }
+    }
+  }
+
+  // MARK: Scalars
+
+  /// Reads an integer (written without fraction or exponent) within `range`.
+  func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString = "") throws(ConfigError)
+    -> Int64
+  {
+    if kind(node) == .number, let value = integerToken(doc.token(node)), range.contains(value) {
+      return value
+    }
+    var expected: [UInt8] = []
+    expected.append("an integer")
+    if unit.utf8CodeUnitCount > 0 {
+      expected.append(" (")
+      expected.append(unit)
+      expected.append(")")
+    }
+    expected.append(" from ")
+    expected.appendDecimal(range.lowerBound)
+    expected.append(" to ")
+    expected.appendDecimal(range.upperBound)
+    throw mismatch(node, wantedType: .number, expected: expected, else: .range)
+  }
+
+  /// Reads a number (integer or decimal) within `low...high`.
+  func readDecimal(_ node: Int, from low: DecimalNumber, to high: DecimalNumber, nonZero: Bool = false)
+    throws(ConfigError) -> DecimalNumber
+  {
+    if kind(node) == .number, let value = DecimalNumber.parse(doc.token(node)) {
+      let double = value.double
+      if double >= low.double && double <= high.double && !(nonZero && value.significand == 0) {
+        return value
+      }
+    }
+    var expected: [UInt8] = []
+    expected.append(nonZero ? "a non-zero number from " : "a number from ")
+    low.render(into: &expected)
+    expected.append(" to ")
+    high.render(into: &expected)
+    throw mismatch(node, wantedType: .number, expected: expected, else: .range)
+  }
+
+  /// Reads `true` or `false`.
+  func readBool(_ node: Int) throws(ConfigError) -> Bool {
+    guard kind(node) == .boolean else {
+      throw mismatch(.type, at: node, expected: Array("true or false".utf8))
+    }
+    return doc.nodes[node].a != 0
+  }
+
+  /// Reads 0 or 1 (or `false`/`true`) as a level.
+  func readLevel(_ node: Int) throws(ConfigError) -> Bool {
+    if kind(node) == .boolean { return doc.nodes[node].a != 0 }
+    if kind(node) == .number, let value = integerToken(doc.token(node)), value == 0 || value == 1 {
+      return value == 1
+    }
+    throw mismatch(node, wantedType: .number, expected: Array("0 or 1".utf8), else: .range)
+  }
+
+  /// Reads a string that is one of `options`; returns its index.
+  func readChoice(_ node: Int, _ options: [StaticString]) throws(ConfigError) -> Int {
+    if kind(node) == .string {
+      let text = doc.string(node)
+      for (index, option) in options.enumerated() where bytesEqual(text, option) { return index }
+    }
+    var expected: [UInt8] = []
+    appendChoices(options, into: &expected)
+    var suggested: [UInt8]? = nil
+    if kind(node) == .string, let close = suggestion(for: doc.string(node), among: options) {
+      var bytes: [UInt8] = []
+      bytes.append(close)
+      suggested = bytes
+    }
+    throw mismatch(kind(node) == .string ? .range : .type, at: node, expected: expected, suggested: suggested)
+  }
+
+  /// Reads an identifier-like name: 1 to 31 ASCII letters, digits, `_` or `-`, starting with a
+  /// letter (task names and line keys; they appear unescaped in output records).
+  func readName(_ node: Int) throws(ConfigError) -> Name {
+    if kind(node) == .string, let name = asName(doc.string(node)) { return name }
+    throw mismatch(node, wantedType: .string, expected: nameExpectation(), else: .range)
+  }
+
+  /// What `readName` accepts, for messages.
+  func nameExpectation() -> [UInt8] {
+    Array("a name of 1 to 31 letters, digits, '_' or '-' starting with a letter".utf8)
+  }
+
+  /// Reads a kernel line or chip name: 1 to 31 printable ASCII characters, no spaces or quotes.
+  func readKernelName(_ node: Int) throws(ConfigError) -> Name {
+    if kind(node) == .string {
+      let text = doc.string(node)
+      if !text.isEmpty && text.count <= Name.maxCount
+        && text.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }),
+        let name = Name(text)
+      {
+        return name
+      }
+    }
+    throw mismatch(
+      node, wantedType: .string,
+      expected: Array("a name of 1 to 31 printable ASCII characters without spaces or quotes".utf8),
+      else: .range)
+  }
+
+  /// Reads free text of up to `FixedText<n>.maxCount` bytes with no control characters,
+  /// quotes or backslashes (it goes into output records unescaped).
+  func readText<let n: Int>(_ node: Int, allowEmpty: Bool) throws(ConfigError) -> FixedText<n> {
+    if kind(node) == .string {
+      let text = doc.string(node)
+      if (allowEmpty || !text.isEmpty)
+        && text.allSatisfy({
+          $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\")
+        }),
+        let value = FixedText<n>(text)
+      {
+        return value
+      }
+    }
+    var expected: [UInt8] = []
+    expected.append("text of ")
+    expected.append(allowEmpty ? "0" : "1")
+    expected.append(" to ")
+    expected.appendDecimal(FixedText<n>.maxCount)
+    expected.append(" bytes without quotes, backslashes or control characters")
+    throw mismatch(node, wantedType: .string, expected: expected, else: .range)
+  }
+
+  /// Reads a file path of 1 to 255 bytes without NUL; absolute (starting with `/`) if asked.
+  func readPath(_ node: Int, absolute: Bool) throws(ConfigError) -> Path {
+    if kind(node) == .string {
+      let text = doc.string(node)
+      if !text.isEmpty && !text.contains(0) && (!absolute || text.first == UInt8(ascii: "/")),
+        let path = Path(text)
+      {
+        return path
+      }
+    }
+    let expected =
+      absolute
+      ? Array("an absolute file path (starting with '/') of at most 255 bytes".utf8)
+      : Array("a file path of 1 to 255 bytes".utf8)
+    throw mismatch(node, wantedType: .string, expected: expected, else: .range)
+  }
+
+  // MARK: Keyed readers: a key of an object, with the key pushed on the path
+
+  /// The integer at `key` of `object` (`fallback` when absent; required when nil).
+  mutating func integer(
+    _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?,
+    unit: StaticString = ""
+  ) throws(ConfigError) -> Int64 {
+    guard let node = doc.member(object, key) else {
+      if let fallback { return fallback }
+      var expected: [UInt8] = []
+      expected.append("an integer from ")
+      expected.appendDecimal(range.lowerBound)
+      expected.append(" to ")
+      expected.appendDecimal(range.upperBound)
+      throw missing(object, key, expected)
+    }
+    let mark = push(key)
+    defer { pop(mark) }
+    return try readInteger(node, range, unit: unit)
+  }
+
+  /// A duration in milliseconds at `key` (`fallback` ms when absent; required when nil).
+  mutating func milliseconds(
+    _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?
+  ) throws(ConfigError) -> Duration {
+    .milliseconds(try integer(object, key, range, default: fallback, unit: "milliseconds"))
+  }
+
+  /// The number at `key` (`fallback` when absent; required when nil).
+  mutating func decimal(
+    _ object: Int, _ key: StaticString, from low: DecimalNumber, to high: DecimalNumber,
+    default fallback: DecimalNumber?, nonZero: Bool = false
+  ) throws(ConfigError) -> DecimalNumber {
+    guard let node = doc.member(object, key) else {
+      if let fallback { return fallback }
+      var expected: [UInt8] = []
+      expected.append("a number from ")
+      low.render(into: &expected)
+      expected.append(" to ")
+      high.render(into: &expected)
+      throw missing(object, key, expected)
+    }
+    let mark = push(key)
+    defer { pop(mark) }
+    return try readDecimal(node, from: low, to: high, nonZero: nonZero)
+  }
+
+  /// The boolean at `key`, `fallback` when absent.
+  mutating func boolean(_ object: Int, _ key: StaticString, default fallback: Bool) throws(ConfigError)
+    -> Bool
+  {
+    guard let node = doc.member(object, key) else { return fallback }
+    let mark = push(key)
+    defer { pop(mark) }
+    return try readBool(node)
+  }
+
+  /// The choice at `key` as an index into `options` (`fallback` when absent; required when nil).
+  mutating func choice(
+    _ object: Int, _ key: StaticString, _ options: [StaticString], default fallback: Int?
+  ) throws(ConfigError) -> Int {
+    guard let node = doc.member(object, key) else {
+      if let fallback { return fallback }
+      var expected: [UInt8] = []
+      appendChoices(options, into: &expected)
+      throw missing(object, key, expected)
+    }
+    let mark = push(key)
+    defer { pop(mark) }
+    return try readChoice(node, options)
+  }
+
+  /// The text at `key` (`fallback` when absent; required when nil).
+  mutating func text<let n: Int>(
+    _ object: Int, _ key: StaticString, allowEmpty: Bool, default fallback: FixedText<n>?
+  ) throws(ConfigError) -> FixedText<n> {
+    guard let node = doc.member(object, key) else {
+      if let fallback { return fallback }
+      throw missing(object, key, Array("text".utf8))
+    }
+    let mark = push(key)
+    defer { pop(mark) }
+    return try readText(node, allowEmpty: allowEmpty)
+  }
+
+  /// The path at `key`, required.
+  mutating func path(_ object: Int, _ key: StaticString, absolute: Bool) throws(ConfigError) -> Path {
+    guard let node = doc.member(object, key) else {
+      throw missing(
+        object, key, absolute ? Array("an absolute file path".utf8) : Array("a file path".utf8))
+    }
+    let mark = push(key)
+    defer { pop(mark) }
+    return try readPath(node, absolute: absolute)
+  }
+}
+
+// MARK: - Helpers
+
+/// `"a", "b" or "c"` for messages.
+func appendChoices(_ options: [StaticString], into out: inout [UInt8]) {
+  if options.count > 2 { out.append("one of ") }
+  for (index, option) in options.enumerated() {
+    if index > 0 { out.append(index == options.count - 1 ? " or " : ", ") }
+    out.appendQuoted(option)
+  }
+}
+
+/// Whether `byte` may appear in a name: ASCII letter, digit, `_` or `-`.
+func isNameByte(_ byte: UInt8) -> Bool {
+  (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
+    || byte == UInt8(ascii: "-")
+}
+
+/// `bytes` as a name if they are one (see `Validator.readName`).
+func asName(_ bytes: ArraySlice<UInt8>) -> Name? {
+  guard let first = bytes.first, bytes.count <= Name.maxCount, bytes.allSatisfy(isNameByte),
+    (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z")
+  else { return nil }
+  return Name(bytes)
+}
+
+/// The value of an integer token (no fraction or exponent) if it fits an Int64.
+func integerToken(_ token: ArraySlice<UInt8>) -> Int64? {
+  var index = token.startIndex
+  var negative = false
+  if index < token.endIndex && token[index] == UInt8(ascii: "-") {
+    negative = true
+    index += 1
+  }
+  guard index < token.endIndex else { return nil }
+  var magnitude: UInt64 = 0
+  while index < token.endIndex {
+    let byte = token[index]
+    guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+    let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+    let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+    if overflow1 || overflow2 { return nil }
+    magnitude = sum
+    index += 1
+  }
+  if negative {
+    if magnitude > UInt64(Int64.max) + 1 { return nil }
+    return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+  }
+  return magnitude > UInt64(Int64.max) ? nil : Int64(magnitude)
+}
+
+/// Appends `bytes` as a JSON string literal, escaping quotes, backslashes and control bytes.
+func appendEscaped(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+  out.append(UInt8(ascii: "\""))
+  for byte in bytes {
+    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+      out.append(UInt8(ascii: "\\"))
+      out.append(byte)
+    } else if byte < 0x20 {
+      out.append("\\u00")
+      out.append(hexDigit(byte >> 4))
+      out.append(hexDigit(byte & 0xF))
+    } else {
+      out.append(byte)
+    }
+  }
+  out.append(UInt8(ascii: "\""))
+}
