@@ -33,11 +33,12 @@ let package = Package(
     .target(
       name: "LoopGPIO", dependencies: ["LoopCore", "LoopLinux", "CGPIOD"], swiftSettings: hotPath),
     // board.json: a small JSON reader with positions, and validation into fixed capacities.
-    .target(name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux"]),
+    .target(
+      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux"], linkerSettings: [.linkedLibrary("m")]),
     // The firmware task library and the non-blocking JSON-lines output.
     .target(
       name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],
-      swiftSettings: hotPath),
+      swiftSettings: hotPath, linkerSettings: [.linkedLibrary("m")]),
     // The program: load a config, wire tasks, run, shut down cleanly.
     .executableTarget(
       name: "sensorloop",
@@ -51,7 +52,7 @@ let package = Package(
     .executableTarget(
       name: "sensorloop-bench",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "CBaseline", "AllocCounter"],
-      swiftSettings: hotPath),
+      exclude: ["footprint.sh", "README-section.md"], swiftSettings: hotPath),
 
     .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "LoopTesting", "AllocCounter"]),
     .testTarget(

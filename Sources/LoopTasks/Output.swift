@@ -184,6 +184,10 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
   /// Records dropped because they did not fit in a `RecordLine`.
   public private(set) var truncated: UInt64 = 0
   private var writer = WakerRegistration()
+  /// The bytes the ring may hold, at most `capacity` (a config's `ring_bytes`).
+  public var limit: Int = capacity {
+    didSet { limit = max(0, min(limit, capacity)) }
+  }
 
   /// An empty ring.
   public init() {}
@@ -209,7 +213,7 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
       truncated += 1
       return false
     }
-    if capacity - count < line.count {
+    if limit - count < line.count {
       dropped += 1
       return false
     }

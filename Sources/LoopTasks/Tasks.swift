@@ -22,6 +22,8 @@ public enum FirmwareTask: TaskBody {
   case writer(OutputWriter)
   case signals(SignalHandler)
   case stopTimer(StopTimer)
+  case stimuli(StimulusTask)
+  case simFile(SimFileWriter)
 
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
@@ -63,6 +65,12 @@ public enum FirmwareTask: TaskBody {
     case .stopTimer(var task):
       defer { self = .stopTimer(task) }
       return task.poll(&cx, &world)
+    case .stimuli(var task):
+      defer { self = .stimuli(task) }
+      return task.poll(&cx, &world)
+    case .simFile(var task):
+      defer { self = .simFile(task) }
+      return task.poll(&cx, &world)
     }
   }
 
@@ -78,7 +86,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
-    case .writer, .signals, .stopTimer: nil
+    case .writer, .signals, .stopTimer, .stimuli, .simFile: nil
     }
   }
 
@@ -97,6 +105,8 @@ public enum FirmwareTask: TaskBody {
     case .writer: "output"
     case .signals: "signals"
     case .stopTimer: "duration"
+    case .stimuli: "sim_stimuli"
+    case .simFile: "sim_file"
     }
   }
 }

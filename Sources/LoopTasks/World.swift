@@ -136,12 +136,22 @@ public struct FirmwareWorld: ~Copyable {
   public var counters = InlineArray<32, TaskCounters>(repeating: TaskCounters())
   /// Stop and summary requests.
   public var control = ControlRequests()
+  /// Scripted stimuli for mock input lines (the simulated board); empty on a real board.
+  public var stimuli = StimulusDriver<32, 256>()
 
   /// A world writing records to `outputFD`, with no lines yet.
   public init(outputFD: Int32) {
     self.outputFD = outputFD
     inputs = InlineArray { _ in nil }
     outputs = InlineArray { _ in nil }
+  }
+
+  /// The logical level input line `index` had when it was requested, when known.
+  public func initialLevel(ofInput index: Int) -> Bool? {
+    switch inputs[index] {
+    case .some(let line): return line.initialLevel
+    case .none: return nil
+    }
   }
 
   /// Emits `record` for task `index`, counting it as written or dropped.

@@ -1,0 +1,185 @@
+// From config values to running parts: GPIO lines requested on the real chip or the mock board
+// (the same request and event path either way), the simulated board's stimuli and files, and
+// one firmware task per configured task.
+
+import CLinux
+import LoopConfig
+import LoopCore
+import LoopGPIO
+import LoopLinux
+import LoopTasks
+
+extension Board {
+  /// Requests every configured line and watches each input's event fd. On the mock board the
+  /// stimuli get the lines' ports.
+  static func wireGPIO(
+    _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform
+  ) throws(StartupError) {
+    let now = platform.now()
+    switch config.chip {
+    case .mock:
+      var gpio = MockGPIO()
+      let chip = gpio.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: config.lines.count)
+      for i in config.lines.indices {
+        // The mock chip's line i carries the config's first spelling of line i.
+        if config.lines[i].names.count > 0 {
+          gpio.nameLine(chip: chip, offset: i, gpioName(config.lines[i].names[0]))
+        }
+      }
+      try requestLines(&gpio, .name(GPIOName("gpiochip0")), config, &world, &platform, now)
+      try scheduleStimuli(config, &gpio, &world, start: now)
+    case .label(let label):
+      var gpio = LibgpiodSystem()
+      try requestLines(&gpio, .label(gpioName(label)), config, &world, &platform, now)
+    case .name(let name):
+      var gpio = LibgpiodSystem()
+      try requestLines(&gpio, .name(gpioName(name)), config, &world, &platform, now)
+    case .path(let path):
+      var gpio = LibgpiodSystem()
+      try requestLines(&gpio, .path(gpioName(path)), config, &world, &platform, now)
+    }
+  }
+
+  static func requestLines<G: GPIOSystem & ~Copyable>(
+    _ gpio: inout G, _ chip: LoopGPIO.ChipSelector, _ config: BoardConfig, _ world: inout FirmwareWorld,
+    _ platform: inout EpollPlatform, _ now: Instant
+  ) throws(StartupError) {
+    let consumer = gpioName(config.consumer)
+    for i in config.lines.indices {
+      let line = config.lines[i]
+      var selector = LineSelector(
+        line.names.count > 0 ? gpioName(line.names[0]) : GPIOName(), offset: line.offset)
+      if line.names.count > 1 {
+        for k in 1..<line.names.count { _ = selector.add(alternative: gpioName(line.names[k])) }
+      }
+      do throws(GPIOError) {
+        switch line.direction {
+        case .input:
+          let input = InputConfig(
+            interrupt: FirmwareInterrupt.line(i), edges: detection(line.edge), bias: bias(line.bias),
+            activeLow: line.activeLow, debounce: line.debounce)
+          world.inputs[i] = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
+          do { try platform.watch(line: world.inputs[i]!) } catch {
+            var e = GPIOError(.system, errno: error)
+            e.message.append("cannot watch the line's event fd")
+            throw e
+          }
+        case .output:
+          let output = LoopGPIO.OutputConfig(
+            initial: line.initialValue, drive: drive(line.drive), activeLow: line.activeLow)
+          world.outputs[i] = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
+        }
+      } catch {
+        var e = StartupError("sensorloop: line \"")
+        e.add(line.id)
+        e.add("\": ")
+        error.withMessage { e.message.append(contentsOf: $0) }
+        throw e
+      }
+    }
+  }
+
+  /// Turns the config's logical stimuli into physical level scripts on the mock ports.
+  static func scheduleStimuli(
+    _ config: BoardConfig, _ gpio: inout MockGPIO, _ world: inout FirmwareWorld, start: Instant
+  ) throws(StartupError) {
+    var port = InlineArray<32, Int>(repeating: -1)
+    for i in config.lines.indices where config.lines[i].direction == .input {
+      guard let taken = gpio.takePort(for: world.inputs[i]!) else { continue }
+      do { port[i] = try world.stimuli.add(taken) } catch {
+        throw StartupError("sensorloop: sim: too many input lines")
+      }
+    }
+    for s in 0..<config.stimuli.count {
+      for script in scripts(config.stimuli[s], config, port, start: start) {
+        do { try world.stimuli.schedule(script) } catch {
+          throw StartupError("sensorloop: sim: too many stimuli (a press expands to two scripts per press)")
+        }
+      }
+    }
+  }
+
+  /// The physical scripts of one config stimulus (levels in the config are logical).
+  static func scripts(
+    _ stimulus: LoopConfig.Stimulus, _ config: BoardConfig, _ port: InlineArray<32, Int>, start: Instant
+  )
+    -> [LoopGPIO.Stimulus]
+  {
+    func physical(_ line: Int, _ logical: Bool) -> Bool { logical != config.lines[line].activeLow }
+    switch stimulus {
+    case .edge(let line, let at, let value):
+      return [.level(port: port[line], at: start + at, high: physical(line, value))]
+    case .pulses(let train):
+      let hertz = max(1, Int64(train.frequencyHz.double.rounded()))
+      let duty = max(1, min(99, train.high.nanoseconds * 100 / max(1, train.period.nanoseconds)))
+      return [
+        .pulses(
+          port: port[train.line], start: start + train.at, hertz: hertz, dutyPercent: duty,
+          count: train.count ?? Int64.max / 4)
+      ]
+    case .bounce(let line, let at, let transitions, let within, let value):
+      let bounces = max(0, transitions / 2)
+      let spacing = Duration(nanoseconds: max(1, within.nanoseconds / Int64(max(1, transitions))))
+      return [
+        .bounce(
+          port: port[line], start: start + at, high: physical(line, value), bounces: bounces, spacing: spacing
+        )
+      ]
+    case .press(let press):
+      var result: [LoopGPIO.Stimulus] = []
+      for k in 0..<press.count {
+        let down = start + press.at + press.every * Int64(k)
+        for (time, logical) in [(down, true), (down + press.hold, false)] {
+          if press.bounceTransitions > 0 {
+            let spacing = Duration(
+              nanoseconds: max(1, press.bounceWithin.nanoseconds / Int64(press.bounceTransitions)))
+            result.append(
+              .bounce(
+                port: port[press.line], start: time, high: physical(press.line, logical),
+                bounces: press.bounceTransitions / 2, spacing: spacing))
+          } else {
+            result.append(.level(port: port[press.line], at: time, high: physical(press.line, logical)))
+          }
+        }
+      }
+      return result
+    case .quadrature(let q):
+      let rate = max(1, 1_000_000_000 / max(1, q.interval.nanoseconds))
+      return [
+        .quadrature(
+          a: port[q.lineA], b: port[q.lineB], start: start + q.at, stepsPerSecond: rate,
+          steps: q.clockwise ? Int64(q.steps) : -Int64(q.steps))
+      ]
+    }
+  }
+
+  static func detection(_ edge: LoopConfig.Edge) -> EdgeDetection {
+    switch edge {
+    case .rising: .rising
+    case .falling: .falling
+    case .both, .none: .both
+    }
+  }
+
+  static func bias(_ bias: LoopConfig.Bias) -> LoopGPIO.Bias {
+    switch bias {
+    case .asIs: .asIs
+    case .disabled: .disabled
+    case .pullUp: .pullUp
+    case .pullDown: .pullDown
+    }
+  }
+
+  static func drive(_ drive: LoopConfig.Drive) -> LoopGPIO.Drive {
+    switch drive {
+    case .pushPull: .pushPull
+    case .openDrain: .openDrain
+    case .openSource: .openSource
+    }
+  }
+
+  static func gpioName<let n: Int>(_ text: LoopConfig.FixedText<n>) -> GPIOName {
+    let bytes = text.bytes
+    return bytes.withUnsafeBufferPointer { GPIOName(bytes: $0) }
+  }
+}

@@ -1,2 +1,0 @@
-// sensorloop: placeholder entry point until the program lands.
-print("sensorloop: not built yet")
