@@ -109,4 +109,6 @@ static inline int cl_signalfd(int fd, const sigset_t *mask, int flags) {
   return signalfd(fd, mask, flags);
 }
 
+#include "CLinuxProcess.h"
+
 #endif
