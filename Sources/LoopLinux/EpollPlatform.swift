@@ -328,18 +328,15 @@ public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
     let fd = signalFD
     while true {
       var info = signalfd_siginfo()
-      let size: Int
-      do {
-        size = try withUnsafeMutableBytes(of: &info) { (raw) throws(Errno) -> Int in
-          // SAFETY: `raw` covers `info` for the duration of the read.
-          try systemCall("EpollPlatform.wait: signalfd read", via: Sys.self) {
-            Sys.read(fd, raw.baseAddress, raw.count)
-          }
+      let outcome = withUnsafeMutableBytes(of: &info) { raw in
+        // SAFETY: `raw` covers `info` for the duration of the read.
+        systemCallResult("EpollPlatform.wait: signalfd read", via: Sys.self) {
+          Sys.read(fd, raw.baseAddress, raw.count)
         }
-      } catch  where error == .wouldBlock {
+      }
+      guard case .success(let size) = outcome else {
+        if outcome != .failure(.wouldBlock) { bug("EpollPlatform.wait: signalfd read failed") }
         return
-      } catch {
-        bug("EpollPlatform.wait: signalfd read failed")
       }
       if size != MemoryLayout<signalfd_siginfo>.size { return }
       counters.signals += 1
@@ -354,18 +351,15 @@ public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
   /// Reads the 8-byte counter of an eventfd or timerfd; nil when there was nothing to read.
   private func readCounter(_ fd: Int32, _ function: StaticString) -> UInt64? {
     var value: UInt64 = 0
-    let size: Int
-    do {
-      size = try withUnsafeMutableBytes(of: &value) { (raw) throws(Errno) -> Int in
-        // SAFETY: `raw` covers `value` for the duration of the read.
-        try systemCall(function, via: Sys.self) { Sys.read(fd, raw.baseAddress, raw.count) }
-      }
-    } catch  where error == .wouldBlock {
-      return nil
-    } catch {
-      bug(function)
+    let outcome = withUnsafeMutableBytes(of: &value) { raw in
+      // SAFETY: `raw` covers `value` for the duration of the read.
+      systemCallResult(function, via: Sys.self) { Sys.read(fd, raw.baseAddress, raw.count) }
     }
-    return size == 8 ? value : nil
+    switch outcome {
+    case .success(let size): return size == 8 ? value : nil
+    case .failure(.wouldBlock): return nil
+    case .failure: bug(function)
+    }
   }
 
   /// One `epoll_ctl` call with `events` and user data `tag`.

@@ -40,6 +40,19 @@ public struct FileDescriptor: ~Copyable {
     try systemCall("FileDescriptor.read") { cl_read(rawValue, buffer.baseAddress, buffer.count) }
   }
 
+  /// Reads up to `buffer.count` bytes; nil when a nonblocking fd has nothing now (EAGAIN),
+  /// reported without a throw: the usual end of an edge-triggered drain.
+  public func tryRead(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+    let outcome = systemCallResult("FileDescriptor.tryRead", via: LinuxCalls.self) {
+      cl_read(rawValue, buffer.baseAddress, buffer.count)
+    }
+    switch outcome {
+    case .success(let count): return count
+    case .failure(.wouldBlock): return nil
+    case .failure(let error): throw error
+    }
+  }
+
   /// Reads up to `buffer.count` bytes at `offset` without moving the file position (a sysfs
   /// attribute is re-read from offset 0). The corresponding C function is `pread`.
   public func read(into buffer: UnsafeMutableRawBufferPointer, atOffset offset: Int) throws(Errno)
@@ -54,6 +67,19 @@ public struct FileDescriptor: ~Copyable {
   /// when a nonblocking fd has no room. The corresponding C function is `write`.
   public func write(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
     try systemCall("FileDescriptor.write") { cl_write(rawValue, buffer.baseAddress, buffer.count) }
+  }
+
+  /// Writes up to `buffer.count` bytes; nil when a nonblocking fd has no room (EAGAIN),
+  /// reported without a throw.
+  public func tryWrite(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int? {
+    let outcome = systemCallResult("FileDescriptor.tryWrite", via: LinuxCalls.self) {
+      cl_write(rawValue, buffer.baseAddress, buffer.count)
+    }
+    switch outcome {
+    case .success(let count): return count
+    case .failure(.wouldBlock): return nil
+    case .failure(let error): throw error
+    }
   }
 
   /// Makes reads and writes return `.wouldBlock` instead of blocking (O_NONBLOCK).

@@ -56,26 +56,42 @@ public enum LinuxCalls: SystemCalls {
 /// Runs `call` (one C call returning -1 and setting errno on failure) through `Sys`: errno is
 /// read at once, EINTR is retried when `retryOnInterrupt` (never for `close`), and EBADF or
 /// EFAULT, which only a bug can cause on an fd we own, trap with `function` as the message.
+///
+/// Returns the failure instead of throwing it, for paths where an error is expected every time
+/// (EAGAIN ends every drain of an edge-triggered fd): a throw is cheap, but a test harness may
+/// hook every throw (Swift Testing captures a backtrace, which allocates).
 @inline(__always)
-public func systemCall<Sys: SystemCalls, Result: FixedWidthInteger>(
+public func systemCallResult<Sys: SystemCalls, Value: FixedWidthInteger>(
   _ function: StaticString, via sys: Sys.Type, retryOnInterrupt: Bool = true,
-  _ call: () -> Result
-) throws(Errno) -> Result {
+  _ call: () -> Value
+) -> Result<Value, Errno> {
   while true {
     let result = call()
-    if result != -1 { return result }
+    if result != -1 { return .success(result) }
     let error = Errno(rawValue: Sys.lastErrno())
     if error == .interrupted && retryOnInterrupt { continue }
     if error == .badFileDescriptor || error == .badAddress { bug(function) }
-    throw error
+    return .failure(error)
+  }
+}
+
+/// `systemCallResult`, throwing the failure.
+@inline(__always)
+public func systemCall<Sys: SystemCalls, Value: FixedWidthInteger>(
+  _ function: StaticString, via sys: Sys.Type, retryOnInterrupt: Bool = true,
+  _ call: () -> Value
+) throws(Errno) -> Value {
+  switch systemCallResult(function, via: sys, retryOnInterrupt: retryOnInterrupt, call) {
+  case .success(let value): return value
+  case .failure(let error): throw error
   }
 }
 
 /// `systemCall` through the real system calls.
 @inline(__always)
-public func systemCall<Result: FixedWidthInteger>(
-  _ function: StaticString, retryOnInterrupt: Bool = true, _ call: () -> Result
-) throws(Errno) -> Result {
+public func systemCall<Value: FixedWidthInteger>(
+  _ function: StaticString, retryOnInterrupt: Bool = true, _ call: () -> Value
+) throws(Errno) -> Value {
   try systemCall(function, via: LinuxCalls.self, retryOnInterrupt: retryOnInterrupt, call)
 }
 
