@@ -11,15 +11,16 @@ public enum Stimulus: Equatable, Sendable {
   /// Port `port` goes to physical level `high` at `at`: one edge.
   case level(port: Int, at: Instant, high: Bool)
   /// `count` pulses on `port` from `start` at `hertz`, each high for `dutyPercent` of its
-  /// period: a rising edge at `start + k/hertz`, a falling edge a duty later. The pin should be
-  /// low before it starts.
+  /// period: the pin leaves its idle level at `start + k/hertz` and returns a duty later (on a
+  /// pin idling low: a rising then a falling edge; on a pulled-up pin: a falling then a rising).
   case pulses(port: Int, start: Instant, hertz: Int64, dutyPercent: Int64, count: Int64)
   /// A bouncing contact on `port` from `start`: it reaches `high`, bounces back `bounces`
   /// times, one transition every `spacing`, and settles at `high` (2 * bounces + 1 transitions).
   case bounce(port: Int, start: Instant, high: Bool, bounces: Int, spacing: Duration)
   /// A quadrature encoder on ports `a` and `b` from `start`: `abs(steps)` Gray-code steps at
-  /// `stepsPerSecond`, A leading when `steps > 0`, B leading when `steps < 0`. Both pins start
-  /// low and are low again after every fourth step.
+  /// `stepsPerSecond`, A leading when `steps > 0`, B leading when `steps < 0`: each step flips
+  /// the leading then the lagging pin, so from both pins low or both high (the rest positions)
+  /// the sequence runs in the direction asked and is back at rest after every fourth step.
   case quadrature(a: Int, b: Int, start: Instant, stepsPerSecond: Int64, steps: Int64)
 
   /// How many level changes the script makes.
@@ -40,9 +41,9 @@ public enum Stimulus: Equatable, Sendable {
       return Transition(time: at, port: port, high: high)
     case .pulses(let port, let start, let hertz, let duty, _):
       let rise = start + Self.offset(k / 2, perSecond: hertz)
-      if k % 2 == 0 { return Transition(time: rise, port: port, high: true) }
+      if k % 2 == 0 { return Transition(time: rise, port: port, high: true, toggles: true) }
       let high = Duration(nanoseconds: 1_000_000_000 * duty / (100 * hertz))
-      return Transition(time: rise + high, port: port, high: false)
+      return Transition(time: rise + high, port: port, high: false, toggles: true)
     case .bounce(let port, let start, let high, _, let spacing):
       return Transition(time: start + spacing * k, port: port, high: k % 2 == 0 ? high : !high)
     case .quadrature(let a, let b, let start, let rate, let steps):
@@ -51,7 +52,8 @@ public enum Stimulus: Equatable, Sendable {
       let lead = steps >= 0 ? a : b
       let lag = steps >= 0 ? b : a
       return Transition(
-        time: start + Self.offset(k, perSecond: rate), port: phase % 2 == 0 ? lead : lag, high: phase < 2)
+        time: start + Self.offset(k, perSecond: rate), port: phase % 2 == 0 ? lead : lag, high: phase < 2,
+        toggles: true)
     }
   }
 
@@ -70,14 +72,18 @@ public struct Transition: Equatable, Sendable {
   public var time: Instant
   /// The port index in the driver.
   public var port: Int
-  /// The physical level after the change.
+  /// The physical level after the change (for a toggle: when the pin started low).
   public var high: Bool
+  /// Whether the change flips the pin from whatever level it has, so pulse trains and
+  /// quadrature sequences start from the pin's idle level (a pull-up idles high).
+  public var toggles: Bool
 
-  /// A change of `port` to `high` at `time`.
-  public init(time: Instant, port: Int, high: Bool) {
+  /// A change of `port` to `high` at `time` (or a flip, when `toggles`).
+  public init(time: Instant, port: Int, high: Bool, toggles: Bool = false) {
     self.time = time
     self.port = port
     self.high = high
+    self.toggles = toggles
   }
 }
 
@@ -175,7 +181,9 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
       if pick < 0 { break }
       var script = scripts[pick]!
       let change = script.stimulus.transition(script.next)
-      ports[change.port]?.queue(change.high, at: change.time)
+      if let level = ports[change.port]?.level {
+        ports[change.port]?.queue(change.toggles ? !level : change.high, at: change.time)
+      }
       transitions += 1
       script.next += 1
       if script.next >= script.stimulus.transitions {

@@ -57,7 +57,7 @@ extension Board {
         case .input:
           let input = InputConfig(
             interrupt: FirmwareInterrupt.line(i), edges: detection(line.edge), bias: bias(line.bias),
-            activeLow: line.activeLow, debounce: line.debounce)
+            activeLow: line.activeLow, debounce: debounce(of: i, config))
           world.inputs[i] = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
           do { try platform.watch(line: world.inputs[i]!) } catch {
             var e = GPIOError(.system, errno: error)
@@ -151,6 +151,18 @@ extension Board {
           steps: q.clockwise ? Int64(q.steps) : -Int64(q.steps))
       ]
     }
+  }
+
+  /// The line's debounce window: its own, or the longest of the buttons reading it (the window
+  /// is applied where the edges are read, on kernel timestamps).
+  static func debounce(of line: Int, _ config: BoardConfig) -> Duration {
+    var window = config.lines[line].debounce
+    for task in config.tasks.elements {
+      if case .button(let button) = task.kind, button.line == line, button.debounce > window {
+        window = button.debounce
+      }
+    }
+    return window
   }
 
   static func detection(_ edge: LoopConfig.Edge) -> EdgeDetection {
