@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+// The socket calls SystemdNotify makes. SwiftPM makes this file the umbrella header of the
+// CLinux module, so another header in include/ is part of the module only if included here.
+#include "CLinuxSocket.h"
+
 // errno is a macro over a thread-local lvalue; Swift reads it through a function.
 static inline int cl_errno(void) { return errno; }
 
