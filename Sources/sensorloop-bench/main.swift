@@ -1,2 +1,107 @@
-// sensorloop-bench: placeholder entry point until the benchmark lands.
-print("sensorloop-bench: not built yet")
+// sensorloop-bench: runs BENCH.md's workloads for sensorloop and for the C epoll baseline in
+// the same process, prints one `key=value` line per (workload, implementation), then a table
+// of ratios to C. With --runs N each figure is the median of N runs (each run's lines are
+// printed first, as `#` comments).
+//
+//   sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N]
+//   sensorloop-bench w4-child        (internal: the host build's W4 child process)
+
+import CBaseline
+import Glibc
+import LoopCore
+import LoopLinux
+
+/// Workload sizes: BENCH.md's, or a short smoke run for CI (`--quick`).
+struct Sizes {
+  var pingPongRoundTrips: Int64 = 1_000_000
+  var eventfdRoundTrips: Int64 = 200_000
+  var latencyWrites: Int64 = 10_000  // 5 s at 500 µs
+  var latencyPeriod: Int64 = 500_000
+  var tickerDeadlines: Int64 = 5_000  // 5 s at 1 kHz
+  var tickerPeriod: Int64 = 1_000_000
+
+  static let quick = Sizes(
+    pingPongRoundTrips: 20_000, eventfdRoundTrips: 2_000, latencyWrites: 400, tickerDeadlines: 300)
+}
+
+let usage = """
+  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N]
+    w1  ping-pong: in-process wakes, and an eventfd per hop
+    w2  eventfd latency from a second thread
+    w3  1 kHz ticker lateness, CPU and allocations
+    w4  idle footprint: 16 tasks at 1 Hz (child processes)
+    w5  GPIO edges through the mock path
+  """
+
+/// One run of the chosen workloads.
+func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
+  var lines: [ResultLine] = []
+  for w in workloads {
+    switch w {
+    case "w1":
+      lines.append(runW1C(roundTrips: sizes.pingPongRoundTrips))
+      lines.append(
+        runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop"))
+      lines.append(runW1EventfdC(roundTrips: sizes.eventfdRoundTrips))
+      lines.append(runW1Eventfd(roundTrips: sizes.eventfdRoundTrips))
+    case "w2":
+      lines += runW2(writes: sizes.latencyWrites, period: sizes.latencyPeriod)
+    case "w3":
+      lines += runW3(deadlines: sizes.tickerDeadlines, period: sizes.tickerPeriod)
+    case "w4":
+      lines += runW4()
+    case "w5":
+      lines += runW5(quick: sizes.tickerDeadlines < Sizes().tickerDeadlines)
+    default:
+      fatalError("unknown workload \(w)")
+    }
+  }
+  return lines
+}
+
+func main() {
+  var arguments = Array(CommandLine.arguments.dropFirst())
+  if arguments.first == "w4-child" {
+    idleChildMain()
+    return
+  }
+  var workloads: [String] = []
+  var sizes = Sizes()
+  var runs = 1
+  while !arguments.isEmpty {
+    let a = arguments.removeFirst()
+    switch a {
+    case "all": workloads += ["w1", "w2", "w3", "w4", "w5"]
+    case "w1", "w2", "w3", "w4", "w5": workloads.append(a)
+    case "--quick": sizes = .quick
+    case "--runs":
+      guard let n = arguments.first.flatMap({ Int($0) }), n > 0 else {
+        print(usage)
+        exit(2)
+      }
+      arguments.removeFirst()
+      runs = n
+    case "-h", "--help":
+      print(usage)
+      return
+    default:
+      print(usage)
+      exit(2)
+    }
+  }
+  if workloads.isEmpty { workloads = ["w1", "w2", "w3", "w4", "w5"] }
+
+  var all: [[ResultLine]] = []
+  for run in 1...runs {
+    let lines = runOnce(workloads, sizes)
+    if runs > 1 { for line in lines { print("# run \(run): " + line.text) } }
+    all.append(lines)
+  }
+  let result = medians(all)
+  for line in result { print(line.text) }
+  print("")
+  if runs > 1 { print("medians of \(runs) runs; ratios are sensorloop / C") }
+  print(table(result), terminator: "")
+}
+
+main()

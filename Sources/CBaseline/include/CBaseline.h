@@ -1,2 +1,103 @@
-// CBaseline: placeholder until the baseline lands.
-#pragma once
+// CBaseline: the hand-written C epoll loops sensorloop is measured against (BENCH.md), and the
+// few harness pieces both implementations share (the stamping writer thread, clocks, CPU time,
+// child processes), so that the harness is identical on both sides of every ratio.
+#ifndef SENSORLOOP_CBASELINE_H
+#define SENSORLOOP_CBASELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- clocks -------------------------------------------------------------------------------
+
+/// CLOCK_MONOTONIC in nanoseconds.
+int64_t cb_now_ns(void);
+
+/// CPU time (user + system) of the whole process, in nanoseconds.
+int64_t cb_process_cpu_ns(void);
+
+// ---- W1: ping-pong ------------------------------------------------------------------------
+
+/// Two callbacks that wake each other through a ready ring of function pointers, for `round_trips`
+/// round trips (two hops each). Returns the elapsed nanoseconds.
+int64_t cb_w1_pingpong(int64_t round_trips);
+
+/// Two callbacks that wake each other through two eventfds in one epoll loop (a write, an
+/// epoll_wait and a read per hop). Returns the elapsed nanoseconds, or -1 with errno set.
+int64_t cb_w1_eventfd(int64_t round_trips);
+
+// ---- W2: eventfd latency ------------------------------------------------------------------
+
+/// A thread that stores a CLOCK_MONOTONIC stamp and then writes an eventfd, on a fixed grid.
+typedef struct cb_writer cb_writer;
+
+/// Starts a writer: `count` writes of 1 to `fd`, every `period_ns` from one period after now,
+/// each preceded by a store of the current time to the stamp `cb_writer_stamp` reads.
+/// Returns NULL with errno set when the thread cannot start.
+cb_writer *cb_writer_start(int fd, int64_t period_ns, int64_t count);
+
+/// The stamp stored just before the latest write (0 before the first).
+int64_t cb_writer_stamp(const cb_writer *writer);
+
+/// Writes counted so far (each is counted just before it is made).
+int64_t cb_writer_writes(const cb_writer *writer);
+
+/// Waits for the writer to finish its writes and frees it.
+void cb_writer_join(cb_writer *writer);
+
+/// A non-blocking eventfd (EFD_NONBLOCK | EFD_CLOEXEC), or -1 with errno set.
+int cb_eventfd(void);
+
+/// Closes `fd`.
+void cb_close(int fd);
+
+/// The bare epoll loop waiting on `fd` (written by a `cb_writer` of `count` writes): records
+/// now - stamp in `samples` (room for `capacity`) each time the fd is readable. Returns the number
+/// of samples, or -1 with errno set.
+int64_t cb_w2_wait(int fd, cb_writer *writer, int64_t count, int64_t *samples, int64_t capacity);
+
+// ---- W3: periodic timer -------------------------------------------------------------------
+
+/// What a periodic timer run measured.
+typedef struct {
+  /// Ticks handled (timer expirations that ran the handler).
+  int64_t ticks;
+  /// Grid deadlines skipped because the loop was late by more than a period.
+  int64_t missed;
+  /// Process CPU time over the run, nanoseconds.
+  int64_t cpu_ns;
+  /// Wall time over the run, nanoseconds.
+  int64_t wall_ns;
+} cb_ticker_result;
+
+/// One absolute periodic timerfd at `period_ns` for `count` grid deadlines (start + k * period),
+/// in a bare epoll loop. Records the lateness of each tick (now - its grid deadline) in
+/// `samples` (room for `count`). Returns 0, or -1 with errno set.
+int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_result *result);
+
+// ---- W4: idle footprint -------------------------------------------------------------------
+
+/// `tasks` periodic timerfds at `period_ns` (phases spread over one period) in one epoll loop,
+/// for `duration_ns`. Returns the number of expirations handled, or -1 with errno set.
+int64_t cb_w4_idle(int tasks, int64_t period_ns, int64_t duration_ns);
+
+/// How a child process ended and what it used. (No peak RSS: after exec, `ru_maxrss` includes the
+/// parent's peak, so children report their own `VmHWM`.)
+typedef struct {
+  /// Exit status (as from `WEXITSTATUS`), or -1 when it did not exit normally.
+  int exit_status;
+  /// User + system CPU time, nanoseconds.
+  int64_t cpu_ns;
+  /// Wall time from spawn to exit, nanoseconds.
+  int64_t wall_ns;
+} cb_child_result;
+
+/// Runs `argv[0]` (a path) with `argv` (NULL-terminated), collects up to `capacity - 1` bytes of
+/// its standard output in `out` (NUL-terminated) and its resource use. Returns 0, or -1 with
+/// errno set when it cannot be started.
+int cb_run_child(char *const argv[], char *out, size_t capacity, cb_child_result *result);
+
+/// The size in bytes of the file at `path` after `strip` (a stripped copy in /tmp; the file
+/// itself is untouched), or its plain size when `strip` is not available; -1 when it is missing.
+int64_t cb_stripped_size(const char *path, const char *strip_tool);
+
+#endif
