@@ -138,6 +138,9 @@ public struct FirmwareWorld: ~Copyable {
   public var control = ControlRequests()
   /// Scripted stimuli for mock input lines (the simulated board); empty on a real board.
   public var stimuli = StimulusDriver<32, 256>()
+  /// The interrupt of each stimulus port's line, raised after a delivery so the mock board
+  /// also runs on a virtual platform that watches no fds.
+  public var stimulusLines = InlineArray<32, Interrupt?>(repeating: nil)
 
   /// A world writing records to `outputFD`, with no lines yet.
   public init(outputFD: Int32) {

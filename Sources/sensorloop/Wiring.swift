@@ -86,7 +86,10 @@ extension Board {
     var port = InlineArray<32, Int>(repeating: -1)
     for i in config.lines.indices where config.lines[i].direction == .input {
       guard let taken = gpio.takePort(for: world.inputs[i]!) else { continue }
-      do { port[i] = try world.stimuli.add(taken) } catch {
+      do {
+        port[i] = try world.stimuli.add(taken)
+        world.stimulusLines[port[i]] = FirmwareInterrupt.line(i)
+      } catch {
         throw StartupError("sensorloop: sim: too many input lines")
       }
     }
