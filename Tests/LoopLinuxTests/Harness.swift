@@ -23,6 +23,8 @@ struct LinuxWorld {
   /// The fd `reader` tasks read.
   var readFD: Int32 = -1
   var bytesRead = 0
+  /// The origin of `gridSleeper` deadlines: the time of the first such task's first poll.
+  var base: Instant?
 
   mutating func record<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ task: Int, _ event: String) {
     log.append(Record(task: task, event: event, at: cx.now))
@@ -38,6 +40,11 @@ enum LinuxTask: TaskBody {
 
   /// Sleeps until `until`, records "fired", finishes.
   case sleeper(id: Int, until: Instant)
+  /// Sleeps until `after` past its first poll, records "fired", finishes.
+  case relativeSleeper(id: Int, after: Duration, deadline: Instant?)
+  /// Sleeps until `world.base + offset` (the base set by the first grid sleeper polled, so
+  /// every deadline is armed before any is due, however slow the host), records "fired".
+  case gridSleeper(id: Int, offset: Duration)
   /// Waits for `line` once, records "woke", finishes.
   case waiter(id: Int, line: Interrupt)
   /// Raises its own trigger and waits for it, `remaining` times.
@@ -57,6 +64,19 @@ enum LinuxTask: TaskBody {
     switch self {
     case .sleeper(let id, let until):
       guard case .ready = try! cx.sleep(until: until) else { return .pending }
+      world.record(&cx, id, "fired")
+      return .ready(())
+
+    case .relativeSleeper(let id, let after, let armed):
+      let deadline = armed ?? cx.now + after
+      self = .relativeSleeper(id: id, after: after, deadline: deadline)
+      guard case .ready = try! cx.sleep(until: deadline) else { return .pending }
+      world.record(&cx, id, "fired")
+      return .ready(())
+
+    case .gridSleeper(let id, let offset):
+      if world.base == nil { world.base = cx.now }
+      guard case .ready = try! cx.sleep(until: world.base! + offset) else { return .pending }
       world.record(&cx, id, "fired")
       return .ready(())
 
