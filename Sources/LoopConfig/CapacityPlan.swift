@@ -12,6 +12,8 @@ public struct CapacityPlan: Equatable, Sendable {
     public var used: Int
     /// How many exist.
     public var limit: Int
+    /// What uses one, for messages.
+    public var rule: StaticString
 
     public static func == (lhs: Row, rhs: Row) -> Bool {
       lhs.used == rhs.used && lhs.limit == rhs.limit
@@ -59,14 +61,18 @@ public struct CapacityPlan: Equatable, Sendable {
     let chipFds = config.chip == .mock ? 0 : 1
     slots = Row(
       name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + (simulated ? 1 : 0),
-      limit: ConfigLimits.maxSlots)
-    timers = Row(name: "timers", used: timed + (simulated ? 1 : 0), limit: ConfigLimits.maxTimers)
-    lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines)
+      limit: ConfigLimits.maxSlots, rule: "one per task, 2 for sensorloop, 1 for the sim driver")
+    timers = Row(
+      name: "timers", used: timed + (simulated ? 1 : 0), limit: ConfigLimits.maxTimers,
+      rule: "one per task but encoders and thresholds, 1 for the sim driver")
+    lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
       name: "fds", used: ConfigLimits.platformFds + chipFds + config.lines.count + files + outputFiles,
-      limit: ConfigLimits.maxFds)
+      limit: ConfigLimits.maxFds,
+      rule: "4 for the platform, 1 for a real chip, one per line, sampler, watchdog and output file")
     interrupts = Row(
-      name: "interrupts", used: inputs + ConfigLimits.systemInterrupts, limit: ConfigLimits.maxInterrupts)
+      name: "interrupts", used: inputs + ConfigLimits.systemInterrupts, limit: ConfigLimits.maxInterrupts,
+      rule: "one per input line, 2 for sensorloop")
     ringBytes = config.output.ringBytes
   }
 

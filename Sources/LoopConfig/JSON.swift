@@ -123,12 +123,15 @@ struct JSONSyntaxError: Error {
 /// The recursive-descent reader. Depth is bounded, so recursion is too.
 struct JSONReader {
   private var document: JSONDocument
+  /// The same bytes as `document.source` (shared storage), kept here for direct access.
+  private let source: [UInt8]
   private var index = 0
   private var depth = 0
 
-  private init(_ source: [UInt8]) { document = JSONDocument(source: source) }
-
-  private var source: [UInt8] { document.source }
+  private init(_ source: [UInt8]) {
+    document = JSONDocument(source: source)
+    self.source = source
+  }
 
   /// Parses `source` as one JSON value with nothing but whitespace after it.
   static func parse(_ source: [UInt8]) throws(JSONSyntaxError) -> JSONDocument {
@@ -146,7 +149,7 @@ struct JSONReader {
     if reader.index < source.count {
       var message: [UInt8] = []
       message.append("expected the end of the file after the top-level value, found ")
-      reader.describeFound(into: &message)
+      reader.describeFound(into: &message, hints: false)
       throw JSONSyntaxError(offset: reader.index, message: message)
     }
     return reader.document
@@ -232,7 +235,7 @@ struct JSONReader {
           object
             ? "expected ',' or '}' after an object member, found "
             : "expected ',' or ']' after an array element, found ")
-        describeFound(into: &message)
+        describeFound(into: &message, hints: false)
         throw JSONSyntaxError(offset: index, message: message)
       }
     }
@@ -317,7 +320,7 @@ struct JSONReader {
     if index < source.count && isWordByte(source[index]) {
       var message: [UInt8] = []
       message.append("invalid number: unexpected ")
-      describeFound(into: &message)
+      describeFound(into: &message, hints: false)
       message.append(" after the digits")
       throw JSONSyntaxError(offset: index, message: message)
     }
@@ -526,8 +529,9 @@ struct JSONReader {
     return JSONSyntaxError(offset: index, message: bytes)
   }
 
-  /// Describes what is at the reading position, with a hint for the usual mistakes.
-  private func describeFound(into message: inout [UInt8]) {
+  /// Describes what is at the reading position; with `hints`, also what the usual mistakes
+  /// there (a word where a value belongs) should have been.
+  private func describeFound(into message: inout [UInt8], hints: Bool = true) {
     guard index < source.count else {
       message.append("the end of the file")
       return
@@ -540,7 +544,7 @@ struct JSONReader {
       return
     }
     if byte == UInt8(ascii: "'") {
-      message.append("''' (JSON strings use double quotes)")
+      message.append("a single quote (JSON strings use double quotes)")
       return
     }
     if isWordByte(byte) {
@@ -550,6 +554,7 @@ struct JSONReader {
       message.append(contentsOf: source[index..<end])
       message.append("'")
       let word = source[index..<end]
+      if !hints { return }
       if bytesEqual(word, "True") || bytesEqual(word, "False") || bytesEqual(word, "Null")
         || bytesEqual(word, "TRUE") || bytesEqual(word, "FALSE") || bytesEqual(word, "NULL")
       {

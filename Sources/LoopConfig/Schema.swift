@@ -64,13 +64,13 @@ public struct BoardConfig: Equatable, Sendable {
   public var simFiles: FixedList<8, SimFile>
 
   /// The index of the line whose key in `lines` is `id`.
-  public func lineIndex(_ id: some Collection<UInt8>) -> Int? {
+  public func lineIndex(_ id: [UInt8]) -> Int? {
     for index in lines.indices where lines[index].id.equals(id) { return index }
     return nil
   }
 
   /// The index of the task named `name`.
-  public func taskIndex(_ name: some Collection<UInt8>) -> Int? {
+  public func taskIndex(_ name: [UInt8]) -> Int? {
     for index in tasks.indices where tasks[index].name.equals(name) { return index }
     return nil
   }

@@ -3,13 +3,14 @@
 // ignoring case. Only a close match is offered; a wild guess is worse than none.
 
 /// The candidate closest to `word`, when one is close enough to be a likely typo.
-func suggestion(for word: some Collection<UInt8>, among candidates: [StaticString]) -> StaticString? {
+func suggestion(for word: ArraySlice<UInt8>, among candidates: [StaticString]) -> StaticString? {
   var best: StaticString? = nil
   var bestDistance = Int.max
   let typed = Array(word)
   for candidate in candidates {
     let distance = candidate.withUTF8Buffer { editDistance(typed, Array($0)) }
-    if distance < bestDistance && isClose(distance, typed.count, candidate.utf8CodeUnitCount) {
+    let close = candidate.withUTF8Buffer { isClose(distance, typed, Array($0)) }
+    if distance < bestDistance && close {
       best = candidate
       bestDistance = distance
     }
@@ -18,13 +19,13 @@ func suggestion(for word: some Collection<UInt8>, among candidates: [StaticStrin
 }
 
 /// The index of the name in `candidates` closest to `word`, when one is close enough.
-func suggestionIndex(for word: some Collection<UInt8>, among candidates: [[UInt8]]) -> Int? {
+func suggestionIndex(for word: ArraySlice<UInt8>, among candidates: [[UInt8]]) -> Int? {
   var best: Int? = nil
   var bestDistance = Int.max
   let typed = Array(word)
   for (index, candidate) in candidates.enumerated() {
     let distance = editDistance(typed, candidate)
-    if distance < bestDistance && isClose(distance, typed.count, candidate.count) {
+    if distance < bestDistance && isClose(distance, typed, candidate) {
       best = index
       bestDistance = distance
     }
@@ -32,12 +33,16 @@ func suggestionIndex(for word: some Collection<UInt8>, among candidates: [[UInt8
   return best
 }
 
-/// Whether `distance` edits between words of these lengths is a plausible typo: one edit for
-/// short words, up to a third of the longer word (at most 3) otherwise. A case-only
-/// difference has distance 0 here and always counts.
-private func isClose(_ distance: Int, _ typedLength: Int, _ candidateLength: Int) -> Bool {
-  let longer = max(typedLength, candidateLength)
-  return distance <= max(1, min(3, longer / 3))
+/// Whether `distance` edits from `typed` to `candidate` is a plausible typo: one edit for
+/// short words, up to a third of the longer word (at most 3) otherwise; or `typed` is a
+/// shortening of the candidate (`in` for `input`). A case-only difference has distance 0
+/// here and always counts.
+private func isClose(_ distance: Int, _ typed: [UInt8], _ candidate: [UInt8]) -> Bool {
+  let longer = max(typed.count, candidate.count)
+  if distance <= max(1, min(3, longer / 3)) { return true }
+  guard typed.count >= 2 && typed.count < candidate.count else { return false }
+  for index in typed.indices where lowered(typed[index]) != lowered(candidate[index]) { return false }
+  return true
 }
 
 /// Optimal-string-alignment distance between `a` and `b`, comparing ASCII letters without case.

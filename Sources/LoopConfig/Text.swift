@@ -72,19 +72,26 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Whether the text equals `other` byte for byte.
-  public func equals(_ other: some Collection<UInt8>) -> Bool {
+  public func equals(_ other: ArraySlice<UInt8>) -> Bool {
     guard other.count == count else { return false }
-    var index = 0
-    for byte in other {
-      if storage[index] != byte { return false }
+    var index = other.startIndex
+    for offset in 0..<count {
+      if storage[offset] != other[index] { return false }
       index += 1
     }
     return true
   }
 
+  /// Whether the text equals `other` byte for byte.
+  public func equals(_ other: [UInt8]) -> Bool { equals(other[...]) }
+
   /// Whether the text equals the literal byte for byte.
   public func equals(_ literal: StaticString) -> Bool {
-    literal.withUTF8Buffer { equals($0) }
+    literal.withUTF8Buffer { buffer in
+      guard buffer.count == count else { return false }
+      for offset in 0..<count where storage[offset] != buffer[offset] { return false }
+      return true
+    }
   }
 
   public static func == (lhs: FixedText, rhs: FixedText) -> Bool {
@@ -219,13 +226,15 @@ extension Array where Element == UInt8 {
   }
 }
 
-/// Whether two byte sequences are equal.
-func bytesEqual(_ lhs: some Collection<UInt8>, _ rhs: StaticString) -> Bool {
+/// Whether `lhs` holds exactly the literal's bytes. (Concrete types, not generics: the
+/// validator compares keys constantly and unspecialised generics are slow in debug builds.)
+func bytesEqual(_ lhs: ArraySlice<UInt8>, _ rhs: StaticString) -> Bool {
+  // withUTF8Buffer, not utf8Start: a one-character literal may be stored as a scalar.
   rhs.withUTF8Buffer { buffer in
-    guard buffer.count == lhs.count else { return false }
-    var index = 0
-    for byte in lhs {
-      if buffer[index] != byte { return false }
+    guard lhs.count == buffer.count else { return false }
+    var index = lhs.startIndex
+    for offset in 0..<buffer.count {
+      if lhs[index] != buffer[offset] { return false }
       index += 1
     }
     return true

@@ -182,7 +182,8 @@ extension Validator {
         throw error(.range, at: member.key, message)
       }
       for index in lines.indices where lines[index].id == id {
-        let first = doc.position(of: Int(doc.nodes[uses[index].node].offset))
+        // The key node comes just before its value.
+        let first = doc.position(of: Int(doc.nodes[uses[index].node - 1].offset))
         var message: [UInt8] = []
         message.append("duplicate key (first written at ")
         message.appendDecimal(first.line)
@@ -192,7 +193,7 @@ extension Validator {
         throw error(.duplicateKey, at: member.key, message)
       }
       let (line, explicitEdge) = try readLine(member.value, id: id, chip: chip, known: known)
-      try checkDistinct(line, node: member.value, from: lines, uses: uses, known: known)
+      try checkDistinct(line, object: member.value, from: lines, uses: uses, known: known)
       lines.append(line)
       uses.append(LineUse(node: member.value, explicitEdge: explicitEdge, task: nil))
     }
@@ -238,14 +239,29 @@ extension Validator {
     var offset: Int? = nil
     if let node = doc.member(object, "offset") {
       let mark = push("offset")
-      offset = Int(try readInteger(node, 0...maxOffset))
-      pop(mark)
+      defer { pop(mark) }
+      if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
+        offset = Int(value)
+      } else if let known, kind(node) == .number {
+        var message: [UInt8] = []
+        message.append("expected a line offset from 0 to ")
+        message.appendDecimal(maxOffset)
+        message.append(" (")
+        message.append(known.label)
+        message.append(" has ")
+        message.appendDecimal(known.lineCount)
+        message.append(" lines), found ")
+        describe(node, into: &message)
+        throw error(.range, at: node, message)
+      } else {
+        offset = Int(try readInteger(node, 0...maxOffset))
+      }
     }
     if names.isEmpty && offset == nil {
       throw error(
         .missingKey, at: object,
         Array(
-          "missing required key \"name\" (the kernel's line name, such as \"GPIO17\"), or \"offset\"".utf8))
+          "missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\"".utf8))
     }
 
     // On a known Raspberry Pi chip every spelling and the offset must mean the same BCM line.
@@ -380,46 +396,80 @@ extension Validator {
     }
   }
 
-  /// Fails when `line` is the same GPIO line as one already read.
-  private func checkDistinct(
-    _ line: LineConfig, node: Int, from lines: FixedList<32, LineConfig>, uses: [LineUse], known: KnownChip?
+  /// Fails when `line` is the same GPIO line as one already read, pointing at the spelling
+  /// (name, alias or offset) that repeats it.
+  private mutating func checkDistinct(
+    _ line: LineConfig, object: Int, from lines: FixedList<32, LineConfig>, uses: [LineUse], known: KnownChip?
   ) throws(ConfigError) {
     for other in lines.indices {
       let earlier = lines[other]
-      var same: [UInt8]? = nil
-      for a in line.names.indices {
-        for b in earlier.names.indices where line.names[a] == earlier.names[b] {
-          var text: [UInt8] = []
-          text.appendQuoted(line.names[a])
-          same = text
+      for spelling in line.names.indices {
+        for b in earlier.names.indices where line.names[spelling] == earlier.names[b] {
+          var same: [UInt8] = []
+          same.appendQuoted(line.names[spelling])
+          throw repeated(
+            same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
         }
       }
-      if same == nil, let bcm = line.bcm, earlier.bcm == bcm {
-        var text: [UInt8] = []
-        text.append("BCM ")
-        text.appendDecimal(bcm)
-        same = text
+      let bcmClash = line.bcm != nil && earlier.bcm == line.bcm
+      let offsetClash = known == nil && line.offset != nil && earlier.offset == line.offset
+      guard bcmClash || offsetClash else { continue }
+      var same: [UInt8] = []
+      var spelling = -1
+      if bcmClash, let bcm = line.bcm, let known {
+        // Point at the first spelling that says which BCM line this is.
+        for index in line.names.indices where known.bcmNumber(forName: line.names[index]) == bcm {
+          spelling = index
+          break
+        }
+        if spelling >= 0 {
+          same.appendQuoted(line.names[spelling])
+          same.append(" (BCM ")
+        } else {
+          same.append("offset ")
+          same.appendDecimal(line.offset ?? bcm)
+          same.append(" (BCM ")
+        }
+        same.appendDecimal(bcm)
+        same.append(")")
+      } else {
+        same.append("offset ")
+        same.appendDecimal(line.offset ?? 0)
       }
-      if same == nil, known == nil, let offset = line.offset, earlier.offset == offset {
-        var text: [UInt8] = []
-        text.append("offset ")
-        text.appendDecimal(offset)
-        same = text
-      }
-      if let same {
-        let first = doc.position(of: Int(doc.nodes[uses[other].node].offset))
-        var message: [UInt8] = []
-        message.append(contentsOf: same)
-        message.append(" is already line ")
-        message.appendQuoted(earlier.id)
-        message.append(" (at ")
-        message.appendDecimal(first.line)
-        message.append(":")
-        message.appendDecimal(first.column)
-        message.append("); a GPIO line can be listed once")
-        throw error(.conflict, at: node, message)
-      }
+      throw repeated(
+        same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
     }
+  }
+
+  /// The error for a line spelled `same` that is already line `earlier`; `spelling` indexes
+  /// the line's names (`-1` for its offset).
+  private mutating func repeated(
+    _ same: [UInt8], spelling: Int, object: Int, earlier: LineConfig, earlierNode: Int
+  ) -> ConfigError {
+    let node: Int
+    let mark: Int
+    if spelling < 0 {
+      node = doc.member(object, "offset") ?? object
+      mark = push("offset")
+    } else if spelling == 0 {
+      node = doc.member(object, "name") ?? object
+      mark = push("name")
+    } else {
+      node = doc.elements(doc.member(object, "aliases")!)[spelling - 1]
+      mark = pushAlias(spelling - 1)
+    }
+    defer { pop(mark) }
+    let first = doc.position(of: Int(doc.nodes[earlierNode - 1].offset))
+    var message: [UInt8] = []
+    message.append(contentsOf: same)
+    message.append(" is already line ")
+    message.appendQuoted(earlier.id)
+    message.append(" (at ")
+    message.appendDecimal(first.line)
+    message.append(":")
+    message.appendDecimal(first.column)
+    message.append("); a GPIO line can be listed once")
+    return error(.conflict, at: node, message)
   }
 
   // MARK: tasks
@@ -489,19 +539,23 @@ extension Validator {
       switch kindIndex {
       case 0:
         let line = try lineRef(
-          element, "line", LineNeed(direction: .output, edges: nil), task: index, lines: &lines, uses: &uses)
+          element, "line", LineNeed(direction: .output, edges: nil), task: index, names: names, lines: &lines,
+          uses: &uses)
         taskKind = .heartbeat(HeartbeatConfig(line: line, pattern: try pattern(element)))
       case 1:
         let line = try lineRef(
-          element, "line", LineNeed(direction: .input, edges: .both), task: index, lines: &lines, uses: &uses)
+          element, "line", LineNeed(direction: .input, edges: .both), task: index, names: names,
+          lines: &lines, uses: &uses)
         let debounce = try milliseconds(element, "debounce_ms", 0...1000, default: 20)
         let longPress = try milliseconds(element, "long_press_ms", 0...600_000, default: 1000)
-        if longPress != .zero && longPress <= debounce {
+        if longPress != .zero && longPress <= debounce, let node = doc.member(element, "long_press_ms") {
           let mark = push("long_press_ms")
           defer { pop(mark) }
-          throw error(
-            .range, at: doc.member(element, "long_press_ms") ?? element,
-            Array("must be longer than debounce_ms (or 0 for no long-press events)".utf8))
+          var expected: [UInt8] = []
+          expected.append("0 (no long-press events) or more than debounce_ms (")
+          expected.appendDecimal(debounce.nanoseconds / 1_000_000)
+          expected.append(")")
+          throw mismatch(.range, at: node, expected: expected)
         }
         taskKind = .button(
           ButtonConfig(line: line, debounce: debounce, longPress: longPress == .zero ? nil : longPress))
@@ -509,7 +563,8 @@ extension Validator {
         let edgeIndex = try choice(element, "edge", ["rising", "falling", "both"], default: 0)
         let edge = [Edge.rising, .falling, .both][edgeIndex]
         let line = try lineRef(
-          element, "line", LineNeed(direction: .input, edges: edge), task: index, lines: &lines, uses: &uses)
+          element, "line", LineNeed(direction: .input, edges: edge), task: index, names: names, lines: &lines,
+          uses: &uses)
         taskKind = .pulseCounter(
           PulseCounterConfig(
             line: line, edge: edge,
@@ -528,10 +583,12 @@ extension Validator {
             unit: try text(element, "unit", allowEmpty: true, default: Unit())))
       case 4:
         let lineA = try lineRef(
-          element, "line_a", LineNeed(direction: .input, edges: .both), task: index, lines: &lines,
+          element, "line_a", LineNeed(direction: .input, edges: .both), task: index, names: names,
+          lines: &lines,
           uses: &uses)
         let lineB = try lineRef(
-          element, "line_b", LineNeed(direction: .input, edges: .both), task: index, lines: &lines,
+          element, "line_b", LineNeed(direction: .input, edges: .both), task: index, names: names,
+          lines: &lines,
           uses: &uses)
         var steps = 4
         if let node = doc.member(element, "steps_per_detent") {
@@ -545,15 +602,18 @@ extension Validator {
         let source = try taskRef(element, "source", names: names, selfIndex: index)
         sourceChecks.append((index, doc.member(element, "source")!))
         let line = try lineRef(
-          element, "line", LineNeed(direction: .output, edges: nil), task: index, lines: &lines, uses: &uses)
+          element, "line", LineNeed(direction: .output, edges: nil), task: index, names: names, lines: &lines,
+          uses: &uses)
         let onAbove = try decimal(element, "on_above", from: maxNegative, to: maxPositive, default: nil)
         let offBelow = try decimal(element, "off_below", from: maxNegative, to: maxPositive, default: onAbove)
-        if offBelow.double > onAbove.double {
+        if offBelow.double > onAbove.double, let node = doc.member(element, "off_below") {
           let mark = push("off_below")
           defer { pop(mark) }
-          throw error(
-            .range, at: doc.member(element, "off_below")!,
-            Array("must not be above on_above (the output would switch on and off at once)".utf8))
+          var expected: [UInt8] = []
+          expected.append("a number no higher than on_above (")
+          onAbove.render(into: &expected)
+          expected.append(")")
+          throw mismatch(.range, at: node, expected: expected)
         }
         taskKind = .threshold(
           ThresholdConfig(source: source, line: line, onAbove: onAbove, offBelow: offBelow))
@@ -570,10 +630,21 @@ extension Validator {
         let kick = try milliseconds(element, "kick_ms", 10...60_000, default: 1000)
         let stall = try milliseconds(element, "stall_ms", 10...3_600_000, default: 10_000)
         if stall <= kick {
+          let node = doc.member(element, "stall_ms") ?? element
           let mark = push("stall_ms")
           defer { pop(mark) }
-          throw error(
-            .range, at: doc.member(element, "stall_ms") ?? element, Array("must be longer than kick_ms".utf8))
+          var expected: [UInt8] = []
+          expected.append("more than kick_ms (")
+          expected.appendDecimal(kick.nanoseconds / 1_000_000)
+          expected.append(")")
+          if node == element {
+            var message: [UInt8] = []
+            message.append("the default stall_ms (10000) is not more than kick_ms (")
+            message.appendDecimal(kick.nanoseconds / 1_000_000)
+            message.append("); set stall_ms")
+            throw error(.range, at: node, message)
+          }
+          throw mismatch(.range, at: node, expected: expected)
         }
         var watched: UInt64 = 0
         if let node = doc.member(element, "watch") {
@@ -605,7 +676,8 @@ extension Validator {
           TickerConfig(period: try milliseconds(element, "period_ms", 1...3_600_000, default: nil)))
       default:
         let line = try lineRef(
-          element, "line", LineNeed(direction: .output, edges: nil), task: index, lines: &lines, uses: &uses)
+          element, "line", LineNeed(direction: .output, edges: nil), task: index, names: names, lines: &lines,
+          uses: &uses)
         taskKind = .pwm(
           PWMConfig(
             line: line, period: try milliseconds(element, "period_ms", 2...60_000, default: 20),
@@ -668,8 +740,8 @@ extension Validator {
 
   /// Resolves `key` of `object` to a line, checking it suits the task and is not used twice.
   private mutating func lineRef(
-    _ object: Int, _ key: StaticString, _ need: LineNeed, task: Int, lines: inout FixedList<32, LineConfig>,
-    uses: inout [LineUse]
+    _ object: Int, _ key: StaticString, _ need: LineNeed, task: Int, names: [[UInt8]],
+    lines: inout FixedList<32, LineConfig>, uses: inout [LineUse]
   ) throws(ConfigError) -> Int {
     guard let node = doc.member(object, key) else {
       throw missing(
@@ -699,9 +771,11 @@ extension Validator {
       if user == task {
         message.append(" is already used by this task")
       } else {
-        message.append(" is already used by tasks[")
+        message.append(" is already used by task ")
+        message.appendQuoted(names[user])
+        message.append(" (tasks[")
         message.appendDecimal(user)
-        message.append("]; a line can serve one task")
+        message.append("]); a line can serve one task")
       }
       throw error(.conflict, at: node, message)
     }
@@ -1058,9 +1132,11 @@ extension Validator {
 
   // MARK: totals
 
-  private func checkTotals(_ config: BoardConfig, root: Int) throws(ConfigError) {
+  private mutating func checkTotals(_ config: BoardConfig, root: Int) throws(ConfigError) {
     let plan = CapacityPlan(config)
     for row in plan.rows where row.used > row.limit {
+      let mark = push("tasks")
+      defer { pop(mark) }
       var message: [UInt8] = []
       message.append("the config needs ")
       message.appendDecimal(row.used)
@@ -1068,7 +1144,9 @@ extension Validator {
       message.append(row.name)
       message.append(", more than the ")
       message.appendDecimal(row.limit)
-      message.append(" sensorloop is built for")
+      message.append(" sensorloop is built for (")
+      message.append(row.rule)
+      message.append(")")
       throw error(.capacity, at: doc.member(root, "tasks") ?? root, message)
     }
   }

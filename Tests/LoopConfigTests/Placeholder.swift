@@ -1,4 +1,0 @@
-import Testing
-
-// LoopConfigTests: placeholder until the module lands.
-@Test func placeholder() {}
