@@ -60,7 +60,8 @@ let package = Package(
     .testTarget(
       name: "LoopGPIOTests",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "AllocCounter"]),
-    .testTarget(name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"]),
+    // bad/ is the bad-config corpus, read from disk by the tests.
+    .testTarget(name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad"]),
     .testTarget(
       name: "LoopTasksTests",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),
