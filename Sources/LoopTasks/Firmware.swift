@@ -20,13 +20,14 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
   private var spawned = InlineArray<40, Waker?>(repeating: nil)
   private var spawnedCount = 0
 
-  /// A firmware on `platform` with `world`, started now.
-  public init(platform: consuming P, world: consuming FirmwareWorld) {
+  /// A firmware on `platform` with `world`, started at `start` (now when nil): the instant the
+  /// tasks' grids and the stimuli's scripts count from.
+  public init(platform: consuming P, world: consuming FirmwareWorld, start: Instant? = nil) {
     executor = Executor(platform: platform)
     executor.measuresPollTime = true
     self.world = world
-    start = executor.platform.now()
-    for i in 0..<FirmwareLimits.tasks { self.world.progress[i] = start }
+    if let start { self.start = start } else { self.start = executor.platform.now() }
+    for i in 0..<FirmwareLimits.tasks { self.world.progress[i] = self.start }
   }
 
   /// Spawns `task`; throws `.taskSlots` past the capacity (the config checks prevent it).

@@ -59,9 +59,10 @@ enum Board {
       var files = OpenFiles()
       var platform = try makePlatform()
       var world = try openOutput(config.output, &platform, &files)
-      try wireGPIO(config, &world, &platform)
+      let start = platform.now()
+      try wireGPIO(config, &world, &platform, start: start)
       names(config, &world)
-      var firmware = Firmware(platform: platform, world: world)
+      var firmware = Firmware(platform: platform, world: world, start: start)
       var watchdogs: [(fd: Int32, disarm: Bool)] = []
       try spawnTasks(config, options: options, &firmware, &files, &watchdogs)
       return run(&firmware, watchdogs: watchdogs)

@@ -13,9 +13,8 @@ extension Board {
   /// Requests every configured line and watches each input's event fd. On the mock board the
   /// stimuli get the lines' ports.
   static func wireGPIO(
-    _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform
+    _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform, start now: Instant
   ) throws(StartupError) {
-    let now = platform.now()
     switch config.chip {
     case .mock:
       var gpio = MockGPIO()

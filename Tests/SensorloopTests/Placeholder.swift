@@ -1,4 +1,0 @@
-import Testing
-
-// SensorloopTests: placeholder until the module lands.
-@Test func placeholder() {}
