@@ -51,7 +51,8 @@ public struct PlatformCounters: Equatable, Sendable {
   public var timerArms: UInt64 = 0
   /// Timerfd expirations read.
   public var timerFires: UInt64 = 0
-  /// Timer overruns: see `EpollReactor.overrunThreshold`.
+  /// Timer overruns: timerfd expirations read `overrunThreshold` or more after their deadline,
+  /// plus expirations beyond one in a single read (see `EpollReactor.overrunThreshold`).
   public var overruns: UInt64 = 0
   /// The latest a timerfd expiration was read after its deadline.
   public var maxTimerLateness: Duration = .zero
@@ -96,6 +97,8 @@ public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
   /// An overrun means the loop did not reach `epoll_wait` in time (a task ran too long, the
   /// host stalled), or the kernel woke it late; expirations beyond one also count. The clock is
   /// CLOCK_MONOTONIC, which stops while the board is suspended, so a suspend is not an overrun.
+  /// Only deadlines delivered through the timerfd are measured: one the executor finds already
+  /// passed at a non-blocking check never arms it (a `Ticker` counts its own missed ticks).
   public var overrunThreshold: Duration = .milliseconds(1)
 
   /// One epoll fd and one timerfd (CLOCK_MONOTONIC, nonblocking, close-on-exec), nothing armed.
@@ -238,8 +241,10 @@ public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
   ///
   /// Blocks the signal in the calling thread (pthread_sigmask), so its default action no
   /// longer runs. A process-directed signal (kill, Ctrl-C) goes to any thread that does not
-  /// block it, so call this before starting other threads (they inherit the mask). The signal
-  /// stays blocked after the platform is gone. Watching a signal again changes its line.
+  /// block it, so call this before starting other threads (they inherit the mask). A
+  /// thread-directed signal (`raise`, `pthread_kill`) is seen only when sent to the thread that
+  /// runs the loop: a signalfd reads the process's pending signals and the reader's own. The
+  /// signal stays blocked after the platform is gone. Watching a signal again changes its line.
   /// Throws `.noSpace` when `signalCapacity` signals are watched.
   public mutating func watchSignal(_ signal: Int32, as line: Interrupt) throws(Errno) {
     var index = 0
