@@ -209,6 +209,7 @@ public struct Watchdog: Sendable {
         record.finish()
         world.emit(record, task: index, &cx)
         stalledTask = stalled
+        world.stalledTask = stalled
       }
       if stalled < 0 {
         if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
@@ -230,6 +231,57 @@ public struct Watchdog: Sendable {
     let buffer = UnsafeRawBufferPointer(start: command.utf8Start, count: 1)
     if case .success(1) = writeUnowned(fd, buffer) { return true }
     return false
+  }
+}
+
+/// Sends `WATCHDOG=1` to systemd every `period` (half its WatchdogSec) while no watchdog task
+/// sees a stalled task: systemd then restarts a firmware that stopped making progress.
+public struct SystemdKeepalive: Sendable {
+  var ticker: Ticker
+  /// Pings sent.
+  public private(set) var pings: UInt64 = 0
+  /// Pings that failed (systemd's queue full, socket gone).
+  public private(set) var failures: UInt64 = 0
+
+  /// Pings every `period` from `start`.
+  public init(period: Duration, start: Instant) {
+    ticker = Ticker(period: period, first: start, policy: .skip)
+  }
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    var counters = TaskCounters()
+    while nextTick(&ticker, &cx, &counters) != nil {
+      guard world.stalledTask < 0 else { continue }
+      if world.notifySystemd(watchdog: true) { pings += 1 } else { failures += 1 }
+    }
+    return .pending
+  }
+}
+
+extension FirmwareWorld {
+  /// Sends `WATCHDOG=1` (or `READY=1`) to systemd; false when it failed or there is no systemd.
+  public func notifySystemd(watchdog: Bool) -> Bool {
+    switch systemd {
+    case .some(let notify):
+      do throws(Errno) {
+        if watchdog { try notify.watchdog() } else { try notify.ready() }
+        return true
+      } catch {
+        return false
+      }
+    case .none:
+      return false
+    }
+  }
+
+  /// Sends `STOPPING=1` to systemd, if run by it.
+  public func notifySystemdStopping() {
+    switch systemd {
+    case .some(let notify): try? notify.stopping()
+    case .none: break
+    }
   }
 }
 

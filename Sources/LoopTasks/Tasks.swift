@@ -24,6 +24,7 @@ public enum FirmwareTask: TaskBody {
   case stopTimer(StopTimer)
   case stimuli(StimulusTask)
   case simFile(SimFileWriter)
+  case systemd(SystemdKeepalive)
 
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
@@ -71,6 +72,9 @@ public enum FirmwareTask: TaskBody {
     case .simFile(var task):
       defer { self = .simFile(task) }
       return task.poll(&cx, &world)
+    case .systemd(var task):
+      defer { self = .systemd(task) }
+      return task.poll(&cx, &world)
     }
   }
 
@@ -86,7 +90,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
-    case .writer, .signals, .stopTimer, .stimuli, .simFile: nil
+    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd: nil
     }
   }
 
@@ -107,6 +111,7 @@ public enum FirmwareTask: TaskBody {
     case .stopTimer: "duration"
     case .stimuli: "sim_stimuli"
     case .simFile: "sim_file"
+    case .systemd: "systemd"
     }
   }
 }

@@ -136,6 +136,10 @@ public struct FirmwareWorld: ~Copyable {
   public var counters = InlineArray<32, TaskCounters>(repeating: TaskCounters())
   /// Stop and summary requests.
   public var control = ControlRequests()
+  /// The task a watchdog task sees stalled, -1 while every watched task makes progress.
+  public var stalledTask = -1
+  /// systemd's notification socket, when run as a `Type=notify` service.
+  public var systemd: SystemdNotify? = nil
   /// Scripted stimuli for mock input lines (the simulated board); empty on a real board.
   public var stimuli = StimulusDriver<32, 256>()
   /// The interrupt of each stimulus port's line, raised after a delivery so the mock board

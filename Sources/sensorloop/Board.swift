@@ -59,6 +59,7 @@ enum Board {
       var files = OpenFiles()
       var platform = try makePlatform()
       var world = try openOutput(config.output, &platform, &files)
+      try connectSystemd(&world)
       let start = platform.now()
       try wireGPIO(config, &world, &platform, start: start)
       names(config, &world)
@@ -78,6 +79,17 @@ enum Board {
       return platform
     } catch {
       var e = StartupError("sensorloop: cannot create the event loop")
+      e.add(errno: error)
+      throw e
+    }
+  }
+
+  /// Opens systemd's notification socket when $NOTIFY_SOCKET names one (`Type=notify`).
+  static func connectSystemd(_ world: inout FirmwareWorld) throws(StartupError) {
+    do throws(Errno) {
+      world.systemd = try SystemdNotify.fromEnvironment()
+    } catch {
+      var e = StartupError("sensorloop: cannot use $NOTIFY_SOCKET")
       e.add(errno: error)
       throw e
     }

@@ -16,6 +16,9 @@ extension Board {
     let start = firmware.start
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
     if let duration = options.duration { tasks.append(.stopTimer(StopTimer(deadline: start + duration))) }
+    if let period = SystemdNotify.watchdogPeriod() {
+      tasks.append(.systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
+    }
     if !firmware.world.stimuli.isFinished { tasks.append(.stimuli(StimulusTask())) }
     for file in config.simFiles.elements {
       var values = InlineArray<16, Int64>(repeating: 0)
@@ -107,6 +110,8 @@ extension Board {
   /// Runs until a stop; prints the summary on SIGUSR1 and at the end; flushes the output.
   static func run(_ firmware: inout Firmware<EpollPlatform>, watchdogs: [(fd: Int32, disarm: Bool)]) -> Int32
   {
+    // Everything is set up: tell systemd (Type=notify), then count allocations from here on.
+    _ = firmware.world.notifySystemd(watchdog: false)
     var before: UInt64 = 0
     let counting = cl_alloc_count(&before) != 0
     while true {
@@ -119,6 +124,7 @@ extension Board {
     }
     var after: UInt64 = 0
     _ = cl_alloc_count(&after)
+    firmware.world.notifySystemdStopping()
     _ = firmware.flushOutput()
     for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
     firmware.writeSummary(to: 2, now: firmware.executor.platform.now())
