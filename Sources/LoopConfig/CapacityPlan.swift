@@ -22,17 +22,20 @@ public struct CapacityPlan: Equatable, Sendable {
     }
   }
 
-  /// Executor slots: configured tasks, the program's own tasks, and the sim driver.
+  /// Executor slots: each task; the output writer, signal handler and `--duration` stop
+  /// timer; on the simulated board the stimulus driver and one writer per sim file.
   public var slots: Row
-  /// Timer deadlines: tasks that wait on time (every kind but encoder and threshold), the
-  /// sim driver.
+  /// Timer deadlines: each task that waits on time (every kind but encoder and threshold),
+  /// the stop timer, the stimulus driver, each sim file writer.
   public var timers: Row
   /// Entries in `lines`.
   public var lines: Row
-  /// File descriptors: the platform's four, the GPIO chip, one request per line, one per
-  /// sampler file, the watchdog device, an output file.
+  /// File descriptors held at once: the platform's four; on a real chip the chip and one
+  /// request per line, on the mock chip a pipe and a duplicate per input; the watchdog device;
+  /// an output file; one for samplers and sim files, which open their file only while
+  /// reading or writing it.
   public var fds: Row
-  /// Interrupt lines: one per input line plus the program's own.
+  /// Interrupt lines: the program's reserved ones, then one per line (by index).
   public var interrupts: Row
   /// The output ring's size in bytes (a fixed allocation at startup, not a limit).
   public var ringBytes: Int
@@ -42,15 +45,18 @@ public struct CapacityPlan: Equatable, Sendable {
 
   /// The plan for `config`.
   public init(_ config: BoardConfig) {
-    let simulated = !config.stimuli.isEmpty || !config.simFiles.isEmpty
     var timed = 0
-    var files = 0
+    var watchdogs = 0
+    var transient = !config.simFiles.isEmpty
     for index in config.tasks.indices {
       switch config.tasks[index].kind {
       case .encoder, .threshold: break
-      case .sampler, .watchdog:
+      case .sampler:
         timed += 1
-        files += 1
+        transient = true
+      case .watchdog:
+        timed += 1
+        watchdogs += 1
       default: timed += 1
       }
     }
@@ -58,21 +64,25 @@ public struct CapacityPlan: Equatable, Sendable {
     for index in config.lines.indices where config.lines[index].direction == .input { inputs += 1 }
     var outputFiles = 0
     if case .file = config.output.target { outputFiles = 1 }
-    let chipFds = config.chip == .mock ? 0 : 1
+    let lineFds = config.chip == .mock ? ConfigLimits.mockInputFds * inputs : 1 + config.lines.count
+    let simTasks = (config.stimuli.isEmpty ? 0 : 1) + config.simFiles.count
     slots = Row(
-      name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + (simulated ? 1 : 0),
-      limit: ConfigLimits.maxSlots, rule: "one per task, 2 for sensorloop, 1 for the sim driver")
+      name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks,
+      limit: ConfigLimits.maxSlots,
+      rule: "one per task, 3 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
     timers = Row(
-      name: "timers", used: timed + (simulated ? 1 : 0), limit: ConfigLimits.maxTimers,
-      rule: "one per task but encoders and thresholds, 1 for the sim driver")
+      name: "timers", used: timed + 1 + simTasks, limit: ConfigLimits.maxTimers,
+      rule: "one per task but encoders and thresholds, 1 for --duration, one per sim driver")
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
-      name: "fds", used: ConfigLimits.platformFds + chipFds + config.lines.count + files + outputFiles,
+      name: "fds", used: ConfigLimits.platformFds + lineFds + watchdogs + outputFiles + (transient ? 1 : 0),
       limit: ConfigLimits.maxFds,
-      rule: "4 for the platform, 1 for a real chip, one per line, sampler, watchdog and output file")
+      rule:
+        "4 for the platform, the chip and one per line (3 per mock input), the watchdog, an output file, 1 for file reads"
+    )
     interrupts = Row(
-      name: "interrupts", used: inputs + ConfigLimits.systemInterrupts, limit: ConfigLimits.maxInterrupts,
-      rule: "one per input line, 2 for sensorloop")
+      name: "interrupts", used: ConfigLimits.systemInterrupts + config.lines.count,
+      limit: ConfigLimits.maxInterrupts, rule: "8 for sensorloop, one per line")
     ringBytes = config.output.ringBytes
   }
 

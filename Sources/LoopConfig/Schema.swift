@@ -12,16 +12,22 @@ public enum ConfigLimits {
   public static let maxTasks = 32
   /// Entries in `lines`.
   public static let maxLines = 32
-  /// Executor slots: the configured tasks plus the program's own (`systemTasks`, the sim driver).
+  /// Executor slots: the configured tasks plus the program's own (see `CapacityPlan`).
   public static let maxSlots = 40
   /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
   public static let maxTimers = 40
-  /// Slots the program itself uses whatever the config: the output drain and the signal watcher.
-  public static let systemTasks = 2
+  /// Slots the program itself always uses: the output writer, the signal handler, and the
+  /// `--duration` stop timer (reserved: the option is given at run time).
+  public static let systemTasks = 3
   /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd.
   public static let platformFds = 4
-  /// Interrupt lines the program itself uses: the signal fd and output-writable.
-  public static let systemInterrupts = 2
+  /// Interrupt lines reserved for the program (signals, output writable); line `n` of `lines`
+  /// uses interrupt `systemInterrupts + n`.
+  public static let systemInterrupts = 8
+  /// Fds one mock input holds: its pipe's two ends and a duplicate of the read end.
+  public static let mockInputFds = 3
+  /// Threshold tasks one source task's readings can notify.
+  public static let maxWatchersPerSource = 4
   /// File descriptors the program may hold (epoll registrations and plain files).
   public static let maxFds = 64
   /// Interrupt lines (the core's `Interrupt.capacity`).
@@ -39,7 +45,7 @@ public enum ConfigLimits {
   /// The largest config file read.
   public static let maxFileBytes = 256 * 1024
   /// The output ring's allowed size in bytes.
-  public static let ringBytes: ClosedRange<Int> = 1024...(1 << 20)
+  public static let ringBytes: ClosedRange<Int> = 1024...(64 * 1024)
   /// The output ring's size when `output.ring_bytes` is absent.
   public static let defaultRingBytes = 64 * 1024
 }

@@ -263,6 +263,13 @@ extension Validator {
         Array(
           "missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\"".utf8))
     }
+    if names.isEmpty && chip == .mock {
+      throw error(
+        .missingKey, at: object,
+        Array(
+          "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)"
+            .utf8))
+    }
 
     // On a known Raspberry Pi chip every spelling and the offset must mean the same BCM line.
     var bcm: Int? = nil
@@ -685,8 +692,24 @@ extension Validator {
       }
       tasks.append(TaskConfig(name: name, kind: taskKind))
     }
+    var watchers = [Int](repeating: 0, count: tasks.count)
     for check in sourceChecks {
       guard case .threshold(let threshold) = tasks[check.task].kind else { continue }
+      watchers[threshold.source] += 1
+      if watchers[threshold.source] > ConfigLimits.maxWatchersPerSource {
+        let inner = push(index: check.task)
+        let sourceMark = push("source")
+        var message: [UInt8] = []
+        message.append("task ")
+        message.appendQuoted(tasks[threshold.source].name)
+        message.append(" already has ")
+        message.appendDecimal(ConfigLimits.maxWatchersPerSource)
+        message.append(" thresholds watching it, the most one source can notify")
+        let failure = error(.capacity, at: check.node, message)
+        pop(sourceMark)
+        pop(inner)
+        throw failure
+      }
       switch tasks[threshold.source].kind {
       case .sampler, .pulseCounter, .encoder: continue
       default:

@@ -15,7 +15,7 @@ import Testing
                 "active_low": true, "debounce_ms": 5 },
     "wind": { "name": "GPIO22", "direction": "input" },
     "a": { "name": "GPIO5", "direction": "input" },
-    "b": { "offset": 6, "direction": "input", "edge": "both" },
+    "b": { "name": "GPIO6", "offset": 6, "direction": "input", "edge": "both" },
     "fan": { "name": "GPIO18", "direction": "output" }
     """
 
@@ -111,7 +111,6 @@ import Testing
     #expect(config.lines[encoder.lineA].id.string == "a")
     #expect(config.lines[encoder.lineB].id.string == "b")
     #expect(config.lines[encoder.lineB].offset == 6)
-    #expect(config.lines[encoder.lineB].names.isEmpty)
     #expect(encoder.stepsPerDetent == 2)
     #expect(config.lines[encoder.lineA].edge == .both)
   }
@@ -301,27 +300,43 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 9 tasks + output drain + signal watcher + sim driver.
-    #expect(plan.slots.used == 12 && plan.slots.limit == ConfigLimits.maxSlots)
-    // Every task but the encoder and the threshold waits on time; plus the sim driver.
-    #expect(plan.timers.used == 8)
+    // 9 tasks + output writer, signal handler, stop timer + stimulus driver + one sim file writer.
+    #expect(plan.slots.used == 14 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 7 tasks wait on time (not the encoder or the threshold) + stop timer + the two sim drivers.
+    #expect(plan.timers.used == 10)
     #expect(plan.lines.used == 7)
-    // 4 platform + 0 (mock chip) + 7 lines + sampler + watchdog.
-    #expect(plan.fds.used == 13)
-    // 4 input lines + 2 of sensorloop's own.
-    #expect(plan.interrupts.used == 6)
+    // 4 platform + 3 × 4 mock inputs + watchdog + one for sampler and sim file reads.
+    #expect(plan.fds.used == 18)
+    // 8 reserved + one per line.
+    #expect(plan.interrupts.used == 15)
     var text: [UInt8] = []
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       12 of 40
-        timers      8 of 40
+        slots       14 of 40
+        timers      10 of 40
         lines       7 of 32
-        fds         13 of 64
-        interrupts  6 of 64
+        fds         18 of 64
+        interrupts  15 of 64
         ring bytes  65536
 
         """)
+  }
+
+  @Test func capacityPlanOfARealBoard() throws {
+    let path = repositoryRoot.appendingPathComponent("Boards/pi-4b.json").path
+    let config: BoardConfig
+    do throws(ConfigError) {
+      config = try loadBoardConfig(path: Array(path.utf8))
+    } catch {
+      throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
+    }
+    let plan = CapacityPlan(config)
+    #expect(plan.slots.used == 7 + 3)
+    #expect(plan.timers.used == 5 + 1)  // heartbeat, button, wind, soc_temp, watchdog + stop timer
+    // 4 platform + chip + 6 line requests + watchdog + one for sampler reads.
+    #expect(plan.fds.used == 13)
+    #expect(plan.interrupts.used == 8 + 6)
   }
 
   @Test func listCapacitiesMatchTheLimits() throws {
