@@ -15,3 +15,9 @@ static inline int cg_unread_bytes(int fd, int *bytes) { return ioctl(fd, FIONREA
 // the libc headers clashes with this module's when one Swift file imports both). The mock
 // keeps a duplicate of each pipe's read end so writing never raises SIGPIPE.
 static inline int cg_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+// The mock writes `struct gpioevent_data` records that libgpiod reads as the kernel's: 16 bytes
+// (u64 timestamp, u32 id, 4 bytes of tail padding) on x86_64, aarch64 and armv7 EABI, where a
+// u64 is 8-byte aligned. Every build, cross builds included, checks it here.
+_Static_assert(sizeof(struct gpioevent_data) == 16, "gpioevent_data is not the v1 kernel's 16 bytes");
+_Static_assert(__builtin_offsetof(struct gpioevent_data, id) == 8, "gpioevent_data.id is not at 8");

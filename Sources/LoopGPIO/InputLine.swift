@@ -159,21 +159,23 @@ public struct InputLine: ~Copyable {
   }
 
   /// One `gpiod_line_event_read_fd_multiple` call; 0 when the fd has nothing now or failed.
+  /// "Nothing now" (EAGAIN) is a result, not a thrown error: it ends every drain.
   private mutating func read(into batch: inout InlineArray<16, gpiod_line_event>) -> Int {
     let fd = handle.eventFD
     var span = batch.mutableSpan
-    do {
-      let n = try span.withUnsafeMutableBufferPointer { (events) throws(Errno) -> Int32 in
-        // SAFETY: `events` is the batch's storage for this closure; libgpiod writes at most
-        // `events.count` (16) events into it.
-        try systemCall("InputLine.readAvailable: gpiod_line_event_read_fd_multiple") {
-          gpiod_line_event_read_fd_multiple(fd, events.baseAddress, UInt32(events.count))
-        }
+    let outcome = span.withUnsafeMutableBufferPointer { events in
+      // SAFETY: `events` is the batch's storage for this closure; libgpiod writes at most
+      // `events.count` (16) events into it.
+      systemCallResult("InputLine.readAvailable: gpiod_line_event_read_fd_multiple", via: LinuxCalls.self) {
+        gpiod_line_event_read_fd_multiple(fd, events.baseAddress, UInt32(events.count))
       }
+    }
+    switch outcome {
+    case .success(let n):
       return Int(n)
-    } catch  where error == .wouldBlock {
+    case .failure(.wouldBlock):
       return 0
-    } catch {
+    case .failure(let error):
       // EIO: a short read (a partial record, or end of file when the mock's writer is gone);
       // ENODEV: the chip went away. Counted and reported, never fatal on the event path.
       counters.readErrors += 1

@@ -84,10 +84,11 @@ public struct MockInputPort: ~Copyable {
     if count == 0 { return }
     pendingCount = 0
     var unreadBytes: Int32 = 0
-    let fd = reader.rawValue
-    do {
-      _ = try systemCall("MockInputPort.flush: ioctl(FIONREAD)") { cg_unread_bytes(fd, &unreadBytes) }
-    } catch {
+    let readFD = reader.rawValue
+    let asked = systemCallResult("MockInputPort.flush: ioctl(FIONREAD)", via: LinuxCalls.self) {
+      cg_unread_bytes(readFD, &unreadBytes)
+    }
+    if case .failure = asked {
       counters.writeErrors += 1
       return
     }
@@ -97,18 +98,21 @@ public struct MockInputPort: ~Copyable {
     counters.kernelDropped += UInt64(count - kept)
     if kept == 0 { return }
     var span = pending.mutableSpan
-    let written: Int
     do {
-      written = try span.withUnsafeMutableBufferPointer { (records) throws(Errno) -> Int in
+      let written = try span.withUnsafeMutableBufferPointer { (records) throws(Errno) -> Int? in
         // SAFETY: the first `kept` records of `pending` are initialised; the buffer lives for
-        // the closure. At most 256 bytes: a pipe write that small is atomic (PIPE_BUF).
-        try writer.write(UnsafeRawBufferPointer(start: records.baseAddress, count: kept * size))
+        // the closure. At most 256 bytes: a pipe write that small is atomic (PIPE_BUF), and the
+        // pipe (64 KiB) always has room for one emulated FIFO's worth.
+        try writer.tryWrite(UnsafeRawBufferPointer(start: records.baseAddress, count: kept * size))
+      }
+      if let written {
+        counters.eventsWritten += UInt64(written / size)
+      } else {
+        counters.writeErrors += 1
       }
     } catch {
       counters.writeErrors += 1
-      return
     }
-    counters.eventsWritten += UInt64(written / size)
   }
 }
 

@@ -211,9 +211,8 @@ extension GPIOSystem where Self: ~Copyable {
       case .noDevice, .notTerminal, .noDeviceOrAddress, .isDirectory:
         var e = GPIOError(.notAChip, errno: error)
         e.message.append(path)
-        e.message.append(" is not a GPIO chip (")
+        e.message.append(" is not a GPIO chip: ")
         e.message.append(errno: error)
-        e.message.append(")")
         appendChipList(&e.message)
         throw e
       default:

@@ -110,6 +110,9 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
   private var scripts = InlineArray<scriptCapacity, Script?>(repeating: nil)
   /// The shortest sleep between two deliveries (`.zero`: wake for each due transition).
   public var granularity: Duration = .zero
+  /// The most transitions one delivery applies; the rest wait for the next poll, so a driver
+  /// far behind (a train faster than the loop) still lets the other tasks run between batches.
+  public var transitionsPerDelivery = 256
   /// Level changes applied so far.
   public private(set) var transitions: UInt64 = 0
   /// Deliveries that wrote something.
@@ -163,12 +166,15 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
     return earliest
   }
 
-  /// Applies every transition due at or before `now`, in time order (ties: the script
-  /// scheduled first), and writes them; returns when the next one is due.
+  /// Applies the transitions due at or before `now` (at most `transitionsPerDelivery`), in
+  /// time order (ties: the script scheduled first), and writes them; returns when the next one
+  /// is due (possibly already).
   @discardableResult
   public mutating func deliver(upTo now: Instant) -> Instant? {
     let before = transitions
-    while true {
+    var budget = transitionsPerDelivery
+    while budget > 0 {
+      budget -= 1
       var pick = -1
       var pickDue = now
       for i in 0..<scriptCapacity {

@@ -1,4 +1,0 @@
-import Testing
-
-// LoopGPIOTests: placeholder until the module lands.
-@Test func placeholder() {}
