@@ -157,7 +157,7 @@ import Testing
 
   @Test func aTaskWokenDuringATurnWaitsForTheNextTurn() throws {
     var h = TraceHarness<4, 4>()
-    let c = try h.spawn("c", [.idle])
+    try h.spawn("c", [.idle])
     #expect(h.stall() == [.at(0, "c", .poll)])
     try h.spawn("a", [.wake("c")])
     try h.spawn("b", [])
@@ -167,7 +167,6 @@ import Testing
         .at(0, "b", .poll), .at(0, "b", .done),  // b was queued before c
         .at(0, "c", .poll), .at(0, "c", .done),
       ])
-    _ = c
   }
 
   @Test func wakingAQueuedOrRunningTaskAgainIsCoalesced() throws {
@@ -347,6 +346,22 @@ import Testing
     #expect(
       h.advance(ms: 5) == [
         .at(10, "a", .poll), .at(10, "a", .done),  // still first among the 10 ms deadlines
+        .at(10, "b", .poll), .at(10, "b", .slept), .at(10, "b", .done),
+      ])
+  }
+
+  @Test func twoSleepsInOnePollKeepTheEarlierInItsPlace() throws {
+    var h = TraceHarness<2, 2>()
+    let a = try h.spawn("a", [.sleepEither(.milliseconds(20), .milliseconds(10))])
+    try h.spawn("b", [.sleep(.milliseconds(10))])
+    #expect(h.stall() == [.at(0, "a", .poll), .at(0, "b", .poll)])  // a holds 10 ms, armed first
+    #expect(h.executor.armedTimers == 2)  // one per task, not one per request
+    h.advanceClockOnly(by: .milliseconds(5))
+    h.executor.wake(a)
+    #expect(h.stall() == [.at(5, "a", .poll)])  // asks for 20 then 10 ms again, as select would
+    #expect(
+      h.advance(ms: 5) == [
+        .at(10, "a", .poll), .at(10, "a", .slept), .at(10, "a", .done),  // still ahead of b
         .at(10, "b", .poll), .at(10, "b", .slept), .at(10, "b", .done),
       ])
   }
