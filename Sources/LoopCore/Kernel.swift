@@ -79,6 +79,12 @@ public protocol Scheduler: ~Copyable {
 }
 
 /// The executor state other than task values. Generic over capacities and the platform.
+///
+/// `@usableFromInline` (the type and its `Scheduler` witnesses) so that cross-module
+/// optimisation can serialise their bodies: otherwise a task's module calls the unspecialised
+/// generic kernel through `Context`, which looks up InlineArray metadata at run time on every
+/// wake (sensorloop-bench W1; figures in the commit that added this).
+@usableFromInline
 struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyable {
   var platform: P
   var slot = InlineArray<slots, SlotState>(repeating: SlotState())
@@ -150,9 +156,9 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
 }
 
 extension Kernel: Scheduler where P: ~Copyable {
-  mutating func now() -> Instant { platform.now() }
+  @usableFromInline mutating func now() -> Instant { platform.now() }
 
-  mutating func wake(_ waker: Waker) {
+  @usableFromInline mutating func wake(_ waker: Waker) {
     guard isCurrent(waker) else {
       counters.staleWakes += 1
       return
@@ -171,7 +177,7 @@ extension Kernel: Scheduler where P: ~Copyable {
     }
   }
 
-  mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
+  @usableFromInline mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
     guard isCurrent(waker), deadline != .distantFuture else { return }
     let s = Int(waker.slot)
     // A slot that holds an entry, or was promised room earlier in this poll, needs no more:
@@ -184,7 +190,7 @@ extension Kernel: Scheduler where P: ~Copyable {
     if deadline < slot[s].requested { slot[s].requested = deadline }
   }
 
-  mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
+  @usableFromInline mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
     if pending.remove(line) { return true }
     if handlers.contains(line) && handler[line.number] != waker {
       // One handler per line: the one replaced is woken so it can notice.
@@ -195,11 +201,11 @@ extension Kernel: Scheduler where P: ~Copyable {
     return false
   }
 
-  mutating func raise(_ line: Interrupt) {
+  @usableFromInline mutating func raise(_ line: Interrupt) {
     counters.interruptsRaised += 1
     pending.insert(line)
     if handlers.remove(line) { wake(handler[line.number]) }
   }
 
-  mutating func requestStop() { stopRequested = true }
+  @usableFromInline mutating func requestStop() { stopRequested = true }
 }
