@@ -110,7 +110,9 @@ extension Board {
   /// Runs until a stop; prints the summary on SIGUSR1 and at the end; flushes the output.
   static func run(_ firmware: inout Firmware<EpollPlatform>, watchdogs: [(fd: Int32, disarm: Bool)]) -> Int32
   {
-    // Everything is set up: tell systemd (Type=notify), then count allocations from here on.
+    // Startup ends with every task's first poll (on a host build that also instantiates the
+    // Swift runtime's type metadata, once). Tell systemd, then count allocations from here on.
+    firmware.executor.runUntilStalled(&firmware.world)
     _ = firmware.world.notifySystemd(watchdog: false)
     var before: UInt64 = 0
     let counting = cl_alloc_count(&before) != 0
