@@ -86,6 +86,24 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       out.number(Int64(counters.errors), 11)
       out.append("\n")
     }
+    for i in 0..<FirmwareLimits.lines {
+      guard let line = world.inputCounters(i) else { continue }
+      out.append("line ")
+      out.append(line.name)
+      out.append(": ")
+      out.append(integer: Int64(line.counters.edges))
+      out.append(" edges, ")
+      out.append(integer: Int64(line.counters.delivered))
+      out.append(" delivered, ")
+      out.append(integer: Int64(line.counters.debouncedAway))
+      out.append(" debounced away, ")
+      out.append(integer: Int64(line.counters.lost))
+      out.append(" lost, ")
+      out.append(integer: Int64(line.counters.overflowed))
+      out.append(" overflowed, ")
+      out.append(integer: Int64(line.counters.readErrors))
+      out.append(" read errors\n")
+    }
     out.append("output: ")
     out.append(integer: Int64(world.output.records))
     out.append(" records, ")

@@ -3,6 +3,7 @@
 // A full ring drops the record and counts it: never a stall, never silent loss, no heap.
 
 import LoopCore
+import LoopGPIO
 
 /// One JSON object being built: `{"t_ns":…,"task":"…", …}` plus a newline.
 public struct RecordLine: ByteAppending {
@@ -122,6 +123,11 @@ extension ByteAppending {
 
   /// Appends the bytes of `text`.
   public mutating func append<let n: Int>(_ text: InlineText<n>) {
+    for i in 0..<text.count { append(byte: text[i]) }
+  }
+
+  /// Appends the bytes of a GPIO name.
+  public mutating func append<let n: Int>(_ text: borrowing FixedText<n>) {
     for i in 0..<text.count { append(byte: text[i]) }
   }
 

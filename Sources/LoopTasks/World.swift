@@ -161,6 +161,14 @@ public struct FirmwareWorld: ~Copyable {
     }
   }
 
+  /// The kernel name and counters of input line `index`, if it is an input.
+  public func inputCounters(_ index: Int) -> (name: GPIOName, counters: LineCounters)? {
+    switch inputs[index] {
+    case .some(let line): return (line.source.name, line.counters)
+    case .none: return nil
+    }
+  }
+
   /// Emits `record` for task `index`, counting it as written or dropped.
   public mutating func emit<S: Scheduler & ~Copyable>(
     _ record: borrowing RecordLine, task index: Int, _ cx: inout Context<S>
