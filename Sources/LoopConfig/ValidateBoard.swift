@@ -166,12 +166,17 @@ extension Validator {
         expected: Array(
           "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})".utf8))
     }
-    let count = Int(doc.nodes[node].a)
+    // A "note" with a string value is free text here too, so "note" cannot name a line.
+    func isNote(_ member: (key: Int, value: Int)) -> Bool {
+      bytesEqual(doc.string(member.key), "note") && kind(member.value) == .string
+    }
+    let members = doc.members(node)
+    let count = members.count - members.filter(isNote).count
     if count > ConfigLimits.maxLines {
       throw capacityError(at: node, most: ConfigLimits.maxLines, of: "lines", found: count)
     }
     let known: KnownChip? = if case .label(let label) = chip { KnownChip.find(label) } else { nil }
-    for member in doc.members(node) {
+    for member in members where !isNote(member) {
       let key = doc.string(member.key)
       let inner = push(key: key)
       defer { pop(inner) }

@@ -10,6 +10,7 @@ import Testing
 
 @Suite struct TaskKindTests {
   static let lines = """
+    "note": "a note among the lines is free text, not a line",
     "led": { "name": "GPIO17", "direction": "output", "drive": "open-drain", "initial": 1 },
     "button": { "name": "GPIO27", "aliases": ["PIN13"], "direction": "input", "bias": "pull-up",
                 "active_low": true, "debounce_ms": 5 },
