@@ -105,6 +105,15 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
     return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
   }
 
+  /// `isCurrent` for the kernel's own mutating paths (wake, schedule). `mutating` although it
+  /// only reads: from a mutating method, a call to the non-mutating `isCurrent` copied the
+  /// whole kernel (its InlineArrays, hundreds of bytes) to the stack on every wake in release
+  /// builds (a memcpy per call; figures in the commit that added this).
+  mutating func ownsSlot(_ waker: Waker) -> Bool {
+    let s = Int(waker.slot)
+    return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+  }
+
   /// Removes a slot's armed deadline, if any.
   mutating func disarm(_ s: Int) {
     if slot[s].deadline != .distantFuture {
@@ -159,7 +168,7 @@ extension Kernel: Scheduler where P: ~Copyable {
   @usableFromInline mutating func now() -> Instant { platform.now() }
 
   @usableFromInline mutating func wake(_ waker: Waker) {
-    guard isCurrent(waker) else {
+    guard ownsSlot(waker) else {
       counters.staleWakes += 1
       return
     }
@@ -178,7 +187,7 @@ extension Kernel: Scheduler where P: ~Copyable {
   }
 
   @usableFromInline mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
-    guard isCurrent(waker), deadline != .distantFuture else { return }
+    guard ownsSlot(waker), deadline != .distantFuture else { return }
     let s = Int(waker.slot)
     // A slot that holds an entry, or was promised room earlier in this poll, needs no more:
     // nothing else touches the queue during a poll, so `settleTimer` will find the room.
