@@ -73,8 +73,8 @@ struct Options {
     """
 
   static func parse() -> Parsed {
-    let argc = Int(CommandLine.argc)
-    let argv = CommandLine.unsafeArgv
+    let argc = Int(cl_argc())
+    let argv = cl_argv()!
     var config: UnsafePointer<CChar>?
     var options = Options(configPath: "")
     var i = 1

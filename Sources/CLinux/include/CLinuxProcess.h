@@ -22,4 +22,9 @@ static inline int cl_alloc_count(uint64_t *count) {
   return 1;
 }
 
+/// The program's argument count and vector, captured before `main` runs (process.c).
+/// Exists because Embedded Swift has no `CommandLine`.
+int cl_argc(void);
+char *const *cl_argv(void);
+
 #endif
