@@ -181,6 +181,51 @@ done:
   return status;
 }
 
+// ---- W5: GPIO edge records in a bare epoll loop ----------------------------------------------
+
+struct edge_record {  // struct gpioevent_data of the v1 GPIO uAPI
+  uint64_t timestamp;
+  uint32_t id;
+};
+
+static int64_t drain_edges(int fd, int64_t *samples, int64_t capacity, int64_t n) {
+  for (;;) {
+    struct edge_record records[16];
+    ssize_t bytes = read(fd, records, sizeof records);
+    if (bytes < 0 && errno == EINTR) continue;
+    if (bytes <= 0) return n;
+    for (ssize_t i = 0; i < bytes / (ssize_t)sizeof records[0]; i++) {
+      int64_t now = cb_now_ns();
+      if (n < capacity) samples[n] = now - (int64_t)records[i].timestamp;
+      n++;
+    }
+    if (bytes < (ssize_t)sizeof records) return n;
+  }
+}
+
+int64_t cb_w5_wait(int fd, int done_fd, int64_t *samples, int64_t capacity) {
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return -1;
+  struct epoll_event edge = {.events = EPOLLIN | EPOLLET, .data.u32 = 0};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &edge) < 0 || epoll_add(epfd, done_fd, 1) < 0) {
+    close(epfd);
+    return -1;
+  }
+  int64_t n = 0;
+  for (int done = 0; !done;) {
+    struct epoll_event events[2];
+    int ready = epoll_wait(epfd, events, 2, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) break;
+    for (int i = 0; i < ready; i++) {
+      if (events[i].data.u32 == 1) done = 1;
+    }
+    n = drain_edges(fd, samples, capacity, n);
+  }
+  close(epfd);
+  return n;
+}
+
 // ---- W4: idle periodic tasks -----------------------------------------------------------------
 
 enum { IDLE_MAX_TASKS = 64 };

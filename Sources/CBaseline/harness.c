@@ -48,6 +48,25 @@ static void *writer_main(void *argument) {
   return NULL;
 }
 
+void cb_wait_until(int64_t deadline_ns) {
+  int64_t sleep_until = deadline_ns - 80000;
+  if (sleep_until > cb_now_ns()) {
+    struct timespec at = {.tv_sec = sleep_until / 1000000000, .tv_nsec = sleep_until % 1000000000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {
+    }
+  }
+  while (cb_now_ns() < deadline_ns) {
+  }
+}
+
+int cb_eventfd_signal(int fd) {
+  uint64_t one = 1;
+  ssize_t n;
+  do n = write(fd, &one, sizeof one);
+  while (n < 0 && errno == EINTR);
+  return n == sizeof one ? 0 : -1;
+}
+
 cb_writer *cb_writer_start(int fd, int64_t period_ns, int64_t count) {
   cb_writer *writer = calloc(1, sizeof *writer);
   if (writer == NULL) return NULL;

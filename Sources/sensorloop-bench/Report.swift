@@ -119,59 +119,77 @@ struct TableRow {
 }
 
 /// The rows the table shows, with BENCH.md's targets.
-let tableRows: [TableRow] = [
-  TableRow(
-    workload: "w1", key: "ns_per_hop", label: "W1 ns/hop (in-process)", impl: "sensorloop",
-    maxRatio: 3, maxValue: nil),
-  TableRow(
-    workload: "w1-eventfd", key: "ns_per_hop", label: "W1 ns/hop (eventfd each hop)",
-    impl: "sensorloop", maxRatio: nil, maxValue: nil),
-  TableRow(
-    workload: "w2", key: "p50_us", label: "W2 p50 µs", impl: "sensorloop", maxRatio: 1.1,
-    maxValue: nil),
-  TableRow(
-    workload: "w2", key: "p99_us", label: "W2 p99 µs", impl: "sensorloop", maxRatio: nil,
-    maxValue: nil),
-  TableRow(
-    workload: "w2", key: "p999_us", label: "W2 p99.9 µs", impl: "sensorloop", maxRatio: nil,
-    maxValue: nil),
-  TableRow(
-    workload: "w2", key: "max_us", label: "W2 max µs", impl: "sensorloop", maxRatio: nil,
-    maxValue: nil),
-  TableRow(
-    workload: "w3", key: "p50_us", label: "W3 p50 lateness µs", impl: "sensorloop", maxRatio: 1.1,
-    maxValue: nil),
-  TableRow(
-    workload: "w3", key: "p99_us", label: "W3 p99 lateness µs", impl: "sensorloop", maxRatio: nil,
-    maxValue: nil),
-  TableRow(
-    workload: "w3", key: "max_us", label: "W3 max lateness µs", impl: "sensorloop", maxRatio: nil,
-    maxValue: nil),
-  TableRow(
-    workload: "w3", key: "cpu", label: "W3 CPU time / wall", impl: "sensorloop", maxRatio: 1.2,
-    maxValue: nil),
-  TableRow(
-    workload: "w3", key: "allocs_per_tick", label: "W3 allocations / tick", impl: "sensorloop",
-    maxRatio: nil, maxValue: 0),
-  TableRow(
-    workload: "w4", key: "rss_kib", label: "W4 max RSS KiB (Embedded)",
-    impl: "sensorloop-embedded", maxRatio: 1.3, maxValue: nil),
-  TableRow(
-    workload: "w4", key: "rss_kib", label: "W4 max RSS KiB (host, Swift runtime)",
-    impl: "sensorloop", maxRatio: nil, maxValue: nil),
-  TableRow(
-    workload: "w4", key: "cpu_pct", label: "W4 CPU % (Embedded)", impl: "sensorloop-embedded",
-    maxRatio: 1.2, maxValue: nil),
-  TableRow(
-    workload: "w4", key: "binary_kib", label: "W4 stripped binary KiB (Embedded)",
-    impl: "sensorloop-embedded", maxRatio: nil, maxValue: nil),
-  TableRow(
-    workload: "w4", key: "allocs", label: "W4 allocations after startup (Embedded)",
-    impl: "sensorloop-embedded", maxRatio: nil, maxValue: 0),
-  TableRow(
-    workload: "w4", key: "allocs", label: "W4 allocations after startup (host)",
-    impl: "sensorloop", maxRatio: nil, maxValue: 0),
-]
+let tableRows: [TableRow] =
+  [
+    TableRow(
+      workload: "w1", key: "ns_per_hop", label: "W1 ns/hop (in-process)", impl: "sensorloop",
+      maxRatio: 3, maxValue: nil),
+    TableRow(
+      workload: "w1-eventfd", key: "ns_per_hop", label: "W1 ns/hop (eventfd each hop)",
+      impl: "sensorloop", maxRatio: nil, maxValue: nil),
+    TableRow(
+      workload: "w2", key: "p50_us", label: "W2 p50 µs", impl: "sensorloop", maxRatio: 1.1,
+      maxValue: nil),
+    TableRow(
+      workload: "w2", key: "p99_us", label: "W2 p99 µs", impl: "sensorloop", maxRatio: nil,
+      maxValue: nil),
+    TableRow(
+      workload: "w2", key: "p999_us", label: "W2 p99.9 µs", impl: "sensorloop", maxRatio: nil,
+      maxValue: nil),
+    TableRow(
+      workload: "w2", key: "max_us", label: "W2 max µs", impl: "sensorloop", maxRatio: nil,
+      maxValue: nil),
+    TableRow(
+      workload: "w3", key: "p50_us", label: "W3 p50 lateness µs", impl: "sensorloop", maxRatio: 1.1,
+      maxValue: nil),
+    TableRow(
+      workload: "w3", key: "p99_us", label: "W3 p99 lateness µs", impl: "sensorloop", maxRatio: nil,
+      maxValue: nil),
+    TableRow(
+      workload: "w3", key: "max_us", label: "W3 max lateness µs", impl: "sensorloop", maxRatio: nil,
+      maxValue: nil),
+    TableRow(
+      workload: "w3", key: "cpu", label: "W3 CPU time / wall", impl: "sensorloop", maxRatio: 1.2,
+      maxValue: nil),
+    TableRow(
+      workload: "w3", key: "allocs_per_tick", label: "W3 allocations / tick", impl: "sensorloop",
+      maxRatio: nil, maxValue: 0),
+    TableRow(
+      workload: "w4", key: "rss_kib", label: "W4 max RSS KiB (Embedded)",
+      impl: "sensorloop-embedded", maxRatio: 1.3, maxValue: nil),
+    TableRow(
+      workload: "w4", key: "rss_kib", label: "W4 max RSS KiB (host, Swift runtime)",
+      impl: "sensorloop", maxRatio: nil, maxValue: nil),
+    TableRow(
+      workload: "w4", key: "cpu_pct", label: "W4 CPU % (Embedded)", impl: "sensorloop-embedded",
+      maxRatio: 1.2, maxValue: nil),
+    TableRow(
+      workload: "w4", key: "binary_kib", label: "W4 stripped binary KiB (Embedded)",
+      impl: "sensorloop-embedded", maxRatio: nil, maxValue: nil),
+    TableRow(
+      workload: "w4", key: "allocs", label: "W4 allocations after startup (Embedded)",
+      impl: "sensorloop-embedded", maxRatio: nil, maxValue: 0),
+    TableRow(
+      workload: "w4", key: "allocs", label: "W4 allocations after startup (host)",
+      impl: "sensorloop", maxRatio: nil, maxValue: 0),
+    TableRow(
+      workload: "w4", key: "aarch64_binary_kib", label: "aarch64 stripped sensorloop KiB",
+      impl: "sensorloop-embedded", maxRatio: nil, maxValue: 256),
+  ]
+  + [1, 10, 50].flatMap { (khz: Int) -> [TableRow] in
+    let w = "w5-\(khz)khz"
+    return [
+      TableRow(
+        workload: w, key: "p50_us", label: "W5 \(khz) kHz edge p50 µs", impl: "sensorloop", maxRatio: nil,
+        maxValue: nil),
+      TableRow(
+        workload: w, key: "p99_us", label: "W5 \(khz) kHz edge p99 µs", impl: "sensorloop", maxRatio: nil,
+        maxValue: nil),
+      TableRow(
+        workload: w, key: "lost", label: "W5 \(khz) kHz edges lost", impl: "sensorloop", maxRatio: nil,
+        maxValue: nil),
+    ]
+  }
 
 /// Pads `s` with spaces to `width` characters (on the left when `right`).
 func pad(_ s: String, _ width: Int, right: Bool = false) -> String {

@@ -33,7 +33,7 @@ struct LatencyTask: TaskBody {
         world.samples[world.count] = now - cb_writer_stamp(world.writer)
         world.count += 1
       }
-      if world.count == 100 { world.allocsAtWarm = sl_alloc_count_thread() }
+      if world.count == 1 || world.count == 100 { world.allocsAtWarm = sl_alloc_count_thread() }
       // The writer counts a write before making it, so this is exact once the last one woke us.
       if cb_writer_writes(world.writer) >= world.writes {
         world.allocsAtEnd = sl_alloc_count_thread()

@@ -15,6 +15,13 @@ int64_t cb_now_ns(void);
 /// CPU time (user + system) of the whole process, in nanoseconds.
 int64_t cb_process_cpu_ns(void);
 
+/// Waits until CLOCK_MONOTONIC reaches `deadline_ns`: sleeps until shortly before it (timer
+/// slack makes sleeps late by up to 50 µs), then spins, so edge and write times stay on a grid.
+void cb_wait_until(int64_t deadline_ns);
+
+/// Adds 1 to the eventfd `fd` (a write of 8 bytes); returns 0, or -1 with errno set.
+int cb_eventfd_signal(int fd);
+
 // ---- W1: ping-pong ------------------------------------------------------------------------
 
 /// Two callbacks that wake each other through a ready ring of function pointers, for `round_trips`
@@ -73,6 +80,14 @@ typedef struct {
 /// in a bare epoll loop. Records the lateness of each tick (now - its grid deadline) in
 /// `samples` (room for `count`). Returns 0, or -1 with errno set.
 int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_result *result);
+
+// ---- W5: GPIO edges ------------------------------------------------------------------------
+
+/// The bare epoll loop reading GPIO v1 edge records (`struct gpioevent_data`, 16 bytes: u64
+/// timestamp in ns, u32 id) from `fd`, 16 per read as the kernel's FIFO holds, until `done_fd`
+/// (an eventfd) is written; then it drains `fd` once more and returns. Records now - timestamp
+/// of each edge in `samples` (room for `capacity`). Returns the edges read, or -1 with errno set.
+int64_t cb_w5_wait(int fd, int done_fd, int64_t *samples, int64_t capacity);
 
 // ---- W4: idle footprint -------------------------------------------------------------------
 
