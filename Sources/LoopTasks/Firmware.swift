@@ -4,6 +4,7 @@
 
 import CLinux
 import LoopCore
+import LoopGPIO
 import LoopLinux
 
 /// An executor with the firmware's task slots, its world and the record of what was spawned.
