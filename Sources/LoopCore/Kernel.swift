@@ -124,6 +124,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
 
   /// Ends a poll's deadline requests: the slot keeps the earliest one it asked for (in its old
   /// place among equal deadlines when unchanged), or none when it asked for none.
+  @inline(__always)
   mutating func settleTimer(_ s: Int) {
     let requested = slot[s].requested
     slot[s].requested = .distantFuture
