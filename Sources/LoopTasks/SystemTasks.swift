@@ -303,8 +303,9 @@ public struct OutputWriter: Sendable {
     while true {
       if case .pending = world.output.waitForData(&cx) { return .pending }
       switch OutputWriter.drainOnce(&world) {
-      case .wrote(let n): written += UInt64(n)
-      case .wouldBlock:
+      case .wrote(let n) where n > 0: written += UInt64(n)
+      case .wrote, .wouldBlock:
+        // Nothing taken (a write of 0 would otherwise spin here): wait for room.
         // Edge-triggered: the fd raises the line when it has room again.
         if !cx.take(FirmwareInterrupt.outputWritable) { return .pending }
       case .failed(let errno, let lost):
