@@ -165,7 +165,9 @@ func percentileMicroseconds(_ values: [Int64], _ p: Double) -> Double {
   }
 
   /// Edge rates through the mock path, printed for the benchmark owner; only the accounting
-  /// is asserted. Release numbers: `swift test -c release --filter EdgeRate` (see the report).
+  /// is asserted. Release numbers (GPIO_RATE_SECONDS sets the run per rate, default 0.3):
+  ///   swift build -c release --product sensorloopPackageTests -Xswiftc -enable-testing
+  ///   GPIO_RATE_SECONDS=1 swift test --skip-build -c release --filter LoopGPIOTests.EpollPathTests
   @Test func edgeRates() throws {
     let seconds = ProcessInfo.processInfo.environment["GPIO_RATE_SECONDS"].flatMap(Double.init) ?? 0.3
     print("gpio-rate: mode=driver-task edges through EpollPlatform, \(seconds) s per rate")
