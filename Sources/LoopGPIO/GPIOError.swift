@@ -3,6 +3,7 @@
 // when a line is not found, who holds a busy line, and which device needs the `gpio` group.
 // Messages are built from literals and fixed-size names, never `String(describing:)`.
 
+import LoopCore
 import LoopLinux
 
 /// What went wrong while finding or requesting a GPIO chip or line.

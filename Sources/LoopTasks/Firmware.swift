@@ -68,9 +68,14 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     out.append(" s\n")
     out.column("task", 16)
     out.column("kind", 14)
-    for heading: StaticString in ["polls", "wakes", "longest_us", "missed", "records", "dropped", "errors"] {
-      out.column(heading, 11, right: true)
-    }
+    // One call per heading: an array literal would allocate.
+    out.column("polls", 11, right: true)
+    out.column("wakes", 11, right: true)
+    out.column("longest_us", 11, right: true)
+    out.column("missed", 11, right: true)
+    out.column("records", 11, right: true)
+    out.column("dropped", 11, right: true)
+    out.column("errors", 11, right: true)
     out.append("\n")
     for i in 0..<spawnedCount {
       guard let waker = spawned[i], let task = executor.task(waker), let stats = executor.stats(waker)

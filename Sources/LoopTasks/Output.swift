@@ -122,11 +122,6 @@ extension ByteAppending {
   }
 
   /// Appends the bytes of `text`.
-  public mutating func append<let n: Int>(_ text: InlineText<n>) {
-    for i in 0..<text.count { append(byte: text[i]) }
-  }
-
-  /// Appends the bytes of a GPIO name.
   public mutating func append<let n: Int>(_ text: borrowing FixedText<n>) {
     for i in 0..<text.count { append(byte: text[i]) }
   }

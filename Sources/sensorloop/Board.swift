@@ -154,7 +154,7 @@ enum Board {
 
   static func names(_ config: BoardConfig, _ world: inout FirmwareWorld) {
     for i in config.tasks.indices {
-      world.names[i] = ShortName(bytes: config.tasks[i].name.bytes) ?? ShortName("?")
+      world.names[i] = shortName(config.tasks[i].name)
     }
   }
 }

@@ -28,7 +28,7 @@ struct Sensorloop {
     }
     let config: BoardConfig
     do {
-      config = try loadBoardConfig(cString: options.configPath)
+      config = try loadBoardConfig(cString: options.configPath!)
     } catch {
       var message: [UInt8] = []
       error.render(into: &message)
@@ -48,7 +48,7 @@ struct Sensorloop {
 
 /// What the command line asked for.
 struct Options {
-  var configPath: UnsafePointer<CChar>
+  var configPath: UnsafePointer<CChar>?
   var checkOnly = false
   var duration: Duration?
 
@@ -76,7 +76,7 @@ struct Options {
     let argc = Int(cl_argc())
     let argv = cl_argv()!
     var config: UnsafePointer<CChar>?
-    var options = Options(configPath: "")
+    var options = Options(configPath: nil)
     var i = 1
     while i < argc {
       let arg = argv[i]!

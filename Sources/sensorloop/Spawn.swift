@@ -17,7 +17,8 @@ extension Board {
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
     if let duration = options.duration { tasks.append(.stopTimer(StopTimer(deadline: start + duration))) }
     if let period = SystemdNotify.watchdogPeriod() {
-      tasks.append(.systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
+      tasks.append(
+        .systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
     }
     if !firmware.world.stimuli.isFinished { tasks.append(.stimuli(StimulusTask())) }
     for file in config.simFiles.elements {
@@ -100,11 +101,11 @@ extension Board {
   }
 
   static func filePath<let n: Int>(_ text: LoopConfig.FixedText<n>) -> FilePath {
-    FilePath(bytes: text.bytes) ?? FilePath()
+    text.bytes.withUnsafeBufferPointer { FilePath(bytes: $0) }
   }
 
   static func shortName<let n: Int>(_ text: LoopConfig.FixedText<n>) -> ShortName {
-    ShortName(bytes: text.bytes) ?? ShortName()
+    text.bytes.withUnsafeBufferPointer { ShortName(bytes: $0) }
   }
 
   /// Runs until a stop; prints the summary on SIGUSR1 and at the end; flushes the output.

@@ -42,7 +42,7 @@ struct FirmwareHarness: ~Copyable {
     let pipe = try! FileDescriptor.pipe(nonBlocking: true)
     var world = FirmwareWorld(outputFD: pipe.write.rawValue)
     world.output.limit = ringBytes
-    for (i, name) in names.enumerated() { world.names[i] = ShortName(bytes: Array(name.utf8))! }
+    for (i, name) in names.enumerated() { world.names[i] = ShortName(text: name) }
     var gpio = MockGPIO()
     gpio.addChip(name: "gpiochip0", label: "harness", lines: lines.count, prefix: "L")
     for (i, line) in lines.enumerated() {
@@ -121,5 +121,13 @@ extension FirmwareWorld {
     case .none:
       return []
     }
+  }
+}
+
+extension FixedText {
+  /// The bytes of `text` (tests only: a String).
+  init(text: String) {
+    self.init()
+    for byte in text.utf8 { append(byte: byte) }
   }
 }

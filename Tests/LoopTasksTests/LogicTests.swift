@@ -137,7 +137,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
   }
 
   @Test func escapesNamesAndFlagsOverflow() {
-    var line = RecordLine(time: .zero, task: ShortName(bytes: Array("a\"b\\c\u{1}".utf8))!)
+    var line = RecordLine(time: .zero, task: ShortName(text: "a\"b\\c\u{1}"))
     #expect(text(line) == "{\"t_ns\":0,\"task\":\"a\\\"b\\\\c\\u0001\"")
     for _ in 0..<40 { line.field("key", integer: 1_000_000) }
     #expect(line.overflowed)

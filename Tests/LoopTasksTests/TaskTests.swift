@@ -109,7 +109,7 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     try h.spawn(
       .sampler(
         Sampler(
-          index: 0, path: FilePath(bytes: Array(path.utf8))!, period: .milliseconds(500), scale: 0.001,
+          index: 0, path: FilePath(text: path), period: .milliseconds(500), scale: 0.001,
           offset: -0.25, unit: ShortName("C"), start: H.start)))
     var records = try h.run(until: 400)
     #expect(records.count == 1)
@@ -138,7 +138,7 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     try h.spawn(
       .sampler(
         Sampler(
-          index: 0, path: FilePath(bytes: Array(path.utf8))!, period: .milliseconds(100), scale: 1, offset: 0,
+          index: 0, path: FilePath(text: path), period: .milliseconds(100), scale: 1, offset: 0,
           unit: ShortName("C"), start: H.start)))
     try h.spawn(.threshold(ThresholdSwitch(index: 1, source: 0, line: 0, onAbove: 30, offBelow: 25)))
     for (until, value) in [(50, "29"), (150, "31"), (250, "27"), (350, "24"), (450, "26")] {

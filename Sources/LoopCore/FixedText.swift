@@ -1,6 +1,6 @@
-// Fixed-capacity text for GPIO names (chip names and labels, line names, paths) and for the
-// one-line error messages startup reports. Built from string literals, C strings and bytes
-// without allocating, so every module on the board can use it under `-no-allocations`.
+// Fixed-capacity text: GPIO names and paths, task names and units, one-line error messages.
+// Built from string literals, C strings and bytes without allocating, so every module on the
+// board can use it under `-no-allocations`.
 
 /// UTF-8 text of at most `capacity - 1` bytes stored inline, always NUL-terminated for C.
 ///
@@ -108,7 +108,9 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Calls `body` with the text as a NUL-terminated C string.
-  public func withCString<R, E: Error>(_ body: (UnsafePointer<CChar>) throws(E) -> R) throws(E) -> R {
+  public func withCString<R: ~Copyable, E: Error>(_ body: (UnsafePointer<CChar>) throws(E) -> R) throws(E)
+    -> R
+  {
     // Every byte from `count` on is zero (appends only ever fill below capacity - 1), so the
     // storage is already NUL-terminated.
     try storage.span.withUnsafeBufferPointer { (all) throws(E) -> R in
@@ -125,7 +127,3 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
     return true
   }
 }
-
-/// A chip name, chip label, line name, consumer or device path. The kernel's names are at
-/// most 31 bytes; paths such as `/dev/gpiochip4` fit with room to spare.
-public typealias GPIOName = FixedText<48>
