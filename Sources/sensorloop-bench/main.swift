@@ -14,6 +14,7 @@ import LoopLinux
 /// Workload sizes: BENCH.md's, or a short smoke run for CI (`--quick`).
 struct Sizes {
   var pingPongRoundTrips: Int64 = 1_000_000
+  var pingPongRepeats = 5
   var eventfdRoundTrips: Int64 = 200_000
   var latencyWrites: Int64 = 10_000  // 5 s at 500 µs
   var latencyPeriod: Int64 = 500_000
@@ -21,7 +22,8 @@ struct Sizes {
   var tickerPeriod: Int64 = 1_000_000
 
   static let quick = Sizes(
-    pingPongRoundTrips: 20_000, eventfdRoundTrips: 2_000, latencyWrites: 400, tickerDeadlines: 300)
+    pingPongRoundTrips: 20_000, pingPongRepeats: 1, eventfdRoundTrips: 2_000, latencyWrites: 400,
+    tickerDeadlines: 300)
 }
 
 let usage = """
@@ -39,11 +41,22 @@ func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
   for w in workloads {
     switch w {
     case "w1":
-      lines.append(runW1C(roundTrips: sizes.pingPongRoundTrips))
-      lines.append(
-        runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop"))
-      lines.append(runW1EventfdC(roundTrips: sizes.eventfdRoundTrips))
-      lines.append(runW1Eventfd(roundTrips: sizes.eventfdRoundTrips))
+      // A W1 run lasts milliseconds, so one descheduling skews it: both sides run `repeats`
+      // times, interleaved, and each reports its fastest (noise only ever adds time).
+      var best: [ResultLine?] = [nil, nil, nil, nil]
+      for _ in 0..<sizes.pingPongRepeats {
+        let round = [
+          runW1C(roundTrips: sizes.pingPongRoundTrips),
+          runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop"),
+          runW1EventfdC(roundTrips: sizes.eventfdRoundTrips),
+          runW1Eventfd(roundTrips: sizes.eventfdRoundTrips),
+        ]
+        for (i, line) in round.enumerated()
+        where best[i] == nil || line.value("ns_per_hop")! < best[i]!.value("ns_per_hop")! {
+          best[i] = line
+        }
+      }
+      lines += best.map { $0! }
     case "w2":
       lines += runW2(writes: sizes.latencyWrites, period: sizes.latencyPeriod)
     case "w3":
