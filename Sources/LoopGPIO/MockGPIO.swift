@@ -142,14 +142,14 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// Lines per mock chip.
   public static var lineCapacity: Int { 64 }
   /// Ports of requested inputs waiting to be taken.
-  public static var portCapacity: Int { 16 }
+  public static var portCapacity: Int { 32 }
   /// Lines that can be marked busy.
-  public static var busyCapacity: Int { 8 }
+  public static var busyCapacity: Int { 32 }
 
   private var chips = InlineArray<4, MockChip>(repeating: MockChip())
   private var chipCount = 0
-  private var ports: InlineArray<16, MockInputPort?> = InlineArray { _ in nil }
-  private var busy = InlineArray<8, BusyLine>(repeating: BusyLine())
+  private var ports: InlineArray<32, MockInputPort?> = InlineArray { _ in nil }
+  private var busy = InlineArray<32, BusyLine>(repeating: BusyLine())
   private var busyCount = 0
   private var current = -1
 
