@@ -45,47 +45,74 @@ struct LatencyTask: TaskBody {
   }
 }
 
-/// The W2 lines for C and sensorloop, `writes` writes `period` apart each.
-func runW2(writes: Int64, period: Int64) -> [ResultLine] {
+/// The samples and steady-state allocations of one W2 segment.
+struct LatencySegment {
+  var samples: [Int64]
+  var allocs: Int64
+}
+
+/// One W2 segment for C: the same eventfd in a bare epoll loop.
+func w2SegmentC(writes: Int64, period: Int64) -> LatencySegment {
   var samples = [Int64](repeating: 0, count: Int(writes))
-  var lines: [ResultLine] = []
-
-  // C: the same eventfd in a bare epoll loop.
-  do {
-    let fd = cb_eventfd()
-    precondition(fd >= 0, "cb_eventfd failed")
-    let writer = cb_writer_start(fd, period, writes)!
-    let before = sl_alloc_count_thread()
-    let n = samples.withUnsafeMutableBufferPointer {
-      cb_w2_wait(fd, writer, writes, $0.baseAddress, Int64($0.count))
-    }
-    let allocs = sl_alloc_count_thread() - before
-    cb_writer_join(writer)
-    cb_close(fd)
-    precondition(n > 0, "cb_w2_wait failed")
-    var taken = Array(samples[0..<Int(n)])
-    lines.append(latencyLine("w2", "c", &taken, allocs: Int64(allocs)))
+  let fd = cb_eventfd()
+  precondition(fd >= 0, "cb_eventfd failed")
+  let writer = cb_writer_start(fd, period, writes)!
+  let before = sl_alloc_count_thread()
+  let n = samples.withUnsafeMutableBufferPointer {
+    cb_w2_wait(fd, writer, writes, $0.baseAddress, Int64($0.count))
   }
+  let allocs = sl_alloc_count_thread() - before
+  cb_writer_join(writer)
+  cb_close(fd)
+  precondition(n > 0, "cb_w2_wait failed")
+  samples.removeLast(samples.count - Int(n))
+  return LatencySegment(samples: samples, allocs: Int64(allocs))
+}
 
-  // sensorloop: a trigger of the epoll platform, one task waiting on its line.
-  do {
-    var platform = try! EpollPlatform()
-    let trigger = try! platform.makeTrigger(for: Interrupt(0))
-    var executor = Executor<1, 1, LatencyTask, EpollPlatform>(platform: platform)
-    try! executor.spawn(LatencyTask())
-    let writer = cb_writer_start(trigger.rawValue, period, writes)!
-    let count = samples.withUnsafeMutableBufferPointer { buffer in
-      var world = LatencyWorld(
-        writer: writer, line: trigger.line, writes: writes, samples: buffer.baseAddress!,
-        capacity: buffer.count)
-      _ = executor.run(&world)
-      return (world.count, world.allocsAtEnd &- world.allocsAtWarm)
-    }
-    cb_writer_join(writer)
-    var taken = Array(samples[0..<count.0])
-    lines.append(latencyLine("w2", "sensorloop", &taken, allocs: Int64(count.1)))
+/// One W2 segment for sensorloop: a trigger of the epoll platform, one task waiting on its line.
+func w2SegmentSensorloop(writes: Int64, period: Int64) -> LatencySegment {
+  var samples = [Int64](repeating: 0, count: Int(writes))
+  var platform = try! EpollPlatform()
+  let trigger = try! platform.makeTrigger(for: Interrupt(0))
+  var executor = Executor<1, 1, LatencyTask, EpollPlatform>(platform: platform)
+  try! executor.spawn(LatencyTask())
+  let writer = cb_writer_start(trigger.rawValue, period, writes)!
+  let (n, allocs) = samples.withUnsafeMutableBufferPointer { buffer in
+    var world = LatencyWorld(
+      writer: writer, line: trigger.line, writes: writes, samples: buffer.baseAddress!,
+      capacity: buffer.count)
+    _ = executor.run(&world)
+    return (world.count, world.allocsAtEnd &- world.allocsAtWarm)
   }
-  return lines
+  cb_writer_join(writer)
+  samples.removeLast(samples.count - n)
+  return LatencySegment(samples: samples, allocs: Int64(allocs))
+}
+
+/// The W2 lines for C and sensorloop, `writes` writes `period` apart each, run as `segments`
+/// interleaved segments in ABBA order (C, sensorloop, sensorloop, C, ...) so that both sides
+/// see the same drift in host load; samples are pooled.
+func runW2(writes: Int64, period: Int64, segments: Int) -> [ResultLine] {
+  var c = LatencySegment(samples: [], allocs: 0)
+  var ours = LatencySegment(samples: [], allocs: 0)
+  let each = writes / Int64(segments)
+  for k in 0..<segments {
+    for cFirst in (k % 2 == 0 ? [true, false] : [false, true]) {
+      if cFirst {
+        let seg = w2SegmentC(writes: each, period: period)
+        c.samples += seg.samples
+        c.allocs += seg.allocs
+      } else {
+        let seg = w2SegmentSensorloop(writes: each, period: period)
+        ours.samples += seg.samples
+        ours.allocs += seg.allocs
+      }
+    }
+  }
+  return [
+    latencyLine("w2", "c", &c.samples, allocs: c.allocs),
+    latencyLine("w2", "sensorloop", &ours.samples, allocs: ours.allocs),
+  ]
 }
 
 /// A latency result line: percentiles in µs, the sample count and the allocations.

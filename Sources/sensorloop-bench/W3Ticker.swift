@@ -44,57 +44,91 @@ struct TickerTask: TaskBody {
   }
 }
 
-/// The W3 lines for C and sensorloop: `deadlines` grid points `period` ns apart.
-func runW3(deadlines: Int64, period: Int64) -> [ResultLine] {
+/// What one W3 segment measured.
+struct TickerSegment {
+  var samples: [Int64] = []
+  var missed: Int64 = 0
+  var cpu: Int64 = 0
+  var wall: Int64 = 0
+  var allocs: Int64 = 0
+  /// Ticks the allocation count covers.
+  var allocTicks: Int64 = 0
+
+  /// Adds `other`'s figures to these.
+  mutating func pool(_ other: TickerSegment) {
+    samples += other.samples
+    missed += other.missed
+    cpu += other.cpu
+    wall += other.wall
+    allocs += other.allocs
+    allocTicks += other.allocTicks
+  }
+}
+
+/// One W3 segment for C: one absolute periodic timerfd in a bare epoll loop.
+func w3SegmentC(deadlines: Int64, period: Int64) -> TickerSegment {
   var samples = [Int64](repeating: 0, count: Int(deadlines))
-  var lines: [ResultLine] = []
-
-  do {
-    var result = cb_ticker_result()
-    let before = sl_alloc_count_thread()
-    let status = samples.withUnsafeMutableBufferPointer {
-      cb_w3_ticker(period, deadlines, $0.baseAddress, &result)
-    }
-    let allocs = sl_alloc_count_thread() - before
-    precondition(status == 0, "cb_w3_ticker failed")
-    var taken = Array(samples[0..<Int(result.ticks)])
-    lines.append(
-      tickerLine(
-        "c", &taken, missed: result.missed, cpu: result.cpu_ns, wall: result.wall_ns,
-        allocs: Int64(allocs), allocTicks: result.ticks))
+  var result = cb_ticker_result()
+  let before = sl_alloc_count_thread()
+  let status = samples.withUnsafeMutableBufferPointer {
+    cb_w3_ticker(period, deadlines, $0.baseAddress, &result)
   }
+  let allocs = sl_alloc_count_thread() - before
+  precondition(status == 0, "cb_w3_ticker failed")
+  samples.removeLast(samples.count - Int(result.ticks))
+  return TickerSegment(
+    samples: samples, missed: result.missed, cpu: result.cpu_ns, wall: result.wall_ns,
+    allocs: Int64(allocs), allocTicks: result.ticks)
+}
 
-  do {
-    let platform = try! EpollPlatform()
-    var executor = Executor<1, 1, TickerTask, EpollPlatform>(platform: platform)
-    let start = Instant(nanoseconds: cb_now_ns())
-    try! executor.spawn(
-      TickerTask(ticker: Ticker(period: .nanoseconds(period), first: start + .nanoseconds(period))))
-    let cpuStart = cb_process_cpu_ns()
-    let measured = samples.withUnsafeMutableBufferPointer { buffer in
-      var world = TickerWorld(
-        samples: buffer.baseAddress!, deadlines: deadlines, warm: min(100, Int(deadlines / 10)))
-      _ = executor.run(&world)
-      // Counted from the warm-up tick, or from the first when a loaded host never reached it.
-      let from = world.ticks > world.warm ? world.warm : 1
-      return (world.ticks, world.missed, world.allocsAtEnd &- world.allocsAtWarm, world.ticks - from)
-    }
-    let cpu = cb_process_cpu_ns() - cpuStart
-    let wall = cb_now_ns() - start.nanoseconds
-    var taken = Array(samples[0..<measured.0])
-    lines.append(
-      tickerLine(
-        "sensorloop", &taken, missed: Int64(measured.1), cpu: cpu, wall: wall,
-        allocs: Int64(measured.2), allocTicks: Int64(measured.3)))
+/// One W3 segment for sensorloop: a `Ticker` task on the epoll platform.
+func w3SegmentSensorloop(deadlines: Int64, period: Int64) -> TickerSegment {
+  var samples = [Int64](repeating: 0, count: Int(deadlines))
+  let platform = try! EpollPlatform()
+  var executor = Executor<1, 1, TickerTask, EpollPlatform>(platform: platform)
+  let start = Instant(nanoseconds: cb_now_ns())
+  try! executor.spawn(
+    TickerTask(ticker: Ticker(period: .nanoseconds(period), first: start + .nanoseconds(period))))
+  let cpuStart = cb_process_cpu_ns()
+  var (segment, ticks) = samples.withUnsafeMutableBufferPointer { buffer in
+    var world = TickerWorld(
+      samples: buffer.baseAddress!, deadlines: deadlines, warm: min(100, Int(deadlines / 10)))
+    _ = executor.run(&world)
+    // Counted from the warm-up tick, or from the first when a loaded host never reached it.
+    let from = world.ticks > world.warm ? world.warm : 1
+    let segment = TickerSegment(
+      missed: Int64(world.missed), allocs: Int64(world.allocsAtEnd &- world.allocsAtWarm),
+      allocTicks: Int64(world.ticks - from))
+    return (segment, world.ticks)
   }
-  return lines
+  segment.cpu = cb_process_cpu_ns() - cpuStart
+  segment.wall = cb_now_ns() - start.nanoseconds
+  samples.removeLast(samples.count - ticks)
+  segment.samples = samples
+  return segment
+}
+
+/// The W3 lines for C and sensorloop: `deadlines` grid points `period` ns apart, run as
+/// `segments` interleaved segments in ABBA order so both sides see the same drift in host load.
+func runW3(deadlines: Int64, period: Int64, segments: Int) -> [ResultLine] {
+  var c = TickerSegment()
+  var ours = TickerSegment()
+  let each = deadlines / Int64(segments)
+  for k in 0..<segments {
+    for cFirst in (k % 2 == 0 ? [true, false] : [false, true]) {
+      if cFirst {
+        c.pool(w3SegmentC(deadlines: each, period: period))
+      } else {
+        ours.pool(w3SegmentSensorloop(deadlines: each, period: period))
+      }
+    }
+  }
+  return [tickerLine("c", c), tickerLine("sensorloop", ours)]
 }
 
 /// A W3 result line.
-func tickerLine(
-  _ impl: String, _ samples: inout [Int64], missed: Int64, cpu: Int64, wall: Int64, allocs: Int64,
-  allocTicks: Int64
-) -> ResultLine {
+func tickerLine(_ impl: String, _ segment: TickerSegment) -> ResultLine {
+  var samples = segment.samples
   let ticks = Int64(samples.count)
   let p = Percentiles(&samples)
   var line = ResultLine(workload: "w3", impl: impl)
@@ -102,9 +136,11 @@ func tickerLine(
   line.add("p99_us", p.p99)
   line.add("max_us", p.max)
   line.add("ticks", count: ticks)
-  line.add("missed", count: missed)
-  line.add("cpu", Double(cpu) / Double(wall), decimals: 4)
-  line.add("allocs", count: allocs)
-  line.add("allocs_per_tick", allocTicks > 0 ? Double(allocs) / Double(allocTicks) : 0, decimals: 3)
+  line.add("missed", count: segment.missed)
+  line.add("cpu", Double(segment.cpu) / Double(segment.wall), decimals: 4)
+  line.add("allocs", count: segment.allocs)
+  line.add(
+    "allocs_per_tick", segment.allocTicks > 0 ? Double(segment.allocs) / Double(segment.allocTicks) : 0,
+    decimals: 3)
   return line
 }

@@ -20,6 +20,8 @@ struct Sizes {
   var latencyPeriod: Int64 = 500_000
   var tickerDeadlines: Int64 = 5_000  // 5 s at 1 kHz
   var tickerPeriod: Int64 = 1_000_000
+  /// W2 and W3 run in this many interleaved segments per side (ABBA order).
+  var segments = 4
 
   static let quick = Sizes(
     pingPongRoundTrips: 20_000, pingPongRepeats: 1, eventfdRoundTrips: 2_000, latencyWrites: 400,
@@ -58,9 +60,9 @@ func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
       }
       lines += best.map { $0! }
     case "w2":
-      lines += runW2(writes: sizes.latencyWrites, period: sizes.latencyPeriod)
+      lines += runW2(writes: sizes.latencyWrites, period: sizes.latencyPeriod, segments: sizes.segments)
     case "w3":
-      lines += runW3(deadlines: sizes.tickerDeadlines, period: sizes.tickerPeriod)
+      lines += runW3(deadlines: sizes.tickerDeadlines, period: sizes.tickerPeriod, segments: sizes.segments)
     case "w4":
       lines += runW4()
     case "w5":
