@@ -91,7 +91,7 @@ public struct QuadratureDecoder: Sendable {
   public var detents: Int { reportedDetent }
 
   /// Feeds an edge of line A (`lineB == false`) or B; returns the detent change (+1 clockwise,
-  /// −1 counter-clockwise) when the position crosses a detent, 0 otherwise.
+  /// −1 counter-clockwise) when the encoder comes to rest on another detent, 0 otherwise.
   public mutating func edge(lineB: Bool, level: Bool) -> Int {
     let old = state
     if lineB { b = level } else { a = level }
@@ -105,7 +105,10 @@ public struct QuadratureDecoder: Sendable {
       invalid += 1
       return 0
     }
-    let detent = steps >= 0 ? steps / stepsPerDetent : -((-steps + stepsPerDetent - 1) / stepsPerDetent)
+    // A detent counts once the encoder is back at rest (a whole number of detents), the same
+    // way in both directions, so contact chatter around a rest position reports nothing.
+    guard steps % stepsPerDetent == 0 else { return 0 }
+    let detent = steps / stepsPerDetent
     let change = detent - reportedDetent
     reportedDetent = detent
     return change

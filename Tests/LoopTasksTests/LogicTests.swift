@@ -49,9 +49,17 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
     var decoder = QuadratureDecoder(stepsPerDetent: 4)
     // 00 → 01 → 11 → 10 → 00: B leads.
     let changes = feed(&decoder, [(true, true), (false, true), (true, false), (false, false)])
-    #expect(changes == [-1, 0, 0, 0])  // the first backward step crosses below zero
+    #expect(changes == [0, 0, 0, -1])  // reported at rest, as forward detents are
     #expect(decoder.steps == -4)
     #expect(decoder.detents == -1)
+  }
+
+  @Test func chatterAroundARestPositionReportsNothing() {
+    var decoder = QuadratureDecoder(stepsPerDetent: 4)
+    // Contact B bounces at rest: 00 → 01 → 00 → 01 → 00.
+    let changes = feed(&decoder, [(true, true), (true, false), (true, true), (true, false)])
+    #expect(changes == [0, 0, 0, 0])
+    #expect(decoder.steps == 0)
   }
 
   @Test func skippedStatesAreCountedInvalid() {

@@ -64,8 +64,8 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     let records = try h.run(until: 1000)
     #expect(records.map { $0.int("position")! } == [1, 2, 1])
     #expect(records.map { $0.int("delta")! } == [1, 1, -1])
-    // The detent completes on the 4th step: 100 + 3 × 10 ms, 100 + 7 × 10 ms; back: 500 + 0 ms.
-    #expect(records.map(ms) == [130, 170, 500])
+    // A detent completes on its 4th step: 100 + 3 × 10 ms, 100 + 7 × 10 ms; back: 500 + 3 × 10 ms.
+    #expect(records.map(ms) == [130, 170, 530])
     #expect(h.firmware.world.counters[0].errors == 0)
   }
 }
