@@ -243,9 +243,9 @@ public struct SystemdKeepalive: Sendable {
   /// Pings that failed (systemd's queue full, socket gone).
   public private(set) var failures: UInt64 = 0
 
-  /// Pings every `period` from `start`.
+  /// Pings every `period` from `start + period` (after `READY=1`, which ends startup).
   public init(period: Duration, start: Instant) {
-    ticker = Ticker(period: period, first: start, policy: .skip)
+    ticker = Ticker(period: period, first: start + period, policy: .skip)
   }
 
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
