@@ -119,6 +119,16 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     out.append(" truncated, ")
     out.append(integer: Int64(world.output.count))
     out.append(" bytes unwritten\n")
+    if world.outputLoss.records > 0 || world.outputLoss.bytes > 0 {
+      // Accepted by the ring, then refused by the fd: said on a line of its own.
+      out.append("output: ")
+      out.append(integer: Int64(world.outputLoss.records))
+      out.append(" records discarded after write errors (")
+      out.append(integer: Int64(world.outputLoss.bytes))
+      out.append(" bytes, last error ")
+      out.append(Errno(rawValue: world.outputLoss.lastErrno).name)
+      out.append(")\n")
+    }
     out.flush()
   }
 }

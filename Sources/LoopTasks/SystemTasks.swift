@@ -323,7 +323,8 @@ public struct OutputWriter: Sendable {
   }
 
   /// One write of the ring's oldest run to the world's output fd. On a hard error the waiting
-  /// bytes are discarded (counted), so a closed pipe cannot stall the loop.
+  /// bytes are discarded and counted in `world.outputLoss`, so a closed pipe cannot stall the
+  /// loop and the summary says what was lost.
   public static func drainOnce(_ world: inout FirmwareWorld) -> Outcome {
     let fd = world.outputFD
     var failure: Errno? = nil
@@ -338,7 +339,17 @@ public struct OutputWriter: Sendable {
     guard let failure else { return .wrote(n) }
     if failure == .wouldBlock { return .wouldBlock }
     var lost = 0
-    while !world.output.isEmpty { lost += world.output.drain { $0.count } }
+    var records: UInt64 = 0
+    while !world.output.isEmpty {
+      lost += world.output.drain { bytes in
+        // Each record ends with its newline, so counting them counts the records lost.
+        for byte in bytes where byte == 0x0A { records += 1 }
+        return bytes.count
+      }
+    }
+    world.outputLoss.records += records
+    world.outputLoss.bytes += UInt64(lost)
+    world.outputLoss.lastErrno = failure.rawValue
     return .failed(errno: failure.rawValue, discarded: lost)
   }
 }

@@ -103,6 +103,20 @@ public struct TaskCounters: Equatable, Sendable {
   public init() {}
 }
 
+/// What the output fd refused: a write that failed (EPIPE when the reader went away, EIO, ENOSPC
+/// on a full disk) discards every waiting record, so a dead output cannot stall the loop.
+public struct OutputLoss: Equatable, Sendable {
+  /// Records discarded (a record partly written before the failure counts as discarded).
+  public var records: UInt64 = 0
+  /// Bytes discarded.
+  public var bytes: UInt64 = 0
+  /// The last write error, 0 when none.
+  public var lastErrno: Int32 = 0
+
+  /// Nothing lost.
+  public init() {}
+}
+
 /// What the program was asked to do by signals or by tasks.
 public struct ControlRequests: Equatable, Sendable {
   /// Stop: flush the output, print the summary, exit.
@@ -128,6 +142,8 @@ public struct FirmwareWorld: ~Copyable {
   public var output = OutputRing<65_536>()
   /// The output fd (not owned: stdout, or a file the program owns).
   public var outputFD: Int32
+  /// Records the output fd refused, for the summary (the ring's own counters say "accepted").
+  public var outputLoss = OutputLoss()
   /// The latest reading of each task.
   public var readings = ReadingBoard()
   /// When each task last did its periodic work (the watchdog checks these).
