@@ -46,17 +46,24 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     return requests
   }
 
-  /// Writes whatever the output ring holds to the output fd, switching it to blocking writes
-  /// first (at shutdown the loop no longer runs, and a slow reader must not lose the tail).
-  /// Returns the last write's outcome, nil when nothing was waiting.
-  public mutating func flushOutput() -> OutputWriter.Outcome? {
-    let flags = cl_fcntl(world.outputFD, F_GETFL, 0)
-    if flags >= 0 && flags & O_NONBLOCK != 0 { _ = cl_fcntl(world.outputFD, F_SETFL, flags & ~O_NONBLOCK) }
+  /// Writes whatever the output ring holds to the output fd, waiting for room at most `limit`
+  /// in all (at shutdown the loop no longer runs: a slow reader should still get the tail, but
+  /// a reader that never reads must not keep the program from exiting; what is left is
+  /// reported as unwritten). Leaves the fd in blocking mode, as it was before the program
+  /// (stdout may share its file with the summary's stderr). Returns the last write's outcome,
+  /// nil when nothing was waiting.
+  public mutating func flushOutput(within limit: Duration = .milliseconds(500)) -> OutputWriter.Outcome? {
+    let fd = world.outputFD
+    let deadline = monotonicNow() + limit
     var last: OutputWriter.Outcome? = nil
+    var room = OutputRoom()
     while !world.output.isEmpty {
       last = OutputWriter.drainOnce(&world)
-      if last == .wouldBlock || last == .wrote(0) { break }
+      if last == .wrote(0) { break }
+      if last == .wouldBlock && !room.wait(for: fd, until: deadline) { break }
     }
+    let flags = cl_fcntl(fd, F_GETFL, 0)
+    if flags >= 0 && flags & O_NONBLOCK != 0 { _ = cl_fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
     return last
   }
 
@@ -130,6 +137,37 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       out.append(")\n")
     }
     out.flush()
+  }
+}
+
+/// Waits for room on the output fd at shutdown, through an epoll fd of its own made on first
+/// use (the platform's may be gone, and a virtual platform has none).
+struct OutputRoom: ~Copyable {
+  private var epoll: Int32 = -1
+
+  init() {}
+
+  deinit { if epoll >= 0 { _ = cl_close(epoll) } }
+
+  /// Waits until `fd` can take more bytes or `deadline` passes; false on timeout or failure.
+  mutating func wait(for fd: Int32, until deadline: Instant) -> Bool {
+    if epoll < 0 {
+      epoll = cl_epoll_create1(Int32(EPOLL_CLOEXEC))
+      if epoll < 0 { return false }
+      var event = epoll_event()
+      event.events = EPOLLOUT.rawValue
+      // A regular file cannot be watched (EPERM), but it never reports "would block" either.
+      if cl_epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0 { return false }
+    }
+    while true {
+      let left = deadline - monotonicNow()
+      if left <= .zero { return false }
+      var event = epoll_event()
+      let ms = Int32(min((left.nanoseconds + 999_999) / 1_000_000, 60_000))
+      let n = cl_epoll_wait(epoll, &event, 1, ms)
+      if n > 0 { return true }
+      if n < 0 && cl_errno() != EINTR { return false }
+    }
   }
 }
 
