@@ -180,6 +180,8 @@ public struct Watchdog: Sendable {
   public private(set) var stalledTask = -1
   /// Kicks written.
   public private(set) var kicks: UInt64 = 0
+  /// Ticks that came later than the stall time: the whole loop had stalled.
+  public private(set) var loopStalls: UInt64 = 0
 
   /// A watchdog writing to `device` every `kick`, watching the tasks in the `watched` bit mask.
   public init(index: Int, device: Int32, kick: Duration, stall: Duration, watched: UInt64, start: Instant) {
@@ -197,6 +199,23 @@ public struct Watchdog: Sendable {
       world.counters[index].missedTicks = ticker.missed
       world.markProgress(index, at: tick.scheduled)
       let now = cx.now
+      if tick.lateness > stall {
+        // The loop itself did not run for longer than the stall time (a task that did not
+        // yield, a stopped process): no kick could be written meanwhile. Every watched task's
+        // progress is stale for that reason alone, so none is blamed: this tick reports the
+        // loop and kicks (it runs again), and the tasks are judged from the next tick, once
+        // they have had their turn. A task that never yields stops every kick for good.
+        var record = world.record(index, at: now)
+        record.field("event", "loop_stall")
+        record.field("late_ms", integer: tick.lateness.nanoseconds / 1_000_000)
+        record.finish()
+        world.emit(record, task: index, &cx)
+        loopStalls += 1
+        if stalledTask < 0 {
+          if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
+        }
+        continue
+      }
       let stalled = firstStalled(world, now: now)
       if stalled != stalledTask {
         var record = world.record(index, at: now)
