@@ -7,15 +7,41 @@ import LoopGPIO
 import LoopLinux
 
 /// The next edge of input `line`, or nil when none is waiting (the task is then registered).
+///
+/// A failed read of the line's fd (EIO, ENODEV when the chip went away) does not stop the
+/// line's poll; it is counted as the task's error and reported in an error record, so the
+/// task's stream and the summary both say the line failed.
 func nextEdge<S: Scheduler & ~Copyable>(
   _ line: Int, _ cx: inout Context<S>, _ world: inout FirmwareWorld, task index: Int
 ) -> EdgeEvent? {
+  let errorsBefore = world.readErrors(ofInput: line).count
+  var event: EdgeEvent? = nil
   do {
-    if case .ready(let event) = try world.inputs[line]!.poll(&cx) { return event }
+    if case .ready(let next) = try world.inputs[line]!.poll(&cx) { event = next }
   } catch {
     world.counters[index].errors += 1
   }
-  return nil
+  let failure = world.readErrors(ofInput: line)
+  if failure.count != errorsBefore {
+    world.counters[index].errors += failure.count - errorsBefore
+    var record = world.record(index, at: cx.now)
+    record.field("event", "error")
+    record.field("error", "line read")
+    record.field("errno", integer: Int64(failure.last?.rawValue ?? 0))
+    record.finish()
+    world.emit(record, task: index, &cx)
+  }
+  return event
+}
+
+extension FirmwareWorld {
+  /// How many reads of input `index`'s fd failed so far, and the last failure.
+  func readErrors(ofInput index: Int) -> (count: UInt64, last: Errno?) {
+    switch inputs[index] {
+    case .some(let line): return (line.counters.readErrors, line.lastError)
+    case .none: return (0, nil)
+    }
+  }
 }
 
 /// A push button: press, release (with the time held) and long-press records.
