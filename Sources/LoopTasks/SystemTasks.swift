@@ -64,11 +64,18 @@ public struct Sampler: Sendable {
 
   /// Opens, reads and closes the file (reopened each time, so a file that vanishes and comes
   /// back is read again), then parses the number it starts with.
+  ///
+  /// Opened non-blocking: a path that names a FIFO or a character device (a misconfigured
+  /// sampler) then fails or reads nothing instead of blocking the whole loop in `open` or
+  /// `read`. Regular and sysfs files ignore the flag. A file that fills the buffer is refused:
+  /// its number may go on past what was read.
   func sample() -> Result<Double, Failure> {
     var buffer = InlineArray<64, UInt8>(repeating: 0)
     let count: Int
     do throws(Errno) {
-      let fd = try path.withCString { (p) throws(Errno) in try FileDescriptor.open(cString: p) }
+      let fd = try path.withCString { (p) throws(Errno) in
+        try FileDescriptor.open(cString: p, .readOnly | .nonBlocking)
+      }
       var span = buffer.mutableSpan
       count = try span.withUnsafeMutableBytes { (raw) throws(Errno) in
         try fd.read(into: raw, atOffset: 0)
@@ -76,6 +83,7 @@ public struct Sampler: Sendable {
     } catch {
       return .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: error.rawValue))
     }
+    if count == 64 { return .failure(Failure(what: "too long", errno: 0)) }
     guard let value = parseNumber(buffer, count: count) else {
       return .failure(Failure(what: "not a number", errno: 0))
     }
