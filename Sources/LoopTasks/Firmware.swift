@@ -67,8 +67,9 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     return last
   }
 
-  /// Writes the per-task summary to `fd` (stderr).
-  public func writeSummary(to fd: Int32, now: Instant) {
+  /// Writes the per-task summary to `fd` (stderr), with the epoll platform's `loop` counters
+  /// when given (signals that interrupted the wait, timer overruns after a stall).
+  public func writeSummary(to fd: Int32, now: Instant, loop: PlatformCounters? = nil) {
     var out = TextWriter(fd: fd)
     out.append("sensorloop: summary after ")
     out.append(decimal: Double((now - start).nanoseconds) / 1e9, decimals: 3)
@@ -135,6 +136,17 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       out.append(" bytes, last error ")
       out.append(Errno(rawValue: world.outputLoss.lastErrno).name)
       out.append(")\n")
+    }
+    if let loop {
+      out.append("loop: ")
+      out.append(integer: Int64(loop.waits))
+      out.append(" waits, ")
+      out.append(integer: Int64(loop.interruptedWaits))
+      out.append(" interrupted (EINTR, retried), ")
+      out.append(integer: Int64(loop.overruns))
+      out.append(" timer overruns, max timer lateness ")
+      out.append(integer: loop.maxTimerLateness.nanoseconds / 1_000)
+      out.append(" us\n")
     }
     out.flush()
   }

@@ -120,7 +120,8 @@ extension Board {
     while true {
       let requests = firmware.runUntilRequest()
       if requests.summary && !requests.shutdown {
-        firmware.writeSummary(to: 2, now: firmware.executor.platform.now())
+        firmware.writeSummary(
+          to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
         continue
       }
       break
@@ -130,7 +131,8 @@ extension Board {
     firmware.world.notifySystemdStopping()
     _ = firmware.flushOutput()
     for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
-    firmware.writeSummary(to: 2, now: firmware.executor.platform.now())
+    firmware.writeSummary(
+      to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
     if counting {
       // Only with the allocation counter preloaded (see README: proving the loop allocates nothing).
       var out = TextWriter(fd: 2)
