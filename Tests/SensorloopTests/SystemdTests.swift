@@ -20,7 +20,9 @@ import Testing
       for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
     }
     let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
     }
     try #require(bound == 0)
     // WatchdogSec=0.4 s: sensorloop pings every 0.2 s.
