@@ -104,85 +104,117 @@ struct EdgeTask: TaskBody {
   }
 }
 
-/// The W5 lines at one edge rate, for C and sensorloop.
-func runW5(rate: Int64, seconds: Double) -> [ResultLine] {
-  let period = 1_000_000_000 / rate
-  let edges = Int64(Double(rate) * seconds)
-  var samples = [Int64](repeating: 0, count: Int(edges))
-  var lines: [ResultLine] = []
-  let workload = "w5-\(rate / 1000)khz"
+/// What one W5 segment measured.
+struct EdgeSegment {
+  var samples: [Int64] = []
+  var edges: Int64 = 0
+  var received: Int64 = 0
+  var dropped: Int64 = 0
+  var allocs: Int64 = 0
 
-  func line(_ impl: String, _ received: Int, _ dropped: UInt64, allocs: Int64) -> ResultLine {
-    var taken = Array(samples[0..<min(received, samples.count)])
-    let p = Percentiles(&taken)
-    var line = ResultLine(workload: workload, impl: impl)
+  /// Adds `other`'s figures to these.
+  mutating func pool(_ other: EdgeSegment) {
+    samples += other.samples
+    edges += other.edges
+    received += other.received
+    dropped += other.dropped
+    allocs += other.allocs
+  }
+}
+
+/// One W5 segment for C: the mock line's pipe in a bare epoll loop.
+func w5SegmentC(period: Int64, edges: Int64) -> EdgeSegment {
+  var samples = [Int64](repeating: 0, count: Int(edges))
+  let mock = mockInput(interrupt: Interrupt(0))
+  let input = mock.line
+  let port = mock.port
+  let done = cb_eventfd()
+  let driver = UnsafeMutablePointer<EdgeDriver>.allocate(capacity: 1)
+  driver.initialize(to: EdgeDriver(port: port, period: period, edges: edges, doneFD: done))
+  let thread = startDriver(driver)
+  let before = sl_alloc_count_thread()
+  let received = samples.withUnsafeMutableBufferPointer {
+    cb_w5_wait(input.eventFD, done, $0.baseAddress, Int64($0.count))
+  }
+  let allocs = sl_alloc_count_thread() - before
+  pthread_join(thread, nil)
+  let dropped = driver.pointee.port.counters.kernelDropped
+  driver.deinitialize(count: 1)
+  driver.deallocate()
+  cb_close(done)
+  precondition(received >= 0, "cb_w5_wait failed")
+  samples.removeLast(samples.count - min(Int(received), samples.count))
+  return EdgeSegment(
+    samples: samples, edges: edges, received: received, dropped: Int64(dropped), allocs: Int64(allocs))
+}
+
+/// One W5 segment for sensorloop: the line watched by the epoll platform, one task polling it.
+func w5SegmentSensorloop(period: Int64, edges: Int64) -> EdgeSegment {
+  let mock = mockInput(interrupt: Interrupt(0))
+  let input = mock.line
+  let port = mock.port
+  var platform = try! EpollPlatform()
+  try! platform.watch(line: input)
+  let done = try! platform.makeTrigger(for: Interrupt(1))
+  var executor = Executor<1, 1, EdgeTask, EpollPlatform>(platform: platform)
+  try! executor.spawn(EdgeTask())
+  let driver = UnsafeMutablePointer<EdgeDriver>.allocate(capacity: 1)
+  driver.initialize(to: EdgeDriver(port: port, period: period, edges: edges, doneFD: done.rawValue))
+  let thread = startDriver(driver)
+  let buffer = UnsafeMutablePointer<Int64>.allocate(capacity: Int(edges))
+  var world = EdgeWorld(
+    line: input, done: done.line, samples: buffer, capacity: Int(edges), warm: min(100, Int(edges) / 10))
+  _ = executor.run(&world)
+  let received = world.count
+  let allocs = world.allocsAtEnd &- world.allocsAtWarm
+  let samples = Array(UnsafeBufferPointer(start: buffer, count: min(received, Int(edges))))
+  buffer.deallocate()
+  pthread_join(thread, nil)
+  let dropped = driver.pointee.port.counters.kernelDropped
+  driver.deinitialize(count: 1)
+  driver.deallocate()
+  return EdgeSegment(
+    samples: samples, edges: edges, received: Int64(received), dropped: Int64(dropped),
+    allocs: Int64(allocs))
+}
+
+/// The W5 lines at one edge rate, for C and sensorloop, run as `segments` interleaved segments
+/// in ABBA order so both sides see the same drift in host load.
+func runW5(rate: Int64, seconds: Double, segments: Int) -> [ResultLine] {
+  let period = 1_000_000_000 / rate
+  let each = Int64(Double(rate) * seconds) / Int64(segments)
+  var c = EdgeSegment()
+  var ours = EdgeSegment()
+  for k in 0..<segments {
+    for cFirst in (k % 2 == 0 ? [true, false] : [false, true]) {
+      if cFirst {
+        c.pool(w5SegmentC(period: period, edges: each))
+      } else {
+        ours.pool(w5SegmentSensorloop(period: period, edges: each))
+      }
+    }
+  }
+  func line(_ impl: String, _ segment: EdgeSegment) -> ResultLine {
+    var samples = segment.samples
+    let p = Percentiles(&samples)
+    var line = ResultLine(workload: "w5-\(rate / 1000)khz", impl: impl)
     line.add("p50_us", p.p50)
     line.add("p99_us", p.p99)
     line.add("max_us", p.max)
-    line.add("edges", count: edges)
-    line.add("lost", count: edges - Int64(received))
-    line.add("fifo_drops", count: Int64(dropped))
-    line.add("allocs", count: allocs)
+    line.add("edges", count: segment.edges)
+    line.add("lost", count: segment.edges - segment.received)
+    line.add("fifo_drops", count: segment.dropped)
+    line.add("allocs", count: segment.allocs)
     return line
   }
-
-  // C: the mock line's pipe in a bare epoll loop.
-  do {
-    let mock = mockInput(interrupt: Interrupt(0))
-    let input = mock.line
-    let port = mock.port
-    let done = cb_eventfd()
-    let driver = UnsafeMutablePointer<EdgeDriver>.allocate(capacity: 1)
-    driver.initialize(to: EdgeDriver(port: port, period: period, edges: edges, doneFD: done))
-    let thread = startDriver(driver)
-    let before = sl_alloc_count_thread()
-    let received = samples.withUnsafeMutableBufferPointer {
-      cb_w5_wait(input.eventFD, done, $0.baseAddress, Int64($0.count))
-    }
-    let allocs = sl_alloc_count_thread() - before
-    pthread_join(thread, nil)
-    let dropped = driver.pointee.port.counters.kernelDropped
-    driver.deinitialize(count: 1)
-    driver.deallocate()
-    cb_close(done)
-    precondition(received >= 0, "cb_w5_wait failed")
-    lines.append(line("c", Int(received), dropped, allocs: Int64(allocs)))
-  }
-
-  // sensorloop: the line watched by the epoll platform, one task polling it.
-  do {
-    let mock = mockInput(interrupt: Interrupt(0))
-    let input = mock.line
-    let port = mock.port
-    var platform = try! EpollPlatform()
-    try! platform.watch(line: input)
-    let done = try! platform.makeTrigger(for: Interrupt(1))
-    var executor = Executor<1, 1, EdgeTask, EpollPlatform>(platform: platform)
-    try! executor.spawn(EdgeTask())
-    let driver = UnsafeMutablePointer<EdgeDriver>.allocate(capacity: 1)
-    driver.initialize(to: EdgeDriver(port: port, period: period, edges: edges, doneFD: done.rawValue))
-    let thread = startDriver(driver)
-    let buffer = UnsafeMutablePointer<Int64>.allocate(capacity: samples.count)
-    var world = EdgeWorld(
-      line: input, done: done.line, samples: buffer, capacity: samples.count,
-      warm: min(100, samples.count / 10))
-    _ = executor.run(&world)
-    let received = world.count
-    let allocs = world.allocsAtEnd &- world.allocsAtWarm
-    for i in 0..<min(received, samples.count) { samples[i] = buffer[i] }
-    buffer.deallocate()
-    pthread_join(thread, nil)
-    let dropped = driver.pointee.port.counters.kernelDropped
-    driver.deinitialize(count: 1)
-    driver.deallocate()
-    lines.append(line("sensorloop", received, dropped, allocs: Int64(allocs)))
-  }
-  return lines
+  return [line("c", c), line("sensorloop", ours)]
 }
 
-/// The W5 lines at 1, 10 and 50 kHz (2 s each; 0.05 s with `quick`).
+/// The W5 lines at 1, 10 and 50 kHz (2 s each in 4 segments; 0.05 s in 2 with `quick`).
 func runW5(quick: Bool) -> [ResultLine] {
   var lines: [ResultLine] = []
-  for rate: Int64 in [1_000, 10_000, 50_000] { lines += runW5(rate: rate, seconds: quick ? 0.05 : 2) }
+  for rate: Int64 in [1_000, 10_000, 50_000] {
+    lines += runW5(rate: rate, seconds: quick ? 0.05 : 2, segments: quick ? 2 : 4)
+  }
   return lines
 }
