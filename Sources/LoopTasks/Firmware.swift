@@ -34,6 +34,13 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
   /// Spawns `task`; throws `.taskSlots` past the capacity (the config checks prevent it).
   public mutating func spawn(_ task: FirmwareTask) throws(CapacityError) {
     let waker = try executor.spawn(task)
+    // The entry of a task that has finished (a stop timer, a stimulus script) is reused: the
+    // table holds the live tasks for the summary, however many were spawned over a long run.
+    for i in 0..<spawnedCount {
+      guard let old = spawned[i], executor.stats(old) == nil else { continue }
+      spawned[i] = waker
+      return
+    }
     spawned[spawnedCount] = waker
     spawnedCount += 1
   }
