@@ -1,6 +1,7 @@
 // Counts heap allocations made by the calling thread, so tests and the benchmark can prove a
 // steady state allocates nothing. Linking this target into a program interposes malloc and
-// friends for the whole process (the executable's definitions win over libc's).
+// friends for the whole process (the executable's definitions win over libc's); in a build under
+// ASan or TSan it counts through the sanitizer allocator's malloc hook instead.
 #ifndef SENSORLOOP_ALLOC_COUNTER_H
 #define SENSORLOOP_ALLOC_COUNTER_H
 
