@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,49 @@
 
 extern char **environ;
 
+static cpu_set_t original_cpus;
+static int original_cpus_saved;
+static _Atomic int helper_cpu = -1;
+
+static void save_original_cpus(void) {
+  if (original_cpus_saved) return;
+  if (sched_getaffinity(0, sizeof original_cpus, &original_cpus) == 0) original_cpus_saved = 1;
+}
+
+int cb_cpu_count(void) {
+  save_original_cpus();
+  return original_cpus_saved ? CPU_COUNT(&original_cpus) : 1;
+}
+
+int cb_cpu_at(int index) {
+  save_original_cpus();
+  for (int cpu = 0, seen = 0; original_cpus_saved && cpu < CPU_SETSIZE; cpu++)
+    if (CPU_ISSET(cpu, &original_cpus) && seen++ == index) return cpu;
+  return -1;
+}
+
+int cb_pin_thread(int cpu) {
+  save_original_cpus();
+  cpu_set_t set;
+  if (cpu < 0) {
+    if (!original_cpus_saved) return 0;
+    set = original_cpus;
+  } else {
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+  }
+  int error = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  if (error != 0) {
+    errno = error;
+    return -1;
+  }
+  return 0;
+}
+
+void cb_set_helper_cpu(int cpu) { atomic_store(&helper_cpu, cpu); }
+
+int cb_helper_cpu(void) { return atomic_load(&helper_cpu); }
+
 struct cb_writer {
   pthread_t thread;
   int fd;
@@ -29,6 +73,7 @@ struct cb_writer {
 
 static void *writer_main(void *argument) {
   cb_writer *writer = argument;
+  if (cb_helper_cpu() >= 0) cb_pin_thread(cb_helper_cpu());
   int64_t next = cb_now_ns();
   for (int64_t i = 0; i < writer->count; i++) {
     next += writer->period_ns;

@@ -22,6 +22,7 @@ struct EdgeDriver: ~Copyable {
 
 /// Drives `edges` edges `period` apart, then signals `doneFD`.
 func driveEdges(_ driver: UnsafeMutablePointer<EdgeDriver>) {
+  if cb_helper_cpu() >= 0 { _ = cb_pin_thread(cb_helper_cpu()) }
   let period = driver.pointee.period
   let start = cb_now_ns() + 1_000_000
   for k in 0..<driver.pointee.edges {

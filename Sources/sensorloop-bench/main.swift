@@ -3,7 +3,7 @@
 // of ratios to C. With --runs N each figure is the median of N runs (each run's lines are
 // printed first, as `#` comments).
 //
-//   sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N]
+//   sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N] [--no-pin]
 //   sensorloop-bench w4-child        (internal: the host build's W4 child process)
 
 import CBaseline
@@ -29,13 +29,33 @@ struct Sizes {
 }
 
 let usage = """
-  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N]
+  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N] [--no-pin]
     w1  ping-pong: in-process wakes, and an eventfd per hop
     w2  eventfd latency from a second thread
     w3  1 kHz ticker lateness, CPU and allocations
     w4  idle footprint: 16 tasks at 1 Hz (child processes)
     w5  GPIO edges through the mock path
+    --quick   a short run of each workload (a smoke test: the figures mean little)
+    --runs N  N runs; each figure is the median
+    --no-pin  leave thread placement to the scheduler (default: loop on CPU 1, helpers on 0)
   """
+
+/// Whether the loop thread and the helper threads are pinned to CPUs of their own (`--no-pin`).
+nonisolated(unsafe) var pinning = true
+
+/// Pins the measuring thread to the process's second CPU and helper threads to its first, on a
+/// machine with two CPUs or more: both implementations then see the same placement, instead of
+/// whatever the scheduler picks per run (on these VMs, a 20% swing in W2's p50 from placement
+/// alone). Returns what it did, for the output.
+@discardableResult
+func pinForMeasuring() -> String {
+  guard pinning, cb_cpu_count() >= 2 else { return "not pinned" }
+  let loop = cb_cpu_at(1)
+  let helper = cb_cpu_at(0)
+  guard cb_pin_thread(loop) == 0 else { return "not pinned (pinning failed)" }
+  cb_set_helper_cpu(helper)
+  return "loop pinned to CPU \(loop), helper threads to CPU \(helper)"
+}
 
 /// One run of the chosen workloads.
 func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
@@ -64,7 +84,10 @@ func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
     case "w3":
       lines += runW3(deadlines: sizes.tickerDeadlines, period: sizes.tickerPeriod, segments: sizes.segments)
     case "w4":
+      // Child processes inherit CPU affinity: they run where the system puts them.
+      _ = cb_pin_thread(-1)
       lines += runW4()
+      pinForMeasuring()
     case "w5":
       lines += runW5(quick: sizes.tickerDeadlines < Sizes().tickerDeadlines)
     default:
@@ -89,6 +112,7 @@ func main() {
     case "all": workloads += ["w1", "w2", "w3", "w4", "w5"]
     case "w1", "w2", "w3", "w4", "w5": workloads.append(a)
     case "--quick": sizes = .quick
+    case "--no-pin": pinning = false
     case "--runs":
       guard let n = arguments.first.flatMap({ Int($0) }), n > 0 else {
         print(usage)
@@ -106,6 +130,7 @@ func main() {
   }
   if workloads.isEmpty { workloads = ["w1", "w2", "w3", "w4", "w5"] }
 
+  print("# " + pinForMeasuring())
   var all: [[ResultLine]] = []
   for run in 1...runs {
     let lines = runOnce(workloads, sizes)

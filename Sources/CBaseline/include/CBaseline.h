@@ -22,6 +22,24 @@ void cb_wait_until(int64_t deadline_ns);
 /// Adds 1 to the eventfd `fd` (a write of 8 bytes); returns 0, or -1 with errno set.
 int cb_eventfd_signal(int fd);
 
+// ---- CPU placement -----------------------------------------------------------------------
+
+/// CPUs the process may run on (its affinity mask when the benchmark started).
+int cb_cpu_count(void);
+
+/// The `index`th CPU (from 0) of that mask, or -1.
+int cb_cpu_at(int index);
+
+/// Pins the calling thread to `cpu` (or, for -1, restores the process's original CPU set).
+/// Returns 0, or -1 with errno set.
+int cb_pin_thread(int cpu);
+
+/// The CPU helper threads (the W2 writer, the W5 edge driver) pin themselves to; -1: none.
+void cb_set_helper_cpu(int cpu);
+
+/// The CPU set by `cb_set_helper_cpu`.
+int cb_helper_cpu(void);
+
 // ---- W1: ping-pong ------------------------------------------------------------------------
 
 /// Two callbacks that wake each other through a ready ring of function pointers, for `round_trips`
