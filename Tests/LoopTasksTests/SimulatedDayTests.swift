@@ -1,0 +1,503 @@
+// A simulated day: the full sim board (every task kind: heartbeat, button, pulse counter,
+// sampler, encoder, threshold, pwm, ticker, watchdog; and the sim file writer feeding the
+// sampler) on the virtual platform, with scripted stimuli (1 kHz gusts of anemometer pulses,
+// bouncy presses and long presses, encoder turns both ways) for 24 hours of board time. The
+// records are read from the output pipe every virtual minute and checked one by one against
+// what the stimuli must give; every virtual hour the invariants are checked: nothing lost on
+// any line, nothing dropped, no tick missed or off its grid, no heap allocation since the
+// warm-up, no task slot or timer leaked.
+//
+// The rates are set per build. A debug build (`swift test`, CI) runs the day with the board's
+// 1 s periods (PWM at 1 s), a one-second 1 kHz gust every hour, a press every 2 minutes and a
+// turn every 5: about 30 s on a loaded 2-core host, where each stimulus edge costs ~0.1 ms
+// (unspecialised generic code). A release build (`swift test -c release -Xswiftc -enable-testing
+// --filter SimulatedDay`) runs the same day with PWM at 20 ms, a minute of 1 kHz pulses every
+// hour and a 10 Hz breeze between, a press every 30 s and a turn every minute. `SIMDAY_HOURS`,
+// `SIMDAY_GUST_S`, `SIMDAY_BREEZE_HZ`, `SIMDAY_PERIOD_S` and `SIMDAY_PWM_MS` override the span
+// and rates.
+
+import AllocCounter
+import Foundation
+import LoopCore
+import LoopGPIO
+import LoopLinux
+import LoopTasks
+import Testing
+
+/// The rates and span of one simulated run.
+struct DayProfile: CustomStringConvertible {
+  /// Virtual hours to run.
+  var hours: Int64
+  /// The period of the ticker, the sampler (and the file writer feeding it), the pulse
+  /// counter's window, the watchdog's kick and the heartbeat's pattern, in seconds.
+  var period: Int64
+  /// The dimmer's PWM period.
+  var pwmPeriod: Duration
+  /// Anemometer pulses from the start of every hour: `gustHz` for `gustSeconds`.
+  var gustHz: Int64 = 1000
+  var gustSeconds: Int64
+  /// Pulses for the rest of each hour after a one-second lull, until a second before its end
+  /// (0: calm).
+  var breezeHz: Int64
+  /// A bouncy press every `pressEvery` seconds from 7 s (every tenth one held 1.5 s: a long
+  /// press); it divides or is a multiple of 60.
+  var pressEvery: Int64
+  /// A 48-step encoder turn (1,000 steps/s), clockwise and back in turn, every `turnEvery`
+  /// seconds from 13 s; a multiple of 60.
+  var turnEvery: Int64
+
+  var description: String {
+    "\(hours) h; periods \(period) s, PWM \(pwmPeriod.nanoseconds / 1_000_000) ms; \(gustHz) Hz pulses "
+      + "for \(gustSeconds) s each hour, \(breezeHz) Hz after; a press every \(pressEvery) s, "
+      + "a turn every \(turnEvery) s"
+  }
+
+  static var forThisBuild: DayProfile {
+    #if DEBUG
+      var profile = DayProfile(
+        hours: 24, period: 1, pwmPeriod: .seconds(1), gustSeconds: 1, breezeHz: 0, pressEvery: 120,
+        turnEvery: 300)
+    #else
+      var profile = DayProfile(
+        hours: 24, period: 1, pwmPeriod: .milliseconds(20), gustSeconds: 60, breezeHz: 10, pressEvery: 30,
+        turnEvery: 60)
+    #endif
+    let environment = ProcessInfo.processInfo.environment
+    if let hours = environment["SIMDAY_HOURS"].flatMap({ Int64($0) }) { profile.hours = hours }
+    if let gust = environment["SIMDAY_GUST_S"].flatMap({ Int64($0) }) { profile.gustSeconds = gust }
+    if let breeze = environment["SIMDAY_BREEZE_HZ"].flatMap({ Int64($0) }) { profile.breezeHz = breeze }
+    if let period = environment["SIMDAY_PERIOD_S"].flatMap({ Int64($0) }) { profile.period = period }
+    if let pwm = environment["SIMDAY_PWM_MS"].flatMap({ Int64($0) }) {
+      profile.pwmPeriod = .milliseconds(pwm)
+    }
+    return profile
+  }
+}
+
+/// A pulse train as scheduled: `count` rising edges `1/hz` apart from `start` (ns after the start).
+struct PulseTrain {
+  var start: Int64
+  var hz: Int64
+  var count: Int64
+
+  /// Edges before `t` (ns after the start); `hz` divides a second exactly.
+  func edges(before t: Int64) -> Int64 {
+    let step = 1_000_000_000 / hz
+    if t <= start { return 0 }
+    return min(count, (t - start + step - 1) / step)
+  }
+}
+
+/// One record, decoded without Foundation's JSON (a day has hundreds of thousands).
+struct FastRecord {
+  var time: Int64 = 0
+  var task = ""
+  var event = ""
+  var numbers: [String: Int64] = [:]
+  var decimals: [String: Double] = [:]
+
+  /// Parses `{"t_ns":N,"task":"…","event":"…",…}` (the firmware's own fixed layout).
+  init?(_ line: ArraySlice<UInt8>) {
+    var i = line.startIndex
+    func expect(_ text: String) -> Bool {
+      for byte in text.utf8 {
+        guard i < line.endIndex, line[i] == byte else { return false }
+        i += 1
+      }
+      return true
+    }
+    func string() -> String? {
+      guard i < line.endIndex, line[i] == 0x22 else { return nil }
+      i += 1
+      let start = i
+      while i < line.endIndex && line[i] != 0x22 { i += 1 }
+      guard i < line.endIndex else { return nil }
+      defer { i += 1 }
+      return String(decoding: line[start..<i], as: UTF8.self)
+    }
+    func number() -> (Int64, Double)? {
+      let start = i
+      while i < line.endIndex && line[i] != 0x2C && line[i] != 0x7D { i += 1 }
+      let text = String(decoding: line[start..<i], as: UTF8.self)
+      guard let value = Double(text) else { return nil }
+      return (Int64(text) ?? Int64(value), value)
+    }
+    guard expect("{\"t_ns\":"), let t = number(), expect(",\"task\":"), let task = string(),
+      expect(",\"event\":"), let event = string()
+    else { return nil }
+    time = t.0
+    self.task = task
+    self.event = event
+    while i < line.endIndex && line[i] == 0x2C {
+      i += 1
+      guard let key = string(), expect(":") else { return nil }
+      if i < line.endIndex && line[i] == 0x22 {
+        _ = string()
+      } else if let value = number() {
+        numbers[key] = value.0
+        decimals[key] = value.1
+      } else {
+        return nil
+      }
+    }
+    guard expect("}") else { return nil }
+  }
+}
+
+/// What was scheduled, to check the records against.
+struct DayScript {
+  var pulses: [PulseTrain] = []
+  var presses: [(down: Int64, up: Int64, long: Bool)] = []
+  var nextPress = 0
+  var turns: [(start: Int64, clockwise: Bool)] = []
+
+  func pulses(before t: Int64) -> Int64 { pulses.reduce(0) { $0 + $1.edges(before: t) } }
+}
+
+/// The day's tallies so far.
+struct DayBook {
+  var records = 0
+  var ticks: Int64 = 0
+  var windows: Int64 = 0
+  var pulsesCounted: Int64 = 0
+  var readings: Int64 = 0
+  var presses = 0
+  var releases = 0
+  var longPresses = 0
+  var steps: Int64 = 0
+  var position: Int64 = 0
+  var fanSwitches = 0
+  var problems: [String] = []
+
+  mutating func problem(_ text: String) {
+    if problems.count < 20 { problems.append(text) }
+  }
+}
+
+@Suite(.serialized) struct SimulatedDayTests {
+  static let second: Int64 = 1_000_000_000
+  /// Sampler file contents in turn (millidegrees), as sim.json's fake thermal zone.
+  static let temperatures: [Int64] = [45000, 48000, 51000, 54000, 57000, 58000, 56000, 53000, 49000, 47000]
+
+  @Test func aDayOnTheSimulatedBoard() throws {
+    let profile = DayProfile.forThisBuild
+    let wall = Date()
+    let period = profile.period * Self.second
+    // In memory when the host has a tmpfs, as the sysfs files a board samples are: a disk
+    // shared with busy builds makes the day's 170,000 file writes wait on its journal.
+    func scratchPath(_ name: String) -> String {
+      FileManager.default.fileExists(atPath: "/dev/shm")
+        ? "/dev/shm/sensorloop-\(name)-\(UUID().uuidString)" : temporaryPath(name)
+    }
+    let temperaturePath = scratchPath("simday-temp")
+    let device = scratchPath("simday-watchdog")
+    defer {
+      try? FileManager.default.removeItem(atPath: temperaturePath)
+      try? FileManager.default.removeItem(atPath: device)
+    }
+    // Reading k (at k periods) finds what the writer wrote half a period before; reading 0
+    // finds this.
+    FileManager.default.createFile(atPath: temperaturePath, contents: Data("47000\n".utf8))
+    let deviceFD = open(device, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    try #require(deviceFD >= 0)
+    defer { close(deviceFD) }
+
+    // Lines 0–6 as on sim.json; the harness numbers the input ports 0 (button), 1 (wind),
+    // 2 (enc_a), 3 (enc_b).
+    var h = FirmwareHarness(
+      lines: [
+        .output(initial: false),
+        .input(.both, .pullUp, activeLow: true, debounce: .milliseconds(20)),
+        .input(.rising, .pullUp, activeLow: true, debounce: .zero),
+        .input(.both, .pullUp, activeLow: false, debounce: .zero),
+        .input(.both, .pullUp, activeLow: false, debounce: .zero),
+        .output(initial: false),
+        .output(initial: false),
+      ],
+      names: ["heartbeat", "button", "wind", "soc_temp", "knob", "fan", "dimmer", "tick", "watchdog"])
+    let start = FirmwareHarness.start
+    let ns = start.nanoseconds
+    let every = Duration(nanoseconds: period)
+    // A megabyte of pipe: the test reads it once a virtual minute.
+    _ = fcntl(h.outputPipe.write.rawValue, 1031 /* F_SETPIPE_SZ */, 1 << 20)
+    var steps = InlineArray<8, Duration>(repeating: .zero)
+    for (k, tenths) in [1, 1, 1, 7].enumerated() {
+      steps[k] = Duration(nanoseconds: period / 10 * Int64(tenths))
+    }
+    var values = InlineArray<16, Int64>(repeating: 0)
+    for (k, value) in Self.temperatures.enumerated() { values[k] = value }
+    try h.spawn(
+      .heartbeat(Heartbeat(index: 0, line: 0, pattern: BlinkPattern(steps, count: 4, start: start)!)))
+    try h.spawn(.button(Button(index: 1, line: 1, longPress: .seconds(1))))
+    try h.spawn(
+      .pulseCounter(
+        PulseCounter(index: 2, line: 2, window: every, scale: 2.4, unit: ShortName("km/h"), start: start)))
+    try h.spawn(
+      .sampler(
+        Sampler(
+          index: 3, path: FilePath(text: temperaturePath), period: every, scale: 0.001, offset: 0,
+          unit: ShortName("C"), start: start)))
+    try h.spawn(.encoder(Encoder(index: 4, lineA: 3, lineB: 4, stepsPerDetent: 4, a: true, b: true)))
+    try h.spawn(.threshold(ThresholdSwitch(index: 5, source: 3, line: 5, onAbove: 55, offBelow: 50)))
+    try h.spawn(
+      .pwm(SoftwarePWM(index: 6, line: 6, period: profile.pwmPeriod, dutyPercent: 25, start: start)))
+    try h.spawn(.ticker(TickerTask(index: 7, period: every, start: start)))
+    // The watchdog watches the tasks with periodic work: an idle button or knob is never
+    // polled, so watching it would report a stall after every quiet spell.
+    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 6 | 1 << 7
+    try h.spawn(
+      .watchdog(
+        Watchdog(index: 8, device: deviceFD, kick: every, stall: every * 5, watched: watched, start: start)))
+    try h.spawn(
+      .simFile(
+        SimFileWriter(
+          path: FilePath(text: temperaturePath), values: values, count: Self.temperatures.count,
+          repeats: true,
+          start: start + Duration(nanoseconds: period / 2), every: every)))
+
+    var script = DayScript()
+    /// Schedules the stimuli of minute `m` (presses, turns; at an hour's start its pulses).
+    func schedule(minute m: Int64, _ h: inout FirmwareHarness, _ script: inout DayScript) throws {
+      let minuteStart = m * 60 * Self.second
+      if m % 60 == 0 {
+        var trains = [
+          PulseTrain(start: minuteStart, hz: profile.gustHz, count: profile.gustHz * profile.gustSeconds)
+        ]
+        if profile.breezeHz > 0 {
+          let from = profile.gustSeconds + 1
+          trains.append(
+            PulseTrain(
+              start: minuteStart + from * Self.second, hz: profile.breezeHz,
+              count: profile.breezeHz * (3599 - from)))
+        }
+        for train in trains where train.count > 0 {
+          script.pulses.append(train)
+          try h.stimulate(
+            .pulses(
+              port: 1, start: start + Duration(nanoseconds: train.start), hertz: train.hz, dutyPercent: 50,
+              count: train.count))
+        }
+      }
+      for offset in stride(from: Int64(0), to: 60, by: 1) {
+        let second = m * 60 + offset
+        if second >= 7 && (second - 7) % profile.pressEvery == 0 {
+          let down = second * Self.second
+          let long = script.presses.count % 10 == 9
+          let up = down + (long ? 1500 : 150) * 1_000_000
+          script.presses.append((down, up, long))
+          for (time, high) in [(down, false), (up, true)] {
+            try h.stimulate(
+              .bounce(
+                port: 0, start: start + Duration(nanoseconds: time), high: high, bounces: 2,
+                spacing: .microseconds(200)))
+          }
+        }
+        if second >= 13 && (second - 13) % profile.turnEvery == 0 {
+          let clockwise = script.turns.count % 2 == 0
+          script.turns.append((second * Self.second, clockwise))
+          try h.stimulate(
+            .quadrature(
+              a: 2, b: 3, start: start + .seconds(second), stepsPerSecond: 1000, steps: clockwise ? 48 : -48))
+        }
+      }
+    }
+
+    var book = DayBook()
+    var pending: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// Reads the pipe and checks each record against the stimuli and the grids.
+    func drain(_ h: inout FirmwareHarness, _ book: inout DayBook, _ script: inout DayScript) {
+      while true {
+        let n = buffer.withUnsafeMutableBytes { read(h.outputPipe.read.rawValue, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        pending.append(contentsOf: buffer[0..<n])
+      }
+      var lineStart = pending.startIndex
+      while let newline = pending[lineStart...].firstIndex(of: 0x0A) {
+        defer { lineStart = newline + 1 }
+        guard let record = FastRecord(pending[lineStart..<newline]) else {
+          book.problem("not a record: \(String(decoding: pending[lineStart..<newline], as: UTF8.self))")
+          continue
+        }
+        book.records += 1
+        let t = record.time - ns
+        switch (record.task, record.event) {
+        case ("tick", "tick"):
+          book.ticks += 1
+          if t != book.ticks * period || record.numbers["n"] != book.ticks || record.numbers["late_ns"] != 0 {
+            book.problem("tick \(book.ticks) at \(t)")
+          }
+        case ("wind", "reading"):
+          book.windows += 1
+          let end = book.windows * period
+          let expected = script.pulses(before: end) - script.pulses(before: end - period)
+          let count = record.numbers["count"] ?? -1
+          book.pulsesCounted += count
+          if t != end || count != expected {
+            book.problem("wind window \(book.windows) at \(t): \(count), expected \(expected)")
+          }
+        case ("soc_temp", "reading"):
+          let k = book.readings
+          book.readings += 1
+          let raw = k == 0 ? 47000 : Self.temperatures[Int((k - 1) % 10)]
+          if t != k * period || record.decimals["value"] != Double(raw) / 1000 {
+            book.problem("reading \(k) at \(t): \(record.decimals["value"] ?? -1)")
+          }
+        case ("fan", let event):
+          // On at the first reading above 55 °C (57000: k ≡ 5 mod 10), off below 50 (k ≡ 9).
+          book.fanSwitches += 1
+          let expected: Int64 = event == "on" ? 5 : 9
+          if t % period != 0 || (t / period) % 10 != expected { book.problem("fan \(event) at \(t)") }
+        case ("button", let event):
+          guard script.nextPress < script.presses.count else {
+            book.problem("button \(event) at \(t): no press scheduled")
+            break
+          }
+          let press = script.presses[script.nextPress]
+          switch event {
+          case "press":
+            book.presses += 1
+            if t != press.down { book.problem("press at \(t), expected \(press.down)") }
+          case "long_press":
+            book.longPresses += 1
+            if !press.long || t != press.down + Self.second { book.problem("long press at \(t)") }
+          case "release":
+            book.releases += 1
+            let held = record.numbers["held_ms"] ?? -1
+            if t != press.up || held != (press.up - press.down) / 1_000_000 {
+              book.problem("release at \(t) held \(held)")
+            }
+            script.nextPress += 1
+          default:
+            book.problem("button \(event)")
+          }
+        case ("knob", "step"):
+          let delta = record.numbers["delta"] ?? 0
+          book.steps += abs(delta) * 4
+          book.position += delta
+          if abs(delta) != 1 || record.numbers["position"] != book.position {
+            book.problem("knob step \(delta) to \(record.numbers["position"] ?? -99) at \(t)")
+          }
+        default:
+          book.problem("unexpected record \(record.task) \(record.event) at \(t)")
+        }
+      }
+      pending.removeSubrange(pending.startIndex..<lineStart)
+      // As epoll would on a real board: the pipe has room again.
+      h.firmware.executor.raise(FirmwareInterrupt.outputWritable)
+    }
+
+    try schedule(minute: 0, &h, &script)
+    // A script due after the day keeps the stimulus task alive through quiet minutes (the
+    // button already rests high: it would be no edge).
+    try h.stimulate(.level(port: 0, at: start + .seconds(profile.hours * 3600 + 3600), high: true))
+    try h.spawn(.stimuli(StimulusTask()))
+    // The stimulus task sleeps until the next transition it knows of: after adding scripts,
+    // it is woken to look again.
+    let stimulusTask = try #require(
+      (0..<FirmwareLimits.tasks + FirmwareLimits.systemTasks).lazy.compactMap { slot -> Waker? in
+        guard let waker = h.firmware.executor.waker(slot: slot),
+          case .stimuli = h.firmware.executor.task(waker)
+        else { return nil }
+        return waker
+      }.first)
+    var allocations: UInt64 = 0
+    let minutes = profile.hours * 60
+    for m in 0..<minutes {
+      try schedule(minute: m + 1, &h, &script)  // a minute ahead: the stimulus task never runs dry
+      h.firmware.executor.wake(stimulusTask)
+      try h.spawn(.stopTimer(StopTimer(deadline: start + .seconds((m + 1) * 60))))
+      h.firmware.world.control = ControlRequests()
+      let before = sl_alloc_count_thread()
+      _ = h.firmware.runUntilRequest()
+      let after = sl_alloc_count_thread()
+      // The first minute is the warm-up (first polls, the runtime's type metadata).
+      if m > 0 { allocations += after &- before }
+      // Records made in the minute's last turn still wait in the ring, as at a real stop.
+      while case .wrote(let n) = OutputWriter.drainOnce(&h.firmware.world), n > 0 {}
+      drain(&h, &book, &script)
+      if (m + 1) % 60 == 0 || m + 1 == minutes {
+        let hour = (m + 1) / 60
+        let now = (m + 1) * 60 * Self.second
+        #expect(book.problems.isEmpty, "hour \(hour): \(book.problems)")
+        checkInvariants(&h, profile: profile, hour: hour, allocations: allocations)
+        // Stimuli in == records out, so far.
+        #expect(book.pulsesCounted == script.pulses(before: now), "hour \(hour): pulses")
+        let periods = now / period
+        #expect(book.ticks == periods && book.windows == periods && book.readings == periods + 1)
+        let pressesIn = script.presses.filter { $0.up < now }
+        #expect(book.presses == pressesIn.count && book.releases == pressesIn.count, "hour \(hour): presses")
+        #expect(book.longPresses == pressesIn.filter(\.long).count)
+        let turnsIn = script.turns.filter { $0.start < now }
+        #expect(book.steps == 48 * Int64(turnsIn.count), "hour \(hour): steps in == detents × 4")
+        #expect(book.position == (turnsIn.count % 2 == 1 ? 12 : 0))
+        #expect(book.fanSwitches == Int(periods / 10) * 2, "hour \(hour): fan")
+        if !book.problems.isEmpty { break }
+      }
+    }
+
+    // The watchdog kicked every period and never saw a stall.
+    let kicks = (try? FileManager.default.attributesOfItem(atPath: device)[.size] as? Int) ?? -1
+    #expect(kicks == Int(minutes * 60 / profile.period) + 1)
+    let counters = (0..<9).map { h.firmware.world.counters[$0] }
+    #expect(UInt64(book.records) == counters.reduce(0) { $0 + $1.records })
+    let took = Date().timeIntervalSince(wall)
+    let levelChanges = (0..<4).map { h.firmware.world.stimuli.counters($0).transitions }.reduce(0, +)
+    let edges = (1...4).compactMap { h.firmware.world.inputCounters($0)?.counters.edges }.reduce(0, +)
+    print(
+      """
+      simulated day (\(profile)): \(String(format: "%.1f", took)) s of real time
+        records \(book.records): ticks \(book.ticks), pulse windows \(book.windows) with \(book.pulsesCounted) \
+      pulses, presses \(book.presses) (\(book.longPresses) long), encoder steps \(book.steps) \
+      (\(book.steps / 4) detents), sampler readings \(book.readings), fan switches \(book.fanSwitches); \
+      watchdog kicks \(kicks)
+        level changes driven \(levelChanges), edges read \(edges), stimulus deliveries \
+      \(h.firmware.world.stimuli.deliveries), heap allocations after the first minute \(allocations)
+      """)
+  }
+
+  /// Every hour: nothing lost, dropped, missed or leaked.
+  func checkInvariants(_ h: inout FirmwareHarness, profile: DayProfile, hour: Int64, allocations: UInt64) {
+    for line in 1...4 {
+      guard let input = h.firmware.world.inputCounters(line) else {
+        Issue.record("line \(line) is not an input")
+        continue
+      }
+      let counters = input.counters
+      #expect(
+        counters.lost == 0 && counters.overflowed == 0 && counters.readErrors == 0,
+        "hour \(hour): line \(line) \(counters)")
+    }
+    for index in 0..<4 {
+      let port = h.firmware.world.stimuli.counters(index)
+      #expect(port.kernelDropped == 0 && port.writeErrors == 0, "hour \(hour): port \(index) \(port)")
+    }
+    for task in 0..<9 {
+      let counters = h.firmware.world.counters[task]
+      #expect(
+        counters.missedTicks == 0 && counters.dropped == 0 && counters.errors == 0,
+        "hour \(hour): task \(task) \(counters)")
+    }
+    let dropped = h.firmware.world.output.dropped + h.firmware.world.output.truncated
+    #expect(dropped == 0 && h.firmware.world.outputLoss.records == 0)
+    // The outputs' latest changes (the mock keeps 64) are on their grids: the heartbeat's
+    // 1/1/1/7 tenths of a period, the dimmer's PWM period with 25 % on.
+    let tenth = profile.period * 100
+    for change in h.outputHistory(0) where change.ms > 0 {
+      let phase = change.ms % (10 * tenth) / tenth
+      #expect(change.ms % tenth == 0 && phase < 4 && change.value == (phase % 2 == 0), "heartbeat \(change)")
+    }
+    let pwm = profile.pwmPeriod.nanoseconds / 1_000_000
+    for change in h.outputHistory(6) where change.ms > 0 {
+      let phase = change.ms % pwm
+      #expect((phase == 0 && change.value) || (phase == pwm / 4 && !change.value), "dimmer \(change)")
+    }
+    // Writer, stimuli, sim file and the nine tasks; every stop timer has finished.
+    #expect(h.firmware.executor.liveTasks == 12, "hour \(hour)")
+    // Deadlines held between minutes: heartbeat, wind, soc_temp, dimmer, tick, watchdog,
+    // stimuli, sim file (the button, knob, fan and writer wait for input only).
+    #expect(h.firmware.executor.armedTimers == 8, "hour \(hour)")
+    #expect(h.firmware.executor.counters.staleWakes == 0)
+    #expect(allocations == 0, "hour \(hour): heap allocations in the loop")
+  }
+}
