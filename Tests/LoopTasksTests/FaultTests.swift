@@ -221,8 +221,8 @@ private func watchdogDevice() -> (path: String, fd: Int32) {
     let last = (ticks.last!.time - start.nanoseconds) / period.nanoseconds
     #expect(UInt64(ticks.count) + rig.world.counters[0].missedTicks == UInt64(last))
     let stalls = records.filter { $0.task == "watchdog" && $0.event == "loop_stall" }
-    #expect(stalls.count == 1)
-    #expect((stalls.first?.int("late_ms") ?? 0) >= 200)
+    // One for the hog (a host that stalls the test process as long would add one).
+    #expect(stalls.contains { ($0.int("late_ms") ?? 0) >= 350 })
     #expect(records.filter { $0.task == "watchdog" && $0.event == "stall" }.isEmpty)
   }
 }
