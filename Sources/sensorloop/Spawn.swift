@@ -91,13 +91,29 @@ extension Board {
         throw e
       }
       return .watchdog(
-        Watchdog(index: index, device: fd, kick: c.kick, stall: c.stall, watched: c.watched, start: start))
+        Watchdog(
+          index: index, device: fd, kick: c.kick, stall: c.stall, watched: c.watched & periodicTasks(config),
+          start: start))
     case .ticker(let c):
       return .ticker(TickerTask(index: index, period: c.period, start: start))
     case .pwm(let c):
       return .pwm(
         SoftwarePWM(index: index, line: c.line, period: c.period, dutyPercent: c.dutyPercent, start: start))
     }
+  }
+
+  /// The tasks with periodic work, one bit per task index. Only these can be seen to stall: a
+  /// button, an encoder or a threshold waits for input and may rightly stay idle for days, so
+  /// watching them would stop the kicks (and reset the board) whenever nobody touches it.
+  static func periodicTasks(_ config: BoardConfig) -> UInt64 {
+    var mask: UInt64 = 0
+    for i in config.tasks.indices {
+      switch config.tasks[i].kind {
+      case .heartbeat, .pulseCounter, .sampler, .ticker, .pwm: mask |= 1 << UInt64(i)
+      case .button, .encoder, .threshold, .watchdog: break
+      }
+    }
+    return mask
   }
 
   static func filePath<let n: Int>(_ text: LoopConfig.FixedText<n>) -> FilePath {
