@@ -142,7 +142,7 @@ struct JSONReader {
     }
     reader.skipWhitespace()
     if reader.index >= source.count {
-      throw JSONSyntaxError(offset: reader.index, message: Array("the file holds no JSON value".utf8))
+      throw JSONSyntaxError(offset: reader.index, message: bytes("the file holds no JSON value"))
     }
     try reader.parseValue()
     reader.skipWhitespace()
@@ -295,7 +295,7 @@ struct JSONReader {
       index += 1
       if index < source.count && isDigit(source[index]) {
         throw JSONSyntaxError(
-          offset: start, message: Array("invalid number: JSON allows no leading zeros".utf8))
+          offset: start, message: bytes("invalid number: JSON allows no leading zeros"))
       }
     } else {
       while index < source.count && isDigit(source[index]) { index += 1 }
@@ -338,7 +338,7 @@ struct JSONReader {
       guard index < source.count else {
         throw JSONSyntaxError(
           offset: start,
-          message: Array("unterminated string: no closing '\"' before the end of the file".utf8))
+          message: bytes("unterminated string: no closing '\"' before the end of the file"))
       }
       if document.pool.count - poolStart > JSONDocument.maxStringBytes {
         var message: [UInt8] = []
@@ -397,7 +397,7 @@ struct JSONReader {
     index += 1
     guard index < source.count else {
       throw JSONSyntaxError(
-        offset: start, message: Array("unterminated string: no closing '\"' before the end of the file".utf8))
+        offset: start, message: bytes("unterminated string: no closing '\"' before the end of the file"))
     }
     let byte = source[index]
     index += 1
@@ -413,7 +413,7 @@ struct JSONReader {
       if scalar >= 0xDC00 && scalar <= 0xDFFF {
         throw JSONSyntaxError(
           offset: start,
-          message: Array("invalid \\u escape: a low surrogate without a high surrogate before it".utf8))
+          message: bytes("invalid \\u escape: a low surrogate without a high surrogate before it"))
       }
       if scalar >= 0xD800 && scalar <= 0xDBFF {
         guard index + 1 < source.count, source[index] == UInt8(ascii: "\\"),
@@ -421,7 +421,7 @@ struct JSONReader {
         else {
           throw JSONSyntaxError(
             offset: start,
-            message: Array("invalid \\u escape: a high surrogate without a low surrogate after it".utf8))
+            message: bytes("invalid \\u escape: a high surrogate without a low surrogate after it"))
         }
         let lowStart = index
         index += 2
@@ -429,7 +429,7 @@ struct JSONReader {
         guard low >= 0xDC00 && low <= 0xDFFF else {
           throw JSONSyntaxError(
             offset: start,
-            message: Array("invalid \\u escape: a high surrogate without a low surrogate after it".utf8))
+            message: bytes("invalid \\u escape: a high surrogate without a low surrogate after it"))
         }
         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
       }
@@ -454,7 +454,7 @@ struct JSONReader {
     for _ in 0..<4 {
       guard index < source.count, let digit = hexValue(source[index]) else {
         throw JSONSyntaxError(
-          offset: escapeStart, message: Array("invalid \\u escape: expected four hexadecimal digits".utf8))
+          offset: escapeStart, message: bytes("invalid \\u escape: expected four hexadecimal digits"))
       }
       value = value << 4 | UInt32(digit)
       index += 1

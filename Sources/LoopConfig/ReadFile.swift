@@ -10,8 +10,8 @@ func readConfigFile(path: [UInt8], display: [UInt8]) throws(ConfigError) -> [UIn
   func failure(_ message: [UInt8]) -> ConfigError {
     ConfigError(kind: .file, file: display, path: [], line: 0, column: 0, message: message)
   }
-  if path.isEmpty { throw failure(Array("no config file named (the path is empty)".utf8)) }
-  if path.contains(0) { throw failure(Array("the path contains a NUL byte".utf8)) }
+  if path.isEmpty { throw failure(bytes("no config file named (the path is empty)")) }
+  if path.contains(0) { throw failure(bytes("the path contains a NUL byte")) }
   var cPath = path
   cPath.append(0)
   let outcome: Result<[UInt8], Errno> = cPath.withUnsafeBufferPointer { raw in
@@ -26,21 +26,21 @@ func readConfigFile(path: [UInt8], display: [UInt8]) throws(ConfigError) -> [UIn
     }
   }
   switch outcome {
-  case .success(let bytes):
-    if bytes.count > ConfigLimits.maxFileBytes {
+  case .success(let contents):
+    if contents.count > ConfigLimits.maxFileBytes {
       var message: [UInt8] = []
       message.append("the file is larger than ")
       message.appendDecimal(ConfigLimits.maxFileBytes)
       message.append(" bytes; a board config is a few kilobytes")
       throw failure(message)
     }
-    if bytes.isEmpty {
+    if contents.isEmpty {
       throw failure(
-        Array(
+        bytes(
           "the file is empty; expected a JSON object such as {\"board\": ..., \"gpio\": ..., \"tasks\": [...]}"
-            .utf8))
+        ))
     }
-    return bytes
+    return contents
   case .failure(let errno):
     var message: [UInt8] = []
     switch errno {

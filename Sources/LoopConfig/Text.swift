@@ -226,6 +226,12 @@ extension Array where Element == UInt8 {
   }
 }
 
+/// The literal's UTF-8 bytes. (Not `Array("...".utf8)`: that goes through `String` and links
+/// its index and breadcrumb machinery into the board binary, about 8 KB.)
+func bytes(_ literal: StaticString) -> [UInt8] {
+  literal.withUTF8Buffer { Array($0) }
+}
+
 /// Whether `lhs` holds exactly the literal's bytes. (Concrete types, not generics: the
 /// validator compares keys constantly and unspecialised generics are slow in debug builds.)
 func bytesEqual(_ lhs: ArraySlice<UInt8>, _ rhs: StaticString) -> Bool {

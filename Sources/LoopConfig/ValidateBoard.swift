@@ -69,7 +69,7 @@ extension Validator {
     guard kind(root) == .object else {
       throw mismatch(
         .type, at: root,
-        expected: Array("an object at the top level ({\"board\": ..., \"gpio\": ..., \"tasks\": [...]})".utf8)
+        expected: bytes("an object at the top level ({\"board\": ..., \"gpio\": ..., \"tasks\": [...]})")
       )
     }
     try checkObject(
@@ -98,7 +98,7 @@ extension Validator {
   private mutating func gpio(_ root: Int) throws(ConfigError) -> (ChipSelector, Name) {
     let example: StaticString = "{\"chip\": \"pinctrl-bcm2711\"}"
     guard let node = doc.member(root, "gpio") else {
-      throw missing(root, "gpio", Array("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}".utf8))
+      throw missing(root, "gpio", bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"))
     }
     let mark = push("gpio")
     defer { pop(mark) }
@@ -106,8 +106,8 @@ extension Validator {
       guard bytesEqual(doc.string(node), "mock") else {
         throw mismatch(
           .range, at: node,
-          expected: Array("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}".utf8),
-          suggested: suggestion(for: doc.string(node), among: ["mock"]).map { _ in Array("mock".utf8) })
+          expected: bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"),
+          suggested: suggestion(for: doc.string(node), among: ["mock"]).map { _ in bytes("mock") })
       }
       return (.mock, Name("sensorloop"))
     }
@@ -121,13 +121,12 @@ extension Validator {
       consumer = Name("sensorloop")
     }
     guard let chipNode = doc.member(node, "chip") else {
-      throw missing(node, "chip", Array("a chip label such as \"pinctrl-bcm2711\", or \"mock\"".utf8))
+      throw missing(node, "chip", bytes("a chip label such as \"pinctrl-bcm2711\", or \"mock\""))
     }
     let inner = push("chip")
     defer { pop(inner) }
-    let chipExpected = Array(
-      "a chip label such as \"pinctrl-bcm2711\", a chip name such as \"gpiochip0\", a /dev path, or \"mock\""
-        .utf8)
+    let chipExpected = bytes(
+      "a chip label such as \"pinctrl-bcm2711\", a chip name such as \"gpiochip0\", a /dev path, or \"mock\"")
     if kind(chipNode) == .number
       || (kind(chipNode) == .string && !doc.string(chipNode).isEmpty
         && doc.string(chipNode).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }))
@@ -163,8 +162,8 @@ extension Validator {
     guard kind(node) == .object else {
       throw mismatch(
         .type, at: node,
-        expected: Array(
-          "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})".utf8))
+        expected: bytes(
+          "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})"))
     }
     // A "note" with a string value is free text here too, so "note" cannot name a line.
     func isNote(_ member: (key: Int, value: Int)) -> Bool {
@@ -221,20 +220,20 @@ extension Validator {
       let mark = push("aliases")
       defer { pop(mark) }
       guard doc.member(object, "name") != nil else {
-        throw error(.missingKey, at: node, Array("\"aliases\" needs a \"name\" to try first".utf8))
+        throw error(.missingKey, at: node, bytes("\"aliases\" needs a \"name\" to try first"))
       }
       guard kind(node) == .array, doc.nodes[node].a >= 1,
         doc.nodes[node].a <= Int32(ConfigLimits.maxLineNames - 1)
       else {
         throw mismatch(
           kind(node) == .array ? .capacity : .type, at: node,
-          expected: Array("an array of 1 to 3 other names of the line, such as [\"SDA1\"]".utf8))
+          expected: bytes("an array of 1 to 3 other names of the line, such as [\"SDA1\"]"))
       }
       for (index, element) in doc.elements(node).enumerated() {
         let inner = push(index: index)
         let alias = try readKernelName(element)
         for other in names.indices where names[other] == alias {
-          throw error(.conflict, at: element, Array("the same spelling is listed twice".utf8))
+          throw error(.conflict, at: element, bytes("the same spelling is listed twice"))
         }
         names.append(alias)
         pop(inner)
@@ -265,15 +264,14 @@ extension Validator {
     if names.isEmpty && offset == nil {
       throw error(
         .missingKey, at: object,
-        Array(
-          "missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\"".utf8))
+        bytes("missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\""))
     }
     if names.isEmpty && chip == .mock {
       throw error(
         .missingKey, at: object,
-        Array(
+        bytes(
           "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)"
-            .utf8))
+        ))
     }
 
     // On a known Raspberry Pi chip every spelling and the offset must mean the same BCM line.
@@ -386,7 +384,7 @@ extension Validator {
   }
 
   private func appendSpelling(_ spelling: [UInt8], into out: inout [UInt8]) {
-    if spelling.starts(with: Array("offset ".utf8)) {
+    if spelling.starts(with: bytes("offset ")) {
       out.append(contentsOf: spelling)
     } else {
       out.appendQuoted(spelling)
@@ -491,18 +489,18 @@ extension Validator {
   {
     var tasks = FixedList<32, TaskConfig>()
     guard let node = doc.member(root, "tasks") else {
-      throw missing(root, "tasks", Array("an array of tasks".utf8))
+      throw missing(root, "tasks", bytes("an array of tasks"))
     }
     let mark = push("tasks")
     defer { pop(mark) }
     guard kind(node) == .array else {
       throw mismatch(
         .type, at: node,
-        expected: Array("an array of tasks ([{\"name\": \"blink\", \"kind\": \"heartbeat\", ...}])".utf8))
+        expected: bytes("an array of tasks ([{\"name\": \"blink\", \"kind\": \"heartbeat\", ...}])"))
     }
     let count = Int(doc.nodes[node].a)
     if count == 0 {
-      throw error(.range, at: node, Array("expected at least one task, found an empty array".utf8))
+      throw error(.range, at: node, bytes("expected at least one task, found an empty array"))
     }
     if count > ConfigLimits.maxTasks {
       throw capacityError(at: node, most: ConfigLimits.maxTasks, of: "tasks", found: count)
@@ -525,7 +523,7 @@ extension Validator {
       defer { pop(inner) }
       guard kind(element) == .object else {
         throw mismatch(
-          .type, at: element, expected: Array("a task object ({\"name\": ..., \"kind\": ..., ...})".utf8))
+          .type, at: element, expected: bytes("a task object ({\"name\": ..., \"kind\": ..., ...})"))
       }
       let kindIndex = try choice(element, "kind", Validator.taskKinds, default: nil)
       try checkObject(
@@ -606,7 +604,7 @@ extension Validator {
         if let node = doc.member(element, "steps_per_detent") {
           let mark = push("steps_per_detent")
           steps = Int(try readInteger(node, 1...4))
-          if steps == 3 { throw mismatch(.range, at: node, expected: Array("1, 2 or 4".utf8)) }
+          if steps == 3 { throw mismatch(.range, at: node, expected: bytes("1, 2 or 4")) }
           pop(mark)
         }
         taskKind = .encoder(EncoderConfig(lineA: lineA, lineB: lineB, stepsPerDetent: steps))
@@ -665,13 +663,13 @@ extension Validator {
           guard kind(node) == .array, doc.nodes[node].a >= 1 else {
             throw mismatch(
               kind(node) == .array ? .range : .type, at: node,
-              expected: Array("an array of one or more task names".utf8))
+              expected: bytes("an array of one or more task names"))
           }
           for (position, item) in doc.elements(node).enumerated() {
             let inner = push(index: position)
             let watchedIndex = try resolveTask(item, names: names, selfIndex: index)
             if watched & (1 << UInt64(watchedIndex)) != 0 {
-              throw error(.conflict, at: item, Array("the task is listed twice".utf8))
+              throw error(.conflict, at: item, bytes("the task is listed twice"))
             }
             watched |= 1 << UInt64(watchedIndex)
             pop(inner)
@@ -742,7 +740,7 @@ extension Validator {
 
   private mutating func pattern(_ object: Int) throws(ConfigError) -> FixedList<16, Duration> {
     var result = FixedList<16, Duration>()
-    let expected = Array("an array of 2 to 16 durations in milliseconds: on, off, on, off ...".utf8)
+    let expected = bytes("an array of 2 to 16 durations in milliseconds: on, off, on, off ...")
     guard let node = doc.member(object, "pattern_ms") else {
       result.append(.milliseconds(100))
       result.append(.milliseconds(900))
@@ -775,8 +773,8 @@ extension Validator {
       throw missing(
         object, key,
         need.direction == .input
-          ? Array("the name of an input line in \"lines\"".utf8)
-          : Array("the name of an output line in \"lines\"".utf8))
+          ? bytes("the name of an input line in \"lines\"")
+          : bytes("the name of an output line in \"lines\""))
     }
     let mark = push(key)
     defer { pop(mark) }
@@ -842,7 +840,7 @@ extension Validator {
   /// The index of the line string `node` names.
   private func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
-      throw mismatch(.type, at: node, expected: Array("the name of a line in \"lines\"".utf8))
+      throw mismatch(.type, at: node, expected: bytes("the name of a line in \"lines\""))
     }
     let wanted = doc.string(node)
     for index in lines.indices where lines[index].id.equals(wanted) { return index }
@@ -856,7 +854,7 @@ extension Validator {
     throws(ConfigError) -> Int
   {
     guard let node = doc.member(object, key) else {
-      throw missing(object, key, Array("the name of a task".utf8))
+      throw missing(object, key, bytes("the name of a task"))
     }
     let mark = push(key)
     defer { pop(mark) }
@@ -865,12 +863,12 @@ extension Validator {
 
   private func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
-      throw mismatch(.type, at: node, expected: Array("the name of a task".utf8))
+      throw mismatch(.type, at: node, expected: bytes("the name of a task"))
     }
     let wanted = doc.string(node)
     for (index, name) in names.enumerated() where !name.isEmpty && name.elementsEqual(wanted) {
       if index == selfIndex {
-        throw error(.conflict, at: node, Array("a task cannot refer to itself".utf8))
+        throw error(.conflict, at: node, bytes("a task cannot refer to itself"))
       }
       return index
     }
@@ -929,7 +927,7 @@ extension Validator {
       } else if kind(to) == .string {
         output.target = .file(try readPath(to, absolute: false))
       } else {
-        throw mismatch(.type, at: to, expected: Array("\"stdout\", \"stderr\" or a file path".utf8))
+        throw mismatch(.type, at: to, expected: bytes("\"stdout\", \"stderr\" or a file path"))
       }
     }
     let range = ConfigLimits.ringBytes
@@ -952,15 +950,14 @@ extension Validator {
     guard chip == .mock else {
       throw error(
         .conflict, at: node,
-        Array(
-          "scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\"".utf8))
+        bytes("scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\""))
     }
     try checkObject(node, allowed: ["stimuli", "files"], what: "sim", example: "{\"stimuli\": [...]}")
     if let list = doc.member(node, "stimuli") {
       let inner = push("stimuli")
       defer { pop(inner) }
       guard kind(list) == .array else {
-        throw mismatch(.type, at: list, expected: Array("an array of stimuli".utf8))
+        throw mismatch(.type, at: list, expected: bytes("an array of stimuli"))
       }
       let count = Int(doc.nodes[list].a)
       if count > ConfigLimits.maxStimuli {
@@ -976,7 +973,7 @@ extension Validator {
       let inner = push("files")
       defer { pop(inner) }
       guard kind(list) == .array else {
-        throw mismatch(.type, at: list, expected: Array("an array of scripted files".utf8))
+        throw mismatch(.type, at: list, expected: bytes("an array of scripted files"))
       }
       let count = Int(doc.nodes[list].a)
       if count > ConfigLimits.maxSimFiles {
@@ -995,7 +992,7 @@ extension Validator {
   {
     guard kind(object) == .object else {
       throw mismatch(
-        .type, at: object, expected: Array("a stimulus object ({\"kind\": \"press\", ...})".utf8))
+        .type, at: object, expected: bytes("a stimulus object ({\"kind\": \"press\", ...})"))
     }
     let kindIndex = try choice(object, "kind", Validator.stimulusKinds, default: nil)
     let keys: [StaticString]
@@ -1023,7 +1020,7 @@ extension Validator {
     case 0:
       let line = try simLine(object, "line", lines: lines)
       guard let node = doc.member(object, "value") else {
-        throw missing(object, "value", Array("0 or 1".utf8))
+        throw missing(object, "value", bytes("0 or 1"))
       }
       let mark = push("value")
       defer { pop(mark) }
@@ -1041,7 +1038,7 @@ extension Validator {
         defer { pop(mark) }
         throw error(
           .conflict, at: doc.member(object, "duration_ms")!,
-          Array("give \"count\" or \"duration_ms\", not both".utf8))
+          bytes("give \"count\" or \"duration_ms\", not both"))
       }
       if doc.member(object, "count") != nil {
         count = try integer(object, "count", 1...1_000_000_000, default: nil)
@@ -1059,7 +1056,7 @@ extension Validator {
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
       guard let node = doc.member(object, "value") else {
-        throw missing(object, "value", Array("0 or 1, the level after the bounce".utf8))
+        throw missing(object, "value", bytes("0 or 1, the level after the bounce"))
       }
       let mark = push("value")
       defer { pop(mark) }
@@ -1076,7 +1073,7 @@ extension Validator {
           defer { pop(mark) }
           throw error(
             .range, at: doc.member(object, "every_ms")!,
-            Array("must be longer than hold_ms (a press must end before the next starts)".utf8))
+            bytes("must be longer than hold_ms (a press must end before the next starts)"))
         }
       } else if doc.member(object, "every_ms") != nil {
         every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
@@ -1094,7 +1091,7 @@ extension Validator {
         let mark = push("line_b")
         defer { pop(mark) }
         throw error(
-          .conflict, at: doc.member(object, "line_b")!, Array("line_b must differ from line_a".utf8))
+          .conflict, at: doc.member(object, "line_b")!, bytes("line_b must differ from line_a"))
       }
       let steps = Int(try integer(object, "steps", 1...1_000_000, default: nil))
       let clockwise = try choice(object, "direction", ["cw", "ccw"], default: 0) == 0
@@ -1114,7 +1111,7 @@ extension Validator {
     throws(ConfigError) -> Int
   {
     guard let node = doc.member(object, key) else {
-      throw missing(object, key, Array("the name of an input line in \"lines\"".utf8))
+      throw missing(object, key, bytes("the name of an input line in \"lines\""))
     }
     let mark = push(key)
     defer { pop(mark) }
@@ -1136,7 +1133,7 @@ extension Validator {
     let path = try path(object, "path", absolute: true)
     var values = FixedList<16, Int64>()
     guard let list = doc.member(object, "values") else {
-      throw missing(object, "values", Array("an array of 1 to 16 integers".utf8))
+      throw missing(object, "values", bytes("an array of 1 to 16 integers"))
     }
     let mark = push("values")
     guard kind(list) == .array, doc.nodes[list].a >= 1,
@@ -1144,7 +1141,7 @@ extension Validator {
     else {
       throw mismatch(
         kind(list) != .array ? .type : (doc.nodes[list].a == 0 ? .range : .capacity), at: list,
-        expected: Array("an array of 1 to 16 integers".utf8))
+        expected: bytes("an array of 1 to 16 integers"))
     }
     for (index, element) in doc.elements(list).enumerated() {
       let inner = push(index: index)

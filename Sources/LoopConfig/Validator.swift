@@ -178,7 +178,7 @@ struct Validator {
       }
       seen[slot] = member.key
       if slot == allowed.count && kind(member.value) != .string {
-        throw mismatch(.type, at: member.value, expected: Array("a string (free text)".utf8))
+        throw mismatch(.type, at: member.value, expected: bytes("a string (free text)"))
       }
     }
   }
@@ -227,7 +227,7 @@ struct Validator {
   /// Reads `true` or `false`.
   func readBool(_ node: Int) throws(ConfigError) -> Bool {
     guard kind(node) == .boolean else {
-      throw mismatch(.type, at: node, expected: Array("true or false".utf8))
+      throw mismatch(.type, at: node, expected: bytes("true or false"))
     }
     return doc.nodes[node].a != 0
   }
@@ -238,7 +238,7 @@ struct Validator {
     if kind(node) == .number, let value = integerToken(doc.token(node)), value == 0 || value == 1 {
       return value == 1
     }
-    throw mismatch(node, wantedType: .number, expected: Array("0 or 1".utf8), else: .range)
+    throw mismatch(node, wantedType: .number, expected: bytes("0 or 1"), else: .range)
   }
 
   /// Reads a string that is one of `options`; returns its index.
@@ -267,7 +267,7 @@ struct Validator {
 
   /// What `readName` accepts, for messages.
   func nameExpectation() -> [UInt8] {
-    Array("a name of 1 to 31 letters, digits, '_' or '-' starting with a letter".utf8)
+    bytes("a name of 1 to 31 letters, digits, '_' or '-' starting with a letter")
   }
 
   /// Reads a kernel line or chip name: 1 to 31 printable ASCII characters, no spaces or quotes.
@@ -283,7 +283,7 @@ struct Validator {
     }
     throw mismatch(
       node, wantedType: .string,
-      expected: Array("a name of 1 to 31 printable ASCII characters without spaces or quotes".utf8),
+      expected: bytes("a name of 1 to 31 printable ASCII characters without spaces or quotes"),
       else: .range)
   }
 
@@ -322,8 +322,8 @@ struct Validator {
     }
     let expected =
       absolute
-      ? Array("an absolute file path (starting with '/') of at most 255 bytes".utf8)
-      : Array("a file path of 1 to 255 bytes".utf8)
+      ? bytes("an absolute file path (starting with '/') of at most 255 bytes")
+      : bytes("a file path of 1 to 255 bytes")
     throw mismatch(node, wantedType: .string, expected: expected, else: .range)
   }
 
@@ -405,7 +405,7 @@ struct Validator {
   ) throws(ConfigError) -> FixedText<n> {
     guard let node = doc.member(object, key) else {
       if let fallback { return fallback }
-      throw missing(object, key, Array("text".utf8))
+      throw missing(object, key, bytes("text"))
     }
     let mark = push(key)
     defer { pop(mark) }
@@ -416,7 +416,7 @@ struct Validator {
   mutating func path(_ object: Int, _ key: StaticString, absolute: Bool) throws(ConfigError) -> Path {
     guard let node = doc.member(object, key) else {
       throw missing(
-        object, key, absolute ? Array("an absolute file path".utf8) : Array("a file path".utf8))
+        object, key, absolute ? bytes("an absolute file path") : bytes("a file path"))
     }
     let mark = push(key)
     defer { pop(mark) }

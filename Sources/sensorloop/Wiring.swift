@@ -15,32 +15,31 @@ extension Board {
   static func wireGPIO(
     _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform, start now: Instant
   ) throws(StartupError) {
+    var simulated = false
+    if case .mock = config.chip { simulated = true }
+    var gpio = BoardGPIO(simulated: simulated)
+    let chip: LoopGPIO.ChipSelector
     switch config.chip {
     case .mock:
-      var gpio = MockGPIO()
-      let chip = gpio.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: config.lines.count)
+      let index = gpio.mock.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: config.lines.count)
       for i in config.lines.indices {
         // The mock chip's line i carries the config's first spelling of line i.
         if config.lines[i].names.count > 0 {
-          gpio.nameLine(chip: chip, offset: i, gpioName(config.lines[i].names[0]))
+          gpio.mock.nameLine(chip: index, offset: i, gpioName(config.lines[i].names[0]))
         }
       }
-      try requestLines(&gpio, .name(GPIOName("gpiochip0")), config, &world, &platform, now)
-      try scheduleStimuli(config, &gpio, &world, start: now)
-    case .label(let label):
-      var gpio = LibgpiodSystem()
-      try requestLines(&gpio, .label(gpioName(label)), config, &world, &platform, now)
-    case .name(let name):
-      var gpio = LibgpiodSystem()
-      try requestLines(&gpio, .name(gpioName(name)), config, &world, &platform, now)
-    case .path(let path):
-      var gpio = LibgpiodSystem()
-      try requestLines(&gpio, .path(gpioName(path)), config, &world, &platform, now)
+      chip = .name(GPIOName("gpiochip0"))
+    case .label(let label): chip = .label(gpioName(label))
+    case .name(let name): chip = .name(gpioName(name))
+    case .path(let path): chip = .path(gpioName(path))
     }
+    try requestLines(&gpio, chip, config, &world, &platform, now)
+    if gpio.simulated { try scheduleStimuli(config, &gpio.mock, &world, start: now) }
   }
 
-  static func requestLines<G: GPIOSystem & ~Copyable>(
-    _ gpio: inout G, _ chip: LoopGPIO.ChipSelector, _ config: BoardConfig, _ world: inout FirmwareWorld,
+  static func requestLines(
+    _ gpio: inout BoardGPIO, _ chip: LoopGPIO.ChipSelector, _ config: BoardConfig,
+    _ world: inout FirmwareWorld,
     _ platform: inout EpollPlatform, _ now: Instant
   ) throws(StartupError) {
     let consumer = gpioName(config.consumer)
