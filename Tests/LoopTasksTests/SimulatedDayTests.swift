@@ -197,7 +197,7 @@ struct DayBook {
     }
     // Reading k (at k periods) finds what the writer wrote half a period before; reading 0
     // finds this.
-    FileManager.default.createFile(atPath: temperaturePath, contents: Data("47000\n".utf8))
+    #expect(FileManager.default.createFile(atPath: temperaturePath, contents: Data("47000\n".utf8)))
     let deviceFD = open(device, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     try #require(deviceFD >= 0)
     defer { close(deviceFD) }

@@ -98,7 +98,7 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
 @Suite struct FileTaskTests {
   func temporaryFile(_ contents: String?) -> String {
     let path = NSTemporaryDirectory() + "sensorloop-test-\(UUID().uuidString)"
-    if let contents { FileManager.default.createFile(atPath: path, contents: Data(contents.utf8)) }
+    if let contents { #expect(FileManager.default.createFile(atPath: path, contents: Data(contents.utf8))) }
     return path
   }
 
@@ -121,10 +121,10 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     #expect(records.last?.string("error") == "missing")
     #expect(records.last?.int("errno") == 2)
     // It comes back holding garbage, then a number again.
-    FileManager.default.createFile(atPath: path, contents: Data("hot\n".utf8))
+    #expect(FileManager.default.createFile(atPath: path, contents: Data("hot\n".utf8)))
     records = try h.run(until: 1400)
     #expect(records.last?.string("error") == "not a number")
-    FileManager.default.createFile(atPath: path, contents: Data("-1500".utf8))
+    #expect(FileManager.default.createFile(atPath: path, contents: Data("-1500".utf8)))
     records = try h.run(until: 1900)
     #expect(records.last?.double("value") == -1.75)
     #expect(records.map(ms) == [0, 500, 1000, 1500])
@@ -143,7 +143,7 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     try h.spawn(.threshold(ThresholdSwitch(index: 1, source: 0, line: 0, onAbove: 30, offBelow: 25)))
     for (until, value) in [(50, "29"), (150, "31"), (250, "27"), (350, "24"), (450, "26")] {
       _ = try h.run(until: Int64(until))
-      FileManager.default.createFile(atPath: path, contents: Data(value.utf8))
+      #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8)))
     }
     let records = try h.run(until: 550).filter { $0.task == "fan" }
     #expect(records.map(\.event) == ["on", "off"])
