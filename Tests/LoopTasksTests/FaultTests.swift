@@ -216,13 +216,10 @@ private func watchdogDevice() -> (path: String, fd: Int32) {
     #expect(counters.maxTimerLateness >= .milliseconds(350))
     #expect(rig.executor.stats(hog)!.longestPoll >= .milliseconds(400))
     #expect(rig.world.counters[0].missedTicks >= 35)
-    let ticks = records.filter { $0.task == "tick" }
-    #expect(ticks.allSatisfy { ($0.time - start.nanoseconds) % period.nanoseconds == 0 })
-    // Every grid point up to the last written tick was either delivered or counted as missed
-    // (missed ticks may also lie past it: a late host stall can skip points whose tick record
-    // the run's end did not see).
-    let last = (ticks.last!.time - start.nanoseconds) / period.nanoseconds
-    #expect(UInt64(ticks.count) + rig.world.counters[0].missedTicks >= UInt64(last))
+    // Every grid point up to the last tick's delivery was either delivered or counted as missed.
+    expectOnGrid(
+      records.filter { $0.task == "tick" }, start: start, period: period,
+      missed: rig.world.counters[0].missedTicks)
     let stalls = records.filter { $0.task == "watchdog" && $0.event == "loop_stall" }
     // One for the hog (a host that stalls the test process as long would add one).
     #expect(stalls.contains { ($0.int("late_ms") ?? 0) >= 350 })
