@@ -3,6 +3,8 @@
 // the kernels have used for a header line. With it a config's names, offsets and header pins
 // can be checked against one another, and two spellings of one line caught as a duplicate.
 
+import LoopCore
+
 /// A Raspberry Pi GPIO controller the validator recognises by label.
 struct KnownChip {
   /// How the chip's kernel names the header lines besides `GPIOn`.

@@ -1,74 +1,33 @@
-// Fixed-capacity text and lists for configuration values, and the byte-buffer writing that
-// error messages and the capacity plan are built with.
+// Fixed-capacity text (LoopCore's `FixedText`) and lists for configuration values, and the
+// byte-buffer writing that error messages and the capacity plan are built with.
 //
 // Embedded Swift links no Unicode tables for `String` comparison or hashing, so everything a
 // config names (task names, line names, units, paths) is kept as UTF-8 bytes in an
 // `InlineArray` and compared byte by byte. The values are plain structs with no heap storage,
 // so the task library can copy them into its tasks without allocating.
 
-/// UTF-8 text of at most `capacity - 1` bytes, always followed by a NUL so C calls can use it.
-public struct FixedText<let capacity: Int>: Equatable, Sendable {
-  /// The bytes, a NUL after the last one; the rest is zero.
-  public private(set) var storage: InlineArray<capacity, UInt8>
-  /// How many bytes of text are held.
-  public private(set) var count: Int
+import LoopCore
 
+/// What the validator needs of LoopCore's `FixedText` on top of what the board uses: text from
+/// parsed bytes that must fit whole, comparisons with parsed bytes, and arrays for messages
+/// (startup only: `bytes` allocates).
+extension FixedText {
   /// The most bytes of text this type holds (one byte is kept for the NUL).
   public static var maxCount: Int { capacity - 1 }
-
-  /// Empty text.
-  public init() {
-    storage = InlineArray(repeating: 0)
-    count = 0
-  }
 
   /// The text `bytes`, or nil when it does not fit.
   public init?(_ bytes: some Sequence<UInt8>) {
     self.init()
-    for byte in bytes {
-      guard count < Self.maxCount else { return nil }
-      storage[count] = byte
-      count += 1
-    }
-  }
-
-  /// Text from a string literal; traps (a programmer error) when it does not fit.
-  public init(_ literal: StaticString) {
-    self.init()
-    literal.withUTF8Buffer { buffer in
-      precondition(buffer.count <= Self.maxCount, "FixedText.init(_:): literal too long")
-      for byte in buffer {
-        storage[count] = byte
-        count += 1
-      }
-    }
-  }
-
-  /// Whether no bytes are held.
-  public var isEmpty: Bool { count == 0 }
-
-  /// The byte at `index`.
-  public subscript(index: Int) -> UInt8 {
-    precondition(index >= 0 && index < count, "FixedText.subscript: index out of range")
-    return storage[index]
+    for byte in bytes { append(byte: byte) }
+    if truncated { return nil }
   }
 
   /// The text as an array (for tests and startup code; allocates).
   public var bytes: [UInt8] {
     var result: [UInt8] = []
     result.reserveCapacity(count)
-    for index in 0..<count { result.append(storage[index]) }
+    for index in 0..<count { result.append(self[index]) }
     return result
-  }
-
-  /// Calls `body` with the text as a NUL-terminated C string.
-  public func withCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
-    let span = storage.span
-    // SAFETY: `storage` always holds a NUL at `count` (count < capacity), and the pointer does
-    // not outlive the closure.
-    return span.withUnsafeBufferPointer { buffer in
-      buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
-    }
   }
 
   /// Whether the text equals `other` byte for byte.
@@ -76,7 +35,7 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
     guard other.count == count else { return false }
     var index = other.startIndex
     for offset in 0..<count {
-      if storage[offset] != other[index] { return false }
+      if self[offset] != other[index] { return false }
       index += 1
     }
     return true
@@ -84,21 +43,6 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
 
   /// Whether the text equals `other` byte for byte.
   public func equals(_ other: [UInt8]) -> Bool { equals(other[...]) }
-
-  /// Whether the text equals the literal byte for byte.
-  public func equals(_ literal: StaticString) -> Bool {
-    literal.withUTF8Buffer { buffer in
-      guard buffer.count == count else { return false }
-      for offset in 0..<count where storage[offset] != buffer[offset] { return false }
-      return true
-    }
-  }
-
-  public static func == (lhs: FixedText, rhs: FixedText) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    for index in 0..<lhs.count where lhs.storage[index] != rhs.storage[index] { return false }
-    return true
-  }
 }
 
 /// A name: a task name, a line name or a chip label (at most 31 bytes).

@@ -25,6 +25,9 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   /// A copy of `bytes`.
   public init(bytes: UnsafeBufferPointer<UInt8>) { append(bytes: bytes) }
 
+  /// A copy of another text, of any capacity (truncated, and marked so, if it does not fit).
+  public init<let other: Int>(_ text: borrowing FixedText<other>) { append(text) }
+
   /// Whether the text is empty.
   public var isEmpty: Bool { count == 0 }
 

@@ -20,7 +20,7 @@ struct StartupError: Error {
   }
 
   mutating func add(_ part: StaticString) { message.append(contentsOf: bytes(part)) }
-  mutating func add<let n: Int>(_ text: LoopConfig.FixedText<n>) { message.append(contentsOf: text.bytes) }
+  mutating func add<let n: Int>(_ text: FixedText<n>) { text.withBytes { message.append(contentsOf: $0) } }
   mutating func add(errno: Errno) {
     add(" (")
     add(errno.name)
@@ -122,7 +122,7 @@ enum Board {
     case .stderr: fd = 2
     case .file(let path):
       do {
-        let file = try filePath(path).withCString { (p) throws(Errno) in
+        let file = try path.withCString { (p) throws(Errno) in
           try FileDescriptor.open(cString: p, .writeOnly | .create | .append)
         }
         fd = files.keep(file)
@@ -154,7 +154,7 @@ enum Board {
 
   static func names(_ config: BoardConfig, _ world: inout FirmwareWorld) {
     for i in config.tasks.indices {
-      world.names[i] = shortName(config.tasks[i].name)
+      world.names[i] = ShortName(config.tasks[i].name)
     }
   }
 }

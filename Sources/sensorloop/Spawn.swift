@@ -27,7 +27,7 @@ extension Board {
       tasks.append(
         .simFile(
           SimFileWriter(
-            path: filePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
+            path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
             start: start + file.at, every: file.every)))
     }
     for i in config.tasks.indices {
@@ -59,14 +59,14 @@ extension Board {
     case .pulseCounter(let c):
       return .pulseCounter(
         PulseCounter(
-          index: index, line: c.line, window: c.window, scale: c.scale.double, unit: shortName(c.unit),
+          index: index, line: c.line, window: c.window, scale: c.scale.double, unit: ShortName(c.unit),
           start: start))
     case .sampler(let c):
       return .sampler(
         Sampler(
-          index: index, path: filePath(c.path), period: c.period, scale: c.scale.double,
+          index: index, path: FilePath(c.path), period: c.period, scale: c.scale.double,
           offset: c.offset.double,
-          unit: shortName(c.unit), start: start))
+          unit: ShortName(c.unit), start: start))
     case .encoder(let c):
       let a = world.initialLevel(ofInput: c.lineA) ?? false
       let b = world.initialLevel(ofInput: c.lineB) ?? false
@@ -80,7 +80,7 @@ extension Board {
     case .watchdog(let c):
       let fd: Int32
       do {
-        let device = try filePath(c.device).withCString { (p) throws(Errno) in
+        let device = try c.device.withCString { (p) throws(Errno) in
           try FileDescriptor.open(cString: p, .writeOnly | .create)
         }
         fd = files.keep(device)
@@ -114,14 +114,6 @@ extension Board {
       }
     }
     return mask
-  }
-
-  static func filePath<let n: Int>(_ text: LoopConfig.FixedText<n>) -> FilePath {
-    text.bytes.withUnsafeBufferPointer { FilePath(bytes: $0) }
-  }
-
-  static func shortName<let n: Int>(_ text: LoopConfig.FixedText<n>) -> ShortName {
-    text.bytes.withUnsafeBufferPointer { ShortName(bytes: $0) }
   }
 
   /// Runs until a stop; prints the summary on SIGUSR1 and at the end; flushes the output.

@@ -25,13 +25,13 @@ extension Board {
       for i in config.lines.indices {
         // The mock chip's line i carries the config's first spelling of line i.
         if config.lines[i].names.count > 0 {
-          gpio.mock.nameLine(chip: index, offset: i, gpioName(config.lines[i].names[0]))
+          gpio.mock.nameLine(chip: index, offset: i, GPIOName(config.lines[i].names[0]))
         }
       }
       chip = .name(GPIOName("gpiochip0"))
-    case .label(let label): chip = .label(gpioName(label))
-    case .name(let name): chip = .name(gpioName(name))
-    case .path(let path): chip = .path(gpioName(path))
+    case .label(let label): chip = .label(GPIOName(label))
+    case .name(let name): chip = .name(GPIOName(name))
+    case .path(let path): chip = .path(GPIOName(path))
     }
     try requestLines(&gpio, chip, config, &world, &platform, now)
     if gpio.simulated { try scheduleStimuli(config, &gpio.mock, &world, start: now) }
@@ -42,13 +42,13 @@ extension Board {
     _ world: inout FirmwareWorld,
     _ platform: inout EpollPlatform, _ now: Instant
   ) throws(StartupError) {
-    let consumer = gpioName(config.consumer)
+    let consumer = GPIOName(config.consumer)
     for i in config.lines.indices {
       let line = config.lines[i]
       var selector = LineSelector(
-        line.names.count > 0 ? gpioName(line.names[0]) : GPIOName(), offset: line.offset)
+        line.names.count > 0 ? GPIOName(line.names[0]) : GPIOName(), offset: line.offset)
       if line.names.count > 1 {
-        for k in 1..<line.names.count { _ = selector.add(alternative: gpioName(line.names[k])) }
+        for k in 1..<line.names.count { _ = selector.add(alternative: GPIOName(line.names[k])) }
       }
       do throws(GPIOError) {
         switch line.direction {
@@ -189,10 +189,5 @@ extension Board {
     case .openDrain: .openDrain
     case .openSource: .openSource
     }
-  }
-
-  static func gpioName<let n: Int>(_ text: LoopConfig.FixedText<n>) -> GPIOName {
-    let bytes = text.bytes
-    return bytes.withUnsafeBufferPointer { GPIOName(bytes: $0) }
   }
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import LoopConfig
+import LoopCore
 
 /// The repository root, found from this file's path.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
