@@ -197,3 +197,32 @@ struct LibgpiodOnHostTests {
     #expect(error.map(text)?.hasPrefix("gpio: /dev/null is not a GPIO chip: ") == true)
   }
 }
+
+/// The board program's one `GPIOSystem`: each side reaches its own backend only.
+@Suite struct BoardGPIOTests {
+  @Test func simulatedGoesToTheMockChip() throws {
+    var gpio = BoardGPIO(simulated: true)
+    gpio.mock.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: 2)
+    var chips = 0
+    gpio.forEachChip { _ in chips += 1 }
+    #expect(chips == 1)
+    #expect(try gpio.openChip(.label(GPIOName("sensorloop-sim"))).name == GPIOName("gpiochip0"))
+    #expect(gpio.openedChip?.path == GPIOName("/dev/gpiochip0"))
+    let line = try gpio.requestInput(LineSelector("GPIO1"), on: .name(GPIOName("gpiochip0")), input)
+    #expect(line.source.offset == 1)
+    let port = gpio.mock.takePort(for: line)
+    let taken = port != nil
+    #expect(taken)
+  }
+
+  @Test(.enabled(if: !FileManager.default.fileExists(atPath: "/dev/gpiochip0")))
+  func realGoesToLibgpiodEvenWithAMockChip() {
+    var gpio = BoardGPIO(simulated: false)
+    gpio.mock.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: 2)
+    let error = failure { () throws(GPIOError) in try gpio.openChip(.label(GPIOName("sensorloop-sim"))) }
+    #expect(error?.kind == .chipNotFound)
+    #expect(
+      error.map(text)?.hasSuffix("no GPIO chips found (no /dev/gpiochip*: a kernel without GPIO support?)")
+        == true)
+  }
+}
