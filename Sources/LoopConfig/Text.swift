@@ -148,10 +148,22 @@ extension Array where Element == UInt8 {
     }
   }
 
-  /// Appends `bytes` between double quotes.
+  /// Appends `bytes` between double quotes, escaped as in JSON (`\"`, `\\`, control bytes as
+  /// `\u00XX`): text from the config may hold anything, and a message stays one line.
   mutating func appendQuoted(_ bytes: some Sequence<UInt8>) {
     append(UInt8(ascii: "\""))
-    append(contentsOf: bytes)
+    for byte in bytes {
+      if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+        append(UInt8(ascii: "\\"))
+        append(byte)
+      } else if byte < 0x20 || byte == 0x7F {
+        append("\\u00")
+        append(hexDigit(byte >> 4))
+        append(hexDigit(byte & 0xF))
+      } else {
+        append(byte)
+      }
+    }
     append(UInt8(ascii: "\""))
   }
 

@@ -37,7 +37,7 @@ struct Validator {
       path.append(contentsOf: key)
     } else {
       path.append("[")
-      appendEscaped(key, into: &path)
+      path.appendQuoted(key)
       path.append("]")
     }
     return mark
@@ -475,22 +475,4 @@ func integerToken(_ token: ArraySlice<UInt8>) -> Int64? {
     return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
   }
   return magnitude > UInt64(Int64.max) ? nil : Int64(magnitude)
-}
-
-/// Appends `bytes` as a JSON string literal, escaping quotes, backslashes and control bytes.
-func appendEscaped(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
-  out.append(UInt8(ascii: "\""))
-  for byte in bytes {
-    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-      out.append(UInt8(ascii: "\\"))
-      out.append(byte)
-    } else if byte < 0x20 {
-      out.append("\\u00")
-      out.append(hexDigit(byte >> 4))
-      out.append(hexDigit(byte & 0xF))
-    } else {
-      out.append(byte)
-    }
-  }
-  out.append(UInt8(ascii: "\""))
 }
