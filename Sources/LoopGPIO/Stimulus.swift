@@ -108,6 +108,8 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
   private var ports: InlineArray<portCapacity, MockInputPort?> = InlineArray { _ in nil }
   private var portCount = 0
   private var scripts = InlineArray<scriptCapacity, Script?>(repeating: nil)
+  /// One past the highest slot in use: the scans stop there, not at `scriptCapacity`.
+  private var scriptEnd = 0
   /// The shortest sleep between two deliveries (`.zero`: wake for each due transition).
   public var granularity: Duration = .zero
   /// The most transitions one delivery applies; the rest wait for the next poll, so a driver
@@ -151,6 +153,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
     while slot < scriptCapacity && scripts[slot] != nil { slot += 1 }
     guard slot < scriptCapacity else { throw .scriptsFull }
     scripts[slot] = Script(stimulus: stimulus, next: 0, due: stimulus.transition(0).time)
+    scriptEnd = max(scriptEnd, slot + 1)
   }
 
   /// Whether no script is left.
@@ -159,7 +162,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
   /// When the next transition is due, if any script is left.
   public var nextDue: Instant? {
     var earliest: Instant?
-    for i in 0..<scriptCapacity {
+    for i in 0..<scriptEnd {
       guard let script = scripts[i] else { continue }
       if earliest == nil || script.due < earliest! { earliest = script.due }
     }
@@ -177,7 +180,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
       budget -= 1
       var pick = -1
       var pickDue = now
-      for i in 0..<scriptCapacity {
+      for i in 0..<scriptEnd {
         guard let script = scripts[i], script.due <= pickDue else { continue }
         if pick < 0 || script.due < pickDue {
           pick = i
@@ -194,6 +197,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
       script.next += 1
       if script.next >= script.stimulus.transitions {
         scripts[pick] = nil
+        while scriptEnd > 0 && scripts[scriptEnd - 1] == nil { scriptEnd -= 1 }
       } else {
         script.due = script.stimulus.transition(script.next).time
         scripts[pick] = script
