@@ -30,17 +30,23 @@ extension Board {
             path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
             start: start + file.at, every: file.every)))
     }
-    for i in config.tasks.indices {
-      let task = try task(i, config, start: start, &firmware.world, &files)
-      if case .watchdog(let c) = config.tasks[i].kind, c.device != nil {
-        watchdogs.append((files.lastFD, c.disarmOnExit))
+    do throws(StartupError) {
+      for i in config.tasks.indices {
+        let task = try task(i, config, start: start, &firmware.world, &files)
+        if case .watchdog(let c) = config.tasks[i].kind, c.device != nil {
+          watchdogs.append((files.lastFD, c.disarmOnExit))
+        }
+        tasks.append(task)
       }
-      tasks.append(task)
-    }
-    for task in tasks {
-      do { try firmware.spawn(task) } catch {
-        throw StartupError("sensorloop: too many tasks for the executor's slots")
+      for task in tasks {
+        do { try firmware.spawn(task) } catch {
+          throw StartupError("sensorloop: too many tasks for the executor's slots")
+        }
       }
+    } catch {
+      // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
+      for (fd, _) in watchdogs { _ = Watchdog.write(fd, "V") }
+      throw error
     }
   }
 
@@ -128,6 +134,8 @@ extension Board {
       if let seconds = try? opened.watchdogTimeout(), seconds > 0,
         kick >= .seconds(Int64(seconds))
       {
+        // Opening armed it: disarm it before it is closed.
+        _ = Watchdog.write(opened.rawValue, "V")
         var e = StartupError("sensorloop: the watchdog ")
         e.add(device)
         e.add(" resets the board after ")
