@@ -28,7 +28,7 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     executor.measuresPollTime = true
     self.world = world
     if let start { self.start = start } else { self.start = executor.platform.now() }
-    for i in 0..<FirmwareLimits.tasks { self.world.progress[i] = self.start }
+    for i in 0..<FirmwareLimits.tasks { self.world.due[i] = self.start }
   }
 
   /// Spawns `task`; throws `.taskSlots` past the capacity (the config checks prevent it).

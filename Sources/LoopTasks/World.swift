@@ -1,5 +1,5 @@
 // The state every firmware task shares: GPIO lines, the output ring, the latest reading of
-// each task, progress marks for the watchdog, per-task counters and the shutdown requests.
+// when each periodic task is next due (for the watchdog), per-task counters and the shutdown requests.
 // Sized by named capacities and owned by the program for its whole run.
 
 import LoopCore
@@ -146,8 +146,9 @@ public struct FirmwareWorld: ~Copyable {
   public var outputLoss = OutputLoss()
   /// The latest reading of each task.
   public var readings = ReadingBoard()
-  /// When each task last did its periodic work (the watchdog checks these).
-  public var progress = InlineArray<32, Instant>(repeating: .zero)
+  /// When each periodic task is next due to do its work (its next grid point; the watchdog
+  /// checks these). A task is stalled when it is later than that by more than the stall time.
+  public var due = InlineArray<32, Instant>(repeating: .zero)
   /// Per-task counters for the summary.
   public var counters = InlineArray<32, TaskCounters>(repeating: TaskCounters())
   /// Stop and summary requests.

@@ -21,6 +21,16 @@ struct StartupError: Error {
 
   mutating func add(_ part: StaticString) { message.append(contentsOf: bytes(part)) }
   mutating func add<let n: Int>(_ text: FixedText<n>) { text.withBytes { message.append(contentsOf: $0) } }
+  mutating func add(decimal value: Int) {
+    if value < 0 { message.append(0x2D) }
+    var digits: [UInt8] = []
+    var rest = value.magnitude
+    repeat {
+      digits.append(UInt8(0x30 + rest % 10))
+      rest /= 10
+    } while rest > 0
+    message.append(contentsOf: digits.reversed())
+  }
   mutating func add(errno: Errno) {
     add(" (")
     add(errno.name)

@@ -30,15 +30,23 @@ extension Board {
             path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
             start: start + file.at, every: file.every)))
     }
-    for i in config.tasks.indices {
-      let task = try task(i, config, start: start, &firmware.world, &files)
-      if case .watchdog(let c) = config.tasks[i].kind { watchdogs.append((files.lastFD, c.disarmOnExit)) }
-      tasks.append(task)
-    }
-    for task in tasks {
-      do { try firmware.spawn(task) } catch {
-        throw StartupError("sensorloop: too many tasks for the executor's slots")
+    do throws(StartupError) {
+      for i in config.tasks.indices {
+        let task = try task(i, config, start: start, &firmware.world, &files)
+        if case .watchdog(let c) = config.tasks[i].kind, c.device != nil {
+          watchdogs.append((files.lastFD, c.disarmOnExit))
+        }
+        tasks.append(task)
       }
+      for task in tasks {
+        do { try firmware.spawn(task) } catch {
+          throw StartupError("sensorloop: too many tasks for the executor's slots")
+        }
+      }
+    } catch {
+      // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
+      for (fd, _) in watchdogs { _ = Watchdog.write(fd, "V") }
+      throw error
     }
   }
 
@@ -48,10 +56,11 @@ extension Board {
   ) throws(StartupError) -> FirmwareTask {
     switch config.tasks[index].kind {
     case .heartbeat(let c):
-      var steps = InlineArray<8, Duration>(repeating: .zero)
-      for k in 0..<min(c.pattern.count, 8) { steps[k] = c.pattern[k] }
-      guard let pattern = BlinkPattern(steps, count: min(c.pattern.count, 8), start: start) else {
-        throw StartupError("sensorloop: heartbeat: a pattern needs 2 to 8 positive steps")
+      // The validator allows at most `PatternSteps.count` steps, all positive: every one is kept.
+      var steps = PatternSteps(repeating: .zero)
+      for k in 0..<c.pattern.count { steps[k] = c.pattern[k] }
+      guard let pattern = BlinkPattern(steps, count: c.pattern.count, start: start) else {
+        bug("Board.task: the validator let through a pattern the heartbeat cannot hold")
       }
       return .heartbeat(Heartbeat(index: index, line: c.line, pattern: pattern))
     case .button(let c):
@@ -78,18 +87,8 @@ extension Board {
           index: index, source: c.source, line: c.line, onAbove: c.onAbove.double, offBelow: c.offBelow.double
         ))
     case .watchdog(let c):
-      let fd: Int32
-      do {
-        let device = try c.device.withCString { (p) throws(Errno) in
-          try FileDescriptor.open(cString: p, .writeOnly | .create)
-        }
-        fd = files.keep(device)
-      } catch {
-        var e = StartupError("sensorloop: cannot open the watchdog ")
-        e.add(c.device)
-        e.add(errno: error)
-        throw e
-      }
+      var fd: Int32 = -1
+      if let device = c.device { fd = try openWatchdog(device, kick: c.kick, &files) }
       return .watchdog(
         Watchdog(
           index: index, device: fd, kick: c.kick, stall: c.stall, watched: c.watched & periodicTasks(config),
@@ -100,6 +99,65 @@ extension Board {
       return .pwm(
         SoftwarePWM(index: index, line: c.line, period: c.period, dutyPercent: c.dutyPercent, start: start))
     }
+  }
+
+  /// Opens the watchdog `device` for kicks every `kick`: a character device whose timeout (when
+  /// the driver tells it) is longer than `kick`, or a FIFO (a stand-in for tests: the kicks can be
+  /// read from it, and it protects nothing). Never created: a missing device is an error, not a
+  /// regular file in /dev that would be "kicked" while nothing watches the board.
+  static func openWatchdog(_ device: Path, kick: Duration, _ files: inout OpenFiles) throws(StartupError)
+    -> Int32
+  {
+    var opened: FileDescriptor
+    do {
+      // Nonblocking: a FIFO without a reader then fails (ENXIO) instead of blocking startup.
+      opened = try device.withCString { (p) throws(Errno) in
+        try FileDescriptor.open(cString: p, .writeOnly | .nonBlocking)
+      }
+    } catch {
+      var e = StartupError("sensorloop: cannot open the watchdog ")
+      e.add(device)
+      e.add(errno: error)
+      throw e
+    }
+    let type: FileType
+    do { type = try opened.fileType() } catch {
+      var e = StartupError("sensorloop: cannot check the watchdog ")
+      e.add(device)
+      e.add(errno: error)
+      throw e
+    }
+    switch type {
+    case .characterDevice:
+      // The driver's timeout, where it tells it (bcm2835_wdt: at most about 15 s): a kick
+      // period at or above it would let the board reset between two kicks.
+      if let seconds = try? opened.watchdogTimeout(), seconds > 0,
+        kick >= .seconds(Int64(seconds))
+      {
+        // Opening armed it: disarm it before it is closed.
+        _ = Watchdog.write(opened.rawValue, "V")
+        var e = StartupError("sensorloop: the watchdog ")
+        e.add(device)
+        e.add(" resets the board after ")
+        e.add(decimal: seconds)
+        e.add(" s without a kick, and kick_ms is ")
+        e.add(decimal: Int(kick.nanoseconds / 1_000_000))
+        e.add(": set kick_ms below ")
+        e.add(decimal: seconds * 1000)
+        throw e
+      }
+    case .fifo:
+      break
+    default:
+      var e = StartupError("sensorloop: the watchdog ")
+      e.add(device)
+      e.add(" is not a character device (")
+      e.add(type.name)
+      e.add("): kicking it would protect nothing; give the watchdog driver's device (/dev/watchdog)")
+      e.add(" or leave \"device\" out to supervise without one")
+      throw e
+    }
+    return files.keep(opened)
   }
 
   /// The tasks with periodic work, one bit per task index. Only these can be seen to stall: a

@@ -90,7 +90,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
 
 @Suite struct BlinkPatternTests {
   @Test func walksThePatternOnItsGrid() {
-    var steps = InlineArray<8, Duration>(repeating: .zero)
+    var steps = PatternSteps(repeating: .zero)
     steps[0] = .milliseconds(100)
     steps[1] = .milliseconds(900)
     var blink = BlinkPattern(steps, count: 2, start: at(0))!
@@ -108,7 +108,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
   }
 
   @Test func rejectsEmptyAndNonPositiveSteps() {
-    let steps = InlineArray<8, Duration>(repeating: .zero)
+    let steps = PatternSteps(repeating: .zero)
     #expect(BlinkPattern(steps, count: 0, start: at(0)) == nil)
     #expect(BlinkPattern(steps, count: 2, start: at(0)) == nil)
   }
