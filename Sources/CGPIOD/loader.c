@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,18 @@ static int try_load(const char *file, int api) {
 
 int cg_gpiod_api(void) { return loaded_api; }
 
+static int load_locked(const char *path);
+
+// Startup code loads once; tests may call it from several threads at a time.
 int cg_gpiod_load(const char *path) {
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&lock);
+  int api = load_locked(path);
+  pthread_mutex_unlock(&lock);
+  return api;
+}
+
+static int load_locked(const char *path) {
   if (loaded_api) return loaded_api;
   if (!path) path = getenv("SENSORLOOP_LIBGPIOD");
   if (path && *path) return try_load(path, 0);

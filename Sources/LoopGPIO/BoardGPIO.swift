@@ -21,6 +21,8 @@ public struct BoardGPIO: GPIOSystem, ~Copyable {
     if !simulated { try chips.prepare() }
   }
 
+  public var libraryVersion: GPIOName { simulated ? GPIOName() : chips.libraryVersion }
+
   /// The libgpiod API the real chips are reached through (nil when simulated or not loaded).
   public var loadedAPI: KernelABI? { simulated ? nil : chips.loadedAPI }
 

@@ -118,8 +118,9 @@ public struct InputLine: ~Copyable {
   /// Lost-edge detection and debounce state.
   public private(set) var filter: EdgeFilter
   private var queue = EdgeQueue()
-  /// The kernel's sequence number of the last v2 event read.
-  public private(set) var lastSeqno: UInt32?
+  /// The kernel's sequence number of the last v2 event read; 0 before the first (the kernel
+  /// numbers a request's edges from 1, so edges dropped before the first read count too).
+  public private(set) var lastSeqno: UInt32 = 0
   /// True when the last read stopped for want of queue room, not because the fd was empty:
   /// the next `poll` reads on without waiting for the interrupt.
   private var unread = false
@@ -241,10 +242,9 @@ public struct InputLine: ~Copyable {
           let record = batch[i]
           // The kernel numbers every edge of the line, queued or dropped: a gap is exactly the
           // edges its full queue dropped (the oldest) before this one.
-          if let last = lastSeqno {
-            let gap = record.line_seqno &- last &- 1
-            if gap != 0 && gap < 0x8000_0000 { counters.lost += UInt64(gap) }
-          }
+          // A number that went backwards (never from a kernel) is no loss.
+          let gap = record.line_seqno &- lastSeqno &- 1
+          if gap != 0 && gap < 0x8000_0000 { counters.lost += UInt64(gap) }
           lastSeqno = record.line_seqno
           let edge: Edge = record.id == GPIO_V2_LINE_EVENT_RISING_EDGE.rawValue ? .rising : .falling
           accept(edge, record.timestamp_ns)

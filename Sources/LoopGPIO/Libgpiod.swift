@@ -56,6 +56,9 @@ public struct LibgpiodSystem: GPIOSystem, ~Copyable {
   /// The loaded library's version (`2.2.1`, `1.6.3`), empty when none is loaded.
   public static var version: GPIOName { GPIOName(cString: cg_gpiod_version()) }
 
+  /// The loaded library's version.
+  public var libraryVersion: GPIOName { Self.version }
+
   /// The loader's message after a failed load.
   public static var loadError: FixedText<256> { FixedText(cString: cg_gpiod_error()) }
 

@@ -301,6 +301,9 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// Nothing to load.
   public mutating func prepare() throws(GPIOError) {}
 
+  /// No library behind the mock.
+  public var libraryVersion: GPIOName { GPIOName() }
+
   /// Visits every chip; denied chips without their label and line count, as a real system would.
   public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     for i in 0..<chipCount { visit(info(i)) }

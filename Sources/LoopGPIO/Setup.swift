@@ -100,6 +100,8 @@ public protocol GPIOSystem: ~Copyable {
   /// Makes the system usable (libgpiod: loads the library); throws what to install when it
   /// cannot. Called before the first chip is opened.
   mutating func prepare() throws(GPIOError)
+  /// The GPIO library's version when one is loaded (`2.2.1`), else empty (the mock).
+  var libraryVersion: GPIOName { get }
   /// Calls `visit` for every GPIO chip device; chips that cannot be opened are visited with
   /// `accessible == false`.
   mutating func forEachChip(_ visit: (ChipInfo) -> Void)
@@ -242,6 +244,12 @@ extension GPIOSystem where Self: ~Copyable {
     case .path(let path):
       e.message.append("no chip at ")
       e.message.append(quoted: path)
+    }
+    let version = libraryVersion
+    if !version.isEmpty {
+      e.message.append(" (libgpiod ")
+      e.message.append(version)
+      e.message.append(")")
     }
     appendChipList(&e.message)
     return e
