@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 // sensorloop: a single-threaded, allocation-free executor for Raspberry Pi class boards, and
 // the firmware-style program built on it. No package dependencies: the Swift toolchain and
-// libgpiod (v1 API) only.
+// libgpiod, loaded at run time (v2 API on Pi OS trixie, v1 on bookworm) only.
 import PackageDescription
 
 /// Modules on the loop's hot path are optimised across module boundaries in release builds,
@@ -26,10 +26,10 @@ let package = Package(
     .target(name: "CLinux"),
     // The Linux platform: file descriptors, errno, the epoll reactor and its event sources.
     .target(name: "LoopLinux", dependencies: ["LoopCore", "CLinux"], swiftSettings: hotPath),
-    // libgpiod v1 headers (Debian 12 / Pi OS bookworm: 1.6.3).
-    .systemLibrary(
-      name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
-    // GPIO lines: a libgpiod backend and a mock backend sharing one edge-event decode path.
+    // libgpiod loaded at run time (dlopen): libgpiod.so.3 (v2 API, Pi OS trixie) or else
+    // libgpiod.so.2 (v1 API, bookworm); its own prototypes, so no gpiod.h is needed to build.
+    .target(name: "CGPIOD"),
+    // GPIO lines: libgpiod v1 and v2 backends and a mock backend sharing one edge-event decode path.
     .target(
       name: "LoopGPIO", dependencies: ["LoopCore", "LoopLinux", "CGPIOD"], swiftSettings: hotPath),
     // board.json: a small JSON reader with positions, and validation into fixed capacities.

@@ -136,13 +136,16 @@ public struct LineConfig: Equatable, Sendable {
   public var bias: Bias
   /// Whether the line is active low (logical 1 = physical low).
   public var activeLow: Bool
-  /// Edges closer than this after an accepted edge are ignored (software; libgpiod v1 has no
-  /// kernel debounce). Zero for none.
+  /// The debounce window (`debounce_ms`): done by the kernel with libgpiod v2, in software on
+  /// kernel timestamps with v1. Zero for none.
   public var debounce: Duration
   /// Output drive.
   public var drive: Drive
   /// An output's logical value when requested.
   public var initialValue: Bool
+  /// Edges the kernel queues for an input with libgpiod v2 (`kernel_queue`, 1 to 1024, default
+  /// 256; the kernel rounds up to a power of two). v1's queue is always 16.
+  public var kernelQueue: Int = 256
 }
 
 /// One entry of `tasks`.

@@ -26,7 +26,7 @@ extension Validator {
   static let topKeys: [StaticString] = ["board", "gpio", "lines", "tasks", "output", "sim"]
   static let lineKeys: [StaticString] = [
     "name", "aliases", "offset", "pin", "direction", "edge", "bias", "active_low", "debounce_ms", "drive",
-    "initial",
+    "initial", "kernel_queue",
   ]
   static let taskKinds: [StaticString] = [
     "heartbeat", "button", "pulse_counter", "sampler", "encoder", "threshold", "watchdog", "ticker", "pwm",
@@ -332,7 +332,8 @@ extension Validator {
       try choice(object, "direction", ["input", "output"], default: nil) == 0 ? .input : .output
     let isInput = direction == .input
     try onlyFor(
-      object, keys: isInput ? ["drive", "initial"] : ["edge", "debounce_ms"], direction: direction)
+      object, keys: isInput ? ["drive", "initial"] : ["edge", "debounce_ms", "kernel_queue"],
+      direction: direction)
     let edgeIndex = try choice(object, "edge", ["none", "rising", "falling", "both"], default: 3)
     let bias = try choice(object, "bias", ["as-is", "disabled", "pull-up", "pull-down"], default: 0)
     let drive = try choice(object, "drive", ["push-pull", "open-drain", "open-source"], default: 0)
@@ -348,7 +349,8 @@ extension Validator {
       bias: [Bias.asIs, .disabled, .pullUp, .pullDown][bias],
       activeLow: try boolean(object, "active_low", default: false),
       debounce: try milliseconds(object, "debounce_ms", 0...1000, default: 0),
-      drive: [Drive.pushPull, .openDrain, .openSource][drive], initialValue: initial)
+      drive: [Drive.pushPull, .openDrain, .openSource][drive], initialValue: initial,
+      kernelQueue: Int(try integer(object, "kernel_queue", 1...1024, default: 256)))
     return (line, doc.member(object, "edge") != nil)
   }
 

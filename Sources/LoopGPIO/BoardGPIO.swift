@@ -17,6 +17,15 @@ public struct BoardGPIO: GPIOSystem, ~Copyable {
   /// The real chips, or the mock ones when `simulated`.
   public init(simulated: Bool) { self.simulated = simulated }
 
+  public mutating func prepare() throws(GPIOError) {
+    if !simulated { try chips.prepare() }
+  }
+
+  public var libraryVersion: GPIOName { simulated ? GPIOName() : chips.libraryVersion }
+
+  /// The libgpiod API the real chips are reached through (nil when simulated or not loaded).
+  public var loadedAPI: KernelABI? { simulated ? nil : chips.loadedAPI }
+
   public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     if simulated { mock.forEachChip(visit) } else { chips.forEachChip(visit) }
   }

@@ -66,12 +66,16 @@ public struct EdgeFilter: Sendable {
   public private(set) var reportedLevel: Bool?
   /// The end of the current debounce hold, when edges are being held back.
   public private(set) var holdUntil: Instant?
+  /// Whether two same-direction edges in a row count as a lost edge (v1 uAPI). Off where the
+  /// kernel's sequence numbers count losses exactly (v2 uAPI).
+  public let guessesLoss: Bool
 
   /// A filter for `edges` with debounce `window`, starting from `level` when known (an input's
   /// level read when it was requested).
-  public init(edges: EdgeDetection, window: Duration, level: Bool? = nil) {
+  public init(edges: EdgeDetection, window: Duration, level: Bool? = nil, guessesLoss: Bool = true) {
     self.edges = edges
     self.window = window
+    self.guessesLoss = guessesLoss
     rawLevel = edges == .both ? level : nil
     reportedLevel = rawLevel
   }
@@ -93,7 +97,7 @@ public struct EdgeFilter: Sendable {
     if edges == .both {
       // Two edges of the same kind in a row: the one between them was lost (kernel FIFO
       // overflow, or an edge faster than the interrupt). An even number lost cannot be seen.
-      if rawLevel == event.edge.level { counters.lost += 1 }
+      if guessesLoss && rawLevel == event.edge.level { counters.lost += 1 }
       rawLevel = event.edge.level
     }
     rawTime = event.timestamp

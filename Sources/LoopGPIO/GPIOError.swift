@@ -22,6 +22,8 @@ public struct GPIOError: Error, Equatable {
     case permissionDenied
     /// Any other system error.
     case system
+    /// libgpiod itself is not installed (neither libgpiod.so.3 nor libgpiod.so.2 loads).
+    case libraryMissing
   }
 
   /// The kind of failure.

@@ -1,54 +1,102 @@
 // An input line as a task sees it, and the one decode path every edge takes: the line's fd
-// (a kernel line-event fd, or the mock's pipe) is read with libgpiod's
-// `gpiod_line_event_read_fd_multiple` into a fixed 16-event buffer, each event goes through
-// lost-edge detection and debounce, and lands in the line's fixed queue.
+// (a kernel line-event fd from libgpiod v1 or v2, or the mock's pipe) is read directly, in
+// batches of up to 16 kernel records (`struct gpioevent_data` on the v1 uAPI, `struct
+// gpio_v2_line_event` on v2), each event goes through loss accounting (v2: exact, from the
+// kernel's per-line sequence numbers) and debounce (software on v1; on v2 the kernel has done
+// it), and lands in the line's fixed queue.
 //
 // The fd is watched edge-triggered by the epoll platform, which raises the line's interrupt;
-// the task's poll takes the interrupt and drains the fd until it is empty, so no readiness
-// is ever missed. Nothing here allocates.
+// the task's poll takes the interrupt and drains the fd until it is empty (reading no more
+// than the line's queue has room for: what is not read waits in the kernel's queue), so no
+// readiness is ever missed. Nothing here allocates.
 
 import CGPIOD
 import LoopCore
 import LoopLinux
 
-/// What a requested line owns: for a libgpiod line, the chip handle opened for it (closing the
-/// chip releases the line and its event fd); for a mock line, the read end of its pipe.
+/// What a requested line owns: for a libgpiod v1 line, the chip handle opened for it (closing
+/// the chip releases the line and its event fd); for a v2 line, its line request; for a mock
+/// line, the read end of its pipe.
 public struct LineHandle: ~Copyable {
   /// The fd edge events are read from (-1 for an output).
   public let eventFD: Int32
-  /// The libgpiod chip opened for this line only.
+  /// The record format the fd gives.
+  public let abi: KernelABI
+  /// The events the kernel (or the mock) queues for the line before dropping.
+  public let kernelQueue: Int
+  /// Whether the kernel debounces the line (v2: `debounce_period_us` was requested).
+  public let kernelDebounce: Bool
+  /// The line's offset (for v2 value calls).
+  let offset: UInt32
+  /// The libgpiod v1 chip opened for this line only.
   let chip: OpaquePointer?
-  /// The libgpiod line (owned by `chip`).
+  /// The libgpiod v1 line (owned by `chip`).
   let line: OpaquePointer?
+  /// The libgpiod v2 line request.
+  let request: OpaquePointer?
   private let owned: FileDescriptor?
 
-  /// A line whose events are read from `fd`, which the handle now owns (the mock's pipe).
-  public init(eventFD fd: consuming FileDescriptor) {
+  /// A line whose events are read from `fd`, which the handle now owns (the mock's pipe),
+  /// giving `abi` records from a queue of `kernelQueue` events.
+  public init(eventFD fd: consuming FileDescriptor, abi: KernelABI = .v1, kernelQueue: Int = 16) {
     eventFD = fd.rawValue
+    self.abi = abi
+    self.kernelQueue = kernelQueue
+    kernelDebounce = false
+    offset = 0
     chip = nil
     line = nil
+    request = nil
     owned = .some(fd)
   }
 
   /// A line with no event fd and nothing to release (a mock output).
   public init() {
     eventFD = -1
+    abi = .v1
+    kernelQueue = 0
+    kernelDebounce = false
+    offset = 0
     chip = nil
     line = nil
+    request = nil
     owned = nil
   }
 
-  /// A requested libgpiod line on a chip opened for it alone.
+  /// A requested libgpiod v1 line on a chip opened for it alone.
   init(chip: OpaquePointer, line: OpaquePointer, eventFD: Int32) {
     self.eventFD = eventFD
+    abi = .v1
+    kernelQueue = eventFD < 0 ? 0 : 16
+    kernelDebounce = false
+    offset = 0
     self.chip = chip
     self.line = line
+    request = nil
     owned = nil
   }
 
+  /// A libgpiod v2 line request for line `offset`.
+  init(request: OpaquePointer, offset: Int, eventFD: Int32, kernelQueue: Int, kernelDebounce: Bool) {
+    self.eventFD = eventFD
+    abi = .v2
+    self.kernelQueue = kernelQueue
+    self.kernelDebounce = kernelDebounce
+    self.offset = UInt32(truncatingIfNeeded: offset)
+    chip = nil
+    line = nil
+    self.request = request
+    owned = nil
+  }
+
+  /// Whether the line is a mock (nothing is requested from a kernel).
+  public var isMock: Bool { line == nil && request == nil }
+
   deinit {
-    // gpiod_chip_close releases the requested line, which closes its event fd.
-    if let chip { gpiod_chip_close(chip) }
+    // Releasing a v2 request, or closing a v1 line's own chip, releases the line and closes its
+    // event fd.
+    if let request { cg_v2_gpiod_line_request_release(request) }
+    if let chip { cg_v1_gpiod_chip_close(chip) }
   }
 }
 
@@ -70,6 +118,12 @@ public struct InputLine: ~Copyable {
   /// Lost-edge detection and debounce state.
   public private(set) var filter: EdgeFilter
   private var queue = EdgeQueue()
+  /// The kernel's sequence number of the last v2 event read; 0 before the first (the kernel
+  /// numbers a request's edges from 1, so edges dropped before the first read count too).
+  public private(set) var lastSeqno: UInt32 = 0
+  /// True when the last read stopped for want of queue room, not because the fd was empty:
+  /// the next `poll` reads on without waiting for the interrupt.
+  private var unread = false
   /// What the line has seen.
   public private(set) var counters = LineCounters()
   /// The last read error other than "nothing to read", if any.
@@ -79,12 +133,28 @@ public struct InputLine: ~Copyable {
   public init(
     _ handle: consuming LineHandle, config: InputConfig, source: LineSource, initialLevel: Bool?
   ) {
+    let kernelDebounce = handle.kernelDebounce
+    let abi = handle.abi
     self.handle = handle
     self.config = config
     self.source = source
     self.initialLevel = initialLevel
-    filter = EdgeFilter(edges: config.edges, window: config.debounce, level: initialLevel)
+    filter = EdgeFilter(
+      edges: config.edges, window: kernelDebounce ? .zero : config.debounce, level: initialLevel,
+      guessesLoss: abi == .v1)
   }
+
+  /// The record format the line's fd gives (which libgpiod API requested it).
+  public var abi: KernelABI { handle.abi }
+
+  /// The events the kernel queues for the line before dropping (v1: always 16).
+  public var kernelQueue: Int { handle.kernelQueue }
+
+  /// Whether the kernel debounces the line (else `filter` does, on kernel timestamps).
+  public var debouncedInKernel: Bool { handle.kernelDebounce }
+
+  /// Whether the line is a mock line (the simulated board or a test).
+  public var isMock: Bool { handle.isMock }
 
   /// The fd edge events are read from, to watch for readability.
   public var eventFD: Int32 { handle.eventFD }
@@ -104,7 +174,8 @@ public struct InputLine: ~Copyable {
     while true {
       if let event = next() { return .ready(event) }
       // Taking the interrupt makes the task its handler and consumes it if it was pending.
-      guard cx.take(config.interrupt) else { break }
+      // Records left in the kernel's queue by a read that filled ours are read without it.
+      guard cx.take(config.interrupt) || unread else { break }
       readAvailable()
     }
     if let deadline = filter.settleDeadline {
@@ -131,52 +202,105 @@ public struct InputLine: ~Copyable {
     if let event = filter.settle(at: now, &counters) { enqueue(event) }
   }
 
-  /// Reads every event the fd holds (until it would block) through the filter into the queue;
-  /// returns how many events were read.
+  /// Reads the events the fd holds (until it would block, or until the queue has no room for
+  /// another batch: the rest wait in the kernel's queue, and `poll` reads on) through loss
+  /// accounting and the filter into the queue; returns how many events were read.
   ///
-  /// This is the decode path for libgpiod and mock lines alike. A read shorter than the batch
+  /// This is the decode path for libgpiod v1, v2 and mock lines alike. A read shorter than asked
   /// means the fd was empty at that moment; a later event makes the fd ready again.
   @discardableResult
   public mutating func readAvailable() -> Int {
-    var batch = InlineArray<16, gpiod_line_event>(repeating: gpiod_line_event())
+    unread = false
     var total = 0
-    while true {
-      let n = read(into: &batch)
-      if n <= 0 { break }
-      counters.reads += 1
-      for i in 0..<n {
-        let raw = batch[i]
-        let edge: Edge = raw.event_type == Int32(GPIOD_LINE_EVENT_RISING_EDGE) ? .rising : .falling
-        let nanoseconds = Int64(raw.ts.tv_sec) &* 1_000_000_000 &+ Int64(raw.ts.tv_nsec)
-        let out = filter.accept(EdgeEvent(edge, at: Instant(nanoseconds: nanoseconds)), &counters)
-        if let settled = out.settled { enqueue(settled) }
-        if let passed = out.passed { enqueue(passed) }
+    switch handle.abi {
+    case .v1:
+      // v1: the kernel's 16-event FIFO drops the newest, so everything is read at once and a
+      // full queue here drops (and counts) the newest too.
+      var batch = InlineArray<16, gpioevent_data>(repeating: gpioevent_data())
+      while true {
+        let asked = Self.batch
+        let n = read(into: &batch, asked)
+        for i in 0..<n {
+          let edge: Edge = batch[i].id == UInt32(GPIOEVENT_EVENT_RISING_EDGE) ? .rising : .falling
+          accept(edge, batch[i].timestamp)
+        }
+        total += n
+        if n < asked { break }
       }
-      total += n
-      if n < Self.batch { break }
+    case .v2:
+      // v2: the kernel's queue is sized for the line and drops the oldest, counted exactly:
+      // records are read only as the queue here has room for them, the rest wait there.
+      var batch = InlineArray<16, gpio_v2_line_event>(repeating: gpio_v2_line_event())
+      while true {
+        let asked = room()
+        if asked == 0 {
+          unread = true
+          break
+        }
+        let n = read(into: &batch, asked)
+        for i in 0..<n {
+          let record = batch[i]
+          // The kernel numbers every edge of the line, queued or dropped: a gap is exactly the
+          // edges its full queue dropped (the oldest) before this one.
+          // A number that went backwards (never from a kernel) is no loss.
+          let gap = record.line_seqno &- lastSeqno &- 1
+          if gap != 0 && gap < 0x8000_0000 { counters.lost += UInt64(gap) }
+          lastSeqno = record.line_seqno
+          let edge: Edge = record.id == GPIO_V2_LINE_EVENT_RISING_EDGE.rawValue ? .rising : .falling
+          accept(edge, record.timestamp_ns)
+        }
+        total += n
+        if n < asked { break }
+      }
     }
     return total
   }
 
-  /// One `gpiod_line_event_read_fd_multiple` call; 0 when the fd has nothing now or failed.
+  /// v2 records to read next: a batch (16), fewer when the queue has less room. A batch of n
+  /// records puts at most n events in it, plus one when a debounce hold is pending (a settled
+  /// level needs a held-back record, and each hold settles once).
+  private func room() -> Int {
+    let pendingHold = filter.holdUntil != nil ? 1 : 0
+    return max(0, min(Self.batch, EdgeQueue.capacity - queue.count - pendingHold))
+  }
+
+  private mutating func accept(_ edge: Edge, _ timestamp: UInt64) {
+    let nanoseconds = Int64(bitPattern: timestamp)
+    let out = filter.accept(EdgeEvent(edge, at: Instant(nanoseconds: nanoseconds)), &counters)
+    if let settled = out.settled { enqueue(settled) }
+    if let passed = out.passed { enqueue(passed) }
+  }
+
+  /// One `read` of up to `count` whole records; 0 when the fd has nothing now or failed.
   /// "Nothing now" (EAGAIN) is a result, not a thrown error: it ends every drain.
-  private mutating func read(into batch: inout InlineArray<16, gpiod_line_event>) -> Int {
+  private mutating func read<let n: Int, Record>(into batch: inout InlineArray<n, Record>, _ count: Int)
+    -> Int
+  {
     let fd = handle.eventFD
+    let size = MemoryLayout<Record>.stride
     var span = batch.mutableSpan
-    let outcome = span.withUnsafeMutableBufferPointer { events in
-      // SAFETY: `events` is the batch's storage for this closure; libgpiod writes at most
-      // `events.count` (16) events into it.
-      systemCallResult("InputLine.readAvailable: gpiod_line_event_read_fd_multiple", via: LinuxCalls.self) {
-        gpiod_line_event_read_fd_multiple(fd, events.baseAddress, UInt32(events.count))
+    let outcome = span.withUnsafeMutableBufferPointer { records in
+      // SAFETY: `records` is the batch's storage for this closure; at most `count` (<= n)
+      // records' bytes are read into it.
+      systemCallResult("InputLine.readAvailable: read", via: LinuxCalls.self) {
+        cg_read(fd, records.baseAddress, count * size)
       }
     }
     switch outcome {
-    case .success(let n):
-      return Int(n)
+    case .success(let bytes):
+      if Int(bytes) < size {
+        // Less than one record (a partial write, or end of file when the mock's writer is
+        // gone): EIO, as libgpiod reports it. Counted and reported, never fatal on the event
+        // path. A trailing partial record after whole ones is dropped with them, as libgpiod does.
+        counters.readErrors += 1
+        lastError = .ioError
+        return 0
+      }
+      counters.reads += 1
+      return Int(bytes) / size
     case .failure(.wouldBlock):
       return 0
     case .failure(let error):
-      // EIO: a short read (a partial record, or end of file when the mock's writer is gone);
       // ENODEV: the chip went away. Counted and reported, never fatal on the event path.
       counters.readErrors += 1
       lastError = error

@@ -73,6 +73,17 @@ public enum Drive: UInt8, Equatable, Sendable {
   case openSource
 }
 
+/// The kernel GPIO uAPI whose edge records a line's fd gives.
+public enum KernelABI: UInt8, Equatable, Sendable {
+  /// `struct gpioevent_data` (16 bytes): libgpiod 1.x (Pi OS bookworm). A 16-event queue per
+  /// line that drops the newest event when full; no sequence numbers.
+  case v1
+  /// `struct gpio_v2_line_event` (48 bytes): libgpiod 2.x (Pi OS trixie). A queue sized per
+  /// request that drops the oldest event when full; `line_seqno` counts every edge, so a gap
+  /// says exactly how many were lost.
+  case v2
+}
+
 /// How to request an input line.
 public struct InputConfig: Equatable, Sendable {
   /// The interrupt line raised when the line's event fd becomes readable.
@@ -84,19 +95,29 @@ public struct InputConfig: Equatable, Sendable {
   /// Whether the logical level is the inverse of the physical one; the kernel then reports
   /// logical edges (a physical falling edge is a rising event).
   public var activeLow: Bool
-  /// Software debounce window on kernel timestamps; `.zero` turns it off.
+  /// Debounce window: given to the kernel on the v2 uAPI (edges are filtered before they are
+  /// queued), applied in software on kernel timestamps otherwise; `.zero` turns it off.
   public var debounce: Duration
+  /// Events the kernel queues for the line on the v2 uAPI (the v1 uAPI's queue is always 16).
+  public var kernelQueue: Int
+
+  /// The kernel queue asked for when the config does not say: 256 edges (12 KiB of kernel
+  /// memory per line), a 1 kHz square wave's edges for 128 ms of a stalled loop.
+  public static var defaultKernelQueue: Int { 256 }
+  /// The largest kernel queue the kernel grants (`GPIO_V2_LINES_MAX * 16`).
+  public static var maxKernelQueue: Int { 1024 }
 
   /// An input raising `interrupt` on `edges`.
   public init(
     interrupt: Interrupt, edges: EdgeDetection = .both, bias: Bias = .asIs, activeLow: Bool = false,
-    debounce: Duration = .zero
+    debounce: Duration = .zero, kernelQueue: Int = InputConfig.defaultKernelQueue
   ) {
     self.interrupt = interrupt
     self.edges = edges
     self.bias = bias
     self.activeLow = activeLow
     self.debounce = debounce
+    self.kernelQueue = kernelQueue
   }
 }
 
@@ -126,8 +147,10 @@ public struct LineCounters: Equatable, Sendable {
   public var delivered: UInt64 = 0
   /// Events dropped because the line's queue was full.
   public var overflowed: UInt64 = 0
-  /// Impossible sequences (two rising or two falling edges in a row on a both-edges line):
-  /// each means at least one edge was lost, usually in the kernel's 16-event FIFO.
+  /// Edges lost before they were read. v2 uAPI: exact, the gaps in the kernel's per-line
+  /// sequence numbers (a full queue drops its oldest edge). v1 uAPI: a lower bound, impossible
+  /// sequences (two rising or two falling edges in a row on a both-edges line), each meaning at
+  /// least one edge was lost, usually in the kernel's 16-event FIFO.
   public var lost: UInt64 = 0
   /// Edges the debounce window swallowed.
   public var debouncedAway: UInt64 = 0

@@ -1,14 +1,23 @@
 // The mock GPIO backend: chips and lines in memory, for host tests and the simulated board.
 // A requested mock input is a nonblocking pipe; its `MockInputPort` writes edge records in the
-// kernel's own v1 format (`struct gpioevent_data`: u64 timestamp in ns, u32 id, 16 bytes with
-// tail padding on x86_64, aarch64 and armv7 alike), so the loop reads them through libgpiod's
-// `gpiod_line_event_read_fd_multiple` exactly as it reads a real line's fd. The port copies the
-// kernel's behaviour: active-low lines report logical edges, only requested edges are reported,
-// and the per-line FIFO holds 16 events and drops the newest when full.
+// kernel's own format, v1 (`struct gpioevent_data`, 16 bytes) or v2 (`struct
+// gpio_v2_line_event`, 48 bytes, with per-line sequence numbers), so the loop reads them
+// through the one decode path exactly as it reads a real line's fd. The port copies the
+// kernel's behaviour: active-low lines report logical edges, only requested edges are reported;
+// v1's per-line FIFO holds 16 events and drops the newest when full, v2's holds the requested
+// size (rounded up to a power of two) and drops the oldest. The mock kernel does not debounce:
+// mock lines are debounced in software on either ABI.
 
 import CGPIOD
 import LoopCore
 import LoopLinux
+
+/// An edge waiting in a mock port for its write.
+struct PendingEdge {
+  var timestamp: UInt64 = 0
+  var rising = false
+  var seqno: UInt32 = 0
+}
 
 /// The write side of a mock input: drive the physical level, and edges appear on the line's fd.
 public struct MockInputPort: ~Copyable {
@@ -17,10 +26,17 @@ public struct MockInputPort: ~Copyable {
 
   private let writer: FileDescriptor
   // A duplicate of the pipe's read end: the pipe never loses its last reader (a write would
-  // raise SIGPIPE), and FIONREAD on it tells how many records wait unread.
+  // raise SIGPIPE), FIONREAD on it tells how many records wait unread, and on v2 reading it
+  // drops the oldest.
   private let reader: FileDescriptor
-  private var pending = InlineArray<16, gpioevent_data>(repeating: gpioevent_data())
+  private var pending = InlineArray<16, PendingEdge>(repeating: PendingEdge())
   private var pendingCount = 0
+  private var lineSeqno: UInt32 = 0
+
+  /// The record format written (which kernel uAPI the port emulates).
+  public let abi: KernelABI
+  /// Events the emulated kernel queue holds (16 on v1).
+  public let depth: Int
 
   /// The chip's device path, as in the input's `LineSource`.
   public let chipPath: GPIOName
@@ -37,10 +53,12 @@ public struct MockInputPort: ~Copyable {
 
   init(
     writer: consuming FileDescriptor, reader: consuming FileDescriptor, chipPath: GPIOName,
-    offset: Int, edges: EdgeDetection, activeLow: Bool, level: Bool
+    offset: Int, edges: EdgeDetection, activeLow: Bool, level: Bool, abi: KernelABI = .v1, depth: Int = 16
   ) {
     self.writer = writer
     self.reader = reader
+    self.abi = abi
+    self.depth = depth
     self.chipPath = chipPath
     self.offset = offset
     self.edges = edges
@@ -69,18 +87,19 @@ public struct MockInputPort: ~Copyable {
     // The kernel reports the logical edge: on an active-low line a physical fall is a rise.
     let edge = Edge(to: newLevel != activeLow)
     guard edges.reports(edge) else { return }
-    if pendingCount == Self.kernelFIFODepth { flush() }
-    var record = gpioevent_data()
-    record.timestamp = UInt64(bitPattern: time.nanoseconds)
-    record.id = edge == .rising ? UInt32(GPIOEVENT_EVENT_RISING_EDGE) : UInt32(GPIOEVENT_EVENT_FALLING_EDGE)
-    pending[pendingCount] = record
+    if pendingCount == 16 { flush() }
+    // The v2 kernel numbers every edge it reports, queued or later dropped.
+    lineSeqno &+= 1
+    pending[pendingCount] = PendingEdge(
+      timestamp: UInt64(bitPattern: time.nanoseconds), rising: edge == .rising, seqno: lineSeqno)
     pendingCount += 1
   }
 
-  /// Writes the queued edges in one `write`, as many as the emulated kernel FIFO has room
-  /// for; the rest are dropped (the newest, as the kernel drops them) and counted.
+  /// Writes the queued edges in one `write`, as the emulated kernel queue has room for them. v1:
+  /// the rest are dropped (the newest, as the kernel drops them); v2: the oldest are dropped,
+  /// unread records first (read out of the pipe), then the oldest queued ones. Drops are counted.
   public mutating func flush() {
-    let count = pendingCount
+    var count = pendingCount
     if count == 0 { return }
     pendingCount = 0
     var unreadBytes: Int32 = 0
@@ -92,18 +111,79 @@ public struct MockInputPort: ~Copyable {
       counters.writeErrors += 1
       return
     }
-    let size = MemoryLayout<gpioevent_data>.stride
-    let room = max(0, Self.kernelFIFODepth - Int(unreadBytes) / size)
-    let kept = min(room, count)
-    counters.kernelDropped += UInt64(count - kept)
-    if kept == 0 { return }
-    var span = pending.mutableSpan
+    var first = 0
+    switch abi {
+    case .v1:
+      let room = max(0, depth - Int(unreadBytes) / MemoryLayout<gpioevent_data>.stride)
+      let kept = min(room, count)
+      counters.kernelDropped += UInt64(count - kept)
+      count = kept
+    case .v2:
+      let unread = Int(unreadBytes) / MemoryLayout<gpio_v2_line_event>.stride
+      var over = unread + count - depth
+      if over > 0 {
+        counters.kernelDropped += UInt64(over)
+        let fromPipe = min(over, unread)
+        if discardUnread(fromPipe) != fromPipe { counters.writeErrors += 1 }
+        over -= fromPipe
+        first = over
+      }
+    }
+    if count - first <= 0 { return }
+    switch abi {
+    case .v1:
+      var records = InlineArray<16, gpioevent_data>(repeating: gpioevent_data())
+      for i in first..<count {
+        records[i - first].timestamp = pending[i].timestamp
+        records[i - first].id = UInt32(
+          pending[i].rising ? GPIOEVENT_EVENT_RISING_EDGE : GPIOEVENT_EVENT_FALLING_EDGE)
+      }
+      write(&records, count - first)
+    case .v2:
+      var records = InlineArray<16, gpio_v2_line_event>(repeating: gpio_v2_line_event())
+      for i in first..<count {
+        records[i - first].timestamp_ns = pending[i].timestamp
+        records[i - first].id =
+          pending[i].rising
+          ? GPIO_V2_LINE_EVENT_RISING_EDGE.rawValue : GPIO_V2_LINE_EVENT_FALLING_EDGE.rawValue
+        records[i - first].offset = UInt32(truncatingIfNeeded: offset)
+        // One line per request: the request's sequence number is the line's.
+        records[i - first].seqno = pending[i].seqno
+        records[i - first].line_seqno = pending[i].seqno
+      }
+      write(&records, count - first)
+    }
+  }
+
+  /// Reads (drops) the `count` oldest unread v2 records out of the pipe; returns how many.
+  private mutating func discardUnread(_ count: Int) -> Int {
+    var scratch = InlineArray<16, gpio_v2_line_event>(repeating: gpio_v2_line_event())
+    let size = MemoryLayout<gpio_v2_line_event>.stride
+    let fd = reader.rawValue
+    var left = count
+    while left > 0 {
+      let chunk = min(left, 16)
+      var span = scratch.mutableSpan
+      let got = span.withUnsafeMutableBufferPointer { records in
+        // SAFETY: at most 16 records' bytes are read into the scratch batch.
+        cg_read(fd, records.baseAddress, chunk * size)
+      }
+      if got <= 0 { break }
+      left -= Int(got) / size
+    }
+    return count - left
+  }
+
+  /// Writes the first `count` records in one `write`.
+  private mutating func write<Record>(_ records: inout InlineArray<16, Record>, _ count: Int) {
+    let size = MemoryLayout<Record>.stride
+    var span = records.mutableSpan
     do {
       let written = try span.withUnsafeMutableBufferPointer { (records) throws(Errno) -> Int? in
-        // SAFETY: the first `kept` records of `pending` are initialised; the buffer lives for
-        // the closure. At most 256 bytes: a pipe write that small is atomic (PIPE_BUF), and the
-        // pipe (64 KiB) always has room for one emulated FIFO's worth.
-        try writer.tryWrite(UnsafeRawBufferPointer(start: records.baseAddress, count: kept * size))
+        // SAFETY: the first `count` records are initialised; the buffer lives for the closure.
+        // At most 768 bytes: a pipe write under PIPE_BUF (4096) is atomic, and the pipe (64 KiB)
+        // always has room for the emulated queue (at most 1024 v2 records, 48 KiB).
+        try writer.tryWrite(UnsafeRawBufferPointer(start: records.baseAddress, count: count * size))
       }
       if let written {
         counters.eventsWritten += UInt64(written / size)
@@ -122,7 +202,8 @@ public struct MockPortCounters: Equatable, Sendable {
   public var transitions: UInt64 = 0
   /// Edge records written to the line's fd.
   public var eventsWritten: UInt64 = 0
-  /// Edges the emulated kernel FIFO dropped because 16 were waiting unread.
+  /// Edges the emulated kernel queue dropped because it was full (v1: the newest, 16 waiting;
+  /// v2: the oldest).
   public var kernelDropped: UInt64 = 0
   /// Writes that failed.
   public var writeErrors: UInt64 = 0
@@ -152,9 +233,11 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   private var busy = InlineArray<32, BusyLine>(repeating: BusyLine())
   private var busyCount = 0
   private var current = -1
+  /// The kernel uAPI the mock chips emulate: the record format and queue of their lines.
+  public var abi: KernelABI
 
-  /// A system with no chips (what a host without GPIO looks like).
-  public init() {}
+  /// A system with no chips (what a host without GPIO looks like), emulating the `abi` uAPI.
+  public init(abi: KernelABI = .v1) { self.abi = abi }
 
   /// Adds a chip `name` (`gpiochip0`) labelled `label` with `lines` lines named
   /// `<prefix><offset>` (e.g. `GPIO17`); returns its index. Traps beyond `chipCapacity`
@@ -215,6 +298,12 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
 
   // MARK: GPIOSystem
 
+  /// Nothing to load.
+  public mutating func prepare() throws(GPIOError) {}
+
+  /// No library behind the mock.
+  public var libraryVersion: GPIOName { GPIOName() }
+
   /// Visits every chip; denied chips without their label and line count, as a real system would.
   public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     for i in 0..<chipCount { visit(info(i)) }
@@ -263,11 +352,16 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     case .pullDown: physical = false
     case .asIs, .disabled: break
     }
+    let depth =
+      abi == .v2
+      ? LibgpiodSystem.grantedQueue(max(1, min(config.kernelQueue, InputConfig.maxKernelQueue)))
+      : MockInputPort.kernelFIFODepth
     ports[slot] = MockInputPort(
       writer: pipe.write, reader: FileDescriptor(adopting: copy), chipPath: Self.path(chips[current].name),
-      offset: offset, edges: config.edges, activeLow: config.activeLow, level: physical)
+      offset: offset, edges: config.edges, activeLow: config.activeLow, level: physical, abi: abi,
+      depth: depth)
     level = physical != config.activeLow
-    return LineHandle(eventFD: pipe.read)
+    return LineHandle(eventFD: pipe.read, abi: abi, kernelQueue: depth)
   }
 
   /// Claims the line; a mock output records its changes itself.

@@ -1,5 +1,6 @@
 // An output line: set, get and toggle its logical value. A libgpiod output writes the kernel
-// (`gpiod_line_set_value`); a mock output only remembers. Both keep every change with its time
+// (`gpiod_line_set_value` on v1, `gpiod_line_request_set_value` on v2); a mock output only
+// remembers. Both keep every change with its time
 // in a fixed ring, which is how tests and the simulated board see what the firmware drove.
 
 import CGPIOD
@@ -89,14 +90,19 @@ public struct OutputLine: ~Copyable {
   }
 
   /// Whether the line is a mock (nothing is written to a kernel).
-  public var isMock: Bool { handle.line == nil }
+  public var isMock: Bool { handle.isMock }
 
   /// Sets the logical value at `time`; a change is recorded. The corresponding C function is
-  /// `gpiod_line_set_value`.
+  /// `gpiod_line_set_value` (v1) or `gpiod_line_request_set_value` (v2).
   public mutating func set(_ newValue: Bool, at time: Instant) throws(Errno) {
     if let line = handle.line {
       _ = try systemCall("OutputLine.set: gpiod_line_set_value") {
-        gpiod_line_set_value(line, newValue ? 1 : 0)
+        cg_v1_gpiod_line_set_value(line, newValue ? 1 : 0)
+      }
+    } else if let request = handle.request {
+      let offset = handle.offset
+      _ = try systemCall("OutputLine.set: gpiod_line_request_set_value") {
+        cg_v2_gpiod_line_request_set_value(request, offset, newValue ? 1 : 0)
       }
     }
     if newValue != value {
@@ -109,10 +115,18 @@ public struct OutputLine: ~Copyable {
   public mutating func toggle(at time: Instant) throws(Errno) { try set(!value, at: time) }
 
   /// Reads the logical value back: from the kernel for a libgpiod line, else the last set.
-  /// The corresponding C function is `gpiod_line_get_value`.
+  /// The corresponding C function is `gpiod_line_get_value` (v1) or
+  /// `gpiod_line_request_get_value` (v2).
   public func read() throws(Errno) -> Bool {
-    guard let line = handle.line else { return value }
-    let level = try systemCall("OutputLine.read: gpiod_line_get_value") { gpiod_line_get_value(line) }
+    if let line = handle.line {
+      let level = try systemCall("OutputLine.read: gpiod_line_get_value") { cg_v1_gpiod_line_get_value(line) }
+      return level != 0
+    }
+    guard let request = handle.request else { return value }
+    let offset = handle.offset
+    let level = try systemCall("OutputLine.read: gpiod_line_request_get_value") {
+      cg_v2_gpiod_line_request_get_value(request, offset)
+    }
     return level != 0
   }
 }

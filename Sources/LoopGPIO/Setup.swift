@@ -97,6 +97,11 @@ public struct LineSelector: Equatable, Sendable {
 ///
 /// Lookups and requests apply to the chip opened last (`openChip`).
 public protocol GPIOSystem: ~Copyable {
+  /// Makes the system usable (libgpiod: loads the library); throws what to install when it
+  /// cannot. Called before the first chip is opened.
+  mutating func prepare() throws(GPIOError)
+  /// The GPIO library's version when one is loaded (`2.2.1`), else empty (the mock).
+  var libraryVersion: GPIOName { get }
   /// Calls `visit` for every GPIO chip device; chips that cannot be opened are visited with
   /// `accessible == false`.
   mutating func forEachChip(_ visit: (ChipInfo) -> Void)
@@ -122,6 +127,7 @@ public protocol GPIOSystem: ~Copyable {
 extension GPIOSystem where Self: ~Copyable {
   /// Finds and opens the chip `selector` names.
   public mutating func openChip(_ selector: ChipSelector) throws(GPIOError) -> ChipInfo {
+    try prepare()
     switch selector {
     case .label(let label):
       var found: ChipInfo?
@@ -239,14 +245,24 @@ extension GPIOSystem where Self: ~Copyable {
       e.message.append("no chip at ")
       e.message.append(quoted: path)
     }
+    let version = libraryVersion
+    if !version.isEmpty {
+      e.message.append(" (libgpiod ")
+      e.message.append(version)
+      e.message.append(")")
+    }
     appendChipList(&e.message)
     return e
   }
 
-  /// Appends "; chips: gpiochip0 [label] (54 lines), ..." or a note that there are none.
+  /// Appends "; chips: gpiochip0 [label] (54 lines), ..." or a note that there are none. A chip
+  /// seen twice (the Pi 5's `gpiochip4` symlink to `gpiochip0`) is listed once.
   private mutating func appendChipList(_ message: inout FixedText<1024>) {
     var listed = 0
+    var seen = InlineArray<16, GPIOName>(repeating: GPIOName())
     forEachChip { chip in
+      for i in 0..<min(listed, 16) where seen[i] == chip.name { return }
+      if listed < 16 { seen[listed] = chip.name }
       message.append(listed == 0 ? "; chips: " : ", ")
       message.append(chip: chip)
       if chip.accessible {

@@ -108,9 +108,20 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       out.append("\n")
     }
     for i in 0..<FirmwareLimits.lines {
-      guard let line = world.inputCounters(i) else { continue }
+      guard let line = world.inputSummary(i) else { continue }
+      // The config's name, with the kernel's name (or the offset of an unnamed line) beside it.
       out.append("line ")
-      out.append(line.name)
+      if !line.name.isEmpty {
+        out.append(line.name)
+        out.append(" (")
+      }
+      if line.source.name.isEmpty {
+        out.append("#")
+        out.append(integer: Int64(line.source.offset))
+      } else {
+        out.append(line.source.name)
+      }
+      if !line.name.isEmpty { out.append(")") }
       out.append(": ")
       out.append(integer: Int64(line.counters.edges))
       out.append(" edges, ")
@@ -123,7 +134,15 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       out.append(integer: Int64(line.counters.overflowed))
       out.append(" overflowed, ")
       out.append(integer: Int64(line.counters.readErrors))
-      out.append(" read errors\n")
+      out.append(" read errors; ")
+      out.append(line.isMock ? "mock " : "libgpiod ")
+      out.append(line.abi == .v2 ? "v2" : "v1")
+      out.append(line.isMock ? " records, queue " : ", kernel queue ")
+      out.append(integer: Int64(line.kernelQueue))
+      if line.debounce > .zero {
+        out.append(line.debouncedInKernel ? ", debounce in kernel" : ", debounce in software")
+      }
+      out.append("\n")
     }
     out.append("output: ")
     out.append(integer: Int64(world.output.records))

@@ -130,10 +130,32 @@ public struct ControlRequests: Equatable, Sendable {
   public init() {}
 }
 
+/// An input line as the summary reports it.
+public struct InputSummary {
+  /// The config's name of the line (empty when not set).
+  public var name: ShortName
+  /// Where the line was found.
+  public var source: LineSource
+  /// What it has seen.
+  public var counters: LineCounters
+  /// The uAPI its events come through.
+  public var abi: KernelABI
+  /// The events its kernel queue holds.
+  public var kernelQueue: Int
+  /// Its debounce window.
+  public var debounce: Duration
+  /// Whether the kernel debounces it.
+  public var debouncedInKernel: Bool
+  /// Whether it is a mock line.
+  public var isMock: Bool
+}
+
 /// The firmware's shared state.
 public struct FirmwareWorld: ~Copyable {
   /// Task names, by task index.
   public var names = InlineArray<32, ShortName>(repeating: ShortName())
+  /// The config's line names (the keys of `lines`), by line index; empty when not set.
+  public var lineNames = InlineArray<32, ShortName>(repeating: ShortName())
   /// Input lines, by line index.
   public var inputs: InlineArray<32, InputLine?>
   /// Output lines, by line index.
@@ -182,6 +204,19 @@ public struct FirmwareWorld: ~Copyable {
   public func inputCounters(_ index: Int) -> (name: GPIOName, counters: LineCounters)? {
     switch inputs[index] {
     case .some(let line): return (line.source.name, line.counters)
+    case .none: return nil
+    }
+  }
+
+  /// What the summary says of input line `index`, if it is an input.
+  public func inputSummary(_ index: Int) -> InputSummary? {
+    switch inputs[index] {
+    case .some(let line):
+      return InputSummary(
+        name: lineNames[index], source: line.source, counters: line.counters, abi: line.abi,
+        kernelQueue: line.kernelQueue, debounce: line.config.debounce,
+        debouncedInKernel: line.debouncedInKernel,
+        isMock: line.isMock)
     case .none: return nil
     }
   }

@@ -18,6 +18,9 @@ extension Board {
     var simulated = false
     if case .mock = config.chip { simulated = true }
     var gpio = BoardGPIO(simulated: simulated)
+    // The simulated chip emulates today's kernel uAPI (v2 records, sized queues, sequence
+    // numbers); its lines are debounced in software (the mock kernel does not debounce).
+    gpio.mock.abi = .v2
     let chip: LoopGPIO.ChipSelector
     switch config.chip {
     case .mock:
@@ -45,6 +48,7 @@ extension Board {
     let consumer = GPIOName(config.consumer)
     for i in config.lines.indices {
       let line = config.lines[i]
+      world.lineNames[i] = ShortName(line.id)
       var selector = LineSelector(
         line.names.count > 0 ? GPIOName(line.names[0]) : GPIOName(), offset: line.offset)
       if line.names.count > 1 {
@@ -55,8 +59,11 @@ extension Board {
         case .input:
           let input = InputConfig(
             interrupt: FirmwareInterrupt.line(i), edges: detection(line.edge), bias: bias(line.bias),
-            activeLow: line.activeLow, debounce: debounce(of: i, config))
-          world.inputs[i] = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
+            activeLow: line.activeLow, debounce: debounce(of: i, config), kernelQueue: line.kernelQueue)
+          let requested = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
+          let source = requested.source
+          world.inputs[i] = .some(requested)
+          if source.matched < 0 { sayFoundByOffset(line, source) }
           do { try platform.watch(line: world.inputs[i]!) } catch {
             var e = GPIOError(.system, errno: error)
             e.message.append("cannot watch the line's event fd")
@@ -65,7 +72,10 @@ extension Board {
         case .output:
           let output = LoopGPIO.OutputConfig(
             initial: line.initialValue, drive: drive(line.drive), activeLow: line.activeLow)
-          world.outputs[i] = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
+          let requested = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
+          let source = requested.source
+          world.outputs[i] = .some(requested)
+          if source.matched < 0 { sayFoundByOffset(line, source) }
         }
       } catch {
         var e = StartupError("sensorloop: line \"")
@@ -75,6 +85,39 @@ extension Board {
         throw e
       }
     }
+  }
+
+  /// Says on stderr that no name matched and the line was taken by its offset, so the user
+  /// knows which line the program holds (a mainline kernel's Pi 5 names none of its lines).
+  static func sayFoundByOffset(_ line: LineConfig, _ source: LineSource) {
+    var e = StartupError("sensorloop: line \"")
+    e.add(line.id)
+    e.add("\": ")
+    if line.names.count > 0 {
+      e.add("no line named \"")
+      e.add(line.names[0])
+      e.add("\"")
+      if line.names.count > 1 { e.add(" (nor its aliases)") }
+      e.add(" on ")
+    } else {
+      e.add("on ")
+    }
+    e.add(source.chipName)
+    e.add(" [")
+    e.add(source.chipLabel)
+    e.add("]; using offset ")
+    var number = FixedText<12>()
+    number.append(decimal: source.offset)
+    e.add(number)
+    if source.name.isEmpty {
+      e.add(" (unnamed)")
+    } else {
+      e.add(" (named \"")
+      e.add(source.name)
+      e.add("\")")
+    }
+    e.message.append(0x0A)
+    writeAll(2, e.message)
   }
 
   /// Turns the config's logical stimuli into physical level scripts on the mock ports.
