@@ -151,6 +151,9 @@ extension Board {
           }
           if late.shutdown { break }
           for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
+          // Records go to the output they were made for when it takes them within a moment
+          // (the new config may name another); what it does not take is carried over.
+          _ = firmware.flushOutput(within: .milliseconds(100))
           swap(&firmware.world.output, &program.carried)
           return .reload(next)
         }
