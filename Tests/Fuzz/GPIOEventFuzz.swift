@@ -2,8 +2,9 @@
 //
 // The input configures one `InputLine` over a pipe (as the mock backend makes them) and then
 // scripts what happens to it: bytes written into the pipe (whole `struct gpioevent_data`
-// records, partial records, garbage ids and timestamps), `readAvailable()` drains through
-// libgpiod's `gpiod_line_event_read_fd_multiple`, the filter and the queue, tasks taking events,
+// records, partial records, garbage ids and timestamps), `readAvailable()` drains through the
+// v1 decode path (reads with the short-read rules of libgpiod's
+// `gpiod_line_event_read_fd_multiple`), the filter and the queue, tasks taking events,
 // and debounce windows settling. A plain model of the pipe and of libgpiod's read runs beside
 // it, and after every step the line's counters must agree with it:
 //

@@ -1,6 +1,6 @@
 // Regression tests from the GPIO decode-path fuzzer (Tests/Fuzz/GPIOEventFuzz.swift): what it
 // found, replayed as raw `struct gpioevent_data` records written into a line's pipe, read by
-// `readAvailable()` through libgpiod exactly as the fuzzer (and the mock backend) does.
+// `readAvailable()` exactly as the fuzzer (and the mock backend's v1 lines) do.
 
 import LoopCore
 import LoopGPIO

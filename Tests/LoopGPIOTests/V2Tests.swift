@@ -7,6 +7,7 @@ import CGPIOD
 import LoopCore
 import LoopGPIO
 import LoopLinux
+import LoopTesting
 import Testing
 
 /// A Pi 4's header chip on a mock emulating the v2 uAPI.
@@ -162,6 +163,28 @@ private func drive(_ port: inout MockInputPort, _ count: Int, from start: Int64 
     #expect(line.counters.lost == 0)
     #expect(line.counters.overflowed == 0)
     #expect(line.counters.delivered == 200)
+  }
+
+  /// Through a task on the virtual clock: one interrupt for a 200-edge backlog in the kernel's
+  /// queue. The task's poll reads on without waiting for another interrupt (edge-triggered epoll
+  /// would raise none: nothing new arrives), so it takes all 200.
+  @Test func oneInterruptDrainsABacklogBiggerThanTheLinesQueue() throws {
+    var mock = pi4v2()
+    var world = EdgeWorld()
+    let line = try mock.requestInput(
+      LineSelector("GPIO17"), on: header, InputConfig(interrupt: Interrupt(8), kernelQueue: 256))
+    var port = mock.takePort(for: line)!
+    _ = world.add(line)
+    drive(&port, 200)
+    var executor = VirtualExecutor(platform: VirtualPlatform())
+    try executor.spawn(.reader)
+    executor.platform.raise(Interrupt(8))
+    executor.runUntilStalled(&world)
+    #expect(world.seen.count == 200)
+    #expect(world.seen.first?.description == "0:R@1000000")
+    #expect(world.seen.last?.description == "0:F@2990000")
+    #expect(world.counters(0).lost == 0)
+    #expect(world.counters(0).overflowed == 0)
   }
 
   /// The same burst on a v1 line: the kernel FIFO keeps 16 and drops the newest.

@@ -57,4 +57,16 @@ struct LibgpiodBackendTests {
     #expect(run.stderr.contains("sudo apt install libgpiod3 on Raspberry Pi OS trixie"), "\(run.stderr)")
     #expect(run.stderr.contains("libgpiod2 on bookworm"), "\(run.stderr)")
   }
+
+  /// The summary names each line by its key in the config with the kernel's name beside it, and
+  /// says what the line got: on the simulated board, mock v2 records and the default queue.
+  @Test func summaryRowsNameTheConfigsLinesAndTheirBackend() throws {
+    let run = try sensorloop(["--config", "Boards/sim.json", "--duration", "1"], binary: releaseBinary)
+    #expect(run.status == 0)
+    #expect(
+      run.stderr.contains(
+        "line button (GPIO27): "), "\(run.stderr)")
+    #expect(run.stderr.contains("; mock v2 records, queue 256, debounce in software\n"), "\(run.stderr)")
+    #expect(run.stderr.contains("line wind (GPIO22): "), "\(run.stderr)")
+  }
 }
