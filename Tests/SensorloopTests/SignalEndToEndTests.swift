@@ -149,7 +149,7 @@ private func records(_ text: String) -> [[String: Any]] {
 private func time(_ record: [String: Any]) -> Int64 { (record["t_ns"] as? NSNumber)?.int64Value ?? -1 }
 
 /// A datagram socket standing in for systemd's $NOTIFY_SOCKET.
-private final class NotifySocket {
+private final class SignalNotifySocket {
   let path: String
   let fd: Int32
 
@@ -215,7 +215,7 @@ private final class NotifySocket {
     let folder = try scratch("startup-stop")
     defer { try? FileManager.default.removeItem(at: folder) }
     let binary = try releaseBinary()
-    let notify = try NotifySocket(folder)
+    let notify = try SignalNotifySocket(folder)
     let environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]
 
     let short = try Child.spawn(
@@ -321,7 +321,7 @@ private final class NotifySocket {
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = folder.appendingPathComponent("board.json")
     try Data(tickerConfig("tick").utf8).write(to: config)
-    let notify = try NotifySocket(folder)
+    let notify = try SignalNotifySocket(folder)
     let child = try Child.spawn(
       try releaseBinary(), ["--config", config.path], in: folder, environment: ["NOTIFY_SOCKET": notify.path])
     Thread.sleep(forTimeInterval: 0.7)
