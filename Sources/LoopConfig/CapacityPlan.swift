@@ -32,8 +32,8 @@ public struct CapacityPlan: Equatable, Sendable {
   public var lines: Row
   /// File descriptors held at once: the platform's four; on a real chip the chip and one
   /// request per line, on the mock chip a pipe and a duplicate per input; the watchdog device;
-  /// an output file; one for samplers and sim files, which open their file only while
-  /// reading or writing it.
+  /// an output file; one per worker thread for samplers and sim files, which open their file
+  /// only while reading or writing it.
   public var fds: Row
   /// Interrupt lines: the program's reserved ones, then one per line (by index).
   public var interrupts: Row
@@ -69,16 +69,18 @@ public struct CapacityPlan: Equatable, Sendable {
     slots = Row(
       name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks,
       limit: ConfigLimits.maxSlots,
-      rule: "one per task, 3 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
+      rule: "one per task, 4 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
     timers = Row(
       name: "timers", used: timed + 1 + simTasks, limit: ConfigLimits.maxTimers,
       rule: "one per task but encoders and thresholds, 1 for --duration, one per sim driver")
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
-      name: "fds", used: ConfigLimits.platformFds + lineFds + watchdogs + outputFiles + (transient ? 1 : 0),
+      name: "fds",
+      used: ConfigLimits.platformFds + lineFds + watchdogs + outputFiles
+        + (transient ? ConfigLimits.workerThreads : 0),
       limit: ConfigLimits.maxFds,
       rule:
-        "4 for the platform, the chip and one per line (3 per mock input), the watchdog, an output file, 1 for file reads"
+        "6 for the platform and its worker, the chip and one per line (3 per mock input), the watchdog, an output file, 2 for file reads (one per worker thread)"
     )
     interrupts = Row(
       name: "interrupts", used: ConfigLimits.systemInterrupts + config.lines.count,

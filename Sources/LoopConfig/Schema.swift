@@ -16,11 +16,14 @@ public enum ConfigLimits {
   public static let maxSlots = 40
   /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
   public static let maxTimers = 40
-  /// Slots the program itself always uses: the output writer, the signal handler, and the
-  /// `--duration` stop timer (reserved: the option is given at run time).
-  public static let systemTasks = 3
-  /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd.
-  public static let platformFds = 4
+  /// Slots the program itself always uses: the output writer, the signal handler, the worker
+  /// dispatcher, and the `--duration` stop timer (reserved: the option is given at run time).
+  public static let systemTasks = 4
+  /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd, and the
+  /// worker threads' two eventfds (requests, completions).
+  public static let platformFds = 6
+  /// Worker threads (`FirmwareLimits.workerThreads`): each holds one fd while it reads a file.
+  public static let workerThreads = 2
   /// Interrupt lines reserved for the program (signals, output writable); line `n` of `lines`
   /// uses interrupt `systemInterrupts + n`.
   public static let systemInterrupts = 8

@@ -8,6 +8,14 @@ import LoopGPIO
 import LoopLinux
 
 /// Reads a number from a file every period and reports `raw × scale + offset`.
+///
+/// With a `BlockingWorker` in the world (the program always has one) the read happens on a
+/// worker thread: at each tick the sampler submits the read of its own slot (its task index)
+/// and returns; the worker's completion wakes it and it emits the reading stamped with the tick
+/// (the instant the sample was asked for), plus `read_us`, how long the read took. A tick that
+/// finds the previous read still in flight submits nothing: it emits a `busy` record and counts
+/// as missed. Without a worker (the virtual-platform tests) it reads on the loop thread, opened
+/// non-blocking, as a sampler of a plain file may.
 public struct Sampler: Sendable {
   /// The task index.
   public let index: Int
@@ -16,6 +24,10 @@ public struct Sampler: Sendable {
   let offset: Double
   let unit: ShortName
   var ticker: Ticker
+  /// The tick whose read is in flight on the worker, if one is.
+  var inFlight: Instant?
+  /// Ticks that found the previous read still in flight.
+  public private(set) var busy: UInt64 = 0
 
   /// A sampler of `path` every `period` from `start` (first sample at `start`).
   public init(
@@ -30,30 +42,89 @@ public struct Sampler: Sendable {
     ticker = Ticker(period: period, first: start, policy: .skip)
   }
 
+  /// The longest file a sample reads (a longer one is refused as "too long").
+  static let readBytes = 64
+
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
+    let threaded = world.worker != nil
+    if threaded { collect(&cx, &world) }
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
-      world.counters[index].missedTicks = ticker.missed
       world.markProgress(index, at: tick.scheduled)
-      var record = world.record(index, at: tick.scheduled)
-      switch sample() {
-      case .success(let raw):
-        let value = raw * scale + offset
-        record.field("event", "reading")
-        record.field("value", value, decimals: 3)
-        record.field("unit", unit)
-        world.readings.publish(index, value: value, at: tick.scheduled, &cx)
-      case .failure(let failure):
-        world.counters[index].errors += 1
-        record.field("event", "error")
-        record.field("error", failure.what)
-        if failure.errno != 0 { record.field("errno", integer: Int64(failure.errno)) }
+      guard threaded else {
+        world.counters[index].missedTicks = ticker.missed
+        report(sample(), at: tick.scheduled, readTime: nil, &cx, &world)
+        continue
       }
-      record.finish()
-      world.emit(record, task: index, &cx)
+      if let pending = inFlight {
+        // The previous read has not come back (a slow bus, a FIFO nobody writes): one read per
+        // sampler at a time, so this tick's sample is skipped and said so.
+        busy += 1
+        world.counters[index].missedTicks = ticker.missed + busy
+        var record = world.record(index, at: tick.scheduled)
+        record.field("event", "busy")
+        record.field("pending_ms", integer: (tick.scheduled - pending).nanoseconds / 1_000_000)
+        record.finish()
+        world.emit(record, task: index, &cx)
+        continue
+      }
+      world.counters[index].missedTicks = ticker.missed + busy
+      let submitted = path.withCString { p in
+        world.worker!.submitRead(slot: index, path: p, maxBytes: Sampler.readBytes, waker: cx.waker)
+      }
+      if submitted {
+        inFlight = tick.scheduled
+      } else {
+        // The slot is taken: a programmer error (one slot per sampler), reported, not fatal.
+        report(.failure(Failure(what: "busy", errno: 0)), at: tick.scheduled, readTime: nil, &cx, &world)
+      }
     }
     return .pending
+  }
+
+  /// Emits the reading of the read in flight, if the worker has finished it.
+  private mutating func collect<S: Scheduler & ~Copyable>(
+    _ cx: inout Context<S>, _ world: inout FirmwareWorld
+  ) {
+    guard let tick = inFlight, let result = world.worker!.collect(index) else { return }
+    inFlight = nil
+    let outcome: Result<Double, Failure>
+    if result.errno != 0 {
+      let error = Errno(rawValue: result.errno)
+      outcome = .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: result.errno))
+    } else {
+      var buffer = InlineArray<64, UInt8>(repeating: 0)
+      world.worker!.withData(index, count: result.count) { bytes in
+        for i in 0..<bytes.count { buffer[i] = bytes[i] }
+      }
+      outcome = Sampler.parse(buffer, count: result.count)
+    }
+    report(outcome, at: tick, readTime: result.finished - tick, &cx, &world)
+  }
+
+  /// Emits one sample's record (stamped `time`, the tick) and publishes a good reading.
+  private func report<S: Scheduler & ~Copyable>(
+    _ outcome: Result<Double, Failure>, at time: Instant, readTime: Duration?, _ cx: inout Context<S>,
+    _ world: inout FirmwareWorld
+  ) {
+    var record = world.record(index, at: time)
+    switch outcome {
+    case .success(let raw):
+      let value = raw * scale + offset
+      record.field("event", "reading")
+      record.field("value", value, decimals: 3)
+      record.field("unit", unit)
+      world.readings.publish(index, value: value, at: time, &cx)
+    case .failure(let failure):
+      world.counters[index].errors += 1
+      record.field("event", "error")
+      record.field("error", failure.what)
+      if failure.errno != 0 { record.field("errno", integer: Int64(failure.errno)) }
+    }
+    if let readTime { record.field("read_us", integer: readTime.nanoseconds / 1_000) }
+    record.finish()
+    world.emit(record, task: index, &cx)
   }
 
   /// Why a sample failed.
@@ -83,7 +154,13 @@ public struct Sampler: Sendable {
     } catch {
       return .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: error.rawValue))
     }
-    if count == 64 { return .failure(Failure(what: "too long", errno: 0)) }
+    return Sampler.parse(buffer, count: count)
+  }
+
+  /// The number `buffer[0..<count]` holds, or why not: a read that filled the buffer is refused
+  /// (its number may go on past what was read).
+  static func parse(_ buffer: InlineArray<64, UInt8>, count: Int) -> Result<Double, Failure> {
+    if count == Sampler.readBytes { return .failure(Failure(what: "too long", errno: 0)) }
     guard let value = parseNumber(buffer, count: count) else {
       return .failure(Failure(what: "not a number", errno: 0))
     }
@@ -309,6 +386,20 @@ extension FirmwareWorld {
     case .some(let notify): try? notify.stopping()
     case .none: break
     }
+  }
+}
+
+/// Handles the world's worker's completion line: wakes the task whose request finished (the
+/// executor has one handler per line; this task is it, and the owners wait on their wakers).
+public struct WorkerDispatch: Sendable {
+  /// A dispatcher.
+  public init() {}
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    if world.worker != nil { world.worker!.dispatch(&cx) }
+    return .pending
   }
 }
 

@@ -18,6 +18,16 @@ public enum FirmwareLimits {
   public static let outputBytes = 65_536
   /// Tasks one reading may notify (thresholds watching it).
   public static let subscribers = 4
+  /// Slots of the world's `BlockingWorker`: one per task (a sampler uses its task index), the
+  /// output writer's and the summary writer's.
+  public static let workerSlots = tasks + 2
+  /// The worker slot of the output writer (writes to a regular file).
+  public static let outputWorkerSlot = tasks
+  /// The worker slot of the summary writer (writes to stderr).
+  public static let summaryWorkerSlot = tasks + 1
+  /// Worker threads: a read that never returns (a FIFO nobody writes) holds one; the other
+  /// keeps the rest of the slow I/O (other samplers, the output file, the summary) going.
+  public static let workerThreads = 2
 }
 
 /// The interrupt lines the firmware uses.
@@ -30,6 +40,8 @@ public enum FirmwareInterrupt {
   public static let outputWritable = Interrupt(2)
   /// SIGHUP: reserved (no reload: the config is fixed at startup).
   public static let hangup = Interrupt(3)
+  /// A `BlockingWorker` request finished (the worker's trigger).
+  public static let workerDone = Interrupt(7)
   /// The first GPIO line's interrupt; line `n` uses `firstLine + n`.
   public static let firstLine = 8
 
@@ -144,6 +156,10 @@ public struct FirmwareWorld: ~Copyable {
   public var outputFD: Int32
   /// Records the output fd refused, for the summary (the ring's own counters say "accepted").
   public var outputLoss = OutputLoss()
+  /// The worker threads that do blocking file I/O off the loop (sampler reads, writes to a
+  /// regular output file, the summary); nil runs sampler reads on the loop thread (tests on a
+  /// virtual platform).
+  public var worker: BlockingWorker? = nil
   /// The latest reading of each task.
   public var readings = ReadingBoard()
   /// When each task last did its periodic work (the watchdog checks these).

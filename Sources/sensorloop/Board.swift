@@ -60,6 +60,7 @@ enum Board {
       var platform = try makePlatform()
       var world = try openOutput(config.output, &platform, &files)
       try connectSystemd(&world)
+      try startWorker(&world, &platform)
       let start = platform.now()
       try wireGPIO(config, &world, &platform, start: start)
       names(config, &world)
@@ -79,6 +80,22 @@ enum Board {
       return platform
     } catch {
       var e = StartupError("sensorloop: cannot create the event loop")
+      e.add(errno: error)
+      throw e
+    }
+  }
+
+  /// Starts the worker threads that do the blocking file I/O (sampler reads, writes to a
+  /// regular output file, the summary) and raise `FirmwareInterrupt.workerDone` when done.
+  /// After `makePlatform`: the threads inherit its blocked signals.
+  static func startWorker(_ world: inout FirmwareWorld, _ platform: inout EpollPlatform) throws(StartupError)
+  {
+    do throws(Errno) {
+      let trigger = try platform.makeTrigger(for: FirmwareInterrupt.workerDone)
+      world.worker = try BlockingWorker(
+        slots: FirmwareLimits.workerSlots, threads: FirmwareLimits.workerThreads, trigger: trigger)
+    } catch {
+      var e = StartupError("sensorloop: cannot start the worker threads")
       e.add(errno: error)
       throw e
     }

@@ -15,6 +15,7 @@ extension Board {
   ) throws(StartupError) {
     let start = firmware.start
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
+    if firmware.world.worker != nil { tasks.append(.worker(WorkerDispatch())) }
     if let duration = options.duration { tasks.append(.stopTimer(StopTimer(deadline: start + duration))) }
     if let period = SystemdNotify.watchdogPeriod() {
       tasks.append(

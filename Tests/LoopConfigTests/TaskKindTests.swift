@@ -301,23 +301,25 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 9 tasks + output writer, signal handler, stop timer + stimulus driver + one sim file writer.
-    #expect(plan.slots.used == 14 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 9 tasks + output writer, signal handler, worker dispatcher, stop timer + stimulus driver
+    // + one sim file writer.
+    #expect(plan.slots.used == 15 && plan.slots.limit == ConfigLimits.maxSlots)
     // 7 tasks wait on time (not the encoder or the threshold) + stop timer + the two sim drivers.
     #expect(plan.timers.used == 10)
     #expect(plan.lines.used == 7)
-    // 4 platform + 3 × 4 mock inputs + watchdog + one for sampler and sim file reads.
-    #expect(plan.fds.used == 18)
+    // 4 platform + 2 worker eventfds + 3 × 4 mock inputs + watchdog + one per worker thread for
+    // sampler and sim file reads.
+    #expect(plan.fds.used == 21)
     // 8 reserved + one per line.
     #expect(plan.interrupts.used == 15)
     var text: [UInt8] = []
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       14 of 40
+        slots       15 of 40
         timers      10 of 40
         lines       7 of 32
-        fds         18 of 64
+        fds         21 of 64
         interrupts  15 of 64
         ring bytes  65536
 
@@ -333,10 +335,11 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    #expect(plan.slots.used == 7 + 3)
+    #expect(plan.slots.used == 7 + 4)
     #expect(plan.timers.used == 5 + 1)  // heartbeat, button, wind, soc_temp, watchdog + stop timer
-    // 4 platform + chip + 6 line requests + watchdog + one for sampler reads.
-    #expect(plan.fds.used == 13)
+    // 4 platform + 2 worker eventfds + chip + 6 line requests + watchdog + one per worker thread
+    // for sampler reads.
+    #expect(plan.fds.used == 16)
     #expect(plan.interrupts.used == 8 + 6)
   }
 
