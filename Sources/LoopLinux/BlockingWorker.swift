@@ -69,9 +69,15 @@ struct WorkSlotHeader: ~Copyable {
 struct WorkerShared: ~Copyable {
   /// Set (then one token per thread posted) to end the threads.
   let quit = Atomic<Bool>(false)
+  /// Threads still running, plus one for the loop side until it is dropped; whoever brings it
+  /// to zero closes the eventfds and unmaps the memory.
+  let live = Atomic<Int>(1)
+  let mappingBytes: Int
   /// A blocking eventfd in semaphore mode: one token per submitted request; threads sleep here.
   let requests: Int32
-  /// The completion eventfd (the platform's trigger): written when a request is done.
+  /// A duplicate of the platform trigger's eventfd, written when a request is done: the
+  /// worker's own, so a thread that finishes after its platform is gone writes to no one
+  /// else's fd.
   let completion: Int32
   let slots: Int
   let headers: UnsafeMutablePointer<WorkSlotHeader>
@@ -87,8 +93,9 @@ struct WorkerShared: ~Copyable {
 /// line); a slot's owner submits with its waker and collects the result when woken.
 ///
 /// The threads are detached and never joined: one may stay blocked for good in a read nobody
-/// answers (a FIFO). So the mapping is never unmapped once a thread has started: `stop` asks the
-/// idle threads to end, and the process's exit ends the rest.
+/// answers (a FIFO). So the mapping and the eventfds are shared: dropping the worker asks the
+/// threads to end once idle, and the last of them (or the loop side, if they are gone) closes
+/// and unmaps them. A thread blocked for good keeps them until the process exits.
 public struct BlockingWorker: ~Copyable {
   /// The most slots a worker may have.
   public static let slotCapacity = 64
@@ -98,8 +105,7 @@ public struct BlockingWorker: ~Copyable {
   public static let pathBytes = 256
 
   private let shared: UnsafeMutablePointer<WorkerShared>
-  private let mappingBytes: Int
-  private var threadsStarted = 0
+  private let threadsStarted: Int
   private var wakers = InlineArray<64, Waker?>(repeating: nil)
   /// The slots, numbered `0..<slots`.
   public let slots: Int
@@ -124,11 +130,21 @@ public struct BlockingWorker: ~Copyable {
     let requests = try systemCall("BlockingWorker.init: eventfd") {
       cl_eventfd(0, Int32(EFD_SEMAPHORE | EFD_CLOEXEC))
     }
+    let completion: Int32
+    do throws(Errno) {
+      completion = try systemCall("BlockingWorker.init: dup") {
+        cl_fcntl(trigger.rawValue, F_DUPFD_CLOEXEC, 0)
+      }
+    } catch {
+      _ = cl_close(requests)
+      throw error
+    }
     guard let base = cl_mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
       base != UnsafeMutableRawPointer(bitPattern: -1)
     else {
       let error = Errno(rawValue: cl_errno())
       _ = cl_close(requests)
+      _ = cl_close(completion)
       throw error
     }
     // SAFETY: the mapping is `total` bytes, page-aligned, zeroed, and lives as long as the
@@ -138,31 +154,42 @@ public struct BlockingWorker: ~Copyable {
     let shared = base.bindMemory(to: WorkerShared.self, capacity: 1)
     shared.initialize(
       to: WorkerShared(
-        requests: requests, completion: trigger.rawValue, slots: slots, headers: headers,
+        mappingBytes: total, requests: requests, completion: completion, slots: slots, headers: headers,
         paths: (base + pathStart).bindMemory(to: CChar.self, capacity: slots * BlockingWorker.pathBytes),
         data: base + dataStart))
     for started in 0..<threads {
+      shared.pointee.live.add(1, ordering: .relaxed)
       let status = cl_thread_start_detached(workerThreadEntry, UnsafeMutableRawPointer(shared))
       if status != 0 {
-        // The threads already started end at once; the mapping stays theirs.
-        shared.pointee.quit.store(true, ordering: .releasing)
-        for _ in 0..<started { cl_eventfd_signal(requests) }
+        shared.pointee.live.subtract(1, ordering: .relaxed)
+        // The threads already started end at once.
+        BlockingWorker.end(shared, threads: started)
         throw Errno(rawValue: status)
       }
     }
     self.shared = shared
-    mappingBytes = total
     threadsStarted = threads
     self.slots = slots
     line = trigger.line
   }
 
   deinit {
-    // Threads may still hold slots (a read that never returns): the mapping stays.
-    if threadsStarted == 0 {
-      _ = cl_close(shared.pointee.requests)
-      _ = cl_munmap(UnsafeMutableRawPointer(shared), mappingBytes)
-    }
+    BlockingWorker.end(shared, threads: threadsStarted)
+  }
+
+  /// Asks `threads` threads to end once idle (one blocked in a request ends after it), then
+  /// drops the loop side's share of the mapping.
+  private static func end(_ shared: UnsafeMutablePointer<WorkerShared>, threads: Int) {
+    shared.pointee.quit.store(true, ordering: .releasing)
+    for _ in 0..<threads { cl_eventfd_signal(shared.pointee.requests) }
+    if shared.pointee.live.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { release(shared) }
+  }
+
+  /// Closes the eventfds and unmaps the memory: by the last user to let go.
+  fileprivate static func release(_ shared: UnsafeMutablePointer<WorkerShared>) {
+    _ = cl_close(shared.pointee.requests)
+    _ = cl_close(shared.pointee.completion)
+    _ = cl_munmap(UnsafeMutableRawPointer(shared), shared.pointee.mappingBytes)
   }
 
   private static func align(_ n: Int) -> Int { (n + 63) & ~63 }
@@ -279,12 +306,6 @@ public struct BlockingWorker: ~Copyable {
     return true
   }
 
-  /// Asks the threads to end once idle (a thread blocked in a request ends after it).
-  public func stop() {
-    shared.pointee.quit.store(true, ordering: .releasing)
-    for _ in 0..<max(threadsStarted, 1) { cl_eventfd_signal(shared.pointee.requests) }
-  }
-
   private func data(_ slot: Int) -> UnsafeMutableRawPointer {
     shared.pointee.data + slot * BlockingWorker.dataBytes
   }
@@ -306,7 +327,12 @@ private func workerLoop(_ shared: UnsafeMutablePointer<WorkerShared>) {
     var token: UInt64 = 0
     let n = withUnsafeMutableBytes(of: &token) { raw in cl_read(requests, raw.baseAddress, 8) }
     if n != 8 { continue }  // EINTR only (signals are blocked on this thread): wait again.
-    if shared.pointee.quit.load(ordering: .acquiring) { return }
+    if shared.pointee.quit.load(ordering: .acquiring) {
+      if shared.pointee.live.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+        BlockingWorker.release(shared)
+      }
+      return
+    }
     for slot in 0..<shared.pointee.slots {
       let header = shared.pointee.headers + slot
       let claimed = header.pointee.state.compareExchange(

@@ -45,11 +45,19 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     spawnedCount += 1
   }
 
-  /// Runs until a stop or summary request; returns the requests (and clears the summary one).
+  /// Runs until a stop, summary or reload request; returns the requests (and clears the
+  /// summary and reload ones).
   public mutating func runUntilRequest() -> ControlRequests {
     _ = executor.run(&world)
+    return takeRequests()
+  }
+
+  /// The requests made so far (also by the tasks' first polls at startup, whose stop request
+  /// `runUntilStalled` consumes); clears the summary and reload ones, keeps `shutdown`.
+  public mutating func takeRequests() -> ControlRequests {
     let requests = world.control
     world.control.summary = false
+    world.control.reload = false
     return requests
   }
 

@@ -472,7 +472,8 @@ public struct OutputWriter: Sendable {
   }
 }
 
-/// Turns SIGINT/SIGTERM and SIGUSR1 (raised as interrupt lines) into stop and summary requests.
+/// Turns SIGINT/SIGTERM, SIGUSR1 and SIGHUP (raised as interrupt lines) into stop, summary and
+/// reload requests. Takes every line on every poll, which keeps it their handler.
 public struct SignalHandler: Sendable {
   /// A handler.
   public init() {}
@@ -486,6 +487,10 @@ public struct SignalHandler: Sendable {
     }
     if cx.take(FirmwareInterrupt.summary) {
       world.control.summary = true
+      cx.stopExecutor()
+    }
+    if cx.take(FirmwareInterrupt.reload) {
+      world.control.reload = true
       cx.stopExecutor()
     }
     return .pending

@@ -38,8 +38,12 @@ public enum FirmwareInterrupt {
   public static let summary = Interrupt(1)
   /// The output fd became writable.
   public static let outputWritable = Interrupt(2)
-  /// SIGHUP: reserved (no reload: the config is fixed at startup).
-  public static let hangup = Interrupt(3)
+  /// SIGHUP: reload the config.
+  public static let reload = Interrupt(3)
+  /// SIGPIPE, taken so a closed output pipe is an EPIPE write error; nothing waits for it.
+  public static let brokenPipe = Interrupt(4)
+  /// A summary was rendered into `FirmwareWorld.summary` (raised by the program, in software).
+  public static let summaryReady = Interrupt(6)
   /// A `BlockingWorker` request finished (the worker's trigger).
   public static let workerDone = Interrupt(7)
   /// The first GPIO line's interrupt; line `n` uses `firstLine + n`.
@@ -135,6 +139,8 @@ public struct ControlRequests: Equatable, Sendable {
   public var shutdown = false
   /// Print the summary, then go on.
   public var summary = false
+  /// Re-read the config file and restart with it (SIGHUP).
+  public var reload = false
   /// The signal that asked for the stop, if one did.
   public var signal: Int32 = 0
 

@@ -10,13 +10,13 @@ import LoopTasks
 
 extension Board {
   static func spawnTasks(
-    _ config: BoardConfig, options: Options, _ firmware: inout Firmware<EpollPlatform>,
+    _ config: BoardConfig, stopAt: Instant?, _ firmware: inout Firmware<EpollPlatform>,
     _ files: inout OpenFiles, _ watchdogs: inout [(fd: Int32, disarm: Bool)]
   ) throws(StartupError) {
     let start = firmware.start
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
     if firmware.world.worker != nil { tasks.append(.worker(WorkerDispatch())) }
-    if let duration = options.duration { tasks.append(.stopTimer(StopTimer(deadline: start + duration))) }
+    if let stopAt { tasks.append(.stopTimer(StopTimer(deadline: stopAt))) }
     if let period = SystemdNotify.watchdogPeriod() {
       tasks.append(
         .systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
@@ -117,39 +117,140 @@ extension Board {
     return mask
   }
 
-  /// Runs until a stop; prints the summary on SIGUSR1 and at the end; flushes the output.
-  static func run(_ firmware: inout Firmware<EpollPlatform>, watchdogs: [(fd: Int32, disarm: Bool)]) -> Int32
-  {
-    // Startup ends with every task's first poll (on a host build that also instantiates the
-    // Swift runtime's type metadata, once). Tell systemd, then count allocations from here on.
-    firmware.executor.runUntilStalled(&firmware.world)
-    _ = firmware.world.notifySystemd(watchdog: false)
-    var before: UInt64 = 0
-    let counting = cl_alloc_count(&before) != 0
-    while true {
-      let requests = firmware.runUntilRequest()
-      if requests.summary && !requests.shutdown {
+  /// Runs until a stop or a reload; prints the summary on SIGUSR1, and at a stop, after
+  /// flushing the output. Startup ends with every task's first poll (on a host build that
+  /// also instantiates the Swift runtime's type metadata, once): then systemd hears READY=1
+  /// and allocations are counted, unless a stop came first (a stop at any moment of startup
+  /// is honoured: systemd then hears STOPPING=1 only).
+  static func run(
+    _ firmware: inout Firmware<EpollPlatform>, ringBytes: Int, watchdogs: [(fd: Int32, disarm: Bool)],
+    _ program: inout Program
+  ) -> RunOutcome {
+    // The records a previous run left in the ring go out first, through this run's writer.
+    swap(&firmware.world.output, &program.carried)
+    _ = firmware.world.output.takeWriter()
+    firmware.world.output.limit = ringBytes
+    var requests = startupTurns(&firmware)
+    if !requests.shutdown { _ = firmware.world.notifySystemd(watchdog: false) }
+    program.startCounting()
+    while !requests.shutdown {
+      if requests.summary {
         firmware.writeSummary(
           to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
-        continue
       }
-      break
+      if requests.reload {
+        program.stopCounting()
+        if let next = reload(&firmware, &program) {
+          // The loop may have read more signals with the SIGHUP (latched, their handler not
+          // yet polled) and more may have come while the file was read: they are taken now,
+          // before this event loop goes away. A stop wins over the reload.
+          firmware.executor.runUntilStalled(&firmware.world)
+          let late = firmware.takeRequests()
+          if late.summary {
+            firmware.writeSummary(
+              to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
+          }
+          if late.shutdown { break }
+          for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
+          // Records go to the output they were made for when it takes them within a moment
+          // (the new config may name another); what it does not take is carried over.
+          _ = firmware.flushOutput(within: .milliseconds(100))
+          swap(&firmware.world.output, &program.carried)
+          return .reload(next)
+        }
+        program.startCounting()
+      }
+      requests = firmware.runUntilRequest()
     }
-    var after: UInt64 = 0
-    _ = cl_alloc_count(&after)
+    program.stopCounting()
     firmware.world.notifySystemdStopping()
     _ = firmware.flushOutput()
     for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
     firmware.writeSummary(
       to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
-    if counting {
+    if countingAvailable() {
       // Only with the allocation counter preloaded (see README: proving the loop allocates nothing).
       var out = TextWriter(fd: 2)
       out.append("heap allocations after startup: ")
-      out.append(integer: Int64(after &- before))
+      out.append(integer: Int64(program.allocations))
       out.append("\n")
       out.flush()
     }
-    return 0
+    return .stopped
+  }
+
+  /// Whether the allocation counter is preloaded.
+  static func countingAvailable() -> Bool {
+    var count: UInt64 = 0
+    return cl_alloc_count(&count) != 0
+  }
+
+  /// Polls every task once (and whatever they wake), until nothing is ready. A stop, summary or
+  /// reload request ends `runUntilStalled` early and its stop request with it, so the requests
+  /// are read from the world: a stop is never lost, and after a summary or reload request the
+  /// tasks not yet polled get their first poll before startup counts as over.
+  static func startupTurns(_ firmware: inout Firmware<EpollPlatform>) -> ControlRequests {
+    var requests = ControlRequests()
+    while true {
+      firmware.executor.runUntilStalled(&firmware.world)
+      let more = firmware.takeRequests()
+      requests.shutdown = more.shutdown
+      requests.summary = requests.summary || more.summary
+      requests.reload = requests.reload || more.reload
+      if more.shutdown || !(more.summary || more.reload) { return requests }
+    }
+  }
+
+  /// SIGHUP: tells systemd, then reads the config file again. Returns the new config, or nil
+  /// when it cannot be loaded: the message goes to stderr and, as a `reload_failed` record,
+  /// to the output; this run goes on and systemd hears READY=1 again.
+  static func reload(_ firmware: inout Firmware<EpollPlatform>, _ program: inout Program) -> BoardConfig? {
+    firmware.world.notifySystemdReloading(at: firmware.executor.platform.now())
+    do {
+      return try loadBoardConfig(cString: program.options.configPath!)
+    } catch {
+      var message: [UInt8] = []
+      error.render(into: &message)
+      var line = bytes("sensorloop: reload failed, the running config stays: ")
+      line.append(contentsOf: message)
+      line.append(0x0A)
+      writeAll(2, line)
+      let record = reloadFailedRecord(message, at: firmware.executor.platform.now())
+      firmware.world.output.append(record)
+      if let writer = firmware.world.output.takeWriter() { firmware.executor.wake(writer) }
+      _ = firmware.world.notifySystemd(watchdog: false)
+      return nil
+    }
+  }
+
+  /// A reloaded config that loaded but failed to start (a line busy, a file that cannot be
+  /// opened): said on stderr and as a record that waits in the carried ring for the previous
+  /// config's writer, which starts again.
+  static func reportReloadFailure(_ message: [UInt8], startingPrevious: Bool, _ program: inout Program) {
+    var line = bytes("sensorloop: reload failed, starting the previous config again: ")
+    line.append(contentsOf: message)
+    line.append(0x0A)
+    writeAll(2, line)
+    program.carried.append(reloadFailedRecord(message, at: monotonicNow()))
+  }
+
+  /// `{"t_ns":…,"task":"sensorloop","event":"reload_failed","error":"…"}` (the message cut
+  /// short, with `...`, where it would not fit one record).
+  static func reloadFailedRecord(_ message: [UInt8], at time: Instant) -> RecordLine {
+    var record = RecordLine(time: time, task: ShortName("sensorloop"))
+    record.field("event", "reload_failed")
+    message.withUnsafeBytes { record.field("error", text: $0) }
+    record.finish()
+    return record
+  }
+}
+
+extension FirmwareWorld {
+  /// Sends `RELOADING=1` to systemd, if run by it.
+  func notifySystemdReloading(at now: Instant) {
+    switch systemd {
+    case .some(let notify): try? notify.reloading(at: now)
+    case .none: break
+    }
   }
 }

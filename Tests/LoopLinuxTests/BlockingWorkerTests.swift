@@ -50,7 +50,6 @@ import Testing
     var raised = InterruptSet()
     platform.wait(.poll, raised: &raised)
     #expect(raised.contains(Interrupt(7)))
-    worker.stop()
   }
 
   @Test func aMissingFileIsAnErrnoAndAWriteWritesEverything() throws {
@@ -71,7 +70,6 @@ import Testing
     var back = [UInt8](repeating: 0, count: 64)
     let n = try back.withUnsafeMutableBytes { try pipe.read.read(into: $0) }
     #expect(Array(back[0..<n]) == bytes)
-    worker.stop()
   }
 
   /// A read blocked on a FIFO holds one thread; the other keeps serving the other slots.
@@ -99,6 +97,5 @@ import Testing
     close(fd)
     let slow = try result(&worker, 0)
     #expect(slow.count == 3)
-    worker.stop()
   }
 }
