@@ -69,7 +69,7 @@ public struct CapacityPlan: Equatable, Sendable {
     slots = Row(
       name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks,
       limit: ConfigLimits.maxSlots,
-      rule: "one per task, 4 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
+      rule: "one per task, 5 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
     timers = Row(
       name: "timers", used: timed + 1 + simTasks, limit: ConfigLimits.maxTimers,
       rule: "one per task but encoders and thresholds, 1 for --duration, one per sim driver")

@@ -16,9 +16,10 @@ public enum ConfigLimits {
   public static let maxSlots = 40
   /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
   public static let maxTimers = 40
-  /// Slots the program itself always uses: the output writer, the signal handler, the worker
-  /// dispatcher, and the `--duration` stop timer (reserved: the option is given at run time).
-  public static let systemTasks = 4
+  /// Slots the program itself always uses: the output writer, the signal handler, the summary
+  /// writer, the worker dispatcher, and the `--duration` stop timer (reserved: the option is
+  /// given at run time).
+  public static let systemTasks = 5
   /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd, and the
   /// worker threads' two eventfds (requests, completions).
   public static let platformFds = 6

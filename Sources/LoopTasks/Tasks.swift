@@ -26,6 +26,7 @@ public enum FirmwareTask: TaskBody {
   case simFile(SimFileWriter)
   case systemd(SystemdKeepalive)
   case worker(WorkerDispatch)
+  case summary(SummaryWriter)
 
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
@@ -79,6 +80,9 @@ public enum FirmwareTask: TaskBody {
     case .worker(var task):
       defer { self = .worker(task) }
       return task.poll(&cx, &world)
+    case .summary(var task):
+      defer { self = .summary(task) }
+      return task.poll(&cx, &world)
     }
   }
 
@@ -94,7 +98,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
-    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker: nil
+    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary: nil
     }
   }
 
@@ -117,6 +121,7 @@ public enum FirmwareTask: TaskBody {
     case .simFile: "sim_file"
     case .systemd: "systemd"
     case .worker: "worker"
+    case .summary: "summary"
     }
   }
 }

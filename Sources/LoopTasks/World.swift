@@ -166,6 +166,15 @@ public struct FirmwareWorld: ~Copyable {
   /// regular output file, the summary); nil runs sampler reads on the loop thread (tests on a
   /// virtual platform).
   public var worker: BlockingWorker? = nil
+  /// The summary being written by the `SummaryWriter` task (empty when none).
+  public var summary = SummaryText()
+  /// Whether the summary goes into the output ring (whole lines after the queued records)
+  /// instead of to stderr: stderr is the output's file (`"to": "stderr"`, or `2>&1`), where
+  /// a separate write could land inside a half-written record.
+  public var summaryThroughOutput = false
+  /// Summary requests not printed: the previous summary was still being written, or (summary
+  /// through the output) the ring had no room for it.
+  public var summariesSkipped: UInt64 = 0
   /// The latest reading of each task.
   public var readings = ReadingBoard()
   /// When each task last did its periodic work (the watchdog checks these).

@@ -287,7 +287,19 @@ enum Board {
     _ = borrowed.release()
     var world = FirmwareWorld(outputFD: fd)
     world.output.limit = output.ringBytes
+    world.summaryThroughOutput = sameFile(fd, 2)
     return world
+  }
+
+  /// Whether `a` and `b` are the same file (device and inode: one pipe, one terminal, one
+  /// regular file), so that bytes written to one may land between bytes written to the other.
+  /// The corresponding C function is `fstat`.
+  static func sameFile(_ a: Int32, _ b: Int32) -> Bool {
+    if a == b { return true }
+    var sa = stat()
+    var sb = stat()
+    guard cl_fstat(a, &sa) == 0, cl_fstat(b, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
   }
 
   static func names(_ config: BoardConfig, _ world: inout FirmwareWorld) {

@@ -301,9 +301,9 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 9 tasks + output writer, signal handler, worker dispatcher, stop timer + stimulus driver
-    // + one sim file writer.
-    #expect(plan.slots.used == 15 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 9 tasks + output writer, signal handler, summary writer, worker dispatcher, stop timer
+    // + stimulus driver + one sim file writer.
+    #expect(plan.slots.used == 16 && plan.slots.limit == ConfigLimits.maxSlots)
     // 7 tasks wait on time (not the encoder or the threshold) + stop timer + the two sim drivers.
     #expect(plan.timers.used == 10)
     #expect(plan.lines.used == 7)
@@ -316,7 +316,7 @@ import Testing
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       15 of 40
+        slots       16 of 40
         timers      10 of 40
         lines       7 of 32
         fds         21 of 64
@@ -335,7 +335,7 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    #expect(plan.slots.used == 7 + 4)
+    #expect(plan.slots.used == 7 + 5)
     #expect(plan.timers.used == 5 + 1)  // heartbeat, button, wind, soc_temp, watchdog + stop timer
     // 4 platform + 2 worker eventfds + chip + 6 line requests + watchdog + one per worker thread
     // for sampler reads.
