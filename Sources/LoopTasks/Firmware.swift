@@ -72,6 +72,9 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     let deadline = monotonicNow() + limit
     var last: OutputWriter.Outcome? = nil
     var room = OutputRoom()
+    // A regular file's chunk still with the worker goes first (the order of the bytes); if it
+    // does not finish in time, the rest would land after a gap: it is left unwritten.
+    if !OutputWriter.settleWorkerWrite(&world, until: deadline) { return nil }
     while !world.output.isEmpty {
       last = OutputWriter.drainOnce(&world)
       if last == .wrote(0) { break }

@@ -470,6 +470,7 @@ public struct OutputWriter: Sendable {
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
+    if world.outputThroughWorker && world.worker != nil { return pollThroughWorker(&cx, &world) }
     while true {
       if case .pending = world.output.waitForData(&cx) { return .pending }
       switch OutputWriter.drainOnce(&world) {
@@ -483,6 +484,76 @@ public struct OutputWriter: Sendable {
         discarded += UInt64(lost)
       }
     }
+  }
+
+  /// A regular output file (epoll refuses it; a write may wait for the SD card): the ring's
+  /// oldest bytes, up to 4 KiB, go to the worker's output slot, and the next ones only once
+  /// that write is done, so the file gets the bytes in order.
+  private mutating func pollThroughWorker<S: Scheduler & ~Copyable>(
+    _ cx: inout Context<S>, _ world: inout FirmwareWorld
+  ) -> Poll<Void> {
+    let slot = FirmwareLimits.outputWorkerSlot
+    while true {
+      if world.outputInFlight > 0 {
+        guard let result = world.worker!.collect(slot) else { return .pending }
+        let outcome = OutputWriter.finishWorkerWrite(result, &world)
+        written += UInt64(result.count)
+        if case .failed(let errno, let lost) = outcome {
+          lastErrno = errno
+          discarded += UInt64(lost)
+        }
+      }
+      if case .pending = world.output.waitForData(&cx) { return .pending }
+      var chunk = InlineArray<4096, UInt8>(repeating: 0)
+      var n = 0
+      while n < BlockingWorker.dataBytes && !world.output.isEmpty {
+        n += world.output.drain { bytes in
+          let take = min(bytes.count, BlockingWorker.dataBytes - n)
+          for i in 0..<take { chunk[n + i] = bytes[i] }
+          return take
+        }
+      }
+      let fd = world.outputFD
+      let waker = cx.waker
+      let count = n
+      let submitted = chunk.span.withUnsafeBytes { raw in
+        // SAFETY: `raw` covers the chunk; its first `count` bytes are handed over (copied).
+        world.worker!.submitWrite(
+          slot: slot, fd: fd, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<count]), waker: waker)
+      }
+      if !submitted { return .pending }  // The slot is the output's alone: cannot happen.
+      world.outputInFlight = n
+    }
+  }
+
+  /// Accounts a finished worker write of `world.outputInFlight` bytes: what it did not write
+  /// (a write error: ENOSPC, EIO) is lost, and counted as `drainOnce` counts a hard error.
+  @discardableResult
+  static func finishWorkerWrite(_ result: WorkResult, _ world: inout FirmwareWorld) -> Outcome {
+    let sent = world.outputInFlight
+    world.outputInFlight = 0
+    guard result.errno != 0 else { return .wrote(result.count) }
+    let lost = sent - result.count
+    var records: UInt64 = 0
+    world.worker!.withData(FirmwareLimits.outputWorkerSlot, count: sent) { bytes in
+      for i in result.count..<sent where bytes[i] == 0x0A { records += 1 }
+    }
+    world.outputLoss.records += records
+    world.outputLoss.bytes += UInt64(lost)
+    world.outputLoss.lastErrno = result.errno
+    return .failed(errno: result.errno, discarded: lost)
+  }
+
+  /// At a stop or reload (the loop no longer runs): waits until `deadline` for the worker's
+  /// write in flight, if one is, and accounts it; false when it did not finish in time.
+  public static func settleWorkerWrite(_ world: inout FirmwareWorld, until deadline: Instant) -> Bool {
+    guard world.outputInFlight > 0, world.worker != nil else { return true }
+    let slot = FirmwareLimits.outputWorkerSlot
+    guard world.worker!.waitUntilDone(slot, until: deadline), let result = world.worker!.collect(slot) else {
+      return false
+    }
+    finishWorkerWrite(result, &world)
+    return true
   }
 
   /// What one write attempt did.

@@ -166,6 +166,11 @@ public struct FirmwareWorld: ~Copyable {
   /// regular output file, the summary); nil runs sampler reads on the loop thread (tests on a
   /// virtual platform).
   public var worker: BlockingWorker? = nil
+  /// Whether the output is a regular file, written through the worker (a write to an SD card
+  /// may wait; epoll cannot say when a regular file has room).
+  public var outputThroughWorker = false
+  /// Output bytes handed to the worker's output slot, not yet confirmed written.
+  public var outputInFlight = 0
   /// The summary being written by the `SummaryWriter` task (empty when none).
   public var summary = SummaryText()
   /// Whether the summary goes into the output ring (whole lines after the queued records)

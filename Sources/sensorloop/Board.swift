@@ -272,11 +272,14 @@ enum Board {
       }
     }
     let borrowed = FileDescriptor(adopting: fd)
+    var regularFile = false
     do throws(Errno) {
       try borrowed.setNonBlocking()
-      // A regular file is always writable and epoll refuses it (EPERM): writes never wait.
+      // A regular file cannot be watched (epoll refuses it: EPERM) and ignores O_NONBLOCK: its
+      // writes go through the worker threads.
       do { try platform.watch(fd, as: FirmwareInterrupt.outputWritable, for: .writable) } catch {
         if error != .notPermitted { throw error }
+        regularFile = true
       }
     } catch {
       _ = borrowed.release()
@@ -288,6 +291,7 @@ enum Board {
     var world = FirmwareWorld(outputFD: fd)
     world.output.limit = output.ringBytes
     world.summaryThroughOutput = sameFile(fd, 2)
+    world.outputThroughWorker = regularFile
     return world
   }
 

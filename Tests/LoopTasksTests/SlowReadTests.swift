@@ -249,3 +249,51 @@ func machineIsBusy() -> Bool {
   else { return true }
   return load > Double(ProcessInfo.processInfo.activeProcessorCount)
 }
+
+@Suite struct FileOutputTests {
+  /// An output to a regular file goes through the worker (epoll cannot watch a file, and a
+  /// write may wait for the card): 300 ms of a 1 kHz ticker reach the file whole and in order,
+  /// and the loop thread allocates nothing after the warm-up.
+  @Test func aRegularOutputFileIsWrittenByTheWorkerInOrder() throws {
+    let path = temporaryPath("output-file")
+    defer { unlink(path) }
+    let file = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    try #require(file >= 0)
+    defer { close(file) }
+    var platform = try EpollPlatform()
+    var world = FirmwareWorld(outputFD: file)
+    world.outputThroughWorker = true
+    let trigger = try platform.makeTrigger(for: FirmwareInterrupt.workerDone)
+    world.worker = try BlockingWorker(
+      slots: FirmwareLimits.workerSlots, threads: FirmwareLimits.workerThreads, trigger: trigger)
+    world.names[0] = ShortName(text: "tick")
+    let start = platform.now()
+    var firmware = Firmware(platform: platform, world: world, start: start)
+    try firmware.spawn(.writer(OutputWriter()))
+    try firmware.spawn(.worker(WorkerDispatch()))
+    try firmware.spawn(.ticker(TickerTask(index: 0, period: .milliseconds(1), start: start)))
+    try firmware.spawn(.stopTimer(StopTimer(deadline: start + .milliseconds(50))))
+    _ = firmware.runUntilRequest()
+    try firmware.spawn(.stopTimer(StopTimer(deadline: start + .milliseconds(300))))
+    firmware.world.control = ControlRequests()
+    let before = sl_alloc_count_thread()
+    _ = firmware.runUntilRequest()
+    let allocations = sl_alloc_count_thread() - before
+    _ = firmware.flushOutput()
+    let completed = firmware.world.worker?.completed ?? 0
+    let accepted = Int(firmware.world.output.records)
+    let loss = firmware.world.outputLoss
+
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let records = text.split(separator: "\n").map { line in
+      Record(fields: try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])
+    }
+    #expect(text.hasSuffix("\n"))
+    #expect(records.count >= 250)
+    #expect(records.map { $0.int("n")! } == Array(1...Int64(records.count)))
+    #expect(records.count == accepted)
+    #expect(loss == OutputLoss())
+    #expect(completed > 0)
+    if sl_alloc_counter_active() != 0 { #expect(allocations == 0) }
+  }
+}
