@@ -199,7 +199,9 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
     // than its cores (load average above the core count: other builds) a woken thread may wait
     // milliseconds for a core whatever the loop does, so there the bound is a generous 50 ms
     // (the numbers are printed either way).
-    #expect(run.lateness.count > 1000)
+    // (Tick records, not ticks: a reader thread starved by other tests running in parallel
+    // may let the ring fill, and dropped records are counted, not measured.)
+    #expect(run.lateness.count > 500)
     let bound: Int64 = machineIsBusy() ? 50_000_000 : 1_000_000
     #expect(p99 < bound, "ticker lateness p99 \(p99) ns")
     #expect(percentile(run.lateness, 100) < 300_000_000, "a tick waited for the read")
