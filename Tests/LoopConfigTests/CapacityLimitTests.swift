@@ -32,7 +32,7 @@ import Testing
     #expect(plan.fds.used == ConfigLimits.maxFds)
     // Timers and interrupt lines cannot reach theirs: a slot holds at most one timer, and
     // interrupts are 8 + one per line.
-    #expect(plan.timers.used == 31 && plan.timers.used <= ConfigLimits.maxTimers)
+    #expect(plan.timers.used == 29 && plan.timers.used <= ConfigLimits.maxTimers)
     #expect(plan.interrupts.used == ConfigLimits.systemInterrupts + ConfigLimits.maxLines)
     // Every heartbeat keeps its 16 steps.
     for task in config.tasks.elements {
@@ -60,8 +60,8 @@ import Testing
       try message(of: object).contains("lines: expected at most 32 lines (the fixed capacity), found 33"))
   }
 
-  /// A fourth sim file needs a 41st slot: the 4 reserved for sensorloop (output writer, signal
-  /// handler, --duration, systemd keepalive) are counted.
+  /// A second sim file needs a 41st slot: the 6 reserved for sensorloop (output writer, signal
+  /// handler, summary writer, worker dispatcher, --duration, systemd keepalive) are counted.
   @Test func oneMoreSlotIsRefused() throws {
     var object = try largest()
     var sim = object["sim"] as! [String: Any]
@@ -71,7 +71,7 @@ import Testing
     object["sim"] = sim
     #expect(
       try message(of: object).contains(
-        "tasks: the config needs 41 slots, more than the 40 sensorloop is built for (one per task, 4 for sensorloop"
+        "tasks: the config needs 41 slots, more than the 40 sensorloop is built for (one per task, 6 for sensorloop"
       ))
   }
 
@@ -84,7 +84,7 @@ import Testing
     object["tasks"] = tasks
     #expect(
       try message(of: object).contains(
-        "tasks: the config needs 65 fds, more than the 64 sensorloop is built for (4 for the platform, 1 for systemd"
+        "tasks: the config needs 65 fds, more than the 64 sensorloop is built for (6 for the platform and its workers, 1 for systemd"
       ))
   }
 
