@@ -118,7 +118,7 @@ import Testing
   }
 
   /// On a real chip a line costs two fds (libgpiod v1: the line's own chip fd and its request
-  /// fd) and the chip opened for lookups one more: 29 lines fit in 64 with nothing else.
+  /// fd) and the chip opened for lookups one more: 28 lines fit in 64 with nothing else.
   @Test func realChipLinesCostTwoFileDescriptors() throws {
     func board(lines count: Int) -> String {
       let lines = (0..<count).map { #""l\#($0)": { "offset": \#($0), "direction": "output" }"# }
@@ -127,9 +127,9 @@ import Testing
           "tasks": [{ "name": "t", "kind": "ticker", "period_ms": 10 }] }
         """
     }
-    let config = try valid(board(lines: 29))
-    // 4 platform + 1 systemd + 1 lookup chip + 2 × 29.
+    let config = try valid(board(lines: 28))
+    // 6 platform (with the worker threads' eventfds) + 1 systemd + 1 lookup chip + 2 × 28.
     #expect(CapacityPlan(config).fds.used == 64)
-    #expect(LoopConfigTests.message(board(lines: 30)).contains("the config needs 66 fds, more than the 64"))
+    #expect(LoopConfigTests.message(board(lines: 29)).contains("the config needs 66 fds, more than the 64"))
   }
 }
