@@ -4,6 +4,8 @@
 
 /// Remembers the one task to wake. Registering a different task wakes the one it replaces,
 /// so neither can miss its wake (it re-polls and re-registers).
+///
+/// Holds one waker: a second task registering replaces (and wakes) the first. Never blocks or allocates.
 public struct WakerRegistration: Sendable {
   /// The registered task, if any.
   public private(set) var waker: Waker?
@@ -35,6 +37,9 @@ public struct WakerRegistration: Sendable {
 
 /// A latest-value mailbox: `signal` stores a value (replacing an unread one) and wakes the
 /// waiter; `wait` takes it. `Signal<Void>` is a notify.
+///
+/// One value and one waiting task (a second waiter replaces and wakes the first, so two waiters
+/// on one side wake each other on every poll: give each waiter its own signal). Never blocks or allocates.
 public struct Signal<Value>: ~Copyable {
   private var value: Value?
   private var waiter = WakerRegistration()
@@ -77,6 +82,9 @@ public struct Signal<Value>: ~Copyable {
 
 /// A FIFO of up to `capacity` elements between tasks, with one waiting receiver and one
 /// waiting sender at a time (a second registers in place of the first, which is woken).
+///
+/// `capacity` elements stored inline; full is `CapacityError.channel` or a wait, never growth.
+/// Never blocks or allocates. One receiver and one sender task at a time (see `Signal`).
 public struct Channel<let capacity: Int, Element>: ~Copyable {
   private var ring: InlineArray<capacity, Element?> = InlineArray(repeating: nil)
   private var head = 0
