@@ -18,9 +18,9 @@ struct Blink: TaskBody {
   var toggles = 6  // A firmware would loop forever; the example stops so CI can run it.
 
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ board: inout Board) -> Poll<Void> {
-    while case .ready = try! ticker.poll(&cx) {  // try!: one task, one timer, never full.
+    while case .ready(let tick) = try! ticker.poll(&cx) {  // try!: one task, one timer, never full.
       try! board.led.toggle(at: cx.now)
-      say(board.led.value ? "LED on" : "LED off", at: cx.now - board.start)
+      say(board.led.value ? "LED on" : "LED off", at: tick.scheduled - board.start)
       toggles -= 1
       if toggles == 0 { return .ready(()) }  // Frees the slot; `run` returns when none is left.
     }
@@ -28,16 +28,19 @@ struct Blink: TaskBody {
   }
 }
 
+/// The simulated GPIO chips, alive as long as the program (embassy: the peripherals from
+/// `embassy_rp::init`). On a Pi: `LibgpiodSystem()`, and `try gpio.prepare()` before a request.
+nonisolated(unsafe) var gpio = MockGPIO()
+
 /// Starts the board and runs the executor (embassy: `#[embassy_executor::main]`).
 func main() {
-  var gpio = MockGPIO()  // On a Pi: `LibgpiodSystem()` and `.label(GPIOName("pinctrl-bcm2711"))` is real.
-  gpio.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
-  var platform = try! EpollPlatform()  // One epoll fd and one timerfd.
-  let now = platform.now()
-  let led = try! gpio.requestOutput(
-    LineSelector("GPIO25"), on: .label(GPIOName("pinctrl-bcm2711")), OutputConfig(), at: now)
+  // 1 task slot, 1 timer; the platform is one epoll fd and one timerfd.
+  var executor = Executor<1, 1, Blink, EpollPlatform>(platform: try! EpollPlatform())
+  let now = executor.platform.now()
+  gpio.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)  // Not on a Pi.
+  let chip = ChipSelector.label(GPIOName("pinctrl-bcm2711"))  // A Pi 4's GPIO header chip.
+  let led = try! gpio.requestOutput(LineSelector("GPIO25"), on: chip, OutputConfig(), at: now)
   var board = Board(led: led, start: now)
-  var executor = Executor<1, 1, Blink, EpollPlatform>(platform: platform)  // 1 slot, 1 timer.
   try! executor.spawn(Blink(ticker: Ticker(period: .milliseconds(500), first: now)))
   _ = executor.run(&board)  // Blocks in epoll_wait between ticks.
 }
