@@ -22,18 +22,20 @@ public struct CapacityPlan: Equatable, Sendable {
     }
   }
 
-  /// Executor slots: each task; the output writer, signal handler and `--duration` stop
-  /// timer; on the simulated board the stimulus driver and one writer per sim file.
+  /// Executor slots: each task; the output writer, signal handler, `--duration` stop timer
+  /// and systemd keepalive; on the simulated board the stimulus driver and one writer per sim
+  /// file.
   public var slots: Row
   /// Timer deadlines: each task that waits on time (every kind but encoder and threshold),
-  /// the stop timer, the stimulus driver, each sim file writer.
+  /// the stop timer, the systemd keepalive, the stimulus driver, each sim file writer.
   public var timers: Row
   /// Entries in `lines`.
   public var lines: Row
-  /// File descriptors held at once: the platform's four; on a real chip the chip and one
-  /// request per line, on the mock chip a pipe and a duplicate per input; the watchdog device;
-  /// an output file; one for samplers and sim files, which open their file only while
-  /// reading or writing it.
+  /// File descriptors held at once: the platform's four; systemd's notification socket; on a
+  /// real chip the lookup chip and two per line (libgpiod v1: the line's own chip fd and its
+  /// request fd), on the mock chip a pipe and a duplicate per input; the watchdog device; an
+  /// output file; one for samplers and sim files, which open their file only while reading or
+  /// writing it.
   public var fds: Row
   /// Interrupt lines: the program's reserved ones, then one per line (by index).
   public var interrupts: Row
@@ -54,9 +56,9 @@ public struct CapacityPlan: Equatable, Sendable {
       case .sampler:
         timed += 1
         transient = true
-      case .watchdog:
+      case .watchdog(let watchdog):
         timed += 1
-        watchdogs += 1
+        if watchdog.device != nil { watchdogs += 1 }
       default: timed += 1
       }
     }
@@ -64,21 +66,26 @@ public struct CapacityPlan: Equatable, Sendable {
     for index in config.lines.indices where config.lines[index].direction == .input { inputs += 1 }
     var outputFiles = 0
     if case .file = config.output.target { outputFiles = 1 }
-    let lineFds = config.chip == .mock ? ConfigLimits.mockInputFds * inputs : 1 + config.lines.count
+    let lineFds =
+      config.chip == .mock
+      ? ConfigLimits.mockInputFds * inputs
+      : ConfigLimits.realChipFds + ConfigLimits.realLineFds * config.lines.count
     let simTasks = (config.stimuli.isEmpty ? 0 : 1) + config.simFiles.count
     slots = Row(
       name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks,
       limit: ConfigLimits.maxSlots,
-      rule: "one per task, 3 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
+      rule: "one per task, 4 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
     timers = Row(
-      name: "timers", used: timed + 1 + simTasks, limit: ConfigLimits.maxTimers,
-      rule: "one per task but encoders and thresholds, 1 for --duration, one per sim driver")
+      name: "timers", used: timed + ConfigLimits.systemTimers + simTasks, limit: ConfigLimits.maxTimers,
+      rule: "one per task but encoders and thresholds, 2 for --duration and systemd, one per sim driver")
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
-      name: "fds", used: ConfigLimits.platformFds + lineFds + watchdogs + outputFiles + (transient ? 1 : 0),
+      name: "fds",
+      used: ConfigLimits.platformFds + ConfigLimits.systemdFds + lineFds + watchdogs + outputFiles
+        + (transient ? 1 : 0),
       limit: ConfigLimits.maxFds,
       rule:
-        "4 for the platform, the chip and one per line (3 per mock input), the watchdog, an output file, 1 for file reads"
+        "4 for the platform, 1 for systemd, the chip and two per line (3 per mock input), the watchdog device, an output file, 1 for file reads"
     )
     interrupts = Row(
       name: "interrupts", used: ConfigLimits.systemInterrupts + config.lines.count,

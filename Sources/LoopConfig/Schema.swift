@@ -16,11 +16,21 @@ public enum ConfigLimits {
   public static let maxSlots = 40
   /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
   public static let maxTimers = 40
-  /// Slots the program itself always uses: the output writer, the signal handler, and the
-  /// `--duration` stop timer (reserved: the option is given at run time).
-  public static let systemTasks = 3
+  /// Slots the program itself always uses: the output writer, the signal handler, the
+  /// `--duration` stop timer and the systemd keepalive (both reserved: the option and
+  /// `$WATCHDOG_USEC` are known only at run time).
+  public static let systemTasks = 4
+  /// Of `systemTasks`, those that wait on time: the stop timer and the systemd keepalive.
+  public static let systemTimers = 2
   /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd.
   public static let platformFds = 4
+  /// File descriptors held for systemd: the `$NOTIFY_SOCKET` datagram socket (reserved).
+  public static let systemdFds = 1
+  /// Fds one line on a real chip holds: libgpiod v1 opens the chip again for each request (a
+  /// chip fd of the line's own, so closing it releases the line) and the request is a line fd.
+  public static let realLineFds = 2
+  /// Fds held while lines are requested on a real chip: the chip opened once for name lookups.
+  public static let realChipFds = 1
   /// Interrupt lines reserved for the program (signals, output writable); line `n` of `lines`
   /// uses interrupt `systemInterrupts + n`.
   public static let systemInterrupts = 8
@@ -38,8 +48,8 @@ public enum ConfigLimits {
   public static let maxSimFiles = 8
   /// Values in one `sim.files[n].values`.
   public static let maxSimFileValues = 16
-  /// Durations in a heartbeat's `pattern_ms`.
-  public static let maxPatternSteps = 16
+  /// Durations in a heartbeat's `pattern_ms`: what the heartbeat task holds.
+  public static let maxPatternSteps = PatternSteps.count
   /// Spellings of one line: `name` plus `aliases`.
   public static let maxLineNames = 4
   /// The largest config file read.
@@ -225,13 +235,16 @@ public struct ThresholdConfig: Equatable, Sendable {
   public var offBelow: DecimalNumber
 }
 
-/// Kicks a watchdog device while every watched task keeps making progress.
+/// Watches the periodic tasks for stalls (gating systemd's `WATCHDOG=1` pings and printing
+/// stall records) and, with a device, kicks a hardware watchdog while none is stalled.
 public struct WatchdogConfig: Equatable, Sendable {
-  /// The watchdog device or file (absolute path), e.g. `/dev/watchdog`.
-  public var device: Path
-  /// How often it is kicked.
+  /// The watchdog device (absolute path, a character device), e.g. `/dev/watchdog`; nil to
+  /// supervise only.
+  public var device: Path?
+  /// How often the watched tasks are checked (and the device kicked).
   public var kick: Duration
-  /// A watched task not polled for this long counts as stalled: kicking stops.
+  /// A watched task later than its own next deadline by more than this is stalled: kicking
+  /// (and systemd's `WATCHDOG=1`) stops.
   public var stall: Duration
   /// The watched tasks, one bit per task index.
   public var watched: UInt64

@@ -636,7 +636,7 @@ extension Validator {
           throw error(.conflict, at: element, message)
         }
         watchdog = index
-        let device = try path(element, "device", absolute: true)
+        let device = doc.member(element, "device") == nil ? nil : try path(element, "device", absolute: true)
         let kick = try milliseconds(element, "kick_ms", 10...60_000, default: 1000)
         let stall = try milliseconds(element, "stall_ms", 10...3_600_000, default: 10_000)
         if stall <= kick {
@@ -740,7 +740,10 @@ extension Validator {
 
   private mutating func pattern(_ object: Int) throws(ConfigError) -> FixedList<16, Duration> {
     var result = FixedList<16, Duration>()
-    let expected = bytes("an array of 2 to 16 durations in milliseconds: on, off, on, off ...")
+    var expected: [UInt8] = []
+    expected.append("an array of 2 to ")
+    expected.appendDecimal(ConfigLimits.maxPatternSteps)
+    expected.append(" durations in milliseconds: on, off, on, off ...")
     guard let node = doc.member(object, "pattern_ms") else {
       result.append(.milliseconds(100))
       result.append(.milliseconds(900))
@@ -752,7 +755,9 @@ extension Validator {
     let count = Int(doc.nodes[node].a)
     guard count >= 2 && count <= ConfigLimits.maxPatternSteps && count % 2 == 0 else {
       var message: [UInt8] = []
-      message.append("expected an even number (2 to 16) of durations: on, off, on, off ...; found ")
+      message.append("expected an even number (2 to ")
+      message.appendDecimal(ConfigLimits.maxPatternSteps)
+      message.append(") of durations: on, off, on, off ...; found ")
       message.appendDecimal(count)
       throw error(count > ConfigLimits.maxPatternSteps ? .capacity : .range, at: node, message)
     }

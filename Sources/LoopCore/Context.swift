@@ -43,10 +43,15 @@ public struct Context<S: Scheduler & ~Copyable> {
     return .pending
   }
 
-  /// Consumes a pending interrupt `line` (true), or makes this task its handler (false).
+  /// Makes this task `line`'s handler, woken by its next raise, and consumes the line if it
+  /// was pending (true).
+  ///
+  /// The task stays the handler either way, so a task that takes a line on every poll never
+  /// misses a raise; a task that stops caring may get one spurious wake.
   public func take(_ line: Interrupt) -> Bool { scheduler.pointee.take(line, waker: waker) }
 
-  /// `.ready` when `line` was pending (and consumes it); otherwise waits for it.
+  /// `.ready` when `line` was pending (and consumes it); otherwise `.pending`. Either way the
+  /// task is woken by the line's next raise.
   public func wait(for line: Interrupt) -> Poll<Void> { take(line) ? .ready(()) : .pending }
 
   /// Raises `line` in software, as the platform would.

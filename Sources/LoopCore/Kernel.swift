@@ -16,6 +16,16 @@
 //
 // `cancel` moves any non-free slot to free. A waker whose generation differs from the
 // slot's is stale and is ignored by `wake`.
+//
+// An interrupt line is a latch and one handler (a waker):
+//
+//            raise: latch set; the handler, if any, is woken and unregistered
+//   line ───────────────────────────────────────────────────────────────────▶ pending
+//            take: the taker becomes the handler (the one it replaces is woken),
+//                  then the latch is consumed (true) or was clear (false)
+//
+// `take` registers even when it consumes the latch, so a task that takes a line on every poll
+// is woken by every later raise. A handler that no longer cares gets one spurious wake.
 
 /// What a task slot is doing now; see the diagram in Kernel.swift.
 enum SlotPhase: UInt8 {
@@ -70,7 +80,8 @@ public protocol Scheduler: ~Copyable {
   /// Asks for the running task to be woken at `deadline`; the earliest of a poll's requests is
   /// armed when the poll ends. Throws when the task holds no timer and the queue is full.
   mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError)
-  /// Consumes a pending `line`, or registers `waker` as its handler and returns false.
+  /// Registers `waker` as `line`'s handler (waking the one it replaces), then consumes the
+  /// line if it was pending (true) or returns false.
   mutating func take(_ line: Interrupt, waker: Waker) -> Bool
   /// Marks `line` pending and wakes its handler.
   mutating func raise(_ line: Interrupt)
@@ -201,14 +212,16 @@ extension Kernel: Scheduler where P: ~Copyable {
   }
 
   @usableFromInline mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
-    if pending.remove(line) { return true }
     if handlers.contains(line) && handler[line.number] != waker {
       // One handler per line: the one replaced is woken so it can notice.
       wake(handler[line.number])
     }
+    // Registered whether or not the line was pending: a task that consumed a raise must still
+    // hear the next one. Taking without registering lost every raise after the first (only
+    // the first SIGUSR1 printed a summary); a spurious wake is cheap, a lost one is not.
     handler[line.number] = waker
     handlers.insert(line)
-    return false
+    return pending.remove(line)
   }
 
   @usableFromInline mutating func raise(_ line: Interrupt) {

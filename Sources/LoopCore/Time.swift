@@ -70,3 +70,7 @@ public struct Duration: Comparable, Hashable, Sendable {
   /// How many whole `rhs` fit in `lhs`.
   public static func / (lhs: Duration, rhs: Duration) -> Int64 { lhs.nanoseconds / rhs.nanoseconds }
 }
+
+/// The steps of a repeating on/off pattern (a heartbeat's blink): the one capacity the config
+/// validator (`ConfigLimits.maxPatternSteps`) and the heartbeat task both read.
+public typealias PatternSteps = InlineArray<16, Duration>

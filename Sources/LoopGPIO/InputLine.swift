@@ -103,7 +103,7 @@ public struct InputLine: ~Copyable {
   {
     while true {
       if let event = next() { return .ready(event) }
-      // Taking the interrupt consumes it; when it was not pending the task is now its handler.
+      // Taking the interrupt makes the task its handler and consumes it if it was pending.
       guard cx.take(config.interrupt) else { break }
       readAvailable()
     }

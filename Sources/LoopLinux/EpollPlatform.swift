@@ -339,9 +339,14 @@ public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
           Sys.read(fd, raw.baseAddress, raw.count)
         }
       }
-      guard case .success(let size) = outcome else {
-        if outcome != .failure(.wouldBlock) { bug("EpollPlatform.wait: signalfd read failed") }
-        return
+      // Matched by pattern, not compared with `!=`: on a host build the generic `==` of
+      // Result<Int, Errno> instantiated its metadata at the first signal, six allocations in
+      // the steady state.
+      let size: Int
+      switch outcome {
+      case .success(let n): size = n
+      case .failure(.wouldBlock): return
+      case .failure: bug("EpollPlatform.wait: signalfd read failed")
       }
       if size != MemoryLayout<signalfd_siginfo>.size { return }
       counters.signals += 1

@@ -97,6 +97,22 @@ public struct FileDescriptor: ~Copyable {
     return flags & O_NONBLOCK != 0
   }
 
+  /// What kind of file the fd is open on. The corresponding C function is `fstat`.
+  public func fileType() throws(Errno) -> FileType {
+    var mode: UInt32 = 0
+    _ = try systemCall("FileDescriptor.fileType") { cl_fstat_mode(rawValue, &mode) }
+    return FileType(mode: mode)
+  }
+
+  /// The timeout of the watchdog device the fd is open on, in seconds; throws what the driver
+  /// says (ENOTTY or EOPNOTSUPP when it cannot tell). The corresponding C function is `ioctl`
+  /// with `WDIOC_GETTIMEOUT`.
+  public func watchdogTimeout() throws(Errno) -> Int {
+    var seconds: Int32 = 0
+    _ = try systemCall("FileDescriptor.watchdogTimeout") { cl_watchdog_get_timeout(rawValue, &seconds) }
+    return Int(seconds)
+  }
+
   /// A new pipe, both ends close-on-exec and, when `nonBlocking`, O_NONBLOCK.
   /// The corresponding C function is `pipe2`.
   public static func pipe(nonBlocking: Bool = true) throws(Errno) -> Pipe {
@@ -142,6 +158,39 @@ public struct FileDescriptor: ~Copyable {
     while index < path.count && path[index] != 0 { index += 1 }
     if index == path.count { bug("FileDescriptor.open: path has no NUL terminator") }
     return try open(cString: path.baseAddress!, flags, permissions: permissions)
+  }
+}
+
+/// The type of a file, from the `S_IFMT` bits of its mode.
+public enum FileType: Equatable, Sendable {
+  case regular, directory, characterDevice, blockDevice, fifo, socket, symbolicLink, unknown
+
+  /// The type `mode` (an `st_mode`) says.
+  public init(mode: UInt32) {
+    switch mode & 0o170000 {
+    case 0o100000: self = .regular
+    case 0o040000: self = .directory
+    case 0o020000: self = .characterDevice
+    case 0o060000: self = .blockDevice
+    case 0o010000: self = .fifo
+    case 0o140000: self = .socket
+    case 0o120000: self = .symbolicLink
+    default: self = .unknown
+    }
+  }
+
+  /// The type in words, for messages.
+  public var name: StaticString {
+    switch self {
+    case .regular: "a regular file"
+    case .directory: "a directory"
+    case .characterDevice: "a character device"
+    case .blockDevice: "a block device"
+    case .fifo: "a FIFO"
+    case .socket: "a socket"
+    case .symbolicLink: "a symbolic link"
+    case .unknown: "an unknown kind of file"
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // SystemdNotify: the sd_notify protocol without libsystemd. A service started with
 // `Type=notify` finds systemd's socket in $NOTIFY_SOCKET and tells it about its state with
-// one AF_UNIX datagram per message ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=text").
+// one AF_UNIX datagram per message ("READY=1", "WATCHDOG=1", "RELOADING=1", "STOPPING=1",
+// "STATUS=text").
 // The address is read once at startup; each message is then one sendmsg from a fixed
 // sockaddr_un and the caller's bytes, so notifying never allocates and never blocks the loop.
 
@@ -63,6 +64,29 @@ public struct SystemdNotify: ~Copyable {
 
   /// Tells systemd the service is alive; with `WatchdogSec=` it must arrive in every period.
   public func watchdog() throws(Errno) { try send("WATCHDOG=1") }
+
+  /// Tells systemd the service is reloading its configuration (SIGHUP), as of `now` on
+  /// CLOCK_MONOTONIC; `ready()` ends the reload. The message is `RELOADING=1` and
+  /// `MONOTONIC_USEC=`, which systemd needs to tell this reload from an earlier one.
+  public func reloading(at now: Instant) throws(Errno) {
+    let head: StaticString = "RELOADING=1\nMONOTONIC_USEC="
+    var digits = InlineArray<20, UInt8>(repeating: 0)
+    var usec = UInt64(max(0, now.nanoseconds / 1_000))
+    var first = 20
+    repeat {
+      first -= 1
+      digits[first] = UInt8(truncatingIfNeeded: usec % 10) + 0x30
+      usec /= 10
+    } while usec > 0
+    let start = first
+    var span = digits.mutableSpan
+    try span.withUnsafeMutableBytes { (raw) throws(Errno) in
+      // SAFETY: `raw` covers `digits` for this closure; `start..<20` lies inside it.
+      try send(
+        UnsafeRawBufferPointer(start: head.utf8Start, count: head.utf8CodeUnitCount),
+        UnsafeRawBufferPointer(rebasing: raw[start..<20]))
+    }
+  }
 
   /// Tells systemd the service is shutting down on purpose.
   public func stopping() throws(Errno) { try send("STOPPING=1") }

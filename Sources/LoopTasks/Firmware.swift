@@ -28,7 +28,7 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     executor.measuresPollTime = true
     self.world = world
     if let start { self.start = start } else { self.start = executor.platform.now() }
-    for i in 0..<FirmwareLimits.tasks { self.world.progress[i] = self.start }
+    for i in 0..<FirmwareLimits.tasks { self.world.due[i] = self.start }
   }
 
   /// Spawns `task`; throws `.taskSlots` past the capacity (the config checks prevent it).
@@ -45,11 +45,19 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     spawnedCount += 1
   }
 
-  /// Runs until a stop or summary request; returns the requests (and clears the summary one).
+  /// Runs until a stop, summary or reload request; returns the requests (and clears the
+  /// summary and reload ones).
   public mutating func runUntilRequest() -> ControlRequests {
     _ = executor.run(&world)
+    return takeRequests()
+  }
+
+  /// The requests made so far (also by the tasks' first polls at startup, whose stop request
+  /// `runUntilStalled` consumes); clears the summary and reload ones, keeps `shutdown`.
+  public mutating func takeRequests() -> ControlRequests {
     let requests = world.control
     world.control.summary = false
+    world.control.reload = false
     return requests
   }
 

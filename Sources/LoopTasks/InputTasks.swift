@@ -65,12 +65,13 @@ public struct Button: Sendable {
     -> Poll<Void>
   {
     while let event = nextEdge(line, &cx, &world, task: index) {
-      // A long press due before this edge happened first.
-      report(check(before: event.timestamp), at: logic.longPressDeadline, &cx, &world)
+      // A long press due before this edge happened first. The deadline is read before
+      // `check` clears it: it is the long press's time.
+      let deadline = logic.longPressDeadline
+      report(check(before: event.timestamp), at: deadline, &cx, &world)
       let sample = EdgeSample(time: event.timestamp, rising: event.edge == .rising)
       report(logic.edge(sample), at: event.timestamp, &cx, &world)
     }
-    world.markProgress(index, at: cx.now)
     guard reportsLongPress, let deadline = logic.longPressDeadline else { return .pending }
     let now = cx.now
     if now >= deadline {
@@ -106,6 +107,13 @@ public struct Button: Sendable {
 }
 
 /// Counts pulses per window and reports count, rate and a scaled value.
+///
+/// Every edge is counted in the window its kernel timestamp falls in. After a stall of the loop
+/// longer than a window (the ticker skips the grid points it could not deliver), the edges of the
+/// skipped windows are not lost and not put in one window: a catch-up reading stamped at the last
+/// skipped grid point carries their total `count`, the rate over the real time they span, and
+/// `windows` (how many windows it covers). A rain gauge's counts still add up to the rain; an
+/// anemometer's rate stays the average speed.
 public struct PulseCounter: Sendable {
   /// The task index.
   public let index: Int
@@ -114,10 +122,39 @@ public struct PulseCounter: Sendable {
   let scale: Double
   let unit: ShortName
   var ticker: Ticker
+  /// Edges before `ticker.next` (the window its next tick closes).
   var current: Int64 = 0
-  var following: Int64 = 0
+  /// Edges at or after `ticker.next`, by window after it.
+  var later = LaterEdges()
   /// Pulses counted since start.
   public private(set) var total: Int64 = 0
+
+  /// Edges stamped at or after the next grid point, told apart by the window after it they fall
+  /// in: window `last` (the latest edge's) and every window before it. Edges come in timestamp
+  /// order, so two counts say everything the next tick needs.
+  struct LaterEdges: Sendable {
+    /// The window (0: the one starting at `ticker.next`) of the latest edge.
+    var last: Int64 = 0
+    /// Edges in window `last`.
+    var inLast: Int64 = 0
+    /// Edges in windows before `last`.
+    var before: Int64 = 0
+
+    mutating func add(window: Int64) {
+      if window > last {
+        before += inLast
+        inLast = 0
+        last = window
+      }
+      inLast += 1
+    }
+
+    /// The edges in windows before `window`, and those in it or after.
+    func split(at window: Int64) -> (before: Int64, from: Int64) {
+      if window == 0 { return (0, before + inLast) }
+      return last < window ? (before + inLast, 0) : (before, inLast)
+    }
+  }
 
   /// A counter on `line` reporting every `window` from `start`; value = pulses/s × `scale`.
   public init(index: Int, line: Int, window: Duration, scale: Double, unit: ShortName, start: Instant) {
@@ -133,27 +170,46 @@ public struct PulseCounter: Sendable {
   {
     // Count each edge in the window its kernel timestamp falls in.
     while let event = nextEdge(line, &cx, &world, task: index) {
-      if event.timestamp < ticker.next { current += 1 } else { following += 1 }
+      if event.timestamp < ticker.next {
+        current += 1
+      } else {
+        later.add(window: (event.timestamp - ticker.next) / ticker.period)
+      }
       total += 1
     }
+    let missedBefore = ticker.missed
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
-      world.markProgress(index, at: tick.scheduled)
-      let seconds = Double(ticker.period.nanoseconds) / 1e9
-      let rate = Double(current) / seconds
-      var record = world.record(index, at: tick.scheduled)
-      record.field("event", "reading")
-      record.field("count", integer: current)
-      record.field("rate_hz", rate, decimals: 3)
-      record.field("value", rate * scale, decimals: 3)
-      record.field("unit", unit)
-      record.finish()
-      world.emit(record, task: index, &cx)
-      world.readings.publish(index, value: rate * scale, at: tick.scheduled, &cx)
+      report(current, windows: 1, at: tick.scheduled, &cx, &world)
+      // Grid points skipped after this one: their windows' edges make one catch-up reading.
+      let skipped = Int64(ticker.missed - missedBefore)
+      let (caughtUp, following) = later.split(at: skipped)
+      if skipped > 0 {
+        report(caughtUp, windows: skipped, at: tick.scheduled + ticker.period * skipped, &cx, &world)
+      }
       current = following
-      following = 0
+      later = LaterEdges()
     }
+    world.markProgress(index, due: ticker.next)
     return .pending
+  }
+
+  /// Reports `count` pulses over `windows` windows ending at `time`.
+  private func report<S: Scheduler & ~Copyable>(
+    _ count: Int64, windows: Int64, at time: Instant, _ cx: inout Context<S>, _ world: inout FirmwareWorld
+  ) {
+    let seconds = Double(ticker.period.nanoseconds) / 1e9 * Double(windows)
+    let rate = Double(count) / seconds
+    var record = world.record(index, at: time)
+    record.field("event", "reading")
+    record.field("count", integer: count)
+    record.field("rate_hz", rate, decimals: 3)
+    record.field("value", rate * scale, decimals: 3)
+    record.field("unit", unit)
+    if windows > 1 { record.field("windows", integer: windows) }
+    record.finish()
+    world.emit(record, task: index, &cx)
+    world.readings.publish(index, value: rate * scale, at: time, &cx)
   }
 }
 
@@ -205,7 +261,6 @@ public struct Encoder: Sendable {
         world.emit(record, task: index, &cx)
         world.readings.publish(index, value: Double(decoder.detents), at: event.timestamp, &cx)
       }
-      world.markProgress(index, at: event.timestamp)
     }
   }
 }

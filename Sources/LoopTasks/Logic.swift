@@ -159,10 +159,10 @@ public struct Hysteresis: Sendable {
 
 /// A repeating on/off blink pattern on a fixed grid.
 public struct BlinkPattern: Sendable {
-  /// The most steps a pattern holds.
-  public static let capacity = 8
+  /// The most steps a pattern holds (the config's `ConfigLimits.maxPatternSteps`).
+  public static let capacity = PatternSteps.count
 
-  private var steps = InlineArray<8, Duration>(repeating: .zero)
+  private var steps = PatternSteps(repeating: .zero)
   /// Steps in use (on, off, on, off, ...).
   public let count: Int
   /// The step being shown.
@@ -172,7 +172,7 @@ public struct BlinkPattern: Sendable {
 
   /// A pattern of the first `count` alternating on/off durations of `durations`, starting
   /// with on at `start`; nil when empty, too long, or with a step that is not positive.
-  public init?(_ durations: InlineArray<8, Duration>, count: Int, start: Instant) {
+  public init?(_ durations: PatternSteps, count: Int, start: Instant) {
     guard count > 0, count <= BlinkPattern.capacity else { return nil }
     for i in 0..<count {
       guard durations[i] > .zero else { return nil }

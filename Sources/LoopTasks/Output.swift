@@ -57,6 +57,39 @@ public struct RecordLine: ByteAppending {
     append(value ? "true" : "false")
   }
 
+  /// Adds `,"key":"text"` with `text` (UTF-8) escaped as JSON does, cut short with `...` at a
+  /// character boundary where the whole would not leave room to close the record: a message
+  /// of any length still makes one whole line.
+  public mutating func field(_ key: StaticString, text: UnsafeRawBufferPointer) {
+    appendKey(key)
+    append(byte: 0x22)
+    // Room kept for `..."` and the `}` and newline of `finish`.
+    let limit = RecordLine.capacity - 6
+    var i = 0
+    while i < text.count {
+      let b = text[i]
+      var width = 1
+      if b >= 0xF0 { width = 4 } else if b >= 0xE0 { width = 3 } else if b >= 0xC0 { width = 2 }
+      let escaped = b == 0x22 || b == 0x5C ? 2 : b < 0x20 ? 6 : width
+      if count + escaped > limit || i + width > text.count {
+        append("...")
+        break
+      }
+      if b == 0x22 || b == 0x5C {
+        append(byte: 0x5C)
+        append(byte: b)
+      } else if b < 0x20 {
+        append("\\u00")
+        append(byte: hexDigit(b >> 4))
+        append(byte: hexDigit(b & 0xF))
+      } else {
+        for k in 0..<width { append(byte: text[i + k]) }
+      }
+      i += width
+    }
+    append(byte: 0x22)
+  }
+
   /// Closes the object and ends the line.
   public mutating func finish() { append("}\n") }
 
@@ -230,6 +263,11 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
     records += 1
     return true
   }
+
+  /// Forgets and returns the registered writer task: to wake it from outside a poll
+  /// (`Executor.wake`) after `append`, or to drop a registration made in an executor that is
+  /// gone (a ring carried over a reload).
+  public mutating func takeWriter() -> Waker? { writer.take() }
 
   /// Registers the writer task, to be woken when bytes arrive.
   public mutating func waitForData<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Void> {

@@ -35,7 +35,7 @@ public struct Sampler: Sendable {
   {
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
-      world.markProgress(index, at: tick.scheduled)
+      world.markProgress(index, due: ticker.next)
       var record = world.record(index, at: tick.scheduled)
       switch sample() {
       case .success(let raw):
@@ -160,7 +160,6 @@ public struct ThresholdSwitch: Sendable {
     let reading = world.readings.latest(source)
     if reading.sequence != seen {
       seen = reading.sequence
-      world.markProgress(index, at: reading.time)
       if let on = hysteresis.feed(reading.value) {
         drive(&world.outputs[line]!, on, at: cx.now, &world.counters[index])
         var record = world.record(index, at: reading.time)
@@ -175,11 +174,17 @@ public struct ThresholdSwitch: Sendable {
   }
 }
 
-/// Kicks a watchdog device (or file) while every watched task keeps making progress.
+/// Watches periodic tasks for stalls and, with a device, kicks it while none is stalled.
+///
+/// A watched task is stalled when it is late for its own next deadline (`FirmwareWorld.due`) by
+/// more than the stall time: a sampler that reads every 20 s is not stalled after 5 s of
+/// rightful quiet. While a task is stalled the device is not kicked (so the board resets) and
+/// `SystemdKeepalive` sends no `WATCHDOG=1` (so systemd restarts the service); without a
+/// device the task only supervises: stall and resumed records, and the systemd gate.
 public struct Watchdog: Sendable {
   /// The task index.
   public let index: Int
-  /// The device fd (owned by the program).
+  /// The device fd (owned by the program), -1 for none.
   let device: Int32
   let stall: Duration
   let watched: UInt64
@@ -191,7 +196,8 @@ public struct Watchdog: Sendable {
   /// Ticks that came later than the stall time: the whole loop had stalled.
   public private(set) var loopStalls: UInt64 = 0
 
-  /// A watchdog writing to `device` every `kick`, watching the tasks in the `watched` bit mask.
+  /// A watchdog checking the tasks in the `watched` bit mask every `kick` and writing to
+  /// `device` (-1: none) while none is stalled.
   public init(index: Int, device: Int32, kick: Duration, stall: Duration, watched: UInt64, start: Instant) {
     self.index = index
     self.device = device
@@ -205,7 +211,7 @@ public struct Watchdog: Sendable {
   {
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
-      world.markProgress(index, at: tick.scheduled)
+      world.markProgress(index, due: ticker.next)
       let now = cx.now
       if tick.lateness > stall {
         // The loop itself did not run for longer than the stall time (a task that did not
@@ -219,9 +225,7 @@ public struct Watchdog: Sendable {
         record.finish()
         world.emit(record, task: index, &cx)
         loopStalls += 1
-        if stalledTask < 0 {
-          if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
-        }
+        if stalledTask < 0 { kick(&world) }
         continue
       }
       let stalled = firstStalled(world, now: now)
@@ -238,17 +242,21 @@ public struct Watchdog: Sendable {
         stalledTask = stalled
         world.stalledTask = stalled
       }
-      if stalled < 0 {
-        if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
-      }
+      if stalled < 0 { kick(&world) }
     }
     return .pending
   }
 
-  /// The lowest watched task whose last progress is older than the stall time, or -1.
+  /// Writes a kick to the device, if there is one.
+  private mutating func kick(_ world: inout FirmwareWorld) {
+    guard device >= 0 else { return }
+    if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
+  }
+
+  /// The lowest watched task later than its own next deadline by more than the stall time, or -1.
   func firstStalled(_ world: borrowing FirmwareWorld, now: Instant) -> Int {
     for i in 0..<FirmwareLimits.tasks where watched & (1 << UInt64(i)) != 0 {
-      if now - world.progress[i] > stall { return i }
+      if now > world.due[i] + stall { return i }
     }
     return -1
   }
@@ -381,7 +389,8 @@ public struct OutputWriter: Sendable {
   }
 }
 
-/// Turns SIGINT/SIGTERM and SIGUSR1 (raised as interrupt lines) into stop and summary requests.
+/// Turns SIGINT/SIGTERM, SIGUSR1 and SIGHUP (raised as interrupt lines) into stop, summary and
+/// reload requests. Takes every line on every poll, which keeps it their handler.
 public struct SignalHandler: Sendable {
   /// A handler.
   public init() {}
@@ -395,6 +404,10 @@ public struct SignalHandler: Sendable {
     }
     if cx.take(FirmwareInterrupt.summary) {
       world.control.summary = true
+      cx.stopExecutor()
+    }
+    if cx.take(FirmwareInterrupt.reload) {
+      world.control.reload = true
       cx.stopExecutor()
     }
     return .pending

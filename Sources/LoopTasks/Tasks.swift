@@ -116,9 +116,10 @@ public enum FirmwareTask: TaskBody {
   }
 }
 
-/// Marks task `index` as having done its periodic work, for the watchdog.
 extension FirmwareWorld {
-  mutating func markProgress(_ index: Int, at time: Instant) { progress[index] = time }
+  /// Says when periodic task `index` is next due to do its work (its ticker's next grid point),
+  /// for the watchdog: the task counts as stalled once it is later than that by the stall time.
+  mutating func markProgress(_ index: Int, due time: Instant) { due[index] = time }
 }
 
 /// Polls a ticker, counting capacity errors as task errors (the config checks make them a bug).
@@ -160,7 +161,7 @@ public struct Heartbeat: Sendable {
       drive(&world.outputs[line]!, pattern.isOn, at: now, &world.counters[index])
       driven = pattern.isOn
     }
-    world.markProgress(index, at: now)
+    world.markProgress(index, due: pattern.next)
     do { try cx.wake(at: pattern.next) } catch { world.counters[index].errors += 1 }
     return .pending
   }
@@ -194,7 +195,7 @@ public struct SoftwarePWM: Sendable {
   {
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
-      world.markProgress(index, at: tick.scheduled)
+      world.markProgress(index, due: ticker.next)
       if onTime > .zero {
         drive(&world.outputs[line]!, true, at: cx.now, &world.counters[index])
         offAt = tick.scheduled + onTime
@@ -230,7 +231,7 @@ public struct TickerTask: Sendable {
   {
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
-      world.markProgress(index, at: tick.scheduled)
+      world.markProgress(index, due: ticker.next)
       var record = world.record(index, at: tick.scheduled)
       record.field("event", "tick")
       record.field("n", integer: Int64(ticker.delivered))

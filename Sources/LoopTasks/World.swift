@@ -1,5 +1,5 @@
 // The state every firmware task shares: GPIO lines, the output ring, the latest reading of
-// each task, progress marks for the watchdog, per-task counters and the shutdown requests.
+// when each periodic task is next due (for the watchdog), per-task counters and the shutdown requests.
 // Sized by named capacities and owned by the program for its whole run.
 
 import LoopCore
@@ -28,8 +28,10 @@ public enum FirmwareInterrupt {
   public static let summary = Interrupt(1)
   /// The output fd became writable.
   public static let outputWritable = Interrupt(2)
-  /// SIGHUP: reserved (no reload: the config is fixed at startup).
-  public static let hangup = Interrupt(3)
+  /// SIGHUP: reload the config.
+  public static let reload = Interrupt(3)
+  /// SIGPIPE, taken so a closed output pipe is an EPIPE write error; nothing waits for it.
+  public static let brokenPipe = Interrupt(4)
   /// The first GPIO line's interrupt; line `n` uses `firstLine + n`.
   public static let firstLine = 8
 
@@ -123,6 +125,8 @@ public struct ControlRequests: Equatable, Sendable {
   public var shutdown = false
   /// Print the summary, then go on.
   public var summary = false
+  /// Re-read the config file and restart with it (SIGHUP).
+  public var reload = false
   /// The signal that asked for the stop, if one did.
   public var signal: Int32 = 0
 
@@ -146,8 +150,9 @@ public struct FirmwareWorld: ~Copyable {
   public var outputLoss = OutputLoss()
   /// The latest reading of each task.
   public var readings = ReadingBoard()
-  /// When each task last did its periodic work (the watchdog checks these).
-  public var progress = InlineArray<32, Instant>(repeating: .zero)
+  /// When each periodic task is next due to do its work (its next grid point; the watchdog
+  /// checks these). A task is stalled when it is later than that by more than the stall time.
+  public var due = InlineArray<32, Instant>(repeating: .zero)
   /// Per-task counters for the summary.
   public var counters = InlineArray<32, TaskCounters>(repeating: TaskCounters())
   /// Stop and summary requests.

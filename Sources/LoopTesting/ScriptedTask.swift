@@ -20,8 +20,8 @@ public enum Step: Equatable {
   case wakeAt([Duration])
   /// Waits for interrupt `line` (`cx.wait(for:)`, re-registered on every poll). Records `took`.
   case wait(Interrupt)
-  /// Calls `cx.take(line)` once (recording `took` if it was pending), then waits: the next
-  /// poll, whatever caused it, ends the step.
+  /// Calls `cx.take(line)` once (recording `took` if it was pending; either way the task is
+  /// left the line's handler), then waits: the next poll, whatever caused it, ends the step.
   case listen(Interrupt)
   /// Wakes itself `times` times (`cx.yieldNow`), one poll each; the next poll ends the step.
   case yield(times: Int)

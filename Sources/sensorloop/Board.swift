@@ -21,6 +21,16 @@ struct StartupError: Error {
 
   mutating func add(_ part: StaticString) { message.append(contentsOf: bytes(part)) }
   mutating func add<let n: Int>(_ text: FixedText<n>) { text.withBytes { message.append(contentsOf: $0) } }
+  mutating func add(decimal value: Int) {
+    if value < 0 { message.append(0x2D) }
+    var digits: [UInt8] = []
+    var rest = value.magnitude
+    repeat {
+      digits.append(UInt8(0x30 + rest % 10))
+      rest /= 10
+    } while rest > 0
+    message.append(contentsOf: digits.reversed())
+  }
   mutating func add(errno: Errno) {
     add(" (")
     add(errno.name)
@@ -51,25 +61,124 @@ struct OpenFiles: ~Copyable {
   }
 }
 
-enum Board {
-  /// Starts everything the config describes and runs it; every failure before the first
-  /// task runs is reported with exit code 1, after closing what was opened.
-  static func start(_ config: BoardConfig, options: Options) -> Int32 {
-    do throws(StartupError) {
-      var files = OpenFiles()
-      var platform = try makePlatform()
-      var world = try openOutput(config.output, &platform, &files)
-      try connectSystemd(&world)
-      let start = platform.now()
-      try wireGPIO(config, &world, &platform, start: start)
-      names(config, &world)
-      var firmware = Firmware(platform: platform, world: world, start: start)
-      var watchdogs: [(fd: Int32, disarm: Bool)] = []
-      try spawnTasks(config, options: options, &firmware, &files, &watchdogs)
-      return run(&firmware, watchdogs: watchdogs)
-    } catch {
-      return fail(error, code: 1)
+/// What lasts across reloads: the flags of the fds sensorloop changed (restored on every exit),
+/// the output ring's waiting records (carried into the next config's firmware, never dropped),
+/// the `--duration` deadline and the allocation count.
+struct Program: ~Copyable {
+  let options: Options
+  var flags = SavedFlags()
+  /// The ring between two runs (the firmware swaps it in when it starts and out when it
+  /// reloads), and the record of a failed reload waiting for the next firmware's writer.
+  var carried = OutputRing<65_536>()
+  /// When `--duration` stops the program, counted from the first start (a reload keeps it).
+  var stopAt: Instant? = nil
+  /// Allocations counted in the steady state of earlier runs.
+  var allocations: UInt64 = 0
+  /// Whether the allocation counter is preloaded (then `baseline` is the count at the start
+  /// of the current steady state).
+  var counting = false
+  var baseline: UInt64 = 0
+
+  init(options: Options) { self.options = options }
+
+  /// Startup is over: allocations count from here.
+  mutating func startCounting() {
+    counting = cl_alloc_count(&baseline) != 0
+  }
+
+  /// A steady state ends (a reload re-runs startup, which allocates; or the program stops).
+  mutating func stopCounting() {
+    var now: UInt64 = 0
+    if counting && cl_alloc_count(&now) != 0 { allocations &+= now &- baseline }
+    counting = false
+  }
+}
+
+/// The file status flags of the fds whose flags sensorloop changed (O_NONBLOCK on stdout or
+/// stderr), as they were: the flags belong to the open file the fd shares with the shell and
+/// the next program, so every exit path puts them back.
+struct SavedFlags {
+  private var fds = InlineArray<2, Int32>(repeating: -1)
+  private var flags = InlineArray<2, Int32>(repeating: 0)
+
+  /// Remembers `fd`'s flags, once (a reload changes them again and must not save its own).
+  mutating func save(_ fd: Int32) {
+    for i in 0..<2 where fds[i] == fd { return }
+    for i in 0..<2 where fds[i] < 0 {
+      let current = cl_fcntl(fd, F_GETFL, 0)
+      if current < 0 { return }
+      fds[i] = fd
+      flags[i] = current
+      return
     }
+  }
+
+  /// Puts every saved fd's flags back.
+  mutating func restore() {
+    for i in 0..<2 where fds[i] >= 0 {
+      _ = cl_fcntl(fds[i], F_SETFL, flags[i])
+      fds[i] = -1
+    }
+  }
+}
+
+/// How one run of a config ended.
+enum RunOutcome {
+  /// Stopped cleanly (the summary is printed).
+  case stopped
+  /// SIGHUP: the config file holds this new, valid config.
+  case reload(BoardConfig)
+}
+
+enum Board {
+  /// Starts everything the config describes and runs it, then every config a SIGHUP reloads.
+  /// A failure before the first config's tasks run exits 1, after closing what was opened; a
+  /// reloaded config that fails to start is reported and the previous one starts again.
+  static func start(_ config: BoardConfig, options: Options) -> Int32 {
+    var program = Program(options: options)
+    var config = config
+    var previous: BoardConfig? = nil
+    while true {
+      let outcome: RunOutcome
+      do throws(StartupError) {
+        outcome = try startAndRun(config, &program)
+      } catch {
+        guard let old = previous else {
+          program.flags.restore()
+          return fail(error, code: 1)
+        }
+        reportReloadFailure(error.message, startingPrevious: true, &program)
+        config = old
+        previous = nil
+        continue
+      }
+      switch outcome {
+      case .stopped:
+        program.flags.restore()
+        return 0
+      case .reload(let next):
+        previous = config
+        config = next
+      }
+    }
+  }
+
+  /// One run of `config`: opens and requests everything, runs until a stop or a reload, and
+  /// releases it all (GPIO lines, files, the event loop) when it returns.
+  static func startAndRun(_ config: BoardConfig, _ program: inout Program) throws(StartupError) -> RunOutcome
+  {
+    var files = OpenFiles()
+    var platform = try makePlatform()
+    var world = try openOutput(config.output, &platform, &files, &program.flags)
+    try connectSystemd(&world)
+    let start = platform.now()
+    if program.stopAt == nil, let duration = program.options.duration { program.stopAt = start + duration }
+    try wireGPIO(config, &world, &platform, start: start)
+    names(config, &world)
+    var firmware = Firmware(platform: platform, world: world, start: start)
+    var watchdogs: [(fd: Int32, disarm: Bool)] = []
+    try spawnTasks(config, stopAt: program.stopAt, &firmware, &files, &watchdogs)
+    return run(&firmware, ringBytes: config.output.ringBytes, watchdogs: watchdogs, &program)
   }
 
   static func makePlatform() throws(StartupError) -> EpollPlatform {
@@ -102,24 +211,45 @@ enum Board {
     return code
   }
 
-  /// SIGINT, SIGTERM and SIGHUP stop; SIGUSR1 prints the summary; SIGPIPE is taken so a closed
-  /// output pipe shows up as EPIPE (counted) instead of killing the program.
+  /// SIGINT and SIGTERM stop; SIGUSR1 prints the summary; SIGHUP reloads the config; SIGPIPE is
+  /// taken so a closed output pipe shows up as EPIPE (counted) instead of killing the program.
   static func watchSignals(_ platform: inout EpollPlatform) throws(Errno) {
     try platform.watchSignal(SIGINT, as: FirmwareInterrupt.stop)
     try platform.watchSignal(SIGTERM, as: FirmwareInterrupt.stop)
-    try platform.watchSignal(SIGHUP, as: FirmwareInterrupt.stop)
+    try platform.watchSignal(SIGHUP, as: FirmwareInterrupt.reload)
     try platform.watchSignal(SIGUSR1, as: FirmwareInterrupt.summary)
-    try platform.watchSignal(SIGPIPE, as: FirmwareInterrupt.hangup)
+    try platform.watchSignal(SIGPIPE, as: FirmwareInterrupt.brokenPipe)
   }
 
-  /// Opens the output (stdout, stderr or a file), non-blocking, watched for writability.
+  /// Blocks the signals sensorloop handles, first thing in `main`: from here on a signal waits,
+  /// pending, until the event loop's signalfd reads it (a stop during startup is honoured,
+  /// never lost, and never kills the program half-started). Every run's platform blocks them
+  /// again; they stay blocked through reloads, so none is lost between two event loops.
+  static func blockSignals() {
+    var set = sigset_t()
+    _ = cl_sigemptyset(&set)
+    _ = cl_sigaddset(&set, SIGINT)
+    _ = cl_sigaddset(&set, SIGTERM)
+    _ = cl_sigaddset(&set, SIGHUP)
+    _ = cl_sigaddset(&set, SIGUSR1)
+    _ = cl_sigaddset(&set, SIGPIPE)
+    _ = cl_pthread_sigmask(SIG_BLOCK, &set, nil)
+  }
+
+  /// Opens the output (stdout, stderr or a file), non-blocking, watched for writability. A
+  /// file is opened again on every run, so a SIGHUP after logrotate moved it writes a new one.
   static func openOutput(
-    _ output: LoopConfig.OutputConfig, _ platform: inout EpollPlatform, _ files: inout OpenFiles
+    _ output: LoopConfig.OutputConfig, _ platform: inout EpollPlatform, _ files: inout OpenFiles,
+    _ flags: inout SavedFlags
   ) throws(StartupError) -> FirmwareWorld {
     let fd: Int32
     switch output.target {
-    case .stdout: fd = 1
-    case .stderr: fd = 2
+    case .stdout:
+      fd = 1
+      flags.save(fd)
+    case .stderr:
+      fd = 2
+      flags.save(fd)
     case .file(let path):
       do {
         let file = try path.withCString { (p) throws(Errno) in

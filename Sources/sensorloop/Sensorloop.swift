@@ -21,6 +21,7 @@ struct Sensorloop {
   }
 
   static func run() -> Int32 {
+    Board.blockSignals()
     let options: Options
     switch Options.parse() {
     case .run(let parsed): options = parsed
@@ -68,7 +69,8 @@ struct Options {
       --help                print this help
 
     Records go to stdout (or the config's output file), one JSON object per line.
-    SIGINT/SIGTERM stop cleanly with a summary on stderr; SIGUSR1 prints the summary.
+    SIGINT/SIGTERM stop cleanly with a summary on stderr; SIGUSR1 prints the summary;
+    SIGHUP reloads the config file (a broken one is reported and the running config stays).
 
     """
 

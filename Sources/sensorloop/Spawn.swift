@@ -10,12 +10,12 @@ import LoopTasks
 
 extension Board {
   static func spawnTasks(
-    _ config: BoardConfig, options: Options, _ firmware: inout Firmware<EpollPlatform>,
+    _ config: BoardConfig, stopAt: Instant?, _ firmware: inout Firmware<EpollPlatform>,
     _ files: inout OpenFiles, _ watchdogs: inout [(fd: Int32, disarm: Bool)]
   ) throws(StartupError) {
     let start = firmware.start
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
-    if let duration = options.duration { tasks.append(.stopTimer(StopTimer(deadline: start + duration))) }
+    if let stopAt { tasks.append(.stopTimer(StopTimer(deadline: stopAt))) }
     if let period = SystemdNotify.watchdogPeriod() {
       tasks.append(
         .systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
@@ -30,15 +30,23 @@ extension Board {
             path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
             start: start + file.at, every: file.every)))
     }
-    for i in config.tasks.indices {
-      let task = try task(i, config, start: start, &firmware.world, &files)
-      if case .watchdog(let c) = config.tasks[i].kind { watchdogs.append((files.lastFD, c.disarmOnExit)) }
-      tasks.append(task)
-    }
-    for task in tasks {
-      do { try firmware.spawn(task) } catch {
-        throw StartupError("sensorloop: too many tasks for the executor's slots")
+    do throws(StartupError) {
+      for i in config.tasks.indices {
+        let task = try task(i, config, start: start, &firmware.world, &files)
+        if case .watchdog(let c) = config.tasks[i].kind, c.device != nil {
+          watchdogs.append((files.lastFD, c.disarmOnExit))
+        }
+        tasks.append(task)
       }
+      for task in tasks {
+        do { try firmware.spawn(task) } catch {
+          throw StartupError("sensorloop: too many tasks for the executor's slots")
+        }
+      }
+    } catch {
+      // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
+      for (fd, _) in watchdogs { _ = Watchdog.write(fd, "V") }
+      throw error
     }
   }
 
@@ -48,10 +56,11 @@ extension Board {
   ) throws(StartupError) -> FirmwareTask {
     switch config.tasks[index].kind {
     case .heartbeat(let c):
-      var steps = InlineArray<8, Duration>(repeating: .zero)
-      for k in 0..<min(c.pattern.count, 8) { steps[k] = c.pattern[k] }
-      guard let pattern = BlinkPattern(steps, count: min(c.pattern.count, 8), start: start) else {
-        throw StartupError("sensorloop: heartbeat: a pattern needs 2 to 8 positive steps")
+      // The validator allows at most `PatternSteps.count` steps, all positive: every one is kept.
+      var steps = PatternSteps(repeating: .zero)
+      for k in 0..<c.pattern.count { steps[k] = c.pattern[k] }
+      guard let pattern = BlinkPattern(steps, count: c.pattern.count, start: start) else {
+        bug("Board.task: the validator let through a pattern the heartbeat cannot hold")
       }
       return .heartbeat(Heartbeat(index: index, line: c.line, pattern: pattern))
     case .button(let c):
@@ -78,18 +87,8 @@ extension Board {
           index: index, source: c.source, line: c.line, onAbove: c.onAbove.double, offBelow: c.offBelow.double
         ))
     case .watchdog(let c):
-      let fd: Int32
-      do {
-        let device = try c.device.withCString { (p) throws(Errno) in
-          try FileDescriptor.open(cString: p, .writeOnly | .create)
-        }
-        fd = files.keep(device)
-      } catch {
-        var e = StartupError("sensorloop: cannot open the watchdog ")
-        e.add(c.device)
-        e.add(errno: error)
-        throw e
-      }
+      var fd: Int32 = -1
+      if let device = c.device { fd = try openWatchdog(device, kick: c.kick, &files) }
       return .watchdog(
         Watchdog(
           index: index, device: fd, kick: c.kick, stall: c.stall, watched: c.watched & periodicTasks(config),
@@ -100,6 +99,65 @@ extension Board {
       return .pwm(
         SoftwarePWM(index: index, line: c.line, period: c.period, dutyPercent: c.dutyPercent, start: start))
     }
+  }
+
+  /// Opens the watchdog `device` for kicks every `kick`: a character device whose timeout (when
+  /// the driver tells it) is longer than `kick`, or a FIFO (a stand-in for tests: the kicks can be
+  /// read from it, and it protects nothing). Never created: a missing device is an error, not a
+  /// regular file in /dev that would be "kicked" while nothing watches the board.
+  static func openWatchdog(_ device: Path, kick: Duration, _ files: inout OpenFiles) throws(StartupError)
+    -> Int32
+  {
+    var opened: FileDescriptor
+    do {
+      // Nonblocking: a FIFO without a reader then fails (ENXIO) instead of blocking startup.
+      opened = try device.withCString { (p) throws(Errno) in
+        try FileDescriptor.open(cString: p, .writeOnly | .nonBlocking)
+      }
+    } catch {
+      var e = StartupError("sensorloop: cannot open the watchdog ")
+      e.add(device)
+      e.add(errno: error)
+      throw e
+    }
+    let type: FileType
+    do { type = try opened.fileType() } catch {
+      var e = StartupError("sensorloop: cannot check the watchdog ")
+      e.add(device)
+      e.add(errno: error)
+      throw e
+    }
+    switch type {
+    case .characterDevice:
+      // The driver's timeout, where it tells it (bcm2835_wdt: at most about 15 s): a kick
+      // period at or above it would let the board reset between two kicks.
+      if let seconds = try? opened.watchdogTimeout(), seconds > 0,
+        kick >= .seconds(Int64(seconds))
+      {
+        // Opening armed it: disarm it before it is closed.
+        _ = Watchdog.write(opened.rawValue, "V")
+        var e = StartupError("sensorloop: the watchdog ")
+        e.add(device)
+        e.add(" resets the board after ")
+        e.add(decimal: seconds)
+        e.add(" s without a kick, and kick_ms is ")
+        e.add(decimal: Int(kick.nanoseconds / 1_000_000))
+        e.add(": set kick_ms below ")
+        e.add(decimal: seconds * 1000)
+        throw e
+      }
+    case .fifo:
+      break
+    default:
+      var e = StartupError("sensorloop: the watchdog ")
+      e.add(device)
+      e.add(" is not a character device (")
+      e.add(type.name)
+      e.add("): kicking it would protect nothing; give the watchdog driver's device (/dev/watchdog)")
+      e.add(" or leave \"device\" out to supervise without one")
+      throw e
+    }
+    return files.keep(opened)
   }
 
   /// The tasks with periodic work, one bit per task index. Only these can be seen to stall: a
@@ -116,39 +174,140 @@ extension Board {
     return mask
   }
 
-  /// Runs until a stop; prints the summary on SIGUSR1 and at the end; flushes the output.
-  static func run(_ firmware: inout Firmware<EpollPlatform>, watchdogs: [(fd: Int32, disarm: Bool)]) -> Int32
-  {
-    // Startup ends with every task's first poll (on a host build that also instantiates the
-    // Swift runtime's type metadata, once). Tell systemd, then count allocations from here on.
-    firmware.executor.runUntilStalled(&firmware.world)
-    _ = firmware.world.notifySystemd(watchdog: false)
-    var before: UInt64 = 0
-    let counting = cl_alloc_count(&before) != 0
-    while true {
-      let requests = firmware.runUntilRequest()
-      if requests.summary && !requests.shutdown {
+  /// Runs until a stop or a reload; prints the summary on SIGUSR1, and at a stop, after
+  /// flushing the output. Startup ends with every task's first poll (on a host build that
+  /// also instantiates the Swift runtime's type metadata, once): then systemd hears READY=1
+  /// and allocations are counted, unless a stop came first (a stop at any moment of startup
+  /// is honoured: systemd then hears STOPPING=1 only).
+  static func run(
+    _ firmware: inout Firmware<EpollPlatform>, ringBytes: Int, watchdogs: [(fd: Int32, disarm: Bool)],
+    _ program: inout Program
+  ) -> RunOutcome {
+    // The records a previous run left in the ring go out first, through this run's writer.
+    swap(&firmware.world.output, &program.carried)
+    _ = firmware.world.output.takeWriter()
+    firmware.world.output.limit = ringBytes
+    var requests = startupTurns(&firmware)
+    if !requests.shutdown { _ = firmware.world.notifySystemd(watchdog: false) }
+    program.startCounting()
+    while !requests.shutdown {
+      if requests.summary {
         firmware.writeSummary(
           to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
-        continue
       }
-      break
+      if requests.reload {
+        program.stopCounting()
+        if let next = reload(&firmware, &program) {
+          // The loop may have read more signals with the SIGHUP (latched, their handler not
+          // yet polled) and more may have come while the file was read: they are taken now,
+          // before this event loop goes away. A stop wins over the reload.
+          firmware.executor.runUntilStalled(&firmware.world)
+          let late = firmware.takeRequests()
+          if late.summary {
+            firmware.writeSummary(
+              to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
+          }
+          if late.shutdown { break }
+          for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
+          // Records go to the output they were made for when it takes them within a moment
+          // (the new config may name another); what it does not take is carried over.
+          _ = firmware.flushOutput(within: .milliseconds(100))
+          swap(&firmware.world.output, &program.carried)
+          return .reload(next)
+        }
+        program.startCounting()
+      }
+      requests = firmware.runUntilRequest()
     }
-    var after: UInt64 = 0
-    _ = cl_alloc_count(&after)
+    program.stopCounting()
     firmware.world.notifySystemdStopping()
     _ = firmware.flushOutput()
     for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
     firmware.writeSummary(
       to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
-    if counting {
+    if countingAvailable() {
       // Only with the allocation counter preloaded (see README: proving the loop allocates nothing).
       var out = TextWriter(fd: 2)
       out.append("heap allocations after startup: ")
-      out.append(integer: Int64(after &- before))
+      out.append(integer: Int64(program.allocations))
       out.append("\n")
       out.flush()
     }
-    return 0
+    return .stopped
+  }
+
+  /// Whether the allocation counter is preloaded.
+  static func countingAvailable() -> Bool {
+    var count: UInt64 = 0
+    return cl_alloc_count(&count) != 0
+  }
+
+  /// Polls every task once (and whatever they wake), until nothing is ready. A stop, summary or
+  /// reload request ends `runUntilStalled` early and its stop request with it, so the requests
+  /// are read from the world: a stop is never lost, and after a summary or reload request the
+  /// tasks not yet polled get their first poll before startup counts as over.
+  static func startupTurns(_ firmware: inout Firmware<EpollPlatform>) -> ControlRequests {
+    var requests = ControlRequests()
+    while true {
+      firmware.executor.runUntilStalled(&firmware.world)
+      let more = firmware.takeRequests()
+      requests.shutdown = more.shutdown
+      requests.summary = requests.summary || more.summary
+      requests.reload = requests.reload || more.reload
+      if more.shutdown || !(more.summary || more.reload) { return requests }
+    }
+  }
+
+  /// SIGHUP: tells systemd, then reads the config file again. Returns the new config, or nil
+  /// when it cannot be loaded: the message goes to stderr and, as a `reload_failed` record,
+  /// to the output; this run goes on and systemd hears READY=1 again.
+  static func reload(_ firmware: inout Firmware<EpollPlatform>, _ program: inout Program) -> BoardConfig? {
+    firmware.world.notifySystemdReloading(at: firmware.executor.platform.now())
+    do {
+      return try loadBoardConfig(cString: program.options.configPath!)
+    } catch {
+      var message: [UInt8] = []
+      error.render(into: &message)
+      var line = bytes("sensorloop: reload failed, the running config stays: ")
+      line.append(contentsOf: message)
+      line.append(0x0A)
+      writeAll(2, line)
+      let record = reloadFailedRecord(message, at: firmware.executor.platform.now())
+      firmware.world.output.append(record)
+      if let writer = firmware.world.output.takeWriter() { firmware.executor.wake(writer) }
+      _ = firmware.world.notifySystemd(watchdog: false)
+      return nil
+    }
+  }
+
+  /// A reloaded config that loaded but failed to start (a line busy, a file that cannot be
+  /// opened): said on stderr and as a record that waits in the carried ring for the previous
+  /// config's writer, which starts again.
+  static func reportReloadFailure(_ message: [UInt8], startingPrevious: Bool, _ program: inout Program) {
+    var line = bytes("sensorloop: reload failed, starting the previous config again: ")
+    line.append(contentsOf: message)
+    line.append(0x0A)
+    writeAll(2, line)
+    program.carried.append(reloadFailedRecord(message, at: monotonicNow()))
+  }
+
+  /// `{"t_ns":…,"task":"sensorloop","event":"reload_failed","error":"…"}` (the message cut
+  /// short, with `...`, where it would not fit one record).
+  static func reloadFailedRecord(_ message: [UInt8], at time: Instant) -> RecordLine {
+    var record = RecordLine(time: time, task: ShortName("sensorloop"))
+    record.field("event", "reload_failed")
+    message.withUnsafeBytes { record.field("error", text: $0) }
+    record.finish()
+    return record
+  }
+}
+
+extension FirmwareWorld {
+  /// Sends `RELOADING=1` to systemd, if run by it.
+  func notifySystemdReloading(at now: Instant) {
+    switch systemd {
+    case .some(let notify): try? notify.reloading(at: now)
+    case .none: break
+    }
   }
 }

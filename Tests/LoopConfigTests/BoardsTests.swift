@@ -21,6 +21,20 @@ import Testing
     for row in plan.rows { #expect(row.used <= row.limit) }
   }
 
+  /// Finding 12 of issue 13: the shipped unit (`DynamicUser=yes`, `DevicePolicy=closed`) cannot
+  /// open /dev/watchdog, so every shipped config's watchdog supervises without a device
+  /// (systemd's `WatchdogSec=` resets a stalled service).
+  @Test(arguments: files) func watchdogHasNoDevice(name: String) throws {
+    let path = repositoryRoot.appendingPathComponent("Boards").appendingPathComponent(name).path
+    let config = try loadBoardConfig(path: Array(path.utf8))
+    let watchdogs = config.tasks.elements.compactMap { task -> WatchdogConfig? in
+      if case .watchdog(let watchdog) = task.kind { return watchdog }
+      return nil
+    }
+    #expect(watchdogs.count == 1)
+    #expect(watchdogs.allSatisfy { $0.device == nil })
+  }
+
   @Test func everyBoardFileIsTested() throws {
     let listed = try FileManager.default.contentsOfDirectory(
       atPath: repositoryRoot.appendingPathComponent("Boards").path

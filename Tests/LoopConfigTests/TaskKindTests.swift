@@ -137,7 +137,7 @@ import Testing
         #", { "name": "tick", "kind": "ticker", "period_ms": 100 }, { "name": "tock", "kind": "ticker", "period_ms": 100 }"#
     )
     guard case .watchdog(let watchdog) = task.kind else { throw TestFailure("not a watchdog") }
-    #expect(watchdog.device.string == "/dev/watchdog")
+    #expect(watchdog.device?.string == "/dev/watchdog")
     #expect(watchdog.kick == .milliseconds(500))
     #expect(watchdog.stall == .milliseconds(3000))
     #expect(watchdog.watches(1) && !watchdog.watches(2) && !watchdog.watches(0))
@@ -145,9 +145,10 @@ import Testing
     #expect(config.tasks.count == 3)
 
     let (_, plain) = try self.task(
-      #"{ "name": "wd", "kind": "watchdog", "device": "/dev/watchdog" }"#,
+      #"{ "name": "wd", "kind": "watchdog" }"#,
       extraTasks: #", { "name": "tick", "kind": "ticker", "period_ms": 100 }"#)
     guard case .watchdog(let defaults) = plain.kind else { throw TestFailure("not a watchdog") }
+    #expect(defaults.device == nil)  // supervises only
     #expect(defaults.kick == .milliseconds(1000))
     #expect(defaults.stall == .milliseconds(10_000))
     #expect(defaults.watched == 0b10)  // every task but itself
@@ -301,12 +302,15 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 9 tasks + output writer, signal handler, stop timer + stimulus driver + one sim file writer.
-    #expect(plan.slots.used == 14 && plan.slots.limit == ConfigLimits.maxSlots)
-    // 7 tasks wait on time (not the encoder or the threshold) + stop timer + the two sim drivers.
-    #expect(plan.timers.used == 10)
+    // 9 tasks + output writer, signal handler, stop timer, systemd keepalive + stimulus driver
+    // + one sim file writer.
+    #expect(plan.slots.used == 15 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 7 tasks wait on time (not the encoder or the threshold) + stop timer and systemd
+    // keepalive + the two sim drivers.
+    #expect(plan.timers.used == 11)
     #expect(plan.lines.used == 7)
-    // 4 platform + 3 × 4 mock inputs + watchdog + one for sampler and sim file reads.
+    // 4 platform + systemd's socket + 3 × 4 mock inputs + one for sampler and sim file reads
+    // (the watchdog has no device).
     #expect(plan.fds.used == 18)
     // 8 reserved + one per line.
     #expect(plan.interrupts.used == 15)
@@ -314,8 +318,8 @@ import Testing
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       14 of 40
-        timers      10 of 40
+        slots       15 of 40
+        timers      11 of 40
         lines       7 of 32
         fds         18 of 64
         interrupts  15 of 64
@@ -333,10 +337,12 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    #expect(plan.slots.used == 7 + 3)
-    #expect(plan.timers.used == 5 + 1)  // heartbeat, button, wind, soc_temp, watchdog + stop timer
-    // 4 platform + chip + 6 line requests + watchdog + one for sampler reads.
-    #expect(plan.fds.used == 13)
+    #expect(plan.slots.used == 7 + 4)
+    // heartbeat, button, wind, soc_temp, watchdog + stop timer and systemd keepalive.
+    #expect(plan.timers.used == 5 + 2)
+    // 4 platform + systemd's socket + the lookup chip + 2 × 6 lines (libgpiod v1: each line's
+    // own chip fd and its request fd) + one for sampler reads; the watchdog has no device.
+    #expect(plan.fds.used == 19)
     #expect(plan.interrupts.used == 8 + 6)
   }
 

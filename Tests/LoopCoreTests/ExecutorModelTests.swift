@@ -46,8 +46,9 @@ struct SplitMix64 {
 ///   tasks whose deadlines are due (earliest first, equal ones in arming order).
 /// - a poll's deadline is the earliest it asked for; none asked = none held; an unchanged one
 ///   keeps its arming order; a request throws when the task holds no timer and all are in use.
-/// - a raised line is latched pending and its handler (one per line) is woken; taking consumes
-///   the latch or makes the taker the handler, waking the handler it replaces.
+/// - a raised line is latched pending and its handler (one per line) is woken and unregistered;
+///   taking makes the taker the handler (waking the handler it replaces), then consumes the
+///   latch if it was set.
 struct ExecutorModel {
   enum Phase { case free, idle, queued, running, runningWoken }
 
@@ -165,10 +166,9 @@ struct ExecutorModel {
   }
 
   mutating func take(_ line: Int, by s: Int) -> Bool {
-    if pending.remove(line) != nil { return true }
     if let old = handlers[line], old != waker(s) { wake(old) }
     handlers[line] = waker(s)
-    return false
+    return pending.remove(line) != nil
   }
 
   mutating func checkPlatform() {

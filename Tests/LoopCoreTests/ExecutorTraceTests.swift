@@ -435,6 +435,43 @@ import Testing
     #expect(h.stall() == [.at(0, "v", .poll), .at(0, "v", .took(7)), .at(0, "v", .done)])
   }
 
+  /// A task that takes a pending line stays its handler: every later raise wakes it. (Taking
+  /// used to consume the latch without registering, so a signal handler task that took its
+  /// line once was never woken by it again: only the first SIGUSR1 printed a summary.)
+  @Test func takingAPendingLineLeavesTheTakerItsHandler() throws {
+    var h = TraceHarness<2, 2>()
+    h.executor.raise(line(3))  // nobody waits: latched
+    try h.spawn("a", [.listen(line(3)), .listen(line(3)), .listen(line(3))])
+    #expect(h.stall() == [.at(0, "a", .poll), .at(0, "a", .took(3))])  // consumed, and registered
+    h.executor.raise(line(3))  // the second raise wakes a
+    #expect(
+      h.stall() == [
+        .at(0, "a", .poll),  // the first listen ends on this wake
+        .at(0, "a", .took(3)),  // the second takes the latch (and registers again)
+      ])
+    h.executor.raise(line(3))  // and so does the third
+    #expect(h.stall() == [.at(0, "a", .poll), .at(0, "a", .took(3))])
+    h.executor.raise(line(9))  // another line: nothing happens
+    #expect(h.stall() == [])
+    #expect(h.executor.counters.interruptsRaised == 4)
+    #expect(h.executor.counters.staleWakes == 0)
+  }
+
+  /// A handler that took its line and then stopped caring is woken once by the next raise (a
+  /// spurious wake it ignores); the latch is left for whoever takes the line next.
+  @Test func aHandlerThatStoppedCaringGetsOneSpuriousWake() throws {
+    var h = TraceHarness<2, 2>()
+    h.executor.raise(line(5))
+    try h.spawn("a", [.listen(line(5)), .idle, .idle])
+    #expect(h.stall() == [.at(0, "a", .poll), .at(0, "a", .took(5))])
+    h.executor.raise(line(5))
+    #expect(h.stall() == [.at(0, "a", .poll)])  // woken; ends listen, idles without taking
+    h.executor.raise(line(5))  // a is no longer registered: nobody is woken
+    #expect(h.stall() == [])
+    try h.spawn("b", [.wait(line(5))])
+    #expect(h.stall() == [.at(0, "b", .poll), .at(0, "b", .took(5)), .at(0, "b", .done)])
+  }
+
   @Test func aHandlerRaisingItsOwnLineIsPolledAgain() throws {
     var h = TraceHarness<2, 2>()
     let a = try h.spawn("a", [.listen(line(8)), .raise(line(8)), .idle, .wait(line(8))])

@@ -95,6 +95,18 @@ func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
       ])
   }
 
+  @Test func reloadingCarriesTheMonotonicTimeInMicroseconds() throws {
+    let receiver = try NotifyReceiver(abstract: false)
+    let notifier = try makeNotifier(receiver.notifySocket)
+    try notifier.reloading(at: Instant(nanoseconds: 12_345_678_999))
+    try notifier.reloading(at: .zero)
+    try notifier.ready()
+    #expect(
+      receiver.drain() == [
+        "RELOADING=1\nMONOTONIC_USEC=12345678", "RELOADING=1\nMONOTONIC_USEC=0", "READY=1",
+      ])
+  }
+
   @Test func sendingAllocatesNothing() throws {
     let receiver = try NotifyReceiver(abstract: false)
     let notifier = try makeNotifier(receiver.notifySocket)

@@ -41,11 +41,13 @@ final class TickLog: @unchecked Sendable {
 
 /// A task that does not yield: polled at `at`, it keeps the loop for `spin` (moving a shared
 /// virtual clock, or busy-waiting on the real one), then waits forever (its slot, and so its
-/// stats, stay).
+/// stats, stay). With `deliversStimuli` the scripted edges of the stall are in their lines'
+/// queues when it yields, as the kernel queues a real line's edges while the loop is stalled.
 struct Hog {
   let at: Instant
   let spin: Duration
   let clock: SharedClock?
+  var deliversStimuli = false
   var done = false
 
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Void> {
@@ -80,7 +82,16 @@ enum FaultTask: TaskBody {
       return task.poll(&cx, &world)
     case .hog(var hog):
       defer { self = .hog(hog) }
-      return hog.poll(&cx)
+      let wasDone = hog.done
+      let result = hog.poll(&cx)
+      if hog.deliversStimuli && !wasDone && hog.done {
+        let now = cx.now
+        while let next = world.stimuli.deliver(upTo: now), next <= now {}
+        for port in 0..<world.stimuli.count {
+          if let line = world.stimulusLines[port] { cx.raise(line) }
+        }
+      }
+      return result
     case .ticker(var ticker, let log):
       defer { self = .ticker(ticker, log) }
       while case .ready(let tick) = try! ticker.poll(&cx) { log.ticks.append(tick) }
@@ -106,9 +117,9 @@ struct FaultRig<P: Platform & ~Copyable>: ~Copyable {
     for (i, name) in names.enumerated() { world.names[i] = ShortName(text: name) }
     var executor = Executor<48, 48, FaultTask, P>(platform: platform)
     executor.measuresPollTime = true
-    // As `Firmware` does: every task has made progress at the start.
+    // As `Firmware` does: every task is due at the start.
     let now = executor.platform.now()
-    for i in 0..<FirmwareLimits.tasks { world.progress[i] = now }
+    for i in 0..<FirmwareLimits.tasks { world.due[i] = now }
     try watchOutput(&executor.platform, pipe.write.rawValue)
     try executor.spawn(.firmware(.writer(OutputWriter())))
     self.executor = executor
@@ -126,6 +137,24 @@ struct FaultRig<P: Platform & ~Copyable>: ~Copyable {
     _ = executor.run(&world)
     while case .wrote(let n) = OutputWriter.drainOnce(&world), n > 0 {}
     return readRecords(from: pipe.read.rawValue, into: &text)
+  }
+}
+
+extension FaultRig {
+  /// Requests `count` inputs on a mock chip (line i is input i, stimulus port i), as the
+  /// program wires the simulated board.
+  mutating func addMockInputs(_ configs: [InputConfig]) throws {
+    var gpio = MockGPIO()
+    gpio.addChip(name: "gpiochip0", label: "rig", lines: configs.count, prefix: "L")
+    for (i, config) in configs.enumerated() {
+      var selector = GPIOName("L")
+      selector.append(decimal: i)
+      world.inputs[i] = try gpio.requestInput(
+        LineSelector(selector), on: .name(GPIOName("gpiochip0")), config)
+      let port = gpio.takePort(for: world.inputs[i]!)!
+      let index = try world.stimuli.add(port)
+      world.stimulusLines[index] = FirmwareInterrupt.line(i)
+    }
   }
 }
 

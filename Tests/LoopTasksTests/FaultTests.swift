@@ -442,3 +442,65 @@ private final class SignalStorm: Sendable {
     #expect(h.firmware.world.counters[0].missedTicks == 0)
   }
 }
+
+/// Orderings a late loop produces, on a virtual clock: a task (the hog) keeps the loop while the
+/// scripted edges pile up in their lines' queues, as a real kernel queues them.
+@Suite struct LateLoopOrderingTests {
+  private static func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds) / 1_000_000 }
+
+  /// Finding 4 of issue 13: the release edge is read after the long-press deadline passed but
+  /// before the timer poll (both are ready in the same turn). The long press is still reported,
+  /// at its own time, before the release. On main: press, release (held 1050 ms), no long_press.
+  @Test func aLongPressDueBeforeAReleaseReadLateIsReported() throws {
+    let clock = SharedClock(H.start)
+    var rig = try FaultRig(platform: SharedClockPlatform(clock: clock), names: ["button"])
+    try rig.addMockInputs([
+      InputConfig(
+        interrupt: FirmwareInterrupt.line(0), edges: .both, bias: .pullUp, activeLow: true, debounce: .zero)
+    ])
+    // Pressed (low) at 100 ms, released at 1150 ms: the long press falls due at 1100 ms.
+    try rig.world.stimuli.schedule(.level(port: 0, at: H.at(100), high: false))
+    try rig.world.stimuli.schedule(.level(port: 0, at: H.at(1150), high: true))
+    try rig.spawn(.firmware(.stimuli(StimulusTask())))
+    try rig.spawn(.firmware(.button(Button(index: 0, line: 0, longPress: .milliseconds(1000)))))
+    // The loop is kept from 1050 to 1250 ms: when the button runs again its deadline has passed
+    // and the release waits in the line's queue.
+    try rig.spawn(.hog(Hog(at: H.at(1050), spin: .milliseconds(200), clock: clock, deliversStimuli: true)))
+    let records = try rig.run(until: H.at(2000))
+    #expect(records.map(\.event) == ["press", "long_press", "release"])
+    #expect(records.map(Self.ms) == [100, 1100, 1150])
+    #expect(records.last?.int("held_ms") == 1050)
+  }
+
+  /// Finding 10 of issue 13: a stall of 3.5 windows (1.5 s to 5 s, 1 s windows, 4 Hz pulses:
+  /// the 14 edges of the stall fit in the line's queue, 16 events as in the kernel's v1 FIFO).
+  /// The readings at 1 s and 2 s are as usual; the edges of the three skipped windows come in
+  /// one catch-up reading at 5 s with their total count, the rate over the 3 s they span and
+  /// `windows: 3`; then the grid goes on. Every reading says 4 Hz and no pulse is lost. On main
+  /// the skipped windows' 12 edges landed in the 6 s reading: 16 pulses "in one second", 16 Hz.
+  @Test func aPulseCounterAfterAStallOfSeveralWindows() throws {
+    let clock = SharedClock(H.start)
+    var rig = try FaultRig(platform: SharedClockPlatform(clock: clock), names: ["wind"])
+    try rig.addMockInputs([
+      InputConfig(
+        interrupt: FirmwareInterrupt.line(0), edges: .rising, bias: .pullDown, activeLow: false,
+        debounce: .zero)
+    ])
+    // Rising edges at 0, 250, 500, ... ms.
+    try rig.world.stimuli.schedule(.pulses(port: 0, start: H.at(0), hertz: 4, dutyPercent: 50, count: 40))
+    try rig.spawn(.firmware(.stimuli(StimulusTask())))
+    try rig.spawn(
+      .firmware(
+        .pulseCounter(
+          PulseCounter(
+            index: 0, line: 0, window: .seconds(1), scale: 2.4, unit: ShortName("km/h"), start: H.start))))
+    try rig.spawn(.hog(Hog(at: H.at(1500), spin: .milliseconds(3500), clock: clock, deliversStimuli: true)))
+    let records = try rig.run(until: H.at(7000))
+    #expect(records.map(Self.ms) == [1000, 2000, 5000, 6000, 7000])
+    #expect(records.map { $0.int("count")! } == [4, 4, 12, 4, 4])
+    #expect(records.map { $0.double("rate_hz")! } == [4, 4, 4, 4, 4])
+    #expect(records.map { $0.double("value")! } == [9.6, 9.6, 9.6, 9.6, 9.6])
+    #expect(records.map { $0.int("windows") } == [nil, nil, 3, nil, nil])
+    #expect(rig.world.counters[0].missedTicks == 3)
+  }
+}

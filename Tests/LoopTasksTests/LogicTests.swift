@@ -2,6 +2,7 @@
 // release / long press, quadrature decoding, hysteresis, blink patterns, and the JSON lines
 // records are written as.
 
+import Foundation
 import LoopCore
 import LoopTasks
 import Testing
@@ -90,7 +91,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
 
 @Suite struct BlinkPatternTests {
   @Test func walksThePatternOnItsGrid() {
-    var steps = InlineArray<8, Duration>(repeating: .zero)
+    var steps = PatternSteps(repeating: .zero)
     steps[0] = .milliseconds(100)
     steps[1] = .milliseconds(900)
     var blink = BlinkPattern(steps, count: 2, start: at(0))!
@@ -108,7 +109,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
   }
 
   @Test func rejectsEmptyAndNonPositiveSteps() {
-    let steps = InlineArray<8, Duration>(repeating: .zero)
+    let steps = PatternSteps(repeating: .zero)
     #expect(BlinkPattern(steps, count: 0, start: at(0)) == nil)
     #expect(BlinkPattern(steps, count: 2, start: at(0)) == nil)
   }
@@ -154,6 +155,32 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
     #expect(!accepted)
     let truncated = ring.truncated
     #expect(truncated == 1)
+  }
+
+  @Test func textFieldsAreEscapedAndCutShortToFitOneLine() {
+    func record(_ message: String) -> RecordLine {
+      var line = RecordLine(time: .zero, task: ShortName("sensorloop"))
+      Array(message.utf8).withUnsafeBytes { line.field("error", text: $0) }
+      line.finish()
+      return line
+    }
+    #expect(
+      text(record("a.json:1:2: \"x\"\\\u{7}é"))
+        == "{\"t_ns\":0,\"task\":\"sensorloop\",\"error\":\"a.json:1:2: \\\"x\\\"\\\\\\u0007é\"}\n")
+    // Longer than a record: cut with "...", never in the middle of a character or an escape,
+    // and still one whole JSON line.
+    for message in [
+      String(repeating: "é", count: 300), String(repeating: "\"", count: 300),
+      String(repeating: "ab", count: 200),
+    ] {
+      let line = record(message)
+      #expect(!line.overflowed)
+      let json = text(line)
+      #expect(json.hasSuffix("...\"}\n"), "\(json)")
+      #expect(json.utf8.count <= RecordLine.capacity)
+      let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+      #expect((object?["error"] as? String)?.hasSuffix("...") == true, "\(json)")
+    }
   }
 
   @Test func ringDropsWholeRecordsWhenFullAndDrainsInOrder() {

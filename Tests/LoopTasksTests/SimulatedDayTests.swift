@@ -220,7 +220,7 @@ struct DayBook {
     let every = Duration(nanoseconds: period)
     // A megabyte of pipe: the test reads it once a virtual minute.
     _ = fcntl(h.outputPipe.write.rawValue, 1031 /* F_SETPIPE_SZ */, 1 << 20)
-    var steps = InlineArray<8, Duration>(repeating: .zero)
+    var steps = PatternSteps(repeating: .zero)
     for (k, tenths) in [1, 1, 1, 7].enumerated() {
       steps[k] = Duration(nanoseconds: period / 10 * Int64(tenths))
     }
@@ -242,9 +242,9 @@ struct DayBook {
     try h.spawn(
       .pwm(SoftwarePWM(index: 6, line: 6, period: profile.pwmPeriod, dutyPercent: 25, start: start)))
     try h.spawn(.ticker(TickerTask(index: 7, period: every, start: start)))
-    // The watchdog watches the tasks with periodic work: an idle button or knob is never
-    // polled, so watching it would report a stall after every quiet spell.
-    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 6 | 1 << 7
+    // The watchdog watches the tasks with periodic work (as the program does): an idle button,
+    // knob or threshold has no deadline of its own to be late for.
+    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 7
     try h.spawn(
       .watchdog(
         Watchdog(index: 8, device: deviceFD, kick: every, stall: every * 5, watched: watched, start: start)))

@@ -73,7 +73,7 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
 @Suite struct OutputTaskTests {
   @Test func heartbeatFollowsItsPatternOnAGrid() throws {
     var h = H(lines: [.output(initial: false)], names: ["heartbeat"])
-    var steps = InlineArray<8, Duration>(repeating: .zero)
+    var steps = PatternSteps(repeating: .zero)
     steps[0] = .milliseconds(100)
     steps[1] = .milliseconds(400)
     try h.spawn(
@@ -82,6 +82,28 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     let history = h.outputHistory(0)
     #expect(history.map(\.ms) == [0, 0, 100, 500, 600, 1000, 1100])
     #expect(history.map(\.value) == [false, true, false, true, false, true, false])
+  }
+
+  /// Finding 5 of issue 13: a 16-step pattern keeps all its steps (main cut it to 8).
+  @Test func heartbeatKeepsSixteenSteps() throws {
+    var h = H(lines: [.output(initial: false)], names: ["heartbeat"])
+    var steps = PatternSteps(repeating: .zero)
+    for k in 0..<16 { steps[k] = .milliseconds(Int64(10 * (k + 1))) }
+    try h.spawn(
+      .heartbeat(Heartbeat(index: 0, line: 0, pattern: BlinkPattern(steps, count: 16, start: H.start)!)))
+    _ = try h.run(until: 1400)
+    let history = h.outputHistory(0)
+    // On at 0, then a change at the end of each step: 10, 10+20, ... (the sum of 10·k), and the
+    // pattern starts over at 1360.
+    var ends: [Int64] = []
+    var t: Int64 = 0
+    for k in 0..<16 {
+      t += Int64(10 * (k + 1))
+      ends.append(t)
+    }
+    // ... and goes on with its first steps: 1360 + 10, + 20.
+    #expect(history.map(\.ms) == [0, 0] + ends + [1370, 1390])
+    #expect(history.map(\.value) == [false] + (0..<19).map { $0 % 2 == 0 })
   }
 
   @Test func pwmHoldsItsDuty() throws {
@@ -151,29 +173,47 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
     #expect(h.outputHistory(0).map(\.value) == [false, true, false])
   }
 
-  @Test func watchdogKicksWhileTasksProgressAndStopsOnAStall() throws {
-    let device = temporaryFile("")
-    defer { try? FileManager.default.removeItem(atPath: device) }
-    let fd = try FileDescriptor.open(cString: device, .writeOnly)
-    var h = H(
-      lines: [.input(.both, .pullUp, activeLow: true, debounce: .zero)], names: ["button", "watchdog"])
-    // The watched button makes progress when polled: presses at 100 and 900 ms, then nothing.
-    try h.stimulate(.level(port: 0, at: H.at(100), high: false))
-    try h.stimulate(.level(port: 0, at: H.at(900), high: true))
-    try h.spawn(.button(Button(index: 0, line: 0, longPress: nil)))
+  /// Finding 3 of issue 13: a task is stalled when it is late for its own next deadline by more
+  /// than the stall time, not when it did no work for that long. A sampler reading every 20 s
+  /// beside a 5 s stall time is never stalled; a task whose deadline passes and never comes back
+  /// (here task 2, due at 3 s, whose wake-up was lost) is stalled once 5 s late, and the kicks
+  /// stop. On main the sampler was "stalled" 5 s after each reading.
+  @Test func watchdogJudgesEachTaskByItsOwnDeadline() throws {
+    let path = temporaryFile("21000")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let device = try FileDescriptor.pipe(nonBlocking: true)
+    var h = H(lines: [], names: ["slow", "tick", "lost", "watchdog"])
+    try h.spawn(
+      .sampler(
+        Sampler(
+          index: 0, path: FilePath(text: path), period: .seconds(20), scale: 1, offset: 0, unit: ShortName(),
+          start: H.start)))
+    try h.spawn(.ticker(TickerTask(index: 1, period: .milliseconds(100), start: H.start)))
+    h.firmware.world.due[2] = H.at(3000)
     try h.spawn(
       .watchdog(
         Watchdog(
-          index: 1, device: fd.rawValue, kick: .milliseconds(250), stall: .milliseconds(1000), watched: 1,
+          index: 3, device: device.write.rawValue, kick: .seconds(1), stall: .seconds(5), watched: 0b111,
           start: H.start)))
-    let records = try h.run(until: 2600).filter { $0.task == "watchdog" }
-    // Kicks at 0, 250, ..., 1750 (progress at 900 ms is < 1 s old); at 2000 the button has been
-    // quiet for 1.1 s: a stall record and no more kicks.
+    var records = try h.run(until: 8500).filter { $0.task == "watchdog" }
+    // 8.5 s in: the sampler last read at 0 s and is due at 20 s; task 2 is 5.5 s late, but the
+    // watchdog looks only every second: at 8 s it was exactly 5 s late, not more.
+    #expect(records.isEmpty)
+    #expect(h.firmware.world.stalledTask == -1)
+    records = try h.run(until: 45_000).filter { $0.task == "watchdog" }
     #expect(records.map(\.event) == ["stall"])
-    #expect(records.map(ms) == [2000])
-    #expect(records.first?.string("stalled") == "button")
-    let kicks = try String(contentsOfFile: device, encoding: .utf8)
-    #expect(kicks == String(repeating: "k", count: 8))
+    #expect(records.map(ms) == [9000])
+    #expect(records.first?.string("stalled") == "lost")
+    #expect(h.firmware.world.stalledTask == 2)
+    // Kicks at 0, 1, ..., 8 s; none from 9 s on.
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let n = buffer.withUnsafeMutableBytes { (try? device.read.read(into: $0)) ?? 0 }
+    #expect(String(decoding: buffer[0..<n], as: UTF8.self) == String(repeating: "k", count: 9))
+    // Task 2 back on time: resumed, kicks again.
+    h.firmware.world.due[2] = H.at(46_000)
+    records = try h.run(until: 47_500).filter { $0.task == "watchdog" }
+    #expect(records.map(\.event) == ["stall", "resumed"])
+    #expect(h.firmware.world.stalledTask == -1)
   }
 }
 

@@ -22,8 +22,11 @@ private func writeConfig(_ json: String, _ name: String, in folder: URL) throws 
   return path
 }
 
-/// A board with fast tickers and a watchdog that watches them, writing to stdout.
-private func tickerBoard(fast: Int, watchdog: String, kick: Int, stall: Int, ringBytes: Int = 65_536)
+/// A board with fast tickers and a watchdog that watches them (and kicks `watchdog`, a
+/// character device), writing to stdout.
+private func tickerBoard(
+  fast: Int, watchdog: String = "/dev/null", kick: Int, stall: Int, ringBytes: Int = 65_536
+)
   -> String
 {
   """
@@ -75,10 +78,13 @@ private func loopLine(_ stderr: String) -> (waits: Int, interrupted: Int, overru
     defer { try? FileManager.default.removeItem(at: folder) }
     let sim = try String(contentsOf: packageRoot.appendingPathComponent("Boards/sim.json"), encoding: .utf8)
     let temp = folder.appendingPathComponent("temp").path
-    let watchdog = folder.appendingPathComponent("watchdog").path
+    // sim.json's watchdog supervises only; here it also opens a device (/dev/null, a character
+    // device that does not tell its timeout), one more startup step that needs an fd.
     let config = try writeConfig(
       sim.replacingOccurrences(of: "/tmp/sensorloop-sim-temp", with: temp)
-        .replacingOccurrences(of: "/tmp/sensorloop-sim-watchdog", with: watchdog), "sim.json", in: folder)
+        .replacingOccurrences(
+          of: #""kind": "watchdog","#, with: #""kind": "watchdog", "device": "/dev/null","#), "sim.json",
+      in: folder)
     let binary = buildFolder.appendingPathComponent("sensorloop").path
     var messages: [Int: String] = [:]
     var enough: Int?
@@ -114,7 +120,7 @@ private func loopLine(_ stderr: String) -> (waits: Int, interrupted: Int, overru
     let folder = try scratchFolder("stopcont")
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = try writeConfig(
-      tickerBoard(fast: 10, watchdog: folder.appendingPathComponent("watchdog").path, kick: 50, stall: 300),
+      tickerBoard(fast: 10, kick: 50, stall: 300),
       "board.json", in: folder)
     let run = try sensorloop(["--config", config]) { process in
       let pid = process.processIdentifier
@@ -158,7 +164,7 @@ private func loopLine(_ stderr: String) -> (waits: Int, interrupted: Int, overru
     let folder = try scratchFolder("epipe")
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = try writeConfig(
-      tickerBoard(fast: 1, watchdog: folder.appendingPathComponent("watchdog").path, kick: 100, stall: 5000),
+      tickerBoard(fast: 1, kick: 100, stall: 5000),
       "board.json", in: folder)
     let binary = buildFolder.appendingPathComponent("sensorloop").path
     let run = try sensorloop(
@@ -190,7 +196,7 @@ private func loopLine(_ stderr: String) -> (waits: Int, interrupted: Int, overru
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = try writeConfig(
       tickerBoard(
-        fast: 1, watchdog: folder.appendingPathComponent("watchdog").path, kick: 100, stall: 5000,
+        fast: 1, kick: 100, stall: 5000,
         ringBytes: 4096),
       "board.json", in: folder)
     let process = Process()

@@ -9,9 +9,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <linux/watchdog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
 #include <time.h>
@@ -43,6 +46,20 @@ static inline int cl_close(int fd) { return close(fd); }
 // open is variadic (the mode argument), which Swift cannot call.
 static inline int cl_open(const char *path, int flags, unsigned int mode) {
   return open(path, flags, (mode_t)mode);
+}
+
+// struct stat's layout differs by architecture and glibc version; only the file type (the S_IFMT
+// bits of st_mode) is needed, so it is passed out alone.
+static inline int cl_fstat_mode(int fd, unsigned int *mode) {
+  struct stat st;
+  int result = fstat(fd, &st);
+  if (result == 0) *mode = (unsigned int)st.st_mode;
+  return result;
+}
+
+// ioctl is variadic and WDIOC_GETTIMEOUT a macro: the watchdog device's timeout in seconds.
+static inline int cl_watchdog_get_timeout(int fd, int *seconds) {
+  return ioctl(fd, WDIOC_GETTIMEOUT, seconds);
 }
 
 // fcntl is variadic, which Swift cannot call; this is the int-argument form.
