@@ -80,6 +80,11 @@ void cb_close(int fd);
 /// of samples, or -1 with errno set.
 int64_t cb_w2_wait(int fd, cb_writer *writer, int64_t count, int64_t *samples, int64_t capacity);
 
+/// W2's wake path for callgrind (`sensorloop-bench instructions`): the loop thread writes an
+/// eventfd and waits for it in a bare epoll loop, `wakes` times (epoll_wait, read, a clock read,
+/// write). Returns the wakes done, or -1 with errno set.
+int64_t cb_w2_selfwake(int64_t wakes);
+
 // ---- W3: periodic timer -------------------------------------------------------------------
 
 /// What a periodic timer run measured.
