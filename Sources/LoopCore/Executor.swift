@@ -148,36 +148,40 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
 
   /// Polls ready tasks in turns until none is ready or a stop is asked for. A turn polls the
   /// tasks that were ready when it began; tasks woken meanwhile wait for the next turn.
+  ///
+  /// The hot loop of the executor (sensorloop-bench W1 counts its instructions): a turn's polls
+  /// are counted once per turn, the count since the last platform check lives in a register
+  /// until the loop ends, and `poll(slot:)` is inlined here.
   @discardableResult
   private mutating func pollReady(_ world: inout Body.World) -> Int {
     var polls = 0
-    while !kernel.ready.isEmpty && !kernel.stopRequested {
+    var sinceCheck = pollsSinceCheck
+    while !kernel.stopRequested {
       var turn = kernel.ready.count
-      while turn > 0, let s = kernel.ready.pop() {
-        turn -= 1
-        poll(slot: Int(s), &world)
-        polls += 1
-      }
-      if pollsSinceCheck >= pollsPerPlatformCheck {
-        pollsSinceCheck = 0
+      if turn == 0 { break }
+      // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
+      // it), so the turn pops exactly `turn` slots.
+      polls &+= turn
+      sinceCheck &+= turn
+      repeat {
+        poll(slot: Int(kernel.ready.pop()!), &world)
+        turn &-= 1
+      } while turn > 0
+      if sinceCheck >= pollsPerPlatformCheck {
+        sinceCheck = 0
         kernel.waitAndDispatch(.poll)
       }
     }
+    pollsSinceCheck = sinceCheck
     return polls
   }
 
+  @inline(__always)
   private mutating func poll(slot s: Int, _ world: inout Body.World) {
     kernel.slot[s].phase = .running
     kernel.slot[s].requested = .distantFuture
     kernel.slot[s].stats.polls += 1
-    pollsSinceCheck += 1
-    let waker = Waker(slot: UInt16(s), generation: kernel.slot[s].generation)
-    let start = measuresPollTime ? kernel.platform.now() : .zero
-    let result = Self.poll(&tasks[s], waker: waker, &kernel, &world)
-    if measuresPollTime {
-      let took = kernel.platform.now() - start
-      if took > kernel.slot[s].stats.longestPoll { kernel.slot[s].stats.longestPoll = took }
-    }
+    let result = measuresPollTime ? pollTimed(slot: s, &world) : pollTask(slot: s, &world)
     if result.isReady {
       free(s)
       return
@@ -189,6 +193,23 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     } else {
       kernel.slot[s].phase = .idle
     }
+  }
+
+  /// `pollTask` between two clock reads, for `TaskStats.longestPoll`. Not inlined: the clock
+  /// read (a `timespec` on the stack) would give the hot loop a stack protector.
+  @inline(never)
+  private mutating func pollTimed(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
+    let start = kernel.platform.now()
+    let result = pollTask(slot: s, &world)
+    let took = kernel.platform.now() - start
+    if took > kernel.slot[s].stats.longestPoll { kernel.slot[s].stats.longestPoll = took }
+    return result
+  }
+
+  @inline(__always)
+  private mutating func pollTask(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
+    let waker = Waker(slot: UInt16(s), generation: kernel.slot[s].generation)
+    return Self.poll(&tasks[s], waker: waker, &kernel, &world)
   }
 
   /// Polls one task value with a context lent the kernel. Static so that the task and the
