@@ -180,7 +180,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   private mutating func poll(slot s: Int, _ world: inout Body.World) {
     kernel.slot[s].phase = .running
     kernel.slot[s].requested = .distantFuture
-    kernel.slot[s].stats.polls += 1
+    kernel.slot[s].stats.polls &+= 1
     let result = measuresPollTime ? pollTimed(slot: s, &world) : pollTask(slot: s, &world)
     if result.isReady {
       free(s)

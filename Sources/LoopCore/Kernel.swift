@@ -180,20 +180,24 @@ extension Kernel: Scheduler where P: ~Copyable {
   @usableFromInline mutating func now() -> Instant { platform.now() }
 
   @usableFromInline mutating func wake(_ waker: Waker) {
-    guard ownsSlot(waker) else {
-      counters.staleWakes += 1
+    // One bounds and generation check; a free slot (a waker of a generation never spawned) is
+    // stale too, found by the phase switch rather than by a second check up front.
+    let s = Int(waker.slot)
+    guard s < slots, slot[s].generation == waker.generation else {
+      counters.staleWakes &+= 1
       return
     }
-    let s = Int(waker.slot)
     switch slot[s].phase {
     case .idle:
       slot[s].phase = .queued
-      slot[s].stats.wakes += 1
+      slot[s].stats.wakes &+= 1
       ready.push(waker.slot)
     case .running:
       slot[s].phase = .runningWoken
-      slot[s].stats.wakes += 1
-    case .queued, .runningWoken, .free:
+      slot[s].stats.wakes &+= 1
+    case .free:
+      counters.staleWakes &+= 1
+    case .queued, .runningWoken:
       break
     }
   }
