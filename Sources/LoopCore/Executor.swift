@@ -154,32 +154,33 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// until the loop ends, and `poll(slot:)` is inlined here.
   @discardableResult
   private mutating func pollReady(_ world: inout Body.World) -> Int {
+    let start = pollsSinceCheck
     var polls = 0
-    var sinceCheck = pollsSinceCheck
+    var checked = 0
     while !kernel.stopRequested {
       var turn = kernel.ready.count
       if turn == 0 { break }
+      polls &+= turn
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
-      polls &+= turn
-      sinceCheck &+= turn
       repeat {
-        poll(slot: Int(kernel.ready.pop()!), &world)
+        poll(slot: Int(kernel.ready.popNonEmpty()), &world)
         turn &-= 1
       } while turn > 0
-      if sinceCheck >= pollsPerPlatformCheck {
-        sinceCheck = 0
+      if start &+ polls &- checked >= pollsPerPlatformCheck {
+        checked = start &+ polls
         kernel.waitAndDispatch(.poll)
       }
     }
-    pollsSinceCheck = sinceCheck
+    pollsSinceCheck = start &+ polls &- checked
     return polls
   }
 
   @inline(__always)
   private mutating func poll(slot s: Int, _ world: inout Body.World) {
+    // Slots in the ready queue are below `slots` (spawn and wake check before they push).
+    precondition(s < slots, "Executor.poll: slot out of range")
     kernel.slot[s].phase = .running
-    kernel.slot[s].requested = .distantFuture
     kernel.slot[s].stats.polls &+= 1
     let result = measuresPollTime ? pollTimed(slot: s, &world) : pollTask(slot: s, &world)
     if result.isReady {
@@ -189,7 +190,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     kernel.settleTimer(s)
     if kernel.slot[s].phase == .runningWoken {
       kernel.slot[s].phase = .queued
-      kernel.ready.push(UInt16(s))
+      kernel.ready.push(UInt16(truncatingIfNeeded: s))
     } else {
       kernel.slot[s].phase = .idle
     }
@@ -208,7 +209,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
 
   @inline(__always)
   private mutating func pollTask(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
-    let waker = Waker(slot: UInt16(s), generation: kernel.slot[s].generation)
+    let waker = Waker(slot: UInt16(truncatingIfNeeded: s), generation: kernel.slot[s].generation)
     return Self.poll(&tasks[s], waker: waker, &kernel, &world)
   }
 
@@ -228,6 +229,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   private mutating func free(_ s: Int) {
     tasks[s] = nil
     kernel.disarm(s)
+    kernel.slot[s].requested = .distantFuture
     kernel.slot[s].phase = .free
     kernel.slot[s].generation &+= 1
     live -= 1

@@ -135,11 +135,22 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
 
   /// Ends a poll's deadline requests: the slot keeps the earliest one it asked for (in its old
   /// place among equal deadlines when unchanged), or none when it asked for none.
+  ///
+  /// `requested` is `.distantFuture` outside a poll (this resets it, and so does a slot's
+  /// `free`), so a poll that asked for nothing and holds nothing costs one comparison.
   @inline(__always)
   mutating func settleTimer(_ s: Int) {
     let requested = slot[s].requested
+    if requested == slot[s].deadline {
+      if requested != .distantFuture { slot[s].requested = .distantFuture }
+      return
+    }
+    moveTimer(s, to: requested)
+  }
+
+  /// `settleTimer`'s slow path: the slot's deadline changes to `requested`.
+  mutating func moveTimer(_ s: Int, to requested: Instant) {
     slot[s].requested = .distantFuture
-    if requested == slot[s].deadline { return }
     disarm(s)
     if requested == .distantFuture { return }
     do throws(CapacityError) {

@@ -21,6 +21,13 @@ struct ReadyQueue<let capacity: Int> {
 
   mutating func pop() -> UInt16? {
     if count == 0 { return nil }
+    return popNonEmpty()
+  }
+
+  /// `pop` for a caller that knows the queue is not empty (the run loop pops exactly the count
+  /// it read at the start of a turn).
+  @inline(__always)
+  mutating func popNonEmpty() -> UInt16 {
     // SAFETY: head stays in 0..<capacity (it wraps to 0 at capacity).
     let slot = unsafe ring[unchecked: head]
     head &+= 1
