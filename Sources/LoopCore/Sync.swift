@@ -5,30 +5,39 @@
 /// Remembers the one task to wake. Registering a different task wakes the one it replaces,
 /// so neither can miss its wake (it re-polls and re-registers).
 public struct WakerRegistration: Sendable {
+  /// The registered waker, or `none` (slot `UInt16.max`, which no executor has: slots are
+  /// fewer than `UInt16.max`). Not an `Optional`: the hot path (W1) then loads, compares and
+  /// stores one 8-byte value, without a separate tag byte.
+  private var stored = WakerRegistration.none
+  private static let none = Waker(slot: .max, generation: 0)
+
   /// The registered task, if any.
-  public private(set) var waker: Waker?
+  public var waker: Waker? { stored.slot == .max ? nil : stored }
 
   /// Nobody registered.
   public init() {}
 
   /// Registers the polling task.
   public mutating func register<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
-    if let old = waker, old != cx.waker { cx.wake(old) }
-    waker = cx.waker
+    let old = stored
+    if old.slot != .max && old != cx.waker { cx.wake(old) }
+    stored = cx.waker
   }
 
   /// Wakes and forgets the registered task; returns it (nil when none).
   @discardableResult
   public mutating func wake<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Waker? {
-    let taken = take()
-    if let taken { cx.wake(taken) }
-    return taken
+    let old = stored
+    if old.slot == .max { return nil }
+    stored = Self.none
+    cx.wake(old)
+    return old
   }
 
   /// Forgets and returns the registered task without waking it, for a waker outside a poll
   /// (pass it to `Executor.wake`).
   public mutating func take() -> Waker? {
-    defer { waker = nil }
+    defer { stored = Self.none }
     return waker
   }
 }
