@@ -154,25 +154,27 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// until the loop ends, and `poll(slot:)` is inlined here.
   @discardableResult
   private mutating func pollReady(_ world: inout Body.World) -> Int {
-    let start = pollsSinceCheck
     var polls = 0
-    var checked = 0
+    // Polls left before the next platform check: one count down per turn, instead of a count
+    // up and a difference (fewer values live across the task's poll, fewer stack spills).
+    var untilCheck = pollsPerPlatformCheck &- pollsSinceCheck
     while !kernel.stopRequested {
       var turn = kernel.ready.count
       if turn == 0 { break }
       polls &+= turn
+      untilCheck &-= turn
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
       repeat {
         poll(slot: Int(kernel.ready.popNonEmpty()), &world)
         turn &-= 1
       } while turn > 0
-      if start &+ polls &- checked >= pollsPerPlatformCheck {
-        checked = start &+ polls
+      if untilCheck <= 0 {
+        untilCheck = pollsPerPlatformCheck
         kernel.waitAndDispatch(.poll)
       }
     }
-    pollsSinceCheck = start &+ polls &- checked
+    pollsSinceCheck = pollsPerPlatformCheck &- untilCheck
     return polls
   }
 
