@@ -197,9 +197,13 @@ int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_r
     uint64_t expirations;
     if (read(tfd, &expirations, sizeof expirations) != sizeof expirations) continue;
     int64_t now = cb_now_ns();
-    k += (int64_t)expirations;  // the grid deadline just passed is start + k * period
+    // Lateness is measured from the oldest grid deadline this read covers, start + (k + 1) *
+    // period, as sensorloop's Ticker measures it (`.skip` delivers the oldest overdue tick and
+    // counts the others missed). Measured from the newest one, a stall of several periods
+    // showed as less than one period: the C side's max lateness could never exceed ~1 ms.
+    samples[ticks++] = now - (start + (k + 1) * period_ns);
+    k += (int64_t)expirations;  // the newest grid deadline passed is start + k * period
     missed += (int64_t)expirations - 1;
-    samples[ticks++] = now - (start + k * period_ns);
   }
   result->ticks = ticks;
   result->missed = missed;

@@ -100,8 +100,9 @@ typedef struct {
 } cb_ticker_result;
 
 /// One absolute periodic timerfd at `period_ns` for `count` grid deadlines (start + k * period),
-/// in a bare epoll loop. Records the lateness of each tick (now - its grid deadline) in
-/// `samples` (room for `count`). Returns 0, or -1 with errno set.
+/// in a bare epoll loop. Records the lateness of each tick in `samples` (room for `count`): now -
+/// the oldest grid deadline its read covers, as a `Ticker` with `.skip` measures it. Returns 0,
+/// or -1 with errno set.
 int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_result *result);
 
 // ---- W5: GPIO edges ------------------------------------------------------------------------
