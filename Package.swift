@@ -15,6 +15,17 @@ let package = Package(
   products: [
     .executable(name: "sensorloop", targets: ["sensorloop"]),
     .executable(name: "sensorloop-bench", targets: ["sensorloop-bench"]),
+    // The executor as a library, for firmware packages of their own (README.md, "Your own
+    // firmware"; Sources/Examples/README.md): depend on this package by path and on these.
+    .library(name: "LoopCore", targets: ["LoopCore"]),
+    .library(name: "LoopLinux", targets: ["LoopLinux"]),
+    .library(name: "LoopGPIO", targets: ["LoopGPIO"]),
+    .library(name: "LoopTesting", targets: ["LoopTesting"]),
+    // The examples a firmware developer copies (Sources/Examples/README.md).
+    .executable(name: "Blinky", targets: ["Blinky"]),
+    .executable(name: "ButtonLED", targets: ["ButtonLED"]),
+    .executable(name: "ProducerConsumer", targets: ["ProducerConsumer"]),
+    .executable(name: "ThreadWork", targets: ["ThreadWork"]),
   ],
   targets: [
     // Core executor: time, task slots, wakers, timers, interrupts, sync primitives. Stdlib only.
@@ -54,6 +65,22 @@ let package = Package(
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "CBaseline", "AllocCounter"],
       exclude: ["footprint.sh", "README-section.md"], swiftSettings: hotPath),
 
+    // The examples: each one program, run on the host with the simulated (mock) GPIO and
+    // cross-built for the Pi like sensorloop. CExamples: the thread start ThreadWork needs.
+    .target(name: "CExamples", path: "Sources/Examples/CExamples"),
+    .executableTarget(
+      name: "Blinky", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"], path: "Sources/Examples/Blinky",
+      swiftSettings: hotPath),
+    .executableTarget(
+      name: "ButtonLED", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],
+      path: "Sources/Examples/ButtonLED", swiftSettings: hotPath),
+    .executableTarget(
+      name: "ProducerConsumer", dependencies: ["LoopCore", "LoopLinux"],
+      path: "Sources/Examples/ProducerConsumer", swiftSettings: hotPath),
+    .executableTarget(
+      name: "ThreadWork", dependencies: ["LoopCore", "LoopLinux", "CExamples"],
+      path: "Sources/Examples/ThreadWork", swiftSettings: hotPath),
+
     .testTarget(name: "LoopCoreTests", dependencies: ["LoopCore", "LoopTesting", "AllocCounter"]),
     .testTarget(
       name: "LoopLinuxTests", dependencies: ["LoopCore", "LoopLinux", "LoopTesting", "AllocCounter"]),
@@ -61,11 +88,18 @@ let package = Package(
       name: "LoopGPIOTests",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "AllocCounter"]),
     // bad/ is the bad-config corpus, read from disk by the tests.
-    .testTarget(name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),
+    .testTarget(
+      name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),
     .testTarget(
       name: "LoopTasksTests",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),
     .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig"]),
+    // Each example's tasks in virtual time, with mock lines and scripted stimuli.
+    .testTarget(
+      name: "ExamplesTests",
+      dependencies: [
+        "Blinky", "ButtonLED", "ProducerConsumer", "ThreadWork", "LoopCore", "LoopGPIO", "LoopTesting",
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

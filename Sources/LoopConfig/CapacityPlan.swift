@@ -31,11 +31,11 @@ public struct CapacityPlan: Equatable, Sendable {
   public var timers: Row
   /// Entries in `lines`.
   public var lines: Row
-  /// File descriptors held at once: the platform's four; systemd's notification socket; on a
-  /// real chip the lookup chip and two per line (libgpiod v1: the line's own chip fd and its
-  /// request fd), on the mock chip a pipe and a duplicate per input; the watchdog device; an
-  /// output file; one for samplers and sim files, which open their file only while reading or
-  /// writing it.
+  /// File descriptors held at once: the platform's six (with the worker threads' eventfds);
+  /// systemd's notification socket; on a real chip the lookup chip and two per line (libgpiod
+  /// v1: the line's own chip fd and its request fd), on the mock chip a pipe and a duplicate per
+  /// input; the watchdog device; an output file; one per worker thread for samplers and sim
+  /// files, which open their file only while reading or writing it.
   public var fds: Row
   /// Interrupt lines: the program's reserved ones, then one per line (by index).
   public var interrupts: Row
@@ -74,7 +74,7 @@ public struct CapacityPlan: Equatable, Sendable {
     slots = Row(
       name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks,
       limit: ConfigLimits.maxSlots,
-      rule: "one per task, 4 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
+      rule: "one per task, 6 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
     timers = Row(
       name: "timers", used: timed + ConfigLimits.systemTimers + simTasks, limit: ConfigLimits.maxTimers,
       rule: "one per task but encoders and thresholds, 2 for --duration and systemd, one per sim driver")
@@ -82,10 +82,10 @@ public struct CapacityPlan: Equatable, Sendable {
     fds = Row(
       name: "fds",
       used: ConfigLimits.platformFds + ConfigLimits.systemdFds + lineFds + watchdogs + outputFiles
-        + (transient ? 1 : 0),
+        + (transient ? ConfigLimits.workerThreads : 0),
       limit: ConfigLimits.maxFds,
       rule:
-        "4 for the platform, 1 for systemd, the chip and two per line (3 per mock input), the watchdog device, an output file, 1 for file reads"
+        "6 for the platform and its workers, 1 for systemd, the chip and two per line (3 per mock input), the watchdog device, an output file, 2 for file reads (one per worker thread)"
     )
     interrupts = Row(
       name: "interrupts", used: ConfigLimits.systemInterrupts + config.lines.count,

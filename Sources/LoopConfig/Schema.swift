@@ -16,14 +16,15 @@ public enum ConfigLimits {
   public static let maxSlots = 40
   /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
   public static let maxTimers = 40
-  /// Slots the program itself always uses: the output writer, the signal handler, the
-  /// `--duration` stop timer and the systemd keepalive (both reserved: the option and
-  /// `$WATCHDOG_USEC` are known only at run time).
-  public static let systemTasks = 4
+  /// Slots the program itself always uses: the output writer, the signal handler, the summary
+  /// writer, the worker dispatcher, the `--duration` stop timer and the systemd keepalive (both
+  /// reserved: the option and `$WATCHDOG_USEC` are known only at run time).
+  public static let systemTasks = 6
   /// Of `systemTasks`, those that wait on time: the stop timer and the systemd keepalive.
   public static let systemTimers = 2
-  /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd.
-  public static let platformFds = 4
+  /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd, and the
+  /// worker threads' two eventfds (requests, completions).
+  public static let platformFds = 6
   /// File descriptors held for systemd: the `$NOTIFY_SOCKET` datagram socket (reserved).
   public static let systemdFds = 1
   /// Fds one line on a real chip holds: libgpiod v1 opens the chip again for each request (a
@@ -31,6 +32,8 @@ public enum ConfigLimits {
   public static let realLineFds = 2
   /// Fds held while lines are requested on a real chip: the chip opened once for name lookups.
   public static let realChipFds = 1
+  /// Worker threads (`FirmwareLimits.workerThreads`): each holds one fd while it reads a file.
+  public static let workerThreads = 2
   /// Interrupt lines reserved for the program (signals, output writable); line `n` of `lines`
   /// uses interrupt `systemInterrupts + n`.
   public static let systemInterrupts = 8

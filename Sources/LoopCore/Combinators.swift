@@ -43,6 +43,8 @@ public func select<S: Scheduler & ~Copyable, A, B, C>(
 
 /// Waits for two operands, keeping each result until the other is ready too.
 /// Operands already finished are not polled again.
+///
+/// Stores the finished results inline; never blocks or allocates.
 public struct Join2<A, B> {
   private var a: A?
   private var b: B?
@@ -99,6 +101,8 @@ public struct TimedOut: Error, Equatable, Sendable {
 }
 
 /// A deadline for an operation that may take too long.
+///
+/// Uses the task's one timer (the earliest of a poll's deadlines wins); never blocks or allocates.
 public struct Timeout: Equatable, Sendable {
   /// When the operation gives up.
   public let deadline: Instant

@@ -5,6 +5,8 @@
 ///
 /// Building blocks (`Ticker`, `Signal`, `Channel`, ...) take it to register the task's waker.
 /// Never store it: it points into the executor for the duration of one poll.
+///
+/// Every call returns at once: nothing here blocks or allocates.
 public struct Context<S: Scheduler & ~Copyable> {
   // SAFETY: points at the executor's kernel, which `Executor.poll(slot:)` keeps alive and
   // exclusively lends to this context for the duration of one poll.

@@ -124,6 +124,7 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
     }
   }
 
+  /// Whether both hold the same bytes (capacity and `truncated` aside).
   public static func == (lhs: FixedText, rhs: FixedText) -> Bool {
     guard lhs.count == rhs.count else { return false }
     for i in 0..<lhs.count where lhs.storage[i] != rhs.storage[i] { return false }

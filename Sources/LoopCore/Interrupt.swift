@@ -3,6 +3,8 @@
 // the one task waiting on it, exactly like an interrupt controller with one handler per line.
 
 /// One of `Interrupt.capacity` interrupt lines, numbered `0..<capacity`.
+///
+/// A line has one handler task: a second task taking it replaces (and wakes) the first.
 public struct Interrupt: Hashable, Sendable {
   /// How many lines exist: one bit each in an `InterruptSet`.
   public static let capacity = 64

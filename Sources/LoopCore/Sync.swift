@@ -4,23 +4,44 @@
 
 /// Remembers the one task to wake. Registering a different task wakes the one it replaces,
 /// so neither can miss its wake (it re-polls and re-registers).
+///
+/// Holds one waker: a second task registering replaces (and wakes) the first. Two tasks that
+/// both keep waiting would wake each other on every poll, forever, at 100% CPU: a debug build
+/// traps once they have taken turns `bounceLimit` times in a row. Never blocks or allocates.
 public struct WakerRegistration: Sendable {
   /// The registered waker, or `none` (slot `UInt16.max`, which no executor has: slots are
   /// fewer than `UInt16.max`). Not an `Optional`: the hot path (W1) then loads, compares and
   /// stores one 8-byte value, without a separate tag byte.
   private var stored = WakerRegistration.none
+  /// The task the latest registration replaced (or `none`), to notice two tasks taking turns.
+  private var replaced = WakerRegistration.none
+  /// Registrations in a row that gave the registration back to the task replaced just before.
+  private var bounces: UInt32 = 0
   private static let none = Waker(slot: .max, generation: 0)
 
   /// The registered task, if any.
   public var waker: Waker? { stored.slot == .max ? nil : stored }
 
+  /// Turns two tasks may take replacing each other, with no wake in between, before a debug
+  /// build traps: far more than a hand-over between tasks ever takes.
+  public static var bounceLimit: UInt32 { 1_000 }
+
   /// Nobody registered.
   public init() {}
 
-  /// Registers the polling task.
+  /// Registers the polling task (waking the one it replaces). In a debug build, traps when two
+  /// tasks have replaced each other `bounceLimit` times in a row: they wait on the same side.
   public mutating func register<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
     let old = stored
-    if old.slot != .max && old != cx.waker { cx.wake(old) }
+    if old.slot != .max && old != cx.waker {
+      bounces = cx.waker == replaced ? bounces &+ 1 : 0
+      replaced = old
+      assert(
+        bounces < Self.bounceLimit,
+        "WakerRegistration.register: two tasks wait on one Signal, Channel side or registration and wake each other forever; give each its own"
+      )
+      cx.wake(old)
+    }
     stored = cx.waker
   }
 
@@ -30,6 +51,7 @@ public struct WakerRegistration: Sendable {
     let old = stored
     if old.slot == .max { return nil }
     stored = Self.none
+    bounces = 0
     cx.wake(old)
     return old
   }
@@ -37,13 +59,19 @@ public struct WakerRegistration: Sendable {
   /// Forgets and returns the registered task without waking it, for a waker outside a poll
   /// (pass it to `Executor.wake`).
   public mutating func take() -> Waker? {
-    defer { stored = Self.none }
+    defer {
+      stored = Self.none
+      bounces = 0
+    }
     return waker
   }
 }
 
 /// A latest-value mailbox: `signal` stores a value (replacing an unread one) and wakes the
 /// waiter; `wait` takes it. `Signal<Void>` is a notify.
+///
+/// One value and one waiting task (a second waiter replaces and wakes the first, so two waiters
+/// on one side wake each other on every poll: give each waiter its own signal). Never blocks or allocates.
 public struct Signal<Value>: ~Copyable {
   private var value: Value?
   private var waiter = WakerRegistration()
@@ -86,6 +114,9 @@ public struct Signal<Value>: ~Copyable {
 
 /// A FIFO of up to `capacity` elements between tasks, with one waiting receiver and one
 /// waiting sender at a time (a second registers in place of the first, which is woken).
+///
+/// `capacity` elements stored inline; full is `CapacityError.channel` or a wait, never growth.
+/// Never blocks or allocates. One receiver and one sender task at a time (see `Signal`).
 public struct Channel<let capacity: Int, Element>: ~Copyable {
   private var ring: InlineArray<capacity, Element?> = InlineArray(repeating: nil)
   private var head = 0

@@ -25,6 +25,8 @@ public struct Tick: Equatable, Sendable {
 /// ```
 /// while case .ready(let tick) = try ticker.poll(&cx) { sample(at: tick.scheduled) }
 /// ```
+///
+/// Holds the task's one timer slot while pending; never blocks or allocates.
 public struct Ticker: Sendable {
   /// The grid spacing.
   public let period: Duration

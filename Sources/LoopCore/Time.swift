@@ -15,6 +15,7 @@ public struct Instant: Comparable, Hashable, Sendable {
   /// An instant later than any deadline the program will reach.
   public static let distantFuture = Instant(nanoseconds: .max)
 
+  /// Whether `lhs` is earlier.
   public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
   /// The instant `duration` after `instant`, saturating at `distantFuture`.
@@ -57,13 +58,17 @@ public struct Duration: Comparable, Hashable, Sendable {
   /// `n` seconds.
   public static func seconds(_ n: Int64) -> Duration { Duration(nanoseconds: n * 1_000_000_000) }
 
+  /// Whether `lhs` is shorter.
   public static func < (lhs: Duration, rhs: Duration) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+  /// The sum (traps on overflow, past 292 years).
   public static func + (lhs: Duration, rhs: Duration) -> Duration {
     Duration(nanoseconds: lhs.nanoseconds + rhs.nanoseconds)
   }
+  /// The difference (traps on overflow).
   public static func - (lhs: Duration, rhs: Duration) -> Duration {
     Duration(nanoseconds: lhs.nanoseconds - rhs.nanoseconds)
   }
+  /// `lhs` repeated `rhs` times (traps on overflow).
   public static func * (lhs: Duration, rhs: Int64) -> Duration {
     Duration(nanoseconds: lhs.nanoseconds * rhs)
   }

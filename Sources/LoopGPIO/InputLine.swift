@@ -104,6 +104,9 @@ public struct LineHandle: ~Copyable {
 ///
 /// Poll it from one task (`poll(_:)`); the line's fd must be watched with its interrupt
 /// (`EpollPlatform.watch(line:)`), or, on a virtual platform, the test raises the interrupt.
+///
+/// Queues up to `EdgeQueue.capacity` (32) edges (more are counted in `overflowed`); reads at
+/// most `batch` records per read(2), never blocks (the fd is non-blocking), never allocates.
 public struct InputLine: ~Copyable {
   /// Events read per call, the depth of the v1 kernel's per-line FIFO.
   public static var batch: Int { 16 }

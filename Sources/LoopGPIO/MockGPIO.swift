@@ -217,6 +217,9 @@ public struct MockPortCounters: Equatable, Sendable {
 /// Chips have a device name, a label and named lines; lines can be marked busy (held by
 /// another consumer) and chips can be made inaccessible, so every startup error can be
 /// produced. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`).
+///
+/// Capacities: `chipCapacity` chips of `lineCapacity` lines, `portCapacity` ports. Requesting an
+/// input makes a pipe (two fds); nothing allocates on the heap.
 public struct MockGPIO: GPIOSystem, ~Copyable {
   /// Chips one mock system holds.
   public static var chipCapacity: Int { 4 }

@@ -69,6 +69,9 @@ public struct OutputHistory: Sendable {
 }
 
 /// A requested output line.
+///
+/// Keeps the last `OutputHistory.capacity` (64) changes; a set is one ioctl through libgpiod
+/// (or nothing, on a mock), which does not block; never allocates.
 public struct OutputLine: ~Copyable {
   private let handle: LineHandle
   /// How the line was requested.

@@ -85,6 +85,7 @@ public struct LineSelector: Equatable, Sendable {
     return names[index]
   }
 
+  /// Whether both try the same names in the same order and the same offset.
   public static func == (lhs: LineSelector, rhs: LineSelector) -> Bool {
     guard lhs.nameCount == rhs.nameCount, lhs.offset == rhs.offset else { return false }
     for i in 0..<lhs.nameCount where lhs.names[i] != rhs.names[i] { return false }

@@ -70,6 +70,9 @@ public typealias EpollPlatform = EpollReactor<LinuxCalls>
 
 /// An epoll reactor over the system calls `Sys` (the real ones in `EpollPlatform`; tests
 /// substitute a scripted layer to drive EINTR and EAGAIN).
+///
+/// Blocks only in `epoll_wait` (the executor's one blocking call); holds `triggerCapacity`
+/// eventfds and `signalCapacity` signals in inline tables; never allocates after `init`.
 public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
   /// How many triggers (`makeTrigger`) one platform can hold.
   public static var triggerCapacity: Int { 16 }

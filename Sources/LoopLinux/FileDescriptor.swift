@@ -4,8 +4,8 @@
 
 import CLinux
 
-/// An open file descriptor that this value owns; `deinit` closes it.
 // Frozen because Embedded Swift allows `discard self` (in close and release) only in frozen types.
+/// An open file descriptor that this value owns; `deinit` closes it. Never allocates.
 @frozen
 public struct FileDescriptor: ~Copyable {
   /// The kernel's fd number.

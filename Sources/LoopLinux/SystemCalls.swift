@@ -28,17 +28,21 @@ public protocol SystemCalls {
 /// The real system calls, forwarded to the CLinux shim.
 public enum LinuxCalls: SystemCalls {
   @inline(__always)
+  /// `errno`, through the shim.
   public static func lastErrno() -> Int32 { cl_errno() }
 
   @inline(__always)
+  /// CLOCK_MONOTONIC, through the shim.
   public static func now() -> Instant { monotonicNow() }
 
   @inline(__always)
+  /// The corresponding C function is `read`.
   public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
     cl_read(fd, buffer, count)
   }
 
   @inline(__always)
+  /// The corresponding C function is `epoll_wait`.
   public static func epollWait(
     _ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>?, _ max: Int32, _ timeout: Int32
   ) -> Int32 {
@@ -46,6 +50,7 @@ public enum LinuxCalls: SystemCalls {
   }
 
   @inline(__always)
+  /// The corresponding C function is `timerfd_settime`.
   public static func timerfdSetTime(_ fd: Int32, _ flags: Int32, _ value: UnsafePointer<itimerspec>)
     -> Int32
   {

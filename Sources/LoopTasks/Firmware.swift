@@ -72,6 +72,9 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     let deadline = monotonicNow() + limit
     var last: OutputWriter.Outcome? = nil
     var room = OutputRoom()
+    // A regular file's chunk still with the worker goes first (the order of the bytes); if it
+    // does not finish in time, the rest would land after a gap: it is left unwritten.
+    if !OutputWriter.settleWorkerWrite(&world, until: deadline) { return nil }
     while !world.output.isEmpty {
       last = OutputWriter.drainOnce(&world)
       if last == .wrote(0) { break }
@@ -82,10 +85,45 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     return last
   }
 
-  /// Writes the per-task summary to `fd` (stderr), with the epoll platform's `loop` counters
-  /// when given (signals that interrupted the wait, timer overruns after a stall).
+  /// Writes the per-task summary to `fd` (stderr) with blocking writes, with the epoll
+  /// platform's `loop` counters when given (signals that interrupted the wait, timer overruns
+  /// after a stall). Not while the loop runs: there `requestSummary` hands it to a task.
   public func writeSummary(to fd: Int32, now: Instant, loop: PlatformCounters? = nil) {
     var out = TextWriter(fd: fd)
+    renderSummary(into: &out, now: now, loop: loop)
+    out.flush()
+  }
+
+  /// Renders the summary into `world.summary` and raises `FirmwareInterrupt.summaryReady` for
+  /// the `SummaryWriter` task, which writes it without blocking the loop. A summary asked for
+  /// while the previous one is still being written is not rendered: counted, and said in the
+  /// next one.
+  public mutating func requestSummary(now: Instant, loop: PlatformCounters? = nil) {
+    if world.summary.remaining > 0 {
+      world.summariesSkipped += 1
+      return
+    }
+    var text = SummaryText()
+    renderSummary(into: &text, now: now, loop: loop)
+    text.endAtWholeLine()
+    world.summary = text
+    executor.raise(FirmwareInterrupt.summaryReady)
+  }
+
+  /// Renders the summary into `text` for delivery now, outside the loop (a reload, the exit):
+  /// after the summary still being written, if one is (`world.summary`'s remaining bytes).
+  public mutating func renderFinalSummary(
+    into text: inout SummaryText, now: Instant, loop: PlatformCounters? = nil
+  ) {
+    text.reset()
+    renderSummary(into: &text, now: now, loop: loop)
+    text.endAtWholeLine()
+  }
+
+  /// The per-task summary, as text.
+  public func renderSummary<Out: TextColumns>(
+    into out: inout Out, now: Instant, loop: PlatformCounters? = nil
+  ) {
     out.append("sensorloop: summary after ")
     out.append(decimal: Double((now - start).nanoseconds) / 1e9, decimals: 3)
     out.append(" s\n")
@@ -182,7 +220,12 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       out.append(integer: loop.maxTimerLateness.nanoseconds / 1_000)
       out.append(" us\n")
     }
-    out.flush()
+    if world.summariesSkipped > 0 {
+      out.append("summary: ")
+      out.append(integer: Int64(world.summariesSkipped))
+      out.append(
+        " requests not printed (the previous summary still being written, or no room in the output ring)\n")
+    }
   }
 }
 
@@ -217,52 +260,26 @@ struct OutputRoom: ~Copyable {
   }
 }
 
-/// Text written to an fd through a small fixed buffer (the summary; never the hot path).
-public struct TextWriter: ByteAppending {
-  private var buffer = InlineArray<512, UInt8>(repeating: 0)
-  private var count = 0
-  private var column = 0
-  /// The destination fd (not owned).
-  public let fd: Int32
+/// Text with column helpers (the summary's table), appended a byte at a time.
+public protocol TextColumns: ByteAppending {
+  /// The column the next byte lands in (0 after a newline).
+  var currentColumn: Int { get }
+}
 
-  /// A writer to `fd`.
-  public init(fd: Int32) { self.fd = fd }
-
-  public mutating func append(byte: UInt8) {
-    if count == 512 { flush() }
-    buffer[count] = byte
-    count += 1
-    column = byte == 0x0A ? 0 : column + 1
-  }
-
-  /// Writes what is buffered (blocking writes; errors ignored: there is nowhere to report them).
-  public mutating func flush() {
-    var offset = 0
-    let n = count
-    buffer.span.withUnsafeBytes { raw in
-      while offset < n {
-        guard case .success(let wrote) = writeUnowned(fd, UnsafeRawBufferPointer(rebasing: raw[offset..<n])),
-          wrote > 0
-        else { return }
-        offset += wrote
-      }
-    }
-    count = 0
-  }
-
+extension TextColumns {
   /// Appends `text` padded with spaces to `width` (left-aligned unless `right`).
   public mutating func column(_ text: StaticString, _ width: Int, right: Bool = false) {
-    let start = column
+    let start = currentColumn
     if right { pad(width - text.utf8CodeUnitCount) }
     append(text)
-    if !right { pad(width - (column - start)) }
+    if !right { pad(width - (currentColumn - start)) }
   }
 
   /// Appends a name padded to `width`.
   public mutating func column(_ text: ShortName, _ width: Int) {
-    let start = column
+    let start = currentColumn
     append(text)
-    pad(width - (column - start))
+    pad(width - (currentColumn - start))
   }
 
   /// Appends `value` right-aligned in `width`.
@@ -282,6 +299,106 @@ public struct TextWriter: ByteAppending {
     while n > 0 {
       append(byte: 0x20)
       n -= 1
+    }
+  }
+}
+
+/// Text written to an fd through a small fixed buffer with blocking writes (messages before
+/// and after the loop; never while it runs).
+public struct TextWriter: TextColumns {
+  private var buffer = InlineArray<512, UInt8>(repeating: 0)
+  private var count = 0
+  public private(set) var currentColumn = 0
+  /// The destination fd (not owned).
+  public let fd: Int32
+
+  /// A writer to `fd`.
+  public init(fd: Int32) { self.fd = fd }
+
+  public mutating func append(byte: UInt8) {
+    if count == 512 { flush() }
+    buffer[count] = byte
+    count += 1
+    currentColumn = byte == 0x0A ? 0 : currentColumn + 1
+  }
+
+  /// Writes what is buffered (blocking writes; errors ignored: there is nowhere to report them).
+  public mutating func flush() {
+    let n = count
+    buffer.span.withUnsafeBytes { raw in
+      // SAFETY: `raw` covers the buffer for the closure; only the first `n` bytes are used.
+      writeAllBlocking(fd, UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+    }
+    count = 0
+  }
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes; stops at the first error.
+func writeAllBlocking(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+  var offset = 0
+  while offset < bytes.count {
+    guard case .success(let wrote) = writeUnowned(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...])),
+      wrote > 0
+    else { return }
+    offset += wrote
+  }
+}
+
+/// A summary rendered into a fixed buffer, written later by the `SummaryWriter` task (to stderr
+/// through the worker, or into the output ring when stderr is the output's file).
+public struct SummaryText: TextColumns {
+  /// The longest summary: 40 task rows and 32 line rows of ~110 bytes fit twice over.
+  public static let capacity = 16_384
+
+  private var bytes = InlineArray<16_384, UInt8>(repeating: 0)
+  /// Bytes rendered.
+  public private(set) var count = 0
+  /// Bytes delivered so far (written or queued in the ring).
+  public private(set) var delivered = 0
+  public private(set) var currentColumn = 0
+
+  /// An empty text.
+  public init() {}
+
+  /// Bytes rendered but not yet delivered.
+  public var remaining: Int { count - delivered }
+
+  public mutating func append(byte: UInt8) {
+    if count == SummaryText.capacity { return }
+    bytes[count] = byte
+    count += 1
+    currentColumn = byte == 0x0A ? 0 : currentColumn + 1
+  }
+
+  /// Empties the text.
+  public mutating func reset() {
+    count = 0
+    delivered = 0
+    inFlight = 0
+    currentColumn = 0
+  }
+
+  /// Cuts a line the capacity cut short, so the text is whole lines only.
+  public mutating func endAtWholeLine() {
+    while count > 0 && bytes[count - 1] != 0x0A { count -= 1 }
+  }
+
+  /// Bytes after `delivered` handed to a worker thread's write, not yet confirmed.
+  public var inFlight = 0
+
+  /// Marks `n` more bytes as delivered.
+  public mutating func markDelivered(_ n: Int) {
+    precondition(n >= 0 && n <= remaining, "SummaryText.markDelivered: past the end")
+    delivered += n
+  }
+
+  /// The bytes not yet delivered.
+  public func withRemaining<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+    let from = delivered
+    let to = count
+    return bytes.span.withUnsafeBytes { raw in
+      // SAFETY: `from..<to` lies inside the buffer (delivered ≤ count ≤ capacity).
+      body(UnsafeRawBufferPointer(rebasing: raw[from..<to]))
     }
   }
 }

@@ -240,6 +240,34 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
     return accepted
   }
 
+  /// Appends the undelivered part of `text` (whole lines: a summary) whole, or nothing, and
+  /// wakes the writer; not a record, so not counted as one. Returns whether it was accepted.
+  @discardableResult
+  public mutating func emit<S: Scheduler & ~Copyable>(text: borrowing SummaryText, _ cx: inout Context<S>)
+    -> Bool
+  {
+    let accepted = append(text: text)
+    if accepted { writer.wake(&cx) }
+    return accepted
+  }
+
+  /// `emit(text:)` from outside a poll (a reload, the exit).
+  @discardableResult
+  public mutating func append(text: borrowing SummaryText) -> Bool {
+    let n = text.remaining
+    if limit - count < n { return false }
+    text.withRemaining { bytes in
+      var tail = head + count
+      for byte in bytes {
+        if tail >= capacity { tail -= capacity }
+        ring[tail] = byte
+        tail += 1
+      }
+    }
+    count += n
+    return true
+  }
+
   /// Appends `line` from outside a poll (startup, shutdown); returns whether it was accepted.
   @discardableResult
   public mutating func append(_ line: borrowing RecordLine) -> Bool {

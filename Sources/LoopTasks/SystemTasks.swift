@@ -8,6 +8,14 @@ import LoopGPIO
 import LoopLinux
 
 /// Reads a number from a file every period and reports `raw × scale + offset`.
+///
+/// With a `BlockingWorker` in the world (the program always has one) the read happens on a
+/// worker thread: at each tick the sampler submits the read of its own slot (its task index)
+/// and returns; the worker's completion wakes it and it emits the reading stamped with the tick
+/// (the instant the sample was asked for), plus `read_us`, how long the read took. A tick that
+/// finds the previous read still in flight submits nothing: it emits a `busy` record and counts
+/// as missed. Without a worker (the virtual-platform tests) it reads on the loop thread, opened
+/// non-blocking, as a sampler of a plain file may.
 public struct Sampler: Sendable {
   /// The task index.
   public let index: Int
@@ -16,6 +24,10 @@ public struct Sampler: Sendable {
   let offset: Double
   let unit: ShortName
   var ticker: Ticker
+  /// The tick whose read is in flight on the worker, if one is.
+  var inFlight: Instant?
+  /// Ticks that found the previous read still in flight.
+  public private(set) var busy: UInt64 = 0
 
   /// A sampler of `path` every `period` from `start` (first sample at `start`).
   public init(
@@ -30,30 +42,89 @@ public struct Sampler: Sendable {
     ticker = Ticker(period: period, first: start, policy: .skip)
   }
 
+  /// The longest file a sample reads (a longer one is refused as "too long").
+  static let readBytes = 64
+
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
+    let threaded = world.worker != nil
+    if threaded { collect(&cx, &world) }
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
-      world.counters[index].missedTicks = ticker.missed
       world.markProgress(index, due: ticker.next)
-      var record = world.record(index, at: tick.scheduled)
-      switch sample() {
-      case .success(let raw):
-        let value = raw * scale + offset
-        record.field("event", "reading")
-        record.field("value", value, decimals: 3)
-        record.field("unit", unit)
-        world.readings.publish(index, value: value, at: tick.scheduled, &cx)
-      case .failure(let failure):
-        world.counters[index].errors += 1
-        record.field("event", "error")
-        record.field("error", failure.what)
-        if failure.errno != 0 { record.field("errno", integer: Int64(failure.errno)) }
+      guard threaded else {
+        world.counters[index].missedTicks = ticker.missed
+        report(sample(), at: tick.scheduled, readTime: nil, &cx, &world)
+        continue
       }
-      record.finish()
-      world.emit(record, task: index, &cx)
+      if let pending = inFlight {
+        // The previous read has not come back (a slow bus, a FIFO nobody writes): one read per
+        // sampler at a time, so this tick's sample is skipped and said so.
+        busy += 1
+        world.counters[index].missedTicks = ticker.missed + busy
+        var record = world.record(index, at: tick.scheduled)
+        record.field("event", "busy")
+        record.field("pending_ms", integer: (tick.scheduled - pending).nanoseconds / 1_000_000)
+        record.finish()
+        world.emit(record, task: index, &cx)
+        continue
+      }
+      world.counters[index].missedTicks = ticker.missed + busy
+      let submitted = path.withCString { p in
+        world.worker!.submitRead(slot: index, path: p, maxBytes: Sampler.readBytes, waker: cx.waker)
+      }
+      if submitted {
+        inFlight = tick.scheduled
+      } else {
+        // The slot is taken: a programmer error (one slot per sampler), reported, not fatal.
+        report(.failure(Failure(what: "busy", errno: 0)), at: tick.scheduled, readTime: nil, &cx, &world)
+      }
     }
     return .pending
+  }
+
+  /// Emits the reading of the read in flight, if the worker has finished it.
+  private mutating func collect<S: Scheduler & ~Copyable>(
+    _ cx: inout Context<S>, _ world: inout FirmwareWorld
+  ) {
+    guard let tick = inFlight, let result = world.worker!.collect(index) else { return }
+    inFlight = nil
+    let outcome: Result<Double, Failure>
+    if result.errno != 0 {
+      let error = Errno(rawValue: result.errno)
+      outcome = .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: result.errno))
+    } else {
+      var buffer = InlineArray<64, UInt8>(repeating: 0)
+      world.worker!.withData(index, count: result.count) { bytes in
+        for i in 0..<bytes.count { buffer[i] = bytes[i] }
+      }
+      outcome = Sampler.parse(buffer, count: result.count)
+    }
+    report(outcome, at: tick, readTime: result.finished - tick, &cx, &world)
+  }
+
+  /// Emits one sample's record (stamped `time`, the tick) and publishes a good reading.
+  private func report<S: Scheduler & ~Copyable>(
+    _ outcome: Result<Double, Failure>, at time: Instant, readTime: Duration?, _ cx: inout Context<S>,
+    _ world: inout FirmwareWorld
+  ) {
+    var record = world.record(index, at: time)
+    switch outcome {
+    case .success(let raw):
+      let value = raw * scale + offset
+      record.field("event", "reading")
+      record.field("value", value, decimals: 3)
+      record.field("unit", unit)
+      world.readings.publish(index, value: value, at: time, &cx)
+    case .failure(let failure):
+      world.counters[index].errors += 1
+      record.field("event", "error")
+      record.field("error", failure.what)
+      if failure.errno != 0 { record.field("errno", integer: Int64(failure.errno)) }
+    }
+    if let readTime { record.field("read_us", integer: readTime.nanoseconds / 1_000) }
+    record.finish()
+    world.emit(record, task: index, &cx)
   }
 
   /// Why a sample failed.
@@ -83,7 +154,13 @@ public struct Sampler: Sendable {
     } catch {
       return .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: error.rawValue))
     }
-    if count == 64 { return .failure(Failure(what: "too long", errno: 0)) }
+    return Sampler.parse(buffer, count: count)
+  }
+
+  /// The number `buffer[0..<count]` holds, or why not: a read that filled the buffer is refused
+  /// (its number may go on past what was read).
+  static func parse(_ buffer: InlineArray<64, UInt8>, count: Int) -> Result<Double, Failure> {
+    if count == Sampler.readBytes { return .failure(Failure(what: "too long", errno: 0)) }
     guard let value = parseNumber(buffer, count: count) else {
       return .failure(Failure(what: "not a number", errno: 0))
     }
@@ -320,6 +397,72 @@ extension FirmwareWorld {
   }
 }
 
+/// Handles the world's worker's completion line: wakes the task whose request finished (the
+/// executor has one handler per line; this task is it, and the owners wait on their wakers).
+public struct WorkerDispatch: Sendable {
+  /// A dispatcher.
+  public init() {}
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    if world.worker != nil { world.worker!.dispatch(&cx) }
+    return .pending
+  }
+}
+
+/// Writes the summary the program rendered into `world.summary` (`Firmware.requestSummary`)
+/// without blocking the loop: into the output ring as whole lines after the queued records when
+/// stderr is the output's file (so it never lands inside a record), else to stderr through the
+/// world's worker (blocking writes on its thread, 4 KiB per request). Without a worker (tests on
+/// a virtual platform) it writes to stderr itself.
+public struct SummaryWriter: Sendable {
+  /// A writer with nothing to write.
+  public init() {}
+
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
+    let slot = FirmwareLimits.summaryWorkerSlot
+    while true {
+      if world.summary.inFlight > 0 {
+        guard world.worker != nil, let result = world.worker!.collect(slot) else { return .pending }
+        // A failed write (stderr closed) gives the rest up: there is nowhere else to say it.
+        world.summary.markDelivered(result.errno == 0 ? world.summary.inFlight : world.summary.remaining)
+        world.summary.inFlight = 0
+      }
+      if world.summary.remaining == 0 {
+        if !cx.take(FirmwareInterrupt.summaryReady) { return .pending }
+        continue
+      }
+      if world.summaryThroughOutput {
+        // No room in the ring (a slow reader): not printed, and said in the next summary.
+        if !world.output.emit(text: world.summary, &cx) { world.summariesSkipped += 1 }
+        world.summary.markDelivered(world.summary.remaining)
+        continue
+      }
+      guard world.worker != nil else {
+        world.summary.withRemaining { writeAllBlocking(2, $0) }
+        world.summary.markDelivered(world.summary.remaining)
+        continue
+      }
+      var chunk = InlineArray<4096, UInt8>(repeating: 0)
+      let n = min(world.summary.remaining, BlockingWorker.dataBytes)
+      world.summary.withRemaining { bytes in
+        for i in 0..<n { chunk[i] = bytes[i] }
+      }
+      let waker = cx.waker
+      let submitted = chunk.span.withUnsafeBytes { raw in
+        // SAFETY: `raw` covers the chunk; only its first `n` bytes are handed over (copied).
+        world.worker!.submitWrite(
+          slot: slot, fd: 2, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<n]), waker: waker)
+      }
+      if !submitted { return .pending }  // The slot is the summary's alone: cannot happen.
+      world.summary.inFlight = n
+    }
+  }
+}
+
 /// Drains the output ring to the output fd without ever blocking the loop.
 public struct OutputWriter: Sendable {
   /// Bytes written.
@@ -335,6 +478,7 @@ public struct OutputWriter: Sendable {
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
+    if world.outputThroughWorker && world.worker != nil { return pollThroughWorker(&cx, &world) }
     while true {
       if case .pending = world.output.waitForData(&cx) { return .pending }
       switch OutputWriter.drainOnce(&world) {
@@ -348,6 +492,76 @@ public struct OutputWriter: Sendable {
         discarded += UInt64(lost)
       }
     }
+  }
+
+  /// A regular output file (epoll refuses it; a write may wait for the SD card): the ring's
+  /// oldest bytes, up to 4 KiB, go to the worker's output slot, and the next ones only once
+  /// that write is done, so the file gets the bytes in order.
+  private mutating func pollThroughWorker<S: Scheduler & ~Copyable>(
+    _ cx: inout Context<S>, _ world: inout FirmwareWorld
+  ) -> Poll<Void> {
+    let slot = FirmwareLimits.outputWorkerSlot
+    while true {
+      if world.outputInFlight > 0 {
+        guard let result = world.worker!.collect(slot) else { return .pending }
+        let outcome = OutputWriter.finishWorkerWrite(result, &world)
+        written += UInt64(result.count)
+        if case .failed(let errno, let lost) = outcome {
+          lastErrno = errno
+          discarded += UInt64(lost)
+        }
+      }
+      if case .pending = world.output.waitForData(&cx) { return .pending }
+      var chunk = InlineArray<4096, UInt8>(repeating: 0)
+      var n = 0
+      while n < BlockingWorker.dataBytes && !world.output.isEmpty {
+        n += world.output.drain { bytes in
+          let take = min(bytes.count, BlockingWorker.dataBytes - n)
+          for i in 0..<take { chunk[n + i] = bytes[i] }
+          return take
+        }
+      }
+      let fd = world.outputFD
+      let waker = cx.waker
+      let count = n
+      let submitted = chunk.span.withUnsafeBytes { raw in
+        // SAFETY: `raw` covers the chunk; its first `count` bytes are handed over (copied).
+        world.worker!.submitWrite(
+          slot: slot, fd: fd, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<count]), waker: waker)
+      }
+      if !submitted { return .pending }  // The slot is the output's alone: cannot happen.
+      world.outputInFlight = n
+    }
+  }
+
+  /// Accounts a finished worker write of `world.outputInFlight` bytes: what it did not write
+  /// (a write error: ENOSPC, EIO) is lost, and counted as `drainOnce` counts a hard error.
+  @discardableResult
+  static func finishWorkerWrite(_ result: WorkResult, _ world: inout FirmwareWorld) -> Outcome {
+    let sent = world.outputInFlight
+    world.outputInFlight = 0
+    guard result.errno != 0 else { return .wrote(result.count) }
+    let lost = sent - result.count
+    var records: UInt64 = 0
+    world.worker!.withData(FirmwareLimits.outputWorkerSlot, count: sent) { bytes in
+      for i in result.count..<sent where bytes[i] == 0x0A { records += 1 }
+    }
+    world.outputLoss.records += records
+    world.outputLoss.bytes += UInt64(lost)
+    world.outputLoss.lastErrno = result.errno
+    return .failed(errno: result.errno, discarded: lost)
+  }
+
+  /// At a stop or reload (the loop no longer runs): waits until `deadline` for the worker's
+  /// write in flight, if one is, and accounts it; false when it did not finish in time.
+  public static func settleWorkerWrite(_ world: inout FirmwareWorld, until deadline: Instant) -> Bool {
+    guard world.outputInFlight > 0, world.worker != nil else { return true }
+    let slot = FirmwareLimits.outputWorkerSlot
+    guard world.worker!.waitUntilDone(slot, until: deadline), let result = world.worker!.collect(slot) else {
+      return false
+    }
+    finishWorkerWrite(result, &world)
+    return true
   }
 
   /// What one write attempt did.

@@ -25,6 +25,8 @@ public enum FirmwareTask: TaskBody {
   case stimuli(StimulusTask)
   case simFile(SimFileWriter)
   case systemd(SystemdKeepalive)
+  case worker(WorkerDispatch)
+  case summary(SummaryWriter)
 
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
@@ -75,6 +77,12 @@ public enum FirmwareTask: TaskBody {
     case .systemd(var task):
       defer { self = .systemd(task) }
       return task.poll(&cx, &world)
+    case .worker(var task):
+      defer { self = .worker(task) }
+      return task.poll(&cx, &world)
+    case .summary(var task):
+      defer { self = .summary(task) }
+      return task.poll(&cx, &world)
     }
   }
 
@@ -90,7 +98,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
-    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd: nil
+    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary: nil
     }
   }
 
@@ -112,6 +120,8 @@ public enum FirmwareTask: TaskBody {
     case .stimuli: "sim_stimuli"
     case .simFile: "sim_file"
     case .systemd: "systemd"
+    case .worker: "worker"
+    case .summary: "summary"
     }
   }
 }

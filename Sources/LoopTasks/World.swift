@@ -18,6 +18,16 @@ public enum FirmwareLimits {
   public static let outputBytes = 65_536
   /// Tasks one reading may notify (thresholds watching it).
   public static let subscribers = 4
+  /// Slots of the world's `BlockingWorker`: one per task (a sampler uses its task index), the
+  /// output writer's and the summary writer's.
+  public static let workerSlots = tasks + 2
+  /// The worker slot of the output writer (writes to a regular file).
+  public static let outputWorkerSlot = tasks
+  /// The worker slot of the summary writer (writes to stderr).
+  public static let summaryWorkerSlot = tasks + 1
+  /// Worker threads: a read that never returns (a FIFO nobody writes) holds one; the other
+  /// keeps the rest of the slow I/O (other samplers, the output file, the summary) going.
+  public static let workerThreads = 2
 }
 
 /// The interrupt lines the firmware uses.
@@ -32,6 +42,10 @@ public enum FirmwareInterrupt {
   public static let reload = Interrupt(3)
   /// SIGPIPE, taken so a closed output pipe is an EPIPE write error; nothing waits for it.
   public static let brokenPipe = Interrupt(4)
+  /// A summary was rendered into `FirmwareWorld.summary` (raised by the program, in software).
+  public static let summaryReady = Interrupt(6)
+  /// A `BlockingWorker` request finished (the worker's trigger).
+  public static let workerDone = Interrupt(7)
   /// The first GPIO line's interrupt; line `n` uses `firstLine + n`.
   public static let firstLine = 8
 
@@ -170,6 +184,24 @@ public struct FirmwareWorld: ~Copyable {
   public var outputFD: Int32
   /// Records the output fd refused, for the summary (the ring's own counters say "accepted").
   public var outputLoss = OutputLoss()
+  /// The worker threads that do blocking file I/O off the loop (sampler reads, writes to a
+  /// regular output file, the summary); nil runs sampler reads on the loop thread (tests on a
+  /// virtual platform).
+  public var worker: BlockingWorker? = nil
+  /// Whether the output is a regular file, written through the worker (a write to an SD card
+  /// may wait; epoll cannot say when a regular file has room).
+  public var outputThroughWorker = false
+  /// Output bytes handed to the worker's output slot, not yet confirmed written.
+  public var outputInFlight = 0
+  /// The summary being written by the `SummaryWriter` task (empty when none).
+  public var summary = SummaryText()
+  /// Whether the summary goes into the output ring (whole lines after the queued records)
+  /// instead of to stderr: stderr is the output's file (`"to": "stderr"`, or `2>&1`), where
+  /// a separate write could land inside a half-written record.
+  public var summaryThroughOutput = false
+  /// Summary requests not printed: the previous summary was still being written, or (summary
+  /// through the output) the ring had no room for it.
+  public var summariesSkipped: UInt64 = 0
   /// The latest reading of each task.
   public var readings = ReadingBoard()
   /// When each periodic task is next due to do its work (its next grid point; the watchdog

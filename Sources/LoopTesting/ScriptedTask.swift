@@ -37,6 +37,7 @@ public enum Step: Equatable {
 
 /// A test task that runs a script of `Step`s and records what it does in a `TraceWorld`.
 public struct ScriptedTask: TaskBody {
+  /// Scripted tasks share a trace.
   public typealias World = TraceWorld
 
   /// The name the trace shows.
@@ -60,6 +61,7 @@ public struct ScriptedTask: TaskBody {
     self.steps = steps
   }
 
+  /// Runs steps until one has to wait (`.pending`) or the script is done (`.ready`).
   public mutating func poll<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, _ world: inout TraceWorld
   ) -> Poll<Void> {

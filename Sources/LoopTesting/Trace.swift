@@ -24,6 +24,7 @@ public struct TraceEvent: Equatable, CustomStringConvertible {
     /// The task finished: its script is done and the poll returned `.ready`.
     case done
 
+    /// The kind as the trace prints it (`took 3`).
     public var description: String {
       switch self {
       case .poll: "poll"
@@ -57,6 +58,7 @@ public struct TraceEvent: Equatable, CustomStringConvertible {
     TraceEvent(.zero + .milliseconds(ms), task, kind)
   }
 
+  /// `<time> <task> <kind>`, the time in ms when whole (`500ms a slept`).
   public var description: String {
     let ns = time.nanoseconds
     let when = ns % 1_000_000 == 0 ? "\(ns / 1_000_000)ms" : "\(ns)ns"

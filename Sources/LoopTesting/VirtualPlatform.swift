@@ -7,6 +7,8 @@ import LoopCore
 
 /// A `Platform` whose time moves only through `advance(by:)` (or, when `advancesToDeadline` is
 /// set, by jumping to the deadline or scheduled interrupt the executor waits for).
+///
+/// Test support: `scheduled` and `limits` are arrays (they allocate); never blocks.
 public struct VirtualPlatform: Platform {
   /// The virtual time now.
   public var time: Instant
@@ -45,8 +47,10 @@ public struct VirtualPlatform: Platform {
     scheduled.insert((at, line), at: i)
   }
 
+  /// The virtual time.
   public mutating func now() -> Instant { time }
 
+  /// Delivers due scheduled interrupts and raised lines; never blocks (see the type).
   public mutating func wait(_ limit: WaitLimit, raised: inout InterruptSet) {
     waits += 1
     if recordsLimits { limits.append(limit) }

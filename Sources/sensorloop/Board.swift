@@ -171,6 +171,7 @@ enum Board {
     var platform = try makePlatform()
     var world = try openOutput(config.output, &platform, &files, &program.flags)
     try connectSystemd(&world)
+    try startWorker(&world, &platform)
     let start = platform.now()
     if program.stopAt == nil, let duration = program.options.duration { program.stopAt = start + duration }
     try wireGPIO(config, &world, &platform, start: start)
@@ -188,6 +189,23 @@ enum Board {
       return platform
     } catch {
       var e = StartupError("sensorloop: cannot create the event loop")
+      e.add(errno: error)
+      throw e
+    }
+  }
+
+  /// Starts the worker threads that do the blocking file I/O (sampler reads, writes to a
+  /// regular output file, the summary) and raise `FirmwareInterrupt.workerDone` when done.
+  /// After `makePlatform`: the threads inherit its blocked signals. A reload starts new ones
+  /// (the old ones end once idle).
+  static func startWorker(_ world: inout FirmwareWorld, _ platform: inout EpollPlatform) throws(StartupError)
+  {
+    do throws(Errno) {
+      let trigger = try platform.makeTrigger(for: FirmwareInterrupt.workerDone)
+      world.worker = try BlockingWorker(
+        slots: FirmwareLimits.workerSlots, threads: FirmwareLimits.workerThreads, trigger: trigger)
+    } catch {
+      var e = StartupError("sensorloop: cannot start the worker threads")
       e.add(errno: error)
       throw e
     }
@@ -264,11 +282,14 @@ enum Board {
       }
     }
     let borrowed = FileDescriptor(adopting: fd)
+    var regularFile = false
     do throws(Errno) {
       try borrowed.setNonBlocking()
-      // A regular file is always writable and epoll refuses it (EPERM): writes never wait.
+      // A regular file cannot be watched (epoll refuses it: EPERM) and ignores O_NONBLOCK: its
+      // writes go through the worker threads.
       do { try platform.watch(fd, as: FirmwareInterrupt.outputWritable, for: .writable) } catch {
         if error != .notPermitted { throw error }
+        regularFile = true
       }
     } catch {
       _ = borrowed.release()
@@ -279,7 +300,20 @@ enum Board {
     _ = borrowed.release()
     var world = FirmwareWorld(outputFD: fd)
     world.output.limit = output.ringBytes
+    world.summaryThroughOutput = sameFile(fd, 2)
+    world.outputThroughWorker = regularFile
     return world
+  }
+
+  /// Whether `a` and `b` are the same file (device and inode: one pipe, one terminal, one
+  /// regular file), so that bytes written to one may land between bytes written to the other.
+  /// The corresponding C function is `fstat`.
+  static func sameFile(_ a: Int32, _ b: Int32) -> Bool {
+    if a == b { return true }
+    var sa = stat()
+    var sb = stat()
+    guard cl_fstat(a, &sa) == 0, cl_fstat(b, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
   }
 
   static func names(_ config: BoardConfig, _ world: inout FirmwareWorld) {

@@ -15,6 +15,8 @@ extension Board {
   ) throws(StartupError) {
     let start = firmware.start
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
+    tasks.append(.summary(SummaryWriter()))
+    if firmware.world.worker != nil { tasks.append(.worker(WorkerDispatch())) }
     if let stopAt { tasks.append(.stopTimer(StopTimer(deadline: stopAt))) }
     if let period = SystemdNotify.watchdogPeriod() {
       tasks.append(
@@ -192,8 +194,9 @@ extension Board {
     program.startCounting()
     while !requests.shutdown {
       if requests.summary {
-        firmware.writeSummary(
-          to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
+        // Rendered now, written by the summary task: the loop never waits for stderr.
+        firmware.requestSummary(
+          now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
       }
       if requests.reload {
         program.stopCounting()
@@ -203,15 +206,11 @@ extension Board {
           // before this event loop goes away. A stop wins over the reload.
           firmware.executor.runUntilStalled(&firmware.world)
           let late = firmware.takeRequests()
-          if late.summary {
-            firmware.writeSummary(
-              to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
-          }
           if late.shutdown { break }
           for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
           // Records go to the output they were made for when it takes them within a moment
           // (the new config may name another); what it does not take is carried over.
-          _ = firmware.flushOutput(within: .milliseconds(100))
+          deliverSummary(&firmware, final: late.summary, within: .milliseconds(100))
           swap(&firmware.world.output, &program.carried)
           return .reload(next)
         }
@@ -221,10 +220,8 @@ extension Board {
     }
     program.stopCounting()
     firmware.world.notifySystemdStopping()
-    _ = firmware.flushOutput()
     for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
-    firmware.writeSummary(
-      to: 2, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
+    deliverSummary(&firmware, final: true, within: .milliseconds(500))
     if countingAvailable() {
       // Only with the allocation counter preloaded (see README: proving the loop allocates nothing).
       var out = TextWriter(fd: 2)
@@ -234,6 +231,53 @@ extension Board {
       out.flush()
     }
     return .stopped
+  }
+
+  /// Once the loop has stopped (a reload, the exit): flushes the output (waiting at most
+  /// `within`) and, when `final`, writes a summary, never inside a record: through the ring
+  /// before the flush when stderr is the output's file, else to stderr after the summary the
+  /// summary task may still be writing.
+  static func deliverSummary(_ firmware: inout Firmware<EpollPlatform>, final: Bool, within limit: Duration) {
+    var text = SummaryText()
+    let now = firmware.executor.platform.now()
+    if final { firmware.renderFinalSummary(into: &text, now: now, loop: firmware.executor.platform.counters) }
+    if firmware.world.summaryThroughOutput {
+      // The records first; the summary only if they all went out (else it would land inside
+      // the one left half-written), then flushed too.
+      if firmware.world.summary.remaining > 0 {
+        _ = firmware.world.output.append(text: firmware.world.summary)
+      }
+      firmware.world.summary.reset()
+      let deadline = monotonicNow() + limit
+      _ = firmware.flushOutput(within: limit)
+      if final && firmware.world.output.isEmpty {
+        _ = firmware.world.output.append(text: text)
+        _ = firmware.flushOutput(within: max(deadline - monotonicNow(), .milliseconds(100)))
+      }
+      return
+    }
+    _ = firmware.flushOutput(within: limit)
+    // The summary task's write in flight (a worker thread's) ends first, then what it had left.
+    let slot = FirmwareLimits.summaryWorkerSlot
+    if firmware.world.summary.inFlight > 0 && firmware.world.worker != nil {
+      let done = firmware.world.worker!.waitUntilDone(slot, until: monotonicNow() + limit)
+      if done, let result = firmware.world.worker!.collect(slot), result.errno == 0 {
+        firmware.world.summary.markDelivered(firmware.world.summary.inFlight)
+      } else {
+        firmware.world.summary.markDelivered(firmware.world.summary.remaining)
+      }
+      firmware.world.summary.inFlight = 0
+    }
+    if firmware.world.summary.remaining > 0 { firmware.world.summary.withRemaining { writeBytes(2, $0) } }
+    firmware.world.summary.reset()
+    if final { text.withRemaining { writeBytes(2, $0) } }
+  }
+
+  /// Writes all of `bytes` to `fd` (blocking: the loop has stopped).
+  static func writeBytes(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+    var out = TextWriter(fd: fd)
+    for byte in bytes { out.append(byte: byte) }
+    out.flush()
   }
 
   /// Whether the allocation counter is preloaded.

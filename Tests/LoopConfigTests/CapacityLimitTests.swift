@@ -32,7 +32,7 @@ import Testing
     #expect(plan.fds.used == ConfigLimits.maxFds)
     // Timers and interrupt lines cannot reach theirs: a slot holds at most one timer, and
     // interrupts are 8 + one per line.
-    #expect(plan.timers.used == 31 && plan.timers.used <= ConfigLimits.maxTimers)
+    #expect(plan.timers.used == 29 && plan.timers.used <= ConfigLimits.maxTimers)
     #expect(plan.interrupts.used == ConfigLimits.systemInterrupts + ConfigLimits.maxLines)
     // Every heartbeat keeps its 16 steps.
     for task in config.tasks.elements {
@@ -60,8 +60,8 @@ import Testing
       try message(of: object).contains("lines: expected at most 32 lines (the fixed capacity), found 33"))
   }
 
-  /// A fourth sim file needs a 41st slot: the 4 reserved for sensorloop (output writer, signal
-  /// handler, --duration, systemd keepalive) are counted.
+  /// A second sim file needs a 41st slot: the 6 reserved for sensorloop (output writer, signal
+  /// handler, summary writer, worker dispatcher, --duration, systemd keepalive) are counted.
   @Test func oneMoreSlotIsRefused() throws {
     var object = try largest()
     var sim = object["sim"] as! [String: Any]
@@ -71,7 +71,7 @@ import Testing
     object["sim"] = sim
     #expect(
       try message(of: object).contains(
-        "tasks: the config needs 41 slots, more than the 40 sensorloop is built for (one per task, 4 for sensorloop"
+        "tasks: the config needs 41 slots, more than the 40 sensorloop is built for (one per task, 6 for sensorloop"
       ))
   }
 
@@ -84,7 +84,7 @@ import Testing
     object["tasks"] = tasks
     #expect(
       try message(of: object).contains(
-        "tasks: the config needs 65 fds, more than the 64 sensorloop is built for (4 for the platform, 1 for systemd"
+        "tasks: the config needs 65 fds, more than the 64 sensorloop is built for (6 for the platform and its workers, 1 for systemd"
       ))
   }
 
@@ -118,7 +118,7 @@ import Testing
   }
 
   /// On a real chip a line costs two fds (libgpiod v1: the line's own chip fd and its request
-  /// fd) and the chip opened for lookups one more: 29 lines fit in 64 with nothing else.
+  /// fd) and the chip opened for lookups one more: 28 lines fit in 64 with nothing else.
   @Test func realChipLinesCostTwoFileDescriptors() throws {
     func board(lines count: Int) -> String {
       let lines = (0..<count).map { #""l\#($0)": { "offset": \#($0), "direction": "output" }"# }
@@ -127,9 +127,9 @@ import Testing
           "tasks": [{ "name": "t", "kind": "ticker", "period_ms": 10 }] }
         """
     }
-    let config = try valid(board(lines: 29))
-    // 4 platform + 1 systemd + 1 lookup chip + 2 × 29.
+    let config = try valid(board(lines: 28))
+    // 6 platform (with the worker threads' eventfds) + 1 systemd + 1 lookup chip + 2 × 28.
     #expect(CapacityPlan(config).fds.used == 64)
-    #expect(LoopConfigTests.message(board(lines: 30)).contains("the config needs 66 fds, more than the 64"))
+    #expect(LoopConfigTests.message(board(lines: 29)).contains("the config needs 66 fds, more than the 64"))
   }
 }

@@ -302,26 +302,26 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 9 tasks + output writer, signal handler, stop timer, systemd keepalive + stimulus driver
-    // + one sim file writer.
-    #expect(plan.slots.used == 15 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 9 tasks + output writer, signal handler, summary writer, worker dispatcher, stop timer,
+    // systemd keepalive + stimulus driver + one sim file writer.
+    #expect(plan.slots.used == 17 && plan.slots.limit == ConfigLimits.maxSlots)
     // 7 tasks wait on time (not the encoder or the threshold) + stop timer and systemd
     // keepalive + the two sim drivers.
     #expect(plan.timers.used == 11)
     #expect(plan.lines.used == 7)
-    // 4 platform + systemd's socket + 3 × 4 mock inputs + one for sampler and sim file reads
-    // (the watchdog has no device).
-    #expect(plan.fds.used == 18)
+    // 4 platform + 2 worker eventfds + systemd's socket + 3 × 4 mock inputs + one per worker
+    // thread for sampler and sim file reads (the watchdog has no device).
+    #expect(plan.fds.used == 21)
     // 8 reserved + one per line.
     #expect(plan.interrupts.used == 15)
     var text: [UInt8] = []
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       15 of 40
+        slots       17 of 40
         timers      11 of 40
         lines       7 of 32
-        fds         18 of 64
+        fds         21 of 64
         interrupts  15 of 64
         ring bytes  65536
 
@@ -337,12 +337,13 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    #expect(plan.slots.used == 7 + 4)
+    #expect(plan.slots.used == 7 + 6)
     // heartbeat, button, wind, soc_temp, watchdog + stop timer and systemd keepalive.
     #expect(plan.timers.used == 5 + 2)
-    // 4 platform + systemd's socket + the lookup chip + 2 × 6 lines (libgpiod v1: each line's
-    // own chip fd and its request fd) + one for sampler reads; the watchdog has no device.
-    #expect(plan.fds.used == 19)
+    // 4 platform + 2 worker eventfds + systemd's socket + the lookup chip + 2 × 6 lines
+    // (libgpiod v1: each line's own chip fd and its request fd) + one per worker thread for
+    // sampler reads; the watchdog has no device.
+    #expect(plan.fds.used == 22)
     #expect(plan.interrupts.used == 8 + 6)
   }
 

@@ -248,7 +248,7 @@ private func write(_ text: String, _ name: String, in folder: URL) throws -> Str
     #expect(
       check.stdout == """
         slots       40 of 40
-        timers      31 of 40
+        timers      29 of 40
         lines       32 of 32
         fds         64 of 64
         interrupts  40 of 64
@@ -270,7 +270,7 @@ private func write(_ text: String, _ name: String, in folder: URL) throws -> Str
     #expect(messages.filter { $0 == "WATCHDOG=1" }.count >= 4, "\(messages)")
     let records = try String(contentsOfFile: folder.appendingPathComponent("out").path, encoding: .utf8)
       .split(separator: "\n")
-    #expect(records.contains { $0.contains(#""task":"wind5","event":"reading""#) })
+    #expect(records.contains { $0.contains(#""task":"wind4","event":"reading""#) })
     #expect(records.contains { $0.contains(#""task":"temp","event":"reading""#) })
     #expect(!records.contains { $0.contains(#""event":"stall""#) })
   }

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -128,6 +129,30 @@ int cl_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
 // As cl_read, for signalfd.
 static inline int cl_signalfd(int fd, const sigset_t *mask, int flags) {
   return signalfd(fd, mask, flags);
+}
+
+// The worker threads of LoopLinux's BlockingWorker (slow file I/O off the loop thread). Out of
+// line in shim.c, so the header does not pull in <pthread.h>. Each starts `start(arg)` on a new
+// detached thread (it inherits the caller's signal mask); returns 0 or the error number, as
+// pthread_create does (pthread_t stays in shim.c: Swift never needs it).
+int cl_thread_start_detached(void *(*start)(void *), void *arg);
+
+// mmap takes an off_t and is a plain call; named here so LoopLinux's calls all come from CLinux.
+// The worker's shared slots live in one anonymous mapping made at startup (no Swift heap).
+static inline void *cl_mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  return mmap(addr, length, prot, flags, fd, offset);
+}
+
+// As cl_mmap, for munmap.
+static inline int cl_munmap(void *addr, size_t length) { return munmap(addr, length); }
+
+// As cl_read, for fstat (is the output the same file as stderr? is it a regular file?).
+static inline int cl_fstat(int fd, struct stat *st) { return fstat(fd, st); }
+
+// As cl_read, for clock_nanosleep (shutdown waits for a worker's last write, never the loop).
+static inline int cl_clock_nanosleep(clockid_t clock, int flags, const struct timespec *request,
+                                     struct timespec *remain) {
+  return clock_nanosleep(clock, flags, request, remain);
 }
 
 #include "CLinuxProcess.h"

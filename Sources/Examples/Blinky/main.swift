@@ -1,0 +1,3 @@
+// Starts the example: `swift run Blinky` (see Blinky.swift and ../README.md).
+
+main()

@@ -1,0 +1,3 @@
+// Starts the example: `swift run ButtonLED` (see ButtonLED.swift and ../README.md).
+
+main()

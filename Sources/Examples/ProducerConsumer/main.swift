@@ -1,0 +1,3 @@
+// Starts the example: `swift run ProducerConsumer` (see ProducerConsumer.swift and ../README.md).
+
+main()

@@ -1,0 +1,3 @@
+// Starts the example: `swift run ThreadWork` (see ThreadWork.swift and ../README.md).
+
+main()
