@@ -12,18 +12,27 @@ struct ReadyQueue<let capacity: Int> {
 
   mutating func push(_ slot: UInt16) {
     precondition(count < capacity, "ReadyQueue.push: slot queued twice")
-    var tail = head + count
-    if tail >= capacity { tail -= capacity }
-    ring[tail] = slot
-    count += 1
+    var tail = head &+ count
+    if tail >= capacity { tail &-= capacity }
+    // SAFETY: head < capacity and count < capacity (checked above), so tail < capacity.
+    unsafe ring[unchecked: tail] = slot
+    count &+= 1
   }
 
   mutating func pop() -> UInt16? {
     if count == 0 { return nil }
-    let slot = ring[head]
-    head += 1
+    return popNonEmpty()
+  }
+
+  /// `pop` for a caller that knows the queue is not empty (the run loop pops exactly the count
+  /// it read at the start of a turn).
+  @inline(__always)
+  mutating func popNonEmpty() -> UInt16 {
+    // SAFETY: head stays in 0..<capacity (it wraps to 0 at capacity).
+    let slot = unsafe ring[unchecked: head]
+    head &+= 1
     if head == capacity { head = 0 }
-    count -= 1
+    count &-= 1
     return slot
   }
 

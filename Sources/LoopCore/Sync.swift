@@ -9,12 +9,18 @@
 /// both keep waiting would wake each other on every poll, forever, at 100% CPU: a debug build
 /// traps once they have taken turns `bounceLimit` times in a row. Never blocks or allocates.
 public struct WakerRegistration: Sendable {
-  /// The registered task, if any.
-  public private(set) var waker: Waker?
-  /// The task the latest registration replaced, to notice two tasks taking turns.
-  private var replaced: Waker?
+  /// The registered waker, or `none` (slot `UInt16.max`, which no executor has: slots are
+  /// fewer than `UInt16.max`). Not an `Optional`: the hot path (W1) then loads, compares and
+  /// stores one 8-byte value, without a separate tag byte.
+  private var stored = WakerRegistration.none
+  /// The task the latest registration replaced (or `none`), to notice two tasks taking turns.
+  private var replaced = WakerRegistration.none
   /// Registrations in a row that gave the registration back to the task replaced just before.
   private var bounces: UInt32 = 0
+  private static let none = Waker(slot: .max, generation: 0)
+
+  /// The registered task, if any.
+  public var waker: Waker? { stored.slot == .max ? nil : stored }
 
   /// Turns two tasks may take replacing each other, with no wake in between, before a debug
   /// build traps: far more than a hand-over between tasks ever takes.
@@ -26,7 +32,8 @@ public struct WakerRegistration: Sendable {
   /// Registers the polling task (waking the one it replaces). In a debug build, traps when two
   /// tasks have replaced each other `bounceLimit` times in a row: they wait on the same side.
   public mutating func register<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
-    if let old = waker, old != cx.waker {
+    let old = stored
+    if old.slot != .max && old != cx.waker {
       bounces = cx.waker == replaced ? bounces &+ 1 : 0
       replaced = old
       assert(
@@ -35,22 +42,25 @@ public struct WakerRegistration: Sendable {
       )
       cx.wake(old)
     }
-    waker = cx.waker
+    stored = cx.waker
   }
 
   /// Wakes and forgets the registered task; returns it (nil when none).
   @discardableResult
   public mutating func wake<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Waker? {
-    let taken = take()
-    if let taken { cx.wake(taken) }
-    return taken
+    let old = stored
+    if old.slot == .max { return nil }
+    stored = Self.none
+    bounces = 0
+    cx.wake(old)
+    return old
   }
 
   /// Forgets and returns the registered task without waking it, for a waker outside a poll
   /// (pass it to `Executor.wake`).
   public mutating func take() -> Waker? {
     defer {
-      waker = nil
+      stored = Self.none
       bounces = 0
     }
     return waker

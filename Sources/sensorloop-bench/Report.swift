@@ -125,11 +125,17 @@ let tableRows: [TableRow] =
       workload: "w1", key: "ns_per_hop", label: "W1 ns/hop (in-process)", impl: "sensorloop",
       maxRatio: 3, maxValue: nil),
     TableRow(
+      workload: "w1", key: "instructions_per_hop", label: "W1 instructions/hop (callgrind)",
+      impl: "sensorloop", maxRatio: 3, maxValue: nil),
+    TableRow(
       workload: "w1-eventfd", key: "ns_per_hop", label: "W1 ns/hop (eventfd each hop)",
       impl: "sensorloop", maxRatio: nil, maxValue: nil),
     TableRow(
       workload: "w2", key: "p50_us", label: "W2 p50 µs", impl: "sensorloop", maxRatio: 1.1,
       maxValue: nil),
+    TableRow(
+      workload: "w2", key: "instructions_per_wake", label: "W2 instructions/wake (callgrind)",
+      impl: "sensorloop", maxRatio: nil, maxValue: nil),
     TableRow(
       workload: "w2", key: "p99_us", label: "W2 p99 µs", impl: "sensorloop", maxRatio: nil,
       maxValue: nil),
@@ -142,6 +148,9 @@ let tableRows: [TableRow] =
     TableRow(
       workload: "w3", key: "p50_us", label: "W3 p50 lateness µs", impl: "sensorloop", maxRatio: 1.1,
       maxValue: nil),
+    TableRow(
+      workload: "w3", key: "instructions_per_tick", label: "W3 instructions/tick (callgrind)",
+      impl: "sensorloop", maxRatio: nil, maxValue: nil),
     TableRow(
       workload: "w3", key: "p99_us", label: "W3 p99 lateness µs", impl: "sensorloop", maxRatio: nil,
       maxValue: nil),

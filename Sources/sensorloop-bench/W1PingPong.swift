@@ -49,7 +49,7 @@ func runW1<P: Platform & ~Copyable>(roundTrips: Int64, platform: consuming P, im
   try! executor.spawn(Player(first: true))
   try! executor.spawn(Player(first: false))
   let start = cb_now_ns()
-  _ = executor.run(&world)
+  _ = countedRegion { executor.run(&world) }
   let elapsed = cb_now_ns() - start
   var line = ResultLine(workload: "w1", impl: impl)
   line.add("ns_per_hop", Double(elapsed) / Double(world.hops), decimals: 2)
@@ -61,7 +61,7 @@ func runW1<P: Platform & ~Copyable>(roundTrips: Int64, platform: consuming P, im
 /// W1 for the C ring of function pointers.
 func runW1C(roundTrips: Int64) -> ResultLine {
   let before = sl_alloc_count_thread()
-  let elapsed = cb_w1_pingpong(roundTrips)
+  let elapsed = countedRegion { cb_w1_pingpong(roundTrips) }
   let allocs = sl_alloc_count_thread() - before
   var line = ResultLine(workload: "w1", impl: "c")
   line.add("ns_per_hop", Double(elapsed) / Double(2 * roundTrips), decimals: 2)

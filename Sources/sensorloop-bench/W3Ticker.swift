@@ -71,7 +71,8 @@ func w3SegmentC(deadlines: Int64, period: Int64) -> TickerSegment {
   var result = cb_ticker_result()
   let before = sl_alloc_count_thread()
   let status = samples.withUnsafeMutableBufferPointer {
-    cb_w3_ticker(period, deadlines, $0.baseAddress, &result)
+    let samples = $0.baseAddress
+    return countedRegion { cb_w3_ticker(period, deadlines, samples, &result) }
   }
   let allocs = sl_alloc_count_thread() - before
   precondition(status == 0, "cb_w3_ticker failed")
@@ -93,7 +94,7 @@ func w3SegmentSensorloop(deadlines: Int64, period: Int64) -> TickerSegment {
   var (segment, ticks) = samples.withUnsafeMutableBufferPointer { buffer in
     var world = TickerWorld(
       samples: buffer.baseAddress!, deadlines: deadlines, warm: min(100, Int(deadlines / 10)))
-    _ = executor.run(&world)
+    _ = countedRegion { executor.run(&world) }
     // Counted from the warm-up tick, or from the first when a loaded host never reached it.
     let from = world.ticks > world.warm ? world.warm : 1
     let segment = TickerSegment(

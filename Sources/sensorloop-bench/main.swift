@@ -3,8 +3,9 @@
 // of ratios to C. With --runs N each figure is the median of N runs (each run's lines are
 // printed first, as `#` comments).
 //
-//   sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N] [--no-pin]
+//   sensorloop-bench [all | w1 w2 w3 w4 w5 | instructions ...] [--quick] [--runs N] [--no-pin]
 //   sensorloop-bench w4-child        (internal: the host build's W4 child process)
+//   sensorloop-bench count-child W I N  (internal: a case `instructions` runs under callgrind)
 
 import CBaseline
 import Glibc
@@ -29,12 +30,13 @@ struct Sizes {
 }
 
 let usage = """
-  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 ...] [--quick] [--runs N] [--no-pin]
+  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 | instructions ...] [--quick] [--runs N] [--no-pin]
     w1  ping-pong: in-process wakes, and an eventfd per hop
     w2  eventfd latency from a second thread
     w3  1 kHz ticker lateness, CPU and allocations
     w4  idle footprint: 16 tasks at 1 Hz (child processes)
     w5  GPIO edges through the mock path
+    instructions  instructions per W1 hop, W2 wake and W3 tick, counted by callgrind (valgrind)
     --quick   a short run of each workload (a smoke test: the figures mean little)
     --runs N  N runs; each figure is the median
     --no-pin  leave thread placement to the scheduler (default: loop on CPU 1, helpers on 0)
@@ -103,14 +105,20 @@ func main() {
     idleChildMain()
     return
   }
+  if arguments.first == "count-child" {
+    countChildMain(Array(arguments.dropFirst()))
+    return
+  }
   var workloads: [String] = []
   var sizes = Sizes()
   var runs = 1
+  var instructions = false
   while !arguments.isEmpty {
     let a = arguments.removeFirst()
     switch a {
     case "all": workloads += ["w1", "w2", "w3", "w4", "w5"]
     case "w1", "w2", "w3", "w4", "w5": workloads.append(a)
+    case "instructions": instructions = true
     case "--quick": sizes = .quick
     case "--no-pin": pinning = false
     case "--runs":
@@ -128,7 +136,7 @@ func main() {
       exit(2)
     }
   }
-  if workloads.isEmpty { workloads = ["w1", "w2", "w3", "w4", "w5"] }
+  if workloads.isEmpty && !instructions { workloads = ["w1", "w2", "w3", "w4", "w5"] }
 
   print("# " + pinForMeasuring())
   var all: [[ResultLine]] = []
@@ -137,7 +145,9 @@ func main() {
     if runs > 1 { for line in lines { print("# run \(run): " + line.text) } }
     all.append(lines)
   }
-  let result = medians(all)
+  var result = medians(all)
+  // Counted once: the same on every run.
+  if instructions, let counted = countInstructions() { merge(counted, into: &result) }
   for line in result { print(line.text) }
   print("")
   if runs > 1 { print("medians of \(runs) runs; ratios are sensorloop / C") }

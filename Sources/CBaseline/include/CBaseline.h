@@ -80,6 +80,11 @@ void cb_close(int fd);
 /// of samples, or -1 with errno set.
 int64_t cb_w2_wait(int fd, cb_writer *writer, int64_t count, int64_t *samples, int64_t capacity);
 
+/// W2's wake path for callgrind (`sensorloop-bench instructions`): the loop thread writes an
+/// eventfd and waits for it in a bare epoll loop, `wakes` times (epoll_wait, read, a clock read,
+/// write). Returns the wakes done, or -1 with errno set.
+int64_t cb_w2_selfwake(int64_t wakes);
+
 // ---- W3: periodic timer -------------------------------------------------------------------
 
 /// What a periodic timer run measured.
@@ -95,8 +100,9 @@ typedef struct {
 } cb_ticker_result;
 
 /// One absolute periodic timerfd at `period_ns` for `count` grid deadlines (start + k * period),
-/// in a bare epoll loop. Records the lateness of each tick (now - its grid deadline) in
-/// `samples` (room for `count`). Returns 0, or -1 with errno set.
+/// in a bare epoll loop. Records the lateness of each tick in `samples` (room for `count`): now -
+/// the oldest grid deadline its read covers, as a `Ticker` with `.skip` measures it. Returns 0,
+/// or -1 with errno set.
 int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_result *result);
 
 // ---- W5: GPIO edges ------------------------------------------------------------------------
