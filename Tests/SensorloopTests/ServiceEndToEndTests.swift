@@ -180,7 +180,9 @@ private func write(_ text: String, _ name: String, in folder: URL) throws -> Str
     #expect(
       run.stderr.hasPrefix("sensorloop: the watchdog \(device) is not a character device (a regular file)"),
       "\(run.stderr)")
-    #expect(try Data(contentsOf: URL(fileURLWithPath: device)).isEmpty)
+    // Its size, not its contents: Foundation's Data(contentsOf:) leaks its buffer on an empty
+    // file (LeakSanitizer reports it in the ASan run).
+    #expect((try FileManager.default.attributesOfItem(atPath: device)[.size] as? NSNumber)?.intValue == 0)
   }
 
   /// A FIFO stands in for the device in tests: it gets the kicks and, on a clean exit, the
