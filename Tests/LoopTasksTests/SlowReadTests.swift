@@ -110,7 +110,11 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
 
   // The output pipe's reader.
   let sink = PipeSink()
+  // Each thread signals its semaphore last: waiting on it orders the thread's writes before
+  // the test's reads (polling `isFinished` does not, and TSan reports it as a race).
+  let readerDone = DispatchSemaphore(value: 0)
   let reader = Thread {
+    defer { readerDone.signal() }
     while true {
       let n = read(readFD, sink.buffer.baseAddress! + sink.count, sink.buffer.count - sink.count)
       if n <= 0 { return }
@@ -120,7 +124,9 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
   reader.start()
   // 1000 edges per second from start until 50 ms before the end, each stamped when due.
   let edgeCount = Int64((seconds - 0.05) * 1000) & ~1
+  let driverDone = DispatchSemaphore(value: 0)
   let edgeDriver = Thread {
+    defer { driverDone.signal() }
     for k in 0..<edgeCount {
       let due = start + Duration(nanoseconds: k * 1_000_000)
       sleep(until: due)
@@ -129,7 +135,9 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
   }
   edgeDriver.start()
   // The slow sensor: the FIFO's writer appears 650 ms after the first sample was asked for.
+  let sensorDone = DispatchSemaphore(value: 0)
   let sensor = Thread {
+    defer { sensorDone.signal() }
     sleep(until: start + .milliseconds(650))
     let fd = open(fifo, O_WRONLY)
     _ = write(fd, "21500\n", 6)
@@ -152,7 +160,8 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
   let releaseReader = open(fifo, O_WRONLY | O_NONBLOCK)
   if releaseReader >= 0 { close(releaseReader) }
   let releaseWriter = open(fifo, O_RDONLY | O_NONBLOCK)
-  while !edgeDriver.isFinished || !sensor.isFinished { Thread.sleep(forTimeInterval: 0.005) }
+  driverDone.wait()
+  sensorDone.wait()
   if releaseWriter >= 0 { close(releaseWriter) }
   _ = firmware.flushOutput()
   var counters = LineCounters()
@@ -168,7 +177,7 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
   let port = driven.port?.counters ?? MockPortCounters()
   // Closing the write end ends the reader thread.
   try writeEnd.close()
-  while !reader.isFinished { Thread.sleep(forTimeInterval: 0.005) }
+  readerDone.wait()
 
   let records = sink.text.split(separator: "\n").map { line in
     Record(fields: try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])
@@ -201,15 +210,17 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
     // (the numbers are printed either way).
     // (Tick records, not ticks: a reader thread starved by other tests running in parallel
     // may let the ring fill, and dropped records are counted, not measured.)
-    #expect(run.lateness.count > 500)
-    let bound: Int64 = machineIsBusy() ? 50_000_000 : 1_000_000
-    #expect(p99 < bound, "ticker lateness p99 \(p99) ns")
-    #expect(percentile(run.lateness, 100) < 300_000_000, "a tick waited for the read")
-    // Edges: every one written was delivered; none dropped by the (mock) kernel or the queue.
-    #expect(run.port.kernelDropped == 0)
-    #expect(run.line.overflowed == 0)
-    #expect(run.line.lost == 0)
-    #expect(run.line.delivered == UInt64(run.edges))
+    if !underSanitizer {
+      #expect(run.lateness.count > 500)
+      let bound: Int64 = machineIsBusy() ? 50_000_000 : 1_000_000
+      #expect(p99 < bound, "ticker lateness p99 \(p99) ns")
+      #expect(percentile(run.lateness, 100) < 300_000_000, "a tick waited for the read")
+      // Edges: every one written was delivered; none dropped by the (mock) kernel or the queue.
+      #expect(run.port.kernelDropped == 0)
+      #expect(run.line.overflowed == 0)
+      #expect(run.line.lost == 0)
+      #expect(run.line.delivered == UInt64(run.edges))
+    }
     // The sampler: its first reading comes back ~650 ms after its tick (the first, at the start),
     // stamped with that tick; the ticks meanwhile (200, 400, 600 ms) found the read in flight.
     let temp = run.records.filter { $0.task == "temp" }
@@ -245,6 +256,11 @@ func percentile(_ values: [Int64], _ p: Double) -> Int64 {
 
 /// Whether the load average (1 min) is above the number of cores: runnable threads then wait
 /// for a core, and a real-time bound measures the machine, not the loop.
+/// Under `Tests/Fuzz/sanitizers` (which sets SENSORLOOP_SANITIZER): every thread runs several
+/// times slower, so the real-time bounds (lateness, edges taken at 1 kHz, ticks counted) say
+/// nothing there; the runs still go through every path for the sanitizer to check.
+let underSanitizer = ProcessInfo.processInfo.environment["SENSORLOOP_SANITIZER"] != nil
+
 func machineIsBusy() -> Bool {
   guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
     let load = Double(text.split(separator: " ")[0])
@@ -291,7 +307,7 @@ func machineIsBusy() -> Bool {
       Record(fields: try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])
     }
     #expect(text.hasSuffix("\n"))
-    #expect(records.count >= 250)
+    #expect(records.count >= (underSanitizer ? 1 : 250))
     #expect(records.map { $0.int("n")! } == Array(1...Int64(records.count)))
     #expect(records.count == accepted)
     #expect(loss == OutputLoss())
