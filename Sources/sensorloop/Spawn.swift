@@ -238,9 +238,9 @@ extension Board {
   /// before the flush when stderr is the output's file, else to stderr after the summary the
   /// summary task may still be writing.
   static func deliverSummary(_ firmware: inout Firmware<EpollPlatform>, final: Bool, within limit: Duration) {
+    // The final summary is rendered after the flush, so its output line counts what the flush
+    // could not write (rendered before, it counted the records still waiting as unwritten).
     var text = SummaryText()
-    let now = firmware.executor.platform.now()
-    if final { firmware.renderFinalSummary(into: &text, now: now, loop: firmware.executor.platform.counters) }
     if firmware.world.summaryThroughOutput {
       // The records first; the summary only if they all went out (else it would land inside
       // the one left half-written), then flushed too.
@@ -251,6 +251,8 @@ extension Board {
       let deadline = monotonicNow() + limit
       _ = firmware.flushOutput(within: limit)
       if final && firmware.world.output.isEmpty {
+        firmware.renderFinalSummary(
+          into: &text, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
         _ = firmware.world.output.append(text: text)
         _ = firmware.flushOutput(within: max(deadline - monotonicNow(), .milliseconds(100)))
       }
@@ -270,7 +272,11 @@ extension Board {
     }
     if firmware.world.summary.remaining > 0 { firmware.world.summary.withRemaining { writeBytes(2, $0) } }
     firmware.world.summary.reset()
-    if final { text.withRemaining { writeBytes(2, $0) } }
+    if final {
+      firmware.renderFinalSummary(
+        into: &text, now: firmware.executor.platform.now(), loop: firmware.executor.platform.counters)
+      text.withRemaining { writeBytes(2, $0) }
+    }
   }
 
   /// Writes all of `bytes` to `fd` (blocking: the loop has stopped).

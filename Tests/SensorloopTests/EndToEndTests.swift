@@ -101,6 +101,12 @@ final class LockedData: @unchecked Sendable {
     // The summary ends the run on stderr.
     #expect(run.stderr.contains("sensorloop: summary after"))
     #expect(run.stderr.contains("0 dropped (ring full)"))
+    // Rendered after the last flush: every record was written, and the summary says so (it
+    // once counted the records still waiting before the flush as unwritten).
+    let records = run.stdout.split(separator: "\n").count
+    #expect(
+      run.stderr.contains(
+        "output: \(records) records, 0 dropped (ring full), 0 truncated, 0 bytes unwritten"), "\(run.stderr)")
   }
 
   @Test func sigintStopsCleanlyWithASummary() throws {
