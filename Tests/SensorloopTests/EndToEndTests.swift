@@ -125,27 +125,10 @@ final class LockedData: @unchecked Sendable {
   @Test func heapAllocationsAfterStartupAreZero() throws {
     // The release build is what runs on a board; the counter is the repo's own interposer,
     // preloaded into the real program.
-    // Tests/run builds it in the same scratch folder before the tests (a build from inside
-    // `swift test` would wait for the lock `swift test` holds).
-    let scratch = buildFolder.resolvingSymlinksInPath().deletingLastPathComponent()
-      .deletingLastPathComponent()
-    let release = scratch.appendingPathComponent("release/sensorloop")
-    try #require(
-      FileManager.default.fileExists(atPath: release.path),
-      "no release build at \(release.path): run Tests/run, or `swift build -c release --product sensorloop` first"
-    )
+    let release = try releaseSensorloop()
     let library = FileManager.default.temporaryDirectory.appendingPathComponent(
       "liballoccounter-\(getpid()).so")
-    let cc = Process()
-    cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    cc.arguments = [
-      "cc", "-shared", "-fPIC", "-O2", "-ISources/AllocCounter/include", "-o", library.path,
-      "Sources/AllocCounter/AllocCounter.c",
-    ]
-    cc.currentDirectoryURL = packageRoot
-    try cc.run()
-    cc.waitUntilExit()
-    #expect(cc.terminationStatus == 0)
+    try buildAllocCounter(at: library)
     defer { try? FileManager.default.removeItem(at: library) }
     let run = try sensorloop(
       ["--config", "Boards/sim.json", "--duration", "3"], binary: release,

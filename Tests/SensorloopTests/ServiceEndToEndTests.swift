@@ -6,65 +6,6 @@
 import Foundation
 import Testing
 
-/// A datagram socket the test owns, given to sensorloop as `$NOTIFY_SOCKET`.
-final class NotifySocket {
-  let path: String
-  let fd: Int32
-
-  init() throws {
-    path =
-      FileManager.default.temporaryDirectory.appendingPathComponent(
-        "sl-notify-\(getpid())-\(UUID().uuidString.prefix(8))"
-      )
-      .path
-    unlink(path)
-    fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-    try #require(fd >= 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-      for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-    }
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-      }
-    }
-    try #require(bound == 0)
-  }
-
-  deinit {
-    close(fd)
-    unlink(path)
-  }
-
-  private var received: [String] = []
-
-  /// Takes what waits in the socket (its queue is short: 10 datagrams by default).
-  func drain() {
-    var buffer = [UInt8](repeating: 0, count: 256)
-    while true {
-      let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-      if n <= 0 { break }
-      received.append(String(decoding: buffer[0..<n], as: UTF8.self))
-    }
-  }
-
-  /// Drains the socket every 20 ms while `process` runs.
-  func drain(while process: Process) {
-    while process.isRunning {
-      drain()
-      usleep(20_000)
-    }
-  }
-
-  /// Every datagram received so far.
-  func messages() -> [String] {
-    drain()
-    return received
-  }
-}
-
 /// A folder for one test's files, removed by the caller.
 private func scratch(_ name: String) throws -> URL {
   let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sensorloop-\(name)-\(getpid())")

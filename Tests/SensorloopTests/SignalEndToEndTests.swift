@@ -9,17 +9,6 @@
 import Foundation
 import Testing
 
-/// The release build the board runs (Tests/run builds it before the tests).
-private func releaseBinary() throws -> URL {
-  let scratch = buildFolder.resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
-  let release = scratch.appendingPathComponent("release/sensorloop")
-  try #require(
-    FileManager.default.fileExists(atPath: release.path),
-    "no release build at \(release.path): run Tests/run, or `swift build -c release --product sensorloop` first"
-  )
-  return release
-}
-
 /// Boards/sim.json, by absolute path (children run in the test's working directory).
 private let simBoard = packageRoot.appendingPathComponent("Boards/sim.json").path
 
@@ -148,54 +137,12 @@ private func records(_ text: String) -> [[String: Any]] {
 
 private func time(_ record: [String: Any]) -> Int64 { (record["t_ns"] as? NSNumber)?.int64Value ?? -1 }
 
-/// A datagram socket standing in for systemd's $NOTIFY_SOCKET.
-private final class SignalNotifySocket {
-  let path: String
-  let fd: Int32
-
-  init(_ folder: URL) throws {
-    path = folder.appendingPathComponent("notify").path
-    unlink(path)
-    fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-    try #require(fd >= 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-      for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-    }
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-      }
-    }
-    try #require(bound == 0)
-  }
-
-  deinit {
-    close(fd)
-    unlink(path)
-  }
-
-  /// The messages received since the last call, WATCHDOG=1 pings left out.
-  func messages() -> [String] {
-    var result: [String] = []
-    var buffer = [UInt8](repeating: 0, count: 512)
-    while true {
-      let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-      if n <= 0 { break }
-      let message = String(decoding: buffer[0..<n], as: UTF8.self)
-      if message != "WATCHDOG=1" { result.append(message) }
-    }
-    return result
-  }
-}
-
 @Suite(.serialized) struct SignalEndToEndTests {
   /// Finding 1: every SIGUSR1 prints a summary (main printed one, then nothing until the stop).
   @Test func everySIGUSR1PrintsASummary() throws {
     let folder = try scratch("usr1")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let child = try Child.spawn(try releaseBinary(), ["--config", simBoard], in: folder)
+    let child = try Child.spawn(try releaseSensorloop(), ["--config", simBoard], in: folder)
     Thread.sleep(forTimeInterval: 1)
     for _ in 0..<3 {
       child.signal(SIGUSR1)
@@ -214,21 +161,21 @@ private final class SignalNotifySocket {
   @Test func aStopDuringStartupIsHonoured() throws {
     let folder = try scratch("startup-stop")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let binary = try releaseBinary()
-    let notify = try SignalNotifySocket(folder)
+    let binary = try releaseSensorloop()
+    let notify = try NotifySocket()
     let environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]
 
     let short = try Child.spawn(
       binary, ["--config", simBoard, "--duration", "0.000001"], in: folder, environment: environment)
     #expect(short.wait(timeout: 5) == 0, "--duration 0.000001 did not exit 0 within 5 s")
-    #expect(notify.messages() == ["STOPPING=1"])
+    #expect(notify.newMessages() == ["STOPPING=1"])
 
     for _ in 0..<3 {
       let pending = try Child.spawn(
         binary, ["--config", simBoard], in: folder, environment: environment, blocked: [SIGTERM])
       pending.signal(SIGTERM)  // before main: blocked, so pending when the event loop starts
       #expect(pending.wait(timeout: 5) == 0, "\(pending.stderr)")
-      #expect(notify.messages() == ["STOPPING=1"])
+      #expect(notify.newMessages() == ["STOPPING=1"])
       #expect(pending.stderr.contains("sensorloop: summary after"))
     }
 
@@ -246,7 +193,7 @@ private final class SignalNotifySocket {
       #expect(
         status == 0,
         "SIGTERM \(delay) us after blocking: \(String(describing: status)) \(child.stderr)")
-      let messages = notify.messages()
+      let messages = notify.newMessages()
       #expect(messages == ["STOPPING=1"] || messages == ["READY=1", "STOPPING=1"], "\(messages)")
       if messages.first == "READY=1" { readyFirst += 1 }
     }
@@ -258,7 +205,7 @@ private final class SignalNotifySocket {
   @Test func stdoutIsLeftBlockingOnEveryExitPath() throws {
     let folder = try scratch("nonblock")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let binary = try releaseBinary()
+    let binary = try releaseSensorloop()
     let missingChip = folder.appendingPathComponent("chip.json").path
     try Data(
       """
@@ -321,9 +268,10 @@ private final class SignalNotifySocket {
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = folder.appendingPathComponent("board.json")
     try Data(tickerConfig("tick").utf8).write(to: config)
-    let notify = try SignalNotifySocket(folder)
+    let notify = try NotifySocket()
     let child = try Child.spawn(
-      try releaseBinary(), ["--config", config.path], in: folder, environment: ["NOTIFY_SOCKET": notify.path])
+      try releaseSensorloop(), ["--config", config.path], in: folder,
+      environment: ["NOTIFY_SOCKET": notify.path])
     Thread.sleep(forTimeInterval: 0.7)
     try Data(tickerConfig("tock", period: 30).utf8).write(to: config)
     child.signal(SIGHUP)
@@ -340,7 +288,7 @@ private final class SignalNotifySocket {
     let tockTimes = tocks.map(time)
     #expect(zip(tockTimes, tockTimes.dropFirst()).allSatisfy { ($1 - $0) % 30_000_000 == 0 }, "off the grid")
     #expect(child.stderr.contains("output: \(all.count) records, 0 dropped"), "\(child.stderr)")
-    let messages = notify.messages()
+    let messages = notify.newMessages()
     #expect(messages.count == 4, "\(messages)")
     #expect(messages.first == "READY=1")
     #expect(messages.dropFirst().first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true, "\(messages)")
@@ -359,7 +307,7 @@ private final class SignalNotifySocket {
     defer { try? FileManager.default.removeItem(at: folder) }
     let config = folder.appendingPathComponent("board.json")
     try Data(tickerConfig("tick").utf8).write(to: config)
-    let child = try Child.spawn(try releaseBinary(), ["--config", config.path], in: folder)
+    let child = try Child.spawn(try releaseSensorloop(), ["--config", config.path], in: folder)
     Thread.sleep(forTimeInterval: 0.5)
     try Data("{ \"board\": \"half written\", \"tasks\": [".utf8).write(to: config)
     child.signal(SIGHUP)
@@ -401,7 +349,7 @@ private final class SignalNotifySocket {
     let output = folder.appendingPathComponent("records.jsonl").path
     let config = folder.appendingPathComponent("board.json")
     try Data(tickerConfig("tick", output: output).utf8).write(to: config)
-    let child = try Child.spawn(try releaseBinary(), ["--config", config.path], in: folder)
+    let child = try Child.spawn(try releaseSensorloop(), ["--config", config.path], in: folder)
     Thread.sleep(forTimeInterval: 0.6)
     try FileManager.default.moveItem(atPath: output, toPath: output + ".1")
     child.signal(SIGHUP)
@@ -424,7 +372,7 @@ private final class SignalNotifySocket {
   @Test func twentyQuickSIGHUPsAreSurvived() throws {
     let folder = try scratch("hup20")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let child = try Child.spawn(try releaseBinary(), ["--config", simBoard], in: folder)
+    let child = try Child.spawn(try releaseSensorloop(), ["--config", simBoard], in: folder)
     Thread.sleep(forTimeInterval: 0.5)
     for _ in 0..<20 {
       child.signal(SIGHUP)
@@ -453,7 +401,7 @@ private final class SignalNotifySocket {
     let config = folder.appendingPathComponent("board.json")
     try Data(tickerConfig("tick").utf8).write(to: config)
     for round in 0..<20 {
-      let child = try Child.spawn(try releaseBinary(), ["--config", config.path], in: folder)
+      let child = try Child.spawn(try releaseSensorloop(), ["--config", config.path], in: folder)
       usleep(UInt32(50_000 + round % 5 * 10_000))
       child.signal(SIGHUP)
       if round % 2 == 1 { usleep(UInt32(round * 200)) }
@@ -469,18 +417,9 @@ private final class SignalNotifySocket {
     let folder = try scratch("alloc-reload")
     defer { try? FileManager.default.removeItem(at: folder) }
     let library = folder.appendingPathComponent("liballoccounter.so")
-    let cc = Process()
-    cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    cc.arguments = [
-      "cc", "-shared", "-fPIC", "-O2", "-ISources/AllocCounter/include", "-o", library.path,
-      "Sources/AllocCounter/AllocCounter.c",
-    ]
-    cc.currentDirectoryURL = packageRoot
-    try cc.run()
-    cc.waitUntilExit()
-    try #require(cc.terminationStatus == 0)
+    try buildAllocCounter(at: library)
     let child = try Child.spawn(
-      try releaseBinary(), ["--config", simBoard, "--duration", "3"], in: folder,
+      try releaseSensorloop(), ["--config", simBoard, "--duration", "3"], in: folder,
       environment: ["LD_PRELOAD": library.path])
     Thread.sleep(forTimeInterval: 0.8)
     child.signal(SIGUSR1)

@@ -9,16 +9,6 @@
 import Foundation
 import Testing
 
-/// The release build (Tests/run builds it before the tests).
-private func releaseSensorloop() throws -> URL {
-  let scratch = buildFolder.resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
-  let release = scratch.appendingPathComponent("release/sensorloop")
-  try #require(
-    FileManager.default.fileExists(atPath: release.path),
-    "no release build at \(release.path): run `swift build -c release --product sensorloop` first")
-  return release
-}
-
 /// What a shared-output run wrote to the pipe, and how many SIGUSR1 it was sent.
 private struct SharedRun {
   var text: String
