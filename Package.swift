@@ -21,6 +21,7 @@ let package = Package(
     .library(name: "LoopLinux", targets: ["LoopLinux"]),
     .library(name: "LoopGPIO", targets: ["LoopGPIO"]),
     .library(name: "LoopTesting", targets: ["LoopTesting"]),
+    .library(name: "LoopMQTT", targets: ["LoopMQTT"]),
     // The examples a firmware developer copies (Sources/Examples/README.md).
     .executable(name: "Blinky", targets: ["Blinky"]),
     .executable(name: "ButtonLED", targets: ["ButtonLED"]),
@@ -43,6 +44,9 @@ let package = Package(
     // GPIO lines: libgpiod v1 and v2 backends and a mock backend sharing one edge-event decode path.
     .target(
       name: "LoopGPIO", dependencies: ["LoopCore", "LoopLinux", "CGPIOD"], swiftSettings: hotPath),
+    // MQTT 3.1.1: packets encoded and decoded in caller-owned buffers, and a client as a task on
+    // the loop (non-blocking sockets, fixed buffers in one mapping made at startup).
+    .target(name: "LoopMQTT", dependencies: ["LoopCore", "LoopLinux", "CLinux"], swiftSettings: hotPath),
     // board.json: a small JSON reader with positions, and validation into fixed capacities.
     .target(
       name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux"], linkerSettings: [.linkedLibrary("m")]),
@@ -93,6 +97,9 @@ let package = Package(
     .testTarget(
       name: "LoopTasksTests",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),
+    // The MQTT codec, and the client against a real mosquitto (started by the tests).
+    .testTarget(
+      name: "LoopMQTTTests", dependencies: ["LoopCore", "LoopLinux", "LoopMQTT", "AllocCounter"]),
     .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig"]),
     // Each example's tasks in virtual time, with mock lines and scripted stimuli.
     .testTarget(

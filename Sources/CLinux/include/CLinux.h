@@ -24,6 +24,8 @@
 // The socket calls SystemdNotify makes. SwiftPM makes this file the umbrella header of the
 // CLinux module, so another header in include/ is part of the module only if included here.
 #include "CLinuxSocket.h"
+// Non-blocking stream sockets (LoopLinux Socket.swift: TCP and Unix, for the MQTT client).
+#include "CLinuxStream.h"
 
 // errno is a macro over a thread-local lvalue; Swift reads it through a function.
 static inline int cl_errno(void) { return errno; }
