@@ -47,6 +47,13 @@ public struct Frame: Equatable, Sendable {
 
   /// The whole packet's length.
   public var length: Int { headerLength + remainingLength }
+
+  /// A frame of these parts.
+  public init(header: UInt8, headerLength: Int, remainingLength: Int) {
+    self.header = header
+    self.headerLength = headerLength
+    self.remainingLength = remainingLength
+  }
 }
 
 /// A PUBLISH as decoded: flags, packet id, and where topic and payload lie in the bytes decoded.
@@ -67,6 +74,21 @@ public struct PublishView: Equatable, Sendable {
   public var payloadOffset: Int
   /// The payload's length.
   public var payloadLength: Int
+
+  /// A view of these parts.
+  public init(
+    qos: UInt8, retain: Bool, dup: Bool, packetID: UInt16, topicOffset: Int, topicLength: Int, payloadOffset: Int,
+    payloadLength: Int
+  ) {
+    self.qos = qos
+    self.retain = retain
+    self.dup = dup
+    self.packetID = packetID
+    self.topicOffset = topicOffset
+    self.topicLength = topicLength
+    self.payloadOffset = payloadOffset
+    self.payloadLength = payloadLength
+  }
 }
 
 /// A packet a client receives, decoded.
