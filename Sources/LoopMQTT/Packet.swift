@@ -77,7 +77,8 @@ public struct PublishView: Equatable, Sendable {
 
   /// A view of these parts.
   public init(
-    qos: UInt8, retain: Bool, dup: Bool, packetID: UInt16, topicOffset: Int, topicLength: Int, payloadOffset: Int,
+    qos: UInt8, retain: Bool, dup: Bool, packetID: UInt16, topicOffset: Int, topicLength: Int,
+    payloadOffset: Int,
     payloadLength: Int
   ) {
     self.qos = qos

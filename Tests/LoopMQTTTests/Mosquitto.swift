@@ -101,8 +101,11 @@ final class Broker {
   func subscriber(_ id: String, topic: String, count: Int, seconds: Int = 10) throws -> Subscriber {
     let marker = log().count
     let s = try Subscriber(
-      ["-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-W", "\(seconds)",
-       "-F", "%t|%p|%r|%q"])
+      [
+        "-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-W",
+        "\(seconds)",
+        "-F", "%t|%p|%r|%q",
+      ])
     try waitForLog("Sending SUBACK to \(id)", after: marker)
     return s
   }
@@ -117,7 +120,10 @@ final class Broker {
   /// The retained message on `topic` (as a `%t|%p|%r|%q` line), or nil (waits up to 1 s).
   func retained(_ topic: String) throws -> String? {
     let s = try Subscriber(
-      ["-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "-W", "1", "--retained-only", "-F", "%t|%p|%r|%q"])
+      [
+        "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "-W", "1", "--retained-only",
+        "-F", "%t|%p|%r|%q",
+      ])
     return s.lines().first
   }
 }
@@ -159,6 +165,33 @@ func run(_ path: String, _ arguments: [String]) throws {
   if p.terminationStatus != 0 { throw TestFailure("\(path) \(arguments) exited \(p.terminationStatus)") }
 }
 
+/// A loopback TCP socket that listens (backlog 0) and never accepts.
+final class SilentListener {
+  let fd: Int32
+  let port: UInt16
+
+  init() throws {
+    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let fd = self.fd
+    let ok = withUnsafeMutablePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+        bind(fd, a, length) == 0 && listen(fd, 0) == 0 && getsockname(fd, a, &length) == 0
+      }
+    }
+    port = UInt16(bigEndian: address.sin_port)
+    if !ok {
+      close(fd)
+      throw TestFailure("no listener")
+    }
+  }
+
+  deinit { close(fd) }
+}
+
 /// A loopback TCP port nobody listens on now (bound to 0, read, closed).
 func freePort() throws -> UInt16 {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -187,6 +220,9 @@ struct MQTTWorld: ~Copyable {
   var recording = true
   var messagesTaken = 0
   var ticks = 0
+  /// The latest the ticker was polled after its deadline: a loop blocked by a connect, a read or
+  /// a write would show here.
+  var tickLateness: Duration = .zero
   var published = 0
 }
 
@@ -204,7 +240,8 @@ enum MQTTTask: TaskBody {
   /// Stops the executor at the deadline.
   case stopper(at: Instant)
 
-  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout MQTTWorld) -> Poll<Void> {
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout MQTTWorld) -> Poll<Void>
+  {
     switch self {
     case .client:
       return world.client.poll(&cx)
@@ -219,6 +256,8 @@ enum MQTTTask: TaskBody {
       }
       return .pending
     case .ticker(var next):
+      let late = cx.now - next
+      if late > world.tickLateness { world.tickLateness = late }
       while cx.now >= next {
         world.ticks += 1
         next += .milliseconds(10)
@@ -229,7 +268,9 @@ enum MQTTTask: TaskBody {
     case .publisher(var remaining, let every, var next):
       while remaining > 0 && cx.now >= next {
         let qos: UInt8 = remaining % 2 == 0 ? 0 : 1
-        _ = world.client.publish(&cx, topic: UnsafeRawBufferPointer("sl/alloc/data"), payload: UnsafeRawBufferPointer("12.5"), qos: qos)
+        _ = world.client.publish(
+          &cx, topic: UnsafeRawBufferPointer("sl/alloc/data"), payload: UnsafeRawBufferPointer("12.5"),
+          qos: qos)
         world.published += 1
         remaining -= 1
         next += every
@@ -274,6 +315,9 @@ struct Loop: ~Copyable {
     self.clientTask = clientTask
   }
 
+  /// Resets the ticker's lateness (its first poll may come long after the loop was built).
+  mutating func resetLateness() { world.tickLateness = .zero }
+
   /// Runs the loop for `milliseconds` (the client task is woken first: a publish from outside
   /// the loop did not wake it).
   mutating func run(milliseconds: Int64) {
@@ -294,9 +338,13 @@ struct Loop: ~Copyable {
   }
 
   /// Publishes from outside the loop (the next `run` wakes the client).
-  mutating func publish(_ topic: String, _ payload: String, qos: UInt8, retain: Bool = false) -> PublishOutcome {
+  mutating func publish(_ topic: String, _ payload: String, qos: UInt8, retain: Bool = false)
+    -> PublishOutcome
+  {
     Array(topic.utf8).withUnsafeBytes { t in
-      Array(payload.utf8).withUnsafeBytes { p in world.client.publish(topic: t, payload: p, qos: qos, retain: retain) }
+      Array(payload.utf8).withUnsafeBytes { p in
+        world.client.publish(topic: t, payload: p, qos: qos, retain: retain)
+      }
     }
   }
 }
@@ -304,7 +352,8 @@ struct Loop: ~Copyable {
 /// Client options for `address` with the strings given (kept alive for `init`'s copy only).
 func makeClient(
   _ address: SocketAddress, id: String, availability: String? = nil, subscriptions: [String] = [],
-  username: String? = nil, password: String? = nil, keepAlive: UInt16 = 30, configure: (inout ClientOptions) -> Void = { _ in }
+  username: String? = nil, password: String? = nil, keepAlive: UInt16 = 30,
+  configure: (inout ClientOptions) -> Void = { _ in }
 ) throws -> Client {
   let idRaw = rawCopy(id)!, av = rawCopy(availability), user = rawCopy(username), pass = rawCopy(password)
   defer {
@@ -333,6 +382,12 @@ func rawCopy(_ text: String?) -> UnsafeRawBufferPointer? {
   let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
   copy.copyBytes(from: bytes)
   return UnsafeRawBufferPointer(rebasing: copy[0..<bytes.count])
+}
+
+/// The bound on the ticker's lateness that shows the loop never blocked: generous for a loaded
+/// 2-core host, and more under a sanitizer (a blocked connect would take seconds).
+var latenessBound: Duration {
+  ProcessInfo.processInfo.environment["SENSORLOOP_SANITIZER"] == nil ? .milliseconds(150) : .milliseconds(600)
 }
 
 func tcp(_ broker: Broker) -> SocketAddress { SocketAddress.parse("127.0.0.1", port: broker.port)! }

@@ -76,7 +76,8 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
     let q1 = try withBytes(text("a/b")) { topic in
       try withBytes(text("hi")) { payload in
         try encoded { (out) throws(PacketError) -> Int in
-          try Packet.publish(topic: topic, payload: payload, qos: 1, retain: false, dup: true, packetID: 0x0102, into: out)
+          try Packet.publish(
+            topic: topic, payload: payload, qos: 1, retain: false, dup: true, packetID: 0x0102, into: out)
         }
       }
     }
@@ -86,17 +87,27 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
       Issue.record("not a publish")
       return
     }
-    #expect(view == PublishView(qos: 1, retain: false, dup: true, packetID: 0x0102, topicOffset: 4, topicLength: 3, payloadOffset: 9, payloadLength: 2))
+    #expect(
+      view
+        == PublishView(
+          qos: 1, retain: false, dup: true, packetID: 0x0102, topicOffset: 4, topicLength: 3,
+          payloadOffset: 9, payloadLength: 2))
   }
 
   @Test func subscribePingDisconnectPuback() throws {
     let sub = try withBytes(text("c/#")) { filter in
-      try encoded { (out) throws(PacketError) -> Int in try Packet.subscribe(packetID: 10, filter: filter, qos: 1, into: out) }
+      try encoded { (out) throws(PacketError) -> Int in
+        try Packet.subscribe(packetID: 10, filter: filter, qos: 1, into: out)
+      }
     }
     #expect(sub == [0x82, 8, 0, 10, 0, 3, 0x63, 0x2F, 0x23, 1])
     #expect(try encoded { (out) throws(PacketError) -> Int in try Packet.pingreq(into: out) } == [0xC0, 0])
-    #expect(try encoded { (out) throws(PacketError) -> Int in try Packet.disconnect(into: out) } == [0xE0, 0])
-    #expect(try encoded { (out) throws(PacketError) -> Int in try Packet.puback(packetID: 0xBEEF, into: out) } == [0x40, 2, 0xBE, 0xEF])
+    #expect(
+      try encoded { (out) throws(PacketError) -> Int in try Packet.disconnect(into: out) } == [0xE0, 0])
+    #expect(
+      try encoded { (out) throws(PacketError) -> Int in try Packet.puback(packetID: 0xBEEF, into: out) } == [
+        0x40, 2, 0xBE, 0xEF,
+      ])
   }
 
   @Test func encoderNeverWritesPastTheBuffer() throws {
@@ -105,7 +116,9 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
     let payload = [UInt8](repeating: 0x41, count: 200)
     let whole = try withBytes(text("t")) { topic in
       try withBytes(payload) { p in
-        try encoded(capacity: 300) { (out) throws(PacketError) -> Int in try Packet.publish(topic: topic, payload: p, qos: 0, retain: false, into: out) }
+        try encoded(capacity: 300) { (out) throws(PacketError) -> Int in
+          try Packet.publish(topic: topic, payload: p, qos: 0, retain: false, into: out)
+        }
       }
     }
     #expect(whole.count == 1 + 2 + 2 + 1 + 200)
@@ -114,7 +127,9 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
     let error = withBytes(text("t")) { topic in
       withBytes(payload) { p in
         short.withUnsafeMutableBytes { out in
-          #expect(throws: PacketError.noRoom) { try Packet.publish(topic: topic, payload: p, qos: 0, retain: false, into: out) }
+          #expect(throws: PacketError.noRoom) {
+            try Packet.publish(topic: topic, payload: p, qos: 0, retain: false, into: out)
+          }
         }
       }
     }
@@ -126,7 +141,8 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
     // MQTT 3.1.1 §2.2.3's table: 127 | 128 | 16,383 | 16,384 | 2,097,151 | 2,097,152 | 268,435,455.
     let cases: [(Int, [UInt8])] = [
       (0, [0x00]), (127, [0x7F]), (128, [0x80, 0x01]), (16_383, [0xFF, 0x7F]), (16_384, [0x80, 0x80, 0x01]),
-      (2_097_151, [0xFF, 0xFF, 0x7F]), (2_097_152, [0x80, 0x80, 0x80, 0x01]), (268_435_455, [0xFF, 0xFF, 0xFF, 0x7F]),
+      (2_097_151, [0xFF, 0xFF, 0x7F]), (2_097_152, [0x80, 0x80, 0x80, 0x01]),
+      (268_435_455, [0xFF, 0xFF, 0xFF, 0x7F]),
     ]
     for (value, varint) in cases {
       let frame = try ([0x30] + varint).withUnsafeBytes { try Packet.frame($0, limit: Int.max) }
@@ -138,12 +154,15 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
   @Test func malformedLengthsAreRejected() throws {
     // Five length bytes: malformed, whatever follows; a partial varint is "need more bytes".
     #expect(throws: PacketError.malformedLength) {
-      try ([0x30, 0x80, 0x80, 0x80, 0x80, 0x01] as [UInt8]).withUnsafeBytes { try Packet.frame($0, limit: Int.max) }
+      try ([0x30, 0x80, 0x80, 0x80, 0x80, 0x01] as [UInt8]).withUnsafeBytes {
+        try Packet.frame($0, limit: Int.max)
+      }
     }
     #expect(throws: PacketError.malformedLength) {
       try ([0x30, 0xFF, 0xFF, 0xFF, 0xFF] as [UInt8]).withUnsafeBytes { try Packet.frame($0, limit: Int.max) }
     }
-    #expect(try ([0x30, 0x80, 0x80] as [UInt8]).withUnsafeBytes { try Packet.frame($0, limit: Int.max) } == nil)
+    #expect(
+      try ([0x30, 0x80, 0x80] as [UInt8]).withUnsafeBytes { try Packet.frame($0, limit: Int.max) } == nil)
     #expect(try ([0x30] as [UInt8]).withUnsafeBytes { try Packet.frame($0, limit: Int.max) } == nil)
     // Longer than the caller's limit.
     #expect(throws: PacketError.tooLarge) {
@@ -159,7 +178,12 @@ func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) re
     #expect(try decoded([0xB0, 2, 0, 9]) == .unsuback(packetID: 9))
     #expect(try decoded([0xD0, 0]) == .pingresp)
     // A QoS 0 PUBLISH with an empty payload.
-    #expect(try decoded([0x30, 3, 0, 1, 0x74]) == .publish(PublishView(qos: 0, retain: false, dup: false, packetID: 0, topicOffset: 4, topicLength: 1, payloadOffset: 5, payloadLength: 0)))
+    #expect(
+      try decoded([0x30, 3, 0, 1, 0x74])
+        == .publish(
+          PublishView(
+            qos: 0, retain: false, dup: false, packetID: 0, topicOffset: 4, topicLength: 1, payloadOffset: 5,
+            payloadLength: 0)))
   }
 
   @Test func malformedBodiesAreRejected() throws {
