@@ -414,11 +414,11 @@ public struct Client: ~Copyable {
 
   /// Sends `offline` (retained) and DISCONNECT if connected, without waiting, then closes the
   /// socket; `poll` returns `.ready` from now on.
-  public mutating func stop() {
+  public mutating func stop(now: Instant) {
     if phase == .connected {
       if let a = availability { _ = queuePublish(topic: a, payload: Self.offline, qos: 0, retain: true) }
       _ = queue { (out) throws(PacketError) -> Int in try Packet.disconnect(into: out) }
-      _ = flush()
+      _ = flush(now)
     }
     closeSocket()
     phase = .stopped
@@ -483,6 +483,11 @@ public struct Client: ~Copyable {
       length = try Packet.publish(
         topic: topic, payload: payload, qos: 1, retain: retain, packetID: id, into: slot)
     } catch {
+      counters.droppedTooLarge += 1
+      return .dropped
+    }
+    if length > send.count {
+      // It could never leave: the send buffer is smaller than the packet.
       counters.droppedTooLarge += 1
       return .dropped
     }
@@ -578,7 +583,7 @@ public struct Client: ~Copyable {
       return
     }
     phase = .awaitingConnack
-    _ = flush()
+    _ = flush(now)
   }
 
   /// Reads, decodes, sends, pings. False when it stopped early to let other tasks run.
@@ -606,7 +611,7 @@ public struct Client: ~Copyable {
         }
       }
     }
-    if !flush() { return true }
+    if !flush(now) { return true }
     if let consumer, inboxTail > inboxHead + inboxLent { cx.wake(consumer) }
     return finished
   }
@@ -646,7 +651,8 @@ public struct Client: ~Copyable {
     defer {
       // Keep what is left at the start of the buffer.
       if at > 0 {
-        let left = receiveCount - at
+        // A failure on the way closed the connection and emptied the buffer: nothing is left.
+        let left = max(receiveCount - at, 0)
         if left > 0 { (base + receive.offset).copyMemory(from: base + receive.offset + at, byteCount: left) }
         receiveCount = left
       }
@@ -917,7 +923,7 @@ public struct Client: ~Copyable {
 
   /// Sends what the send buffer holds until it is empty or the socket has no room. False when
   /// the connection failed.
-  private mutating func flush() -> Bool {
+  private mutating func flush(_ now: Instant) -> Bool {
     while sendHead < sendTail {
       let waiting = UnsafeRawBufferPointer(start: base + send.offset + sendHead, count: sendTail - sendHead)
       var sent: Int?
@@ -928,13 +934,12 @@ public struct Client: ~Copyable {
       case .none: return false
       }
       if let failure {
-        // The clock is read here only on failure (the deadline of the next attempt).
-        fail(.io(failure), now: monotonicNow())
+        fail(.io(failure), now: now)
         return false
       }
       guard let count = sent else { return true }
       sendHead += count
-      lastSent = monotonicNow()
+      lastSent = now
     }
     sendHead = 0
     sendTail = 0

@@ -68,18 +68,20 @@ import Testing
     #expect(c.protocolErrors == 0 && c.droppedSendBufferFull == 0 && c.droppedInboxFull == 0)
 
     // A clean stop: offline, retained, and no will.
-    loop.world.client.stop()
+    loop.world.client.stop(now: monotonicNow())
     #expect(loop.world.client.phase == .stopped)
     try broker.waitForLog("Received DISCONNECT from sl-t1")
     #expect(try broker.retained("sl/t1/availability") == "sl/t1/availability|offline|1|0")
   }
 
-  /// The same over the broker's Unix socket.
+  /// The same over the broker's Unix socket; a command longer than the receive buffer is
+  /// skipped whole and counted, and the next one arrives.
   @Test func unixSocket() throws {
     let broker = try Broker()
     try broker.start()
     let address = try #require(Array(broker.socketPath.utf8).withUnsafeBytes { SocketAddress.unix(path: $0) })
-    var loop = try Loop(try makeClient(address, id: "sl-unix", subscriptions: ["sl/unix/cmd"]))
+    var loop = try Loop(
+      try makeClient(address, id: "sl-unix", subscriptions: ["sl/unix/cmd"]) { $0.receiveBufferBytes = 256 })
     #expect(loop.run { $0.client.phase == .connected && $0.client.counters.subscribed == 1 })
     let sub = try broker.subscriber("watch-unix", topic: "sl/unix/data", count: 2)
     #expect(loop.publish("sl/unix/data", "1", qos: 1) == .accepted)
@@ -89,6 +91,13 @@ import Testing
     #expect(loop.run { $0.messages.count == 1 })
     #expect(sub.lines() == ["sl/unix/data|1|0|1", "sl/unix/data|2|0|0"])
     #expect(loop.world.messages == ["sl/unix/cmd|go|0|1"])
+    try broker.publish("sl/unix/cmd", String(repeating: "z", count: 1_000), qos: 1)
+    try broker.publish("sl/unix/cmd", "after", qos: 1)
+    #expect(loop.run { $0.messages.count == 2 })
+    #expect(loop.world.messages.last == "sl/unix/cmd|after|0|1")
+    #expect(loop.world.client.counters.droppedReceiveTooLarge == 1)
+    #expect(loop.world.client.counters.received == 3)
+    #expect(loop.world.client.phase == .connected)
   }
 
   /// No broker at startup: connects fail (counted) and are retried with a capped backoff while
