@@ -43,11 +43,12 @@ final class Broker {
   /// Starts mosquitto and waits until it says it is running (up to 10 s).
   func start() throws {
     let config = directory.appendingPathComponent("mosquitto.conf")
-    let user = String(cString: getpwuid(geteuid())!.pointee.pw_name)
+    // Run as root, mosquitto drops to the `mosquitto` user, which cannot write here: stay root.
+    // Otherwise the option is ignored, so it is left out.
+    let user = geteuid() == 0 ? "user root\n" : ""
     let text = """
       per_listener_settings false
-      user \(user)
-      listener \(port) 127.0.0.1
+      \(user)listener \(port) 127.0.0.1
       listener 0 \(socketPath)
       \(extraConfig)persistence false
       log_dest file \(logPath)
