@@ -446,16 +446,18 @@ public struct Client: ~Copyable {
   }
 
   /// `publish` without waking the client's task (the caller polls it, or it is the caller).
+  /// `qos` above 1 is a programmer error (the config allows 0 and 1).
   public mutating func publish(
     topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: UInt8, retain: Bool = false
   ) -> PublishOutcome {
+    precondition(qos <= 1, "Client.publish: QoS 0 or 1")
     if qos == 0 {
       if phase != .connected {
         counters.droppedOffline += 1
         return .dropped
       }
-      let need = 1 + 4 + 2 + topic.count + payload.count
-      if need > send.count {
+      let remaining = 2 + topic.count + payload.count
+      if 1 + Packet.varintLength(remaining) + remaining > send.count {
         counters.droppedTooLarge += 1
         return .dropped
       }

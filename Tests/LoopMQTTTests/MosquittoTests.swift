@@ -157,6 +157,11 @@ import Testing
     let lines = sub.lines()
     #expect(lines.first == "sl/rs/availability|online|0|0")
     #expect(lines.dropFirst().sorted() == (1...5).map { "sl/rs/data|m\($0)|0|1" })
+    // On the wire: the three sent before the kill carry DUP (mosquitto logs d1), the two
+    // published while it was down do not.
+    let log = broker.log()
+    #expect(log.components(separatedBy: "Received PUBLISH from sl-restart (d1, q1").count - 1 == 3)
+    #expect(log.components(separatedBy: "Received PUBLISH from sl-restart (d0, q1").count - 1 == 2)
     let c = loop.world.client.counters
     #expect(c.retransmitted == 3)
     #expect(c.acknowledged == 5)
