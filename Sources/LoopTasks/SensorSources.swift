@@ -248,7 +248,7 @@ public enum SensorResolver {
     return known
   }
 
-  /// The IIO device named `device` (its `name` file), with `channels` such as `in_voltage0`,
+  /// The IIO device named `device` (its `name` file, or its `label`), with `channels` such as `in_voltage0`,
   /// `in_temp`, `in_humidityrelative`, `in_pressure`.
   public static func iio(root: SysfsPath, device: ShortName, channels: SensorNames) throws(SensorSetupError)
     -> SensorSource
@@ -328,8 +328,8 @@ public enum SensorResolver {
     return source
   }
 
-  /// The first of `prefix0` … `prefix31` whose `name` file's first line is `name`, and its
-  /// number; the error lists the names found.
+  /// The first of `prefix0` … `prefix31` whose `name` (or `label`) file's first line is
+  /// `name`, and its number; the error lists the names found.
   static func findDevice(
     _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString
   ) throws(SensorSetupError) -> (SysfsPath, Int) {
@@ -342,6 +342,11 @@ public enum SensorResolver {
       guard let text = try? SysfsFile.read(file) else { continue }
       let found = text.firstLine
       if found == SysfsText(name) { return (dir, n) }
+      // Two chips of one kind share a name; a device-tree `label` (IIO, Linux 5.11+) tells
+      // them apart.
+      var labelFile = dir
+      labelFile.append("/label")
+      if let label = try? SysfsFile.read(labelFile), label.firstLine == SysfsText(name) { return (dir, n) }
       if !names.isEmpty { names.append(", ") }
       names.append(found)
     }

@@ -357,6 +357,88 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     #expect(channel?.path == "/bus/iio/devices/iio:device0/in_voltage3")
   }
 
+  /// Two ADS1115s share the name `ads1015`; the device-tree label picks one.
+  @Test func iioByLabel() throws {
+    let fake = FakeSysfs()
+    for (n, label) in ["battery", "solar"].enumerated() {
+      fake.file("bus/iio/devices/iio:device\(n)/name", "ads1015\n")
+      fake.file("bus/iio/devices/iio:device\(n)/label", label + "\n")
+      fake.file("bus/iio/devices/iio:device\(n)/in_voltage0_raw", "\(1000 * (n + 1))\n")
+      fake.file("bus/iio/devices/iio:device\(n)/in_voltage0_scale", "1\n")
+    }
+    let solar = try SensorResolver.iio(
+      root: fake.path, device: ShortName("solar"), channels: SensorNames(["in_voltage0"]))
+    #expect(solar.device == ShortName("iio:device1") && sampleNow(solar).values[0] == 2)
+    let first = try SensorResolver.iio(
+      root: fake.path, device: ShortName("ads1015"), channels: SensorNames(["in_voltage0"]))
+    #expect(first.device == ShortName("iio:device0"))
+  }
+
+  // MARK: records
+
+  /// A BME280's sample through one chain per channel makes one record; a one-channel source
+  /// writes value and unit as the sampler does; an error names the channel; a heartbeat's
+  /// repeat is marked.
+  @Test func recordsOfSamples() throws {
+    let fake = FakeSysfs()
+    fake.file("bus/iio/devices/iio:device0/name", "bme280\n")
+    fake.file("bus/iio/devices/iio:device0/in_temp_input", "21370\n")
+    fake.file("bus/iio/devices/iio:device0/in_humidityrelative_input", "45123\n")
+    fake.file("bus/iio/devices/iio:device0/in_pressure_input", "100.768554687\n")
+    let bme = try SensorResolver.iio(
+      root: fake.path, device: ShortName("bme280"),
+      channels: SensorNames(["in_temp", "in_humidityrelative", "in_pressure"]))
+    var filters = SensorFilters()
+    var specs = InlineArray<6, FilterSpec>(repeating: .delta(minimum: 0))
+    specs[0] = .delta(minimum: 1)
+    specs[1] = .heartbeat(interval: .seconds(60))
+    filters.set(try FilterChain(specs, count: 2), channel: 1)  // humidity: on a 1 %RH move, or every minute
+    func line(_ values: SensorValues, repeated: Bool = false) -> String {
+      var record = RecordLine(time: values.time, task: ShortName("air"))
+      SensorRecord.reading(values, of: bme, repeated: repeated, into: &record)
+      record.finish()
+      return record.withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+    let first = sampleNow(bme)
+    let t = first.tick.nanoseconds
+    #expect(
+      line(filters.filter(first))
+        == "{\"t_ns\":\(t),\"task\":\"air\",\"event\":\"reading\",\"temperature\":21.370,\"humidity\":45.123,\"pressure\":100.769}\n"
+    )
+    // The same humidity again is dropped by its delta filter; the others pass.
+    #expect(line(filters.filter(first)).contains("\"temperature\":21.370,\"pressure\":100.769}"))
+    #expect(filters.nextDue == first.tick + .seconds(60))
+    let early = filters.repeats(now: first.tick + .seconds(59))
+    #expect(early == nil)
+    let due = filters.repeats(now: first.tick + .seconds(61))
+    let beat = try #require(due)
+    #expect(
+      line(beat, repeated: true)
+        == "{\"t_ns\":\(t + 60_000_000_000),\"task\":\"air\",\"event\":\"reading\",\"humidity\":45.123,\"repeat\":true}\n"
+    )
+
+    let one = FakeSysfs()
+    one.w1([("28-0000075c293f", 21375)])
+    let tank = try SensorResolver.ds18b20(root: one.path, id: ShortName())
+    var none = SensorFilters()
+    var record = RecordLine(time: .zero, task: ShortName("tank"))
+    SensorRecord.reading(none.filter(sampleNow(tank)), of: tank, repeated: false, into: &record)
+    record.finish()
+    #expect(
+      record.withBytes { String(decoding: $0, as: UTF8.self) }
+        == "{\"t_ns\":0,\"task\":\"tank\",\"event\":\"reading\",\"value\":21.375,\"unit\":\"°C\"}\n")
+    one.file("bus/w1/devices/28-0000075c293f/temperature", "")
+    let failed = sampleNow(tank)
+    #expect(none.filter(failed).isEmpty)
+    var error = RecordLine(time: .zero, task: ShortName("tank"))
+    SensorRecord.error(failed.failure!, of: tank, into: &error)
+    error.finish()
+    #expect(
+      error.withBytes { String(decoding: $0, as: UTF8.self) }
+        == "{\"t_ns\":0,\"task\":\"tank\",\"event\":\"error\",\"error\":\"no_data\",\"channel\":\"temperature\"}\n"
+    )
+  }
+
   // MARK: hwmon
 
   @Test func hwmonInputsInFixedUnits() throws {
