@@ -70,6 +70,8 @@ public struct PWMError: Error, Sendable {
 public struct HardwarePWM: Sendable {
   /// Chips probed (pwmchip0…).
   public static let probedChips = 16
+  /// The longest wait after `export` for udev to give the channel's files to the gpio group.
+  public static let udevWait = Duration.seconds(2)
 
   /// The chip's directory (`…/class/pwm/pwmchipN`).
   public let chip: SysfsPath
@@ -132,6 +134,10 @@ public struct HardwarePWM: Sendable {
       guard SysfsFile.exists(directory) else {
         throw PWMError("the chip did not create the channel's directory after export", path: directory)
       }
+      // udev hands the new files to the gpio group a moment after export (Pi OS's 99-com.rules).
+      var enable = directory
+      enable.append("/enable")
+      _ = SysfsFile.waitUntilWritable(enable, timeout: HardwarePWM.udevWait)
     }
     self.chip = chip
     self.directory = directory
@@ -206,7 +212,7 @@ public struct HardwarePWM: Sendable {
       path.append(attribute)
       let hint: StaticString =
         error == .accessDenied
-        ? "run as root or add the user to the gpio group (udev gives it the files a moment after export)" : ""
+        ? "run as root or add the user to the gpio group (Pi OS's udev rules give it /sys/class/pwm)" : ""
       throw PWMError("the driver refused a setting", path: path, errno: error.rawValue, hint: hint)
     }
   }

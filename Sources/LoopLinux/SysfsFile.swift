@@ -4,6 +4,7 @@
 // attributes that answer at once, never for a value that takes a bus transfer (a 1-Wire
 // `temperature` goes through `BlockingWorker`).
 
+import CLinux
 import LoopCore
 
 /// A sysfs path: at most 255 bytes.
@@ -45,6 +46,28 @@ public enum SysfsFile {
     }
     if count > 255 { text.append(byte: 0) }  // marks the text truncated (it is full)
     return text
+  }
+
+  /// Waits, off the loop (startup only), until `path` can be opened for writing or `timeout`
+  /// passes, in 10 ms sleeps; true when it can. A file sysfs has just made (a PWM channel after
+  /// `export`) belongs to root until udev gives it to its group a moment later: on Pi OS a
+  /// program in the `gpio` group gets EACCES until then. The corresponding C functions are `open`
+  /// and `clock_nanosleep`.
+  public static func waitUntilWritable(_ path: borrowing SysfsPath, timeout: Duration) -> Bool {
+    let deadline = monotonicNow() + timeout
+    while true {
+      do throws(Errno) {
+        let fd = try path.withCString { (p) throws(Errno) in
+          try FileDescriptor.open(cString: p, .writeOnly | .nonBlocking)
+        }
+        _ = fd
+        return true
+      } catch {
+        if monotonicNow() >= deadline { return false }
+      }
+      var step = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+      _ = cl_clock_nanosleep(CLOCK_MONOTONIC, 0, &step, nil)
+    }
   }
 
   /// Writes `text` to the attribute at `path` in one write (opened write-only, truncated, so a

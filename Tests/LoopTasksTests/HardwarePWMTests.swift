@@ -3,6 +3,7 @@
 // enable). A fake tree cannot make the kernel's pwmM directory appear on export, so a channel is
 // either made "already exported" by the test or the export write itself is checked.
 
+import AllocCounter
 import Foundation
 import LoopCore
 import LoopGPIO
@@ -111,6 +112,38 @@ private func failure(_ fake: FakeSysfs, _ body: () throws(PWMError) -> HardwareP
       try HardwarePWM(root: fake.path, chip: .only, channel: 2, period: .milliseconds(1))
     }
     #expect(channel?.message == "no such channel on the chip" && channel?.found == "channels 0 to 1")
+  }
+
+  /// Duty changes, as a fan curve makes them every reading, allocate nothing.
+  @Test func dutyChangesAllocateNothing() throws {
+    let fake = FakeSysfs()
+    chip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
+    var pwm = try HardwarePWM(root: fake.path, chip: .only, channel: 0, period: .microseconds(40))
+    try pwm.setDuty(fraction: 0.1)
+    var failures = 0
+    let before = sl_alloc_count_thread()
+    for i in 0..<200 {
+      do { try pwm.setDuty(fraction: Double(i % 100) / 100) } catch { failures += 1 }
+    }
+    let allocations = sl_alloc_count_thread() - before
+    if sl_alloc_counter_active() != 0 { #expect(allocations == 0) }
+    #expect(failures == 0 && pwm.errors == 0)
+    #expect(fake.read("class/pwm/pwmchip0/pwm0/duty_cycle") == "39600")
+  }
+
+  /// The wait for udev's permissions: at once for a writable file, bounded for one that never
+  /// becomes writable.
+  @Test func waitsForTheChannelFilesBounded() {
+    let fake = FakeSysfs()
+    fake.file("class/pwm/pwmchip0/pwm0/enable", "0\n")
+    var writable = fake.path
+    writable.append("/class/pwm/pwmchip0/pwm0/enable")
+    #expect(SysfsFile.waitUntilWritable(writable, timeout: .zero))
+    var missing = fake.path
+    missing.append("/class/pwm/pwmchip0/pwm1/enable")
+    let start = monotonicNow()
+    #expect(!SysfsFile.waitUntilWritable(missing, timeout: .milliseconds(50)))
+    #expect(monotonicNow() - start >= .milliseconds(50))
   }
 
   /// A channel not yet exported is exported by number; here the fake kernel makes no
