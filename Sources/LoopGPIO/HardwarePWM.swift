@@ -1,0 +1,313 @@
+// Hardware PWM through the kernel's sysfs interface (Documentation/ABI/testing/sysfs-class-pwm):
+// /sys/class/pwm/pwmchipN/{npwm, export, unexport} and, once a channel is exported,
+// pwmchipN/pwmM/{period, duty_cycle, polarity, enable}, times in nanoseconds. On a Raspberry Pi
+// the chip exists once an overlay asks for it: `dtoverlay=pwm-2chan` (GPIO18 and GPIO19) or
+// `dtoverlay=pwm` (one channel). The chip generates the wave: no CPU time, no jitter, unlike the
+// software PWM any line can do.
+//
+// Opening (startup) finds the chip, exports the channel, sets period and polarity with the
+// channel disabled, then the duty, then enables it. A duty change afterwards is one write of a
+// sysfs attribute that the driver turns into register writes (microseconds, no bus transfer),
+// so the loop does it itself; it writes only when the duty changes.
+
+import LoopCore
+import LoopLinux
+
+/// Which PWM chip to use.
+public enum PWMChipSelector: Equatable, Sendable {
+  /// The only chip there is (an error lists them when there are several).
+  case only
+  /// `pwmchipN`.
+  case number(Int)
+  /// The chip whose driver or device-tree compatible string is this (`pwm-bcm2835`,
+  /// `brcm,bcm2835-pwm`, `raspberrypi,rp1-pwm`), from its device's `uevent`.
+  case driver(ShortPWMName)
+}
+
+/// A chip or driver name: at most 63 bytes.
+public typealias ShortPWMName = FixedText<64>
+
+/// A PWM output's polarity: `normal` is high for the duty, `inversed` low for it.
+public enum PWMPolarity: Equatable, Sendable {
+  case normal, inversed
+
+  /// The word the kernel uses.
+  public var name: StaticString {
+    switch self {
+    case .normal: "normal"
+    case .inversed: "inversed"
+    }
+  }
+}
+
+/// Why a PWM channel could not be set up or driven.
+public struct PWMError: Error, Sendable {
+  /// What went wrong.
+  public var message: StaticString
+  /// The file or directory concerned.
+  public var path: SysfsPath
+  /// The errno of the failed call, 0 when none.
+  public var errno: Int32
+  /// What to do about it, empty when there is nothing to add.
+  public var hint: StaticString
+  /// What exists instead (chip numbers and drivers), empty when nothing.
+  public var found: FixedText<128>
+
+  init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
+    self.message = message
+    self.path = path
+    self.errno = errno
+    self.hint = hint
+    found = FixedText()
+  }
+
+  /// The overlay a board needs for hardware PWM.
+  public static let overlayHint: StaticString =
+    "enable hardware PWM: dtoverlay=pwm-2chan in /boot/firmware/config.txt (PWM on GPIO18 and GPIO19), then reboot"
+}
+
+/// One hardware PWM channel, exported and configured.
+public struct HardwarePWM: Sendable {
+  /// Chips probed (pwmchip0…).
+  public static let probedChips = 16
+  /// The longest wait after `export` for udev to give the channel's files to the gpio group.
+  public static let udevWait = Duration.seconds(2)
+
+  /// The chip's directory (`…/class/pwm/pwmchipN`).
+  public let chip: SysfsPath
+  /// The channel's directory (`…/pwmchipN/pwmM`).
+  public let directory: SysfsPath
+  /// The channel number on the chip.
+  public let channel: Int
+  /// The period.
+  public private(set) var period: Duration
+  /// The duty (high time with normal polarity) last written.
+  public private(set) var duty: Duration
+  /// Whether the output is enabled.
+  public private(set) var enabled = false
+  /// The polarity.
+  public let polarity: PWMPolarity
+  /// Duty writes the driver refused after startup.
+  public private(set) var errors: UInt64 = 0
+
+  /// Finds the chip under `root` (`/sys` on a board), exports `channel`, and starts it with
+  /// `period`, `polarity` and `duty` (enabled). Startup only.
+  public init(
+    root: SysfsPath, chip selector: PWMChipSelector, channel: Int, period: Duration, duty: Duration = .zero,
+    polarity: PWMPolarity = .normal
+  ) throws(PWMError) {
+    precondition(
+      period > .zero && duty >= .zero && duty <= period, "HardwarePWM.init: duty outside the period")
+    var classDir = root
+    classDir.append("/class/pwm")
+    let chip = try HardwarePWM.findChip(classDir, selector)
+    var npwmPath = chip
+    npwmPath.append("/npwm")
+    let npwmText: SysfsText
+    do throws(Errno) { npwmText = try SysfsFile.read(npwmPath) } catch {
+      throw PWMError("cannot read the chip's npwm", path: npwmPath, errno: error.rawValue)
+    }
+    guard let npwm = npwmText.unsignedValue else {
+      throw PWMError("the chip's npwm is not a number", path: npwmPath)
+    }
+    guard channel >= 0 && channel < npwm else {
+      var error = PWMError("no such channel on the chip", path: chip)
+      error.found.append("channels 0 to ")
+      error.found.append(decimal: npwm - 1)
+      throw error
+    }
+    var directory = chip
+    directory.append("/pwm")
+    directory.append(decimal: channel)
+    if !SysfsFile.exists(directory) {
+      var export = chip
+      export.append("/export")
+      var number = FixedText<32>()
+      number.append(decimal: channel)
+      do throws(Errno) { try SysfsFile.write(export, number) } catch {
+        let hint: StaticString =
+          error == .busy
+          ? "the channel is held by a kernel driver (pwm-fan, a backlight): free it in the device tree"
+          : error == .accessDenied ? "run as root or add the user to the gpio group" : ""
+        throw PWMError("cannot export the channel", path: export, errno: error.rawValue, hint: hint)
+      }
+      guard SysfsFile.exists(directory) else {
+        throw PWMError("the chip did not create the channel's directory after export", path: directory)
+      }
+      // udev hands the new files to the gpio group a moment after export (Pi OS's 99-com.rules).
+      var enable = directory
+      enable.append("/enable")
+      _ = SysfsFile.waitUntilWritable(enable, timeout: HardwarePWM.udevWait)
+    }
+    self.chip = chip
+    self.directory = directory
+    self.channel = channel
+    self.period = period
+    self.duty = duty
+    self.polarity = polarity
+    // Polarity may only change while disabled, and the duty never exceeds the period: disable,
+    // zero the duty, then period, polarity, duty, enable.
+    try setup("enable", 0)
+    try setup("duty_cycle", 0)
+    try setup("period", period.nanoseconds)
+    try setupPolarity()
+    try setup("duty_cycle", duty.nanoseconds)
+    try setup("enable", 1)
+    enabled = true
+  }
+
+  /// Sets the duty (at most the period); written only when it changes. A refusal is counted in
+  /// `errors` and thrown.
+  public mutating func setDuty(_ newDuty: Duration) throws(Errno) {
+    let clamped = newDuty < .zero ? .zero : newDuty > period ? period : newDuty
+    if clamped == duty { return }
+    do throws(Errno) {
+      try write("duty_cycle", clamped.nanoseconds)
+    } catch {
+      errors += 1
+      throw error
+    }
+    duty = clamped
+  }
+
+  /// Sets the duty as a fraction of the period (0 … 1, held to that range), rounded to the
+  /// nanosecond.
+  public mutating func setDuty(fraction: Double) throws(Errno) {
+    let f = fraction.isNaN ? 0 : fraction < 0 ? 0 : fraction > 1 ? 1 : fraction
+    let ns = (Double(period.nanoseconds) * f).rounded()
+    try setDuty(Duration(nanoseconds: Int64(ns)))
+  }
+
+  /// Enables or disables the output.
+  public mutating func setEnabled(_ on: Bool) throws(Errno) {
+    if on == enabled { return }
+    try write("enable", on ? 1 : 0)
+    enabled = on
+  }
+
+  /// Disables the output and unexports the channel (at shutdown), so another program or a
+  /// reload can take it. Errors are ignored: there is nobody left to tell.
+  public mutating func release() {
+    try? setEnabled(false)
+    var unexport = chip
+    unexport.append("/unexport")
+    var number = FixedText<32>()
+    number.append(decimal: channel)
+    try? SysfsFile.write(unexport, number)
+  }
+
+  private func write(_ attribute: StaticString, _ value: Int64) throws(Errno) {
+    var path = directory
+    path.append("/")
+    path.append(attribute)
+    var text = FixedText<32>()
+    text.append(decimal: value)
+    try SysfsFile.write(path, text)
+  }
+
+  private func setup(_ attribute: StaticString, _ value: Int64) throws(PWMError) {
+    do throws(Errno) { try write(attribute, value) } catch {
+      var path = directory
+      path.append("/")
+      path.append(attribute)
+      let hint: StaticString =
+        error == .accessDenied
+        ? "run as root or add the user to the gpio group (Pi OS's udev rules give it /sys/class/pwm)" : ""
+      throw PWMError("the driver refused a setting", path: path, errno: error.rawValue, hint: hint)
+    }
+  }
+
+  private func setupPolarity() throws(PWMError) {
+    var path = directory
+    path.append("/polarity")
+    // A chip without polarity support has no such file; normal is then what it does.
+    if !SysfsFile.exists(path) {
+      if polarity == .normal { return }
+      throw PWMError("the chip cannot invert its output", path: path)
+    }
+    do throws(Errno) { try SysfsFile.write(path, FixedText<32>(polarity.name)) } catch {
+      throw PWMError("the driver refused the polarity", path: path, errno: error.rawValue)
+    }
+  }
+
+  /// The chip `selector` names, among `classDir/pwmchip0…15`.
+  static func findChip(_ classDir: SysfsPath, _ selector: PWMChipSelector) throws(PWMError) -> SysfsPath {
+    var found = FixedText<128>()
+    var matches = 0
+    var match = SysfsPath()
+    for n in 0..<probedChips {
+      var dir = classDir
+      dir.append("/pwmchip")
+      dir.append(decimal: n)
+      guard SysfsFile.exists(dir) else { continue }
+      var uevent = dir
+      uevent.append("/device/uevent")
+      let description = (try? SysfsFile.read(uevent)) ?? SysfsText()
+      if !found.isEmpty { found.append(", ") }
+      found.append("pwmchip")
+      found.append(decimal: n)
+      let driver = HardwarePWM.value(of: "DRIVER=", in: description)
+      if !driver.isEmpty {
+        found.append(" (")
+        found.append(driver)
+        found.append(")")
+      }
+      let selected: Bool
+      switch selector {
+      case .only: selected = true
+      case .number(let number): selected = number == n
+      case .driver(let name): selected = HardwarePWM.describes(description, name)
+      }
+      if selected {
+        if matches == 0 { match = dir }
+        matches += 1
+      }
+    }
+    if found.isEmpty { throw PWMError("no PWM chip", path: classDir, hint: PWMError.overlayHint) }
+    if matches == 1 || (matches > 1 && selector != .only) { return match }
+    var error =
+      matches == 0
+      ? PWMError("no such PWM chip", path: classDir, hint: PWMError.overlayHint)
+      : PWMError("several PWM chips: give the chip's number or driver", path: classDir)
+    error.found = found
+    throw error
+  }
+
+  /// Whether the uevent text names `name` as its DRIVER or one of its OF_COMPATIBLE strings.
+  static func describes(_ uevent: SysfsText, _ name: ShortPWMName) -> Bool {
+    var line = ShortPWMName()
+    for i in 0...uevent.count {
+      if i < uevent.count && uevent[i] != 0x0A {
+        line.append(byte: uevent[i])
+        continue
+      }
+      if line.hasPrefix("DRIVER=") || line.hasPrefix("OF_COMPATIBLE_") {
+        var start = 0
+        while start < line.count && line[start] != 0x3D { start += 1 }
+        var value = ShortPWMName()
+        for k in (start + 1)..<max(start + 1, line.count) { value.append(byte: line[k]) }
+        if value == name { return true }
+      }
+      line = ShortPWMName()
+    }
+    return false
+  }
+
+  /// The value of the `key` line (`DRIVER=`) in a uevent text, empty when absent.
+  static func value(of key: StaticString, in uevent: SysfsText) -> ShortPWMName {
+    var line = ShortPWMName()
+    for i in 0...uevent.count {
+      if i < uevent.count && uevent[i] != 0x0A {
+        line.append(byte: uevent[i])
+        continue
+      }
+      if line.hasPrefix(key) {
+        var value = ShortPWMName()
+        for k in key.utf8CodeUnitCount..<line.count { value.append(byte: line[k]) }
+        return value
+      }
+      line = ShortPWMName()
+    }
+    return ShortPWMName()
+  }
+}

@@ -1,0 +1,435 @@
+// Source presets: a sensor named the way its kernel driver names it, resolved to files once at
+// startup, so the loop only ever reads those files (through the worker, `SensorReader`).
+//
+//   ds18b20  /sys/bus/w1/devices/<id>/temperature (w1_therm, milli-°C; `w1_slave` on kernels
+//            before 5.10), by id or the only temperature sensor the bus masters list in
+//            `w1_master_slaves`. A read takes the conversion time (`conv_time`, 750 ms at
+//            12 bits): the period must be at least that.
+//   iio      /sys/bus/iio/devices/iio:deviceN, found by its `name`; per channel the processed
+//            `<channel>_input`, else `<channel>_raw` with the driver's `_scale` and `_offset`
+//            (the channel's own, else the one its type shares: `in_voltage_scale`), as the
+//            kernel's sysfs-bus-iio ABI gives them: (raw + offset) × scale in mV, milli-°C,
+//            milli-%RH or kPa, turned here into V, °C, %RH and kPa.
+//   hwmon    /sys/class/hwmon/hwmonN, found by its `name`; inputs such as `temp1_input` in
+//            hwmon's fixed units (sysfs-interface: milli-°C, mV, mA, µW, µJ, milli-%RH, RPM).
+//
+// Every resolver takes the sysfs root (`/sys` on a board), so tests build a fake tree. Nothing
+// here allocates: the paths are fixed-capacity text and devices are found by probing numbered
+// directories (iio:device0…31, hwmon0…31, w1_bus_master1…8), with no directory listing.
+
+import LoopCore
+import LoopLinux
+
+/// Which preset a source was resolved from.
+public enum SensorPreset: Equatable, Sendable {
+  case ds18b20, iio, hwmon
+
+  /// The name the config gives it.
+  public var name: StaticString {
+    switch self {
+    case .ds18b20: "ds18b20"
+    case .iio: "iio"
+    case .hwmon: "hwmon"
+    }
+  }
+}
+
+/// How a channel's file holds its number.
+public enum ChannelFormat: Equatable, Sendable {
+  /// One decimal number (the sysfs convention).
+  case number
+  /// w1_therm's `w1_slave`: the scratchpad with `crc=.. YES|NO`, then `t=<milli-°C>`.
+  case w1Slave
+}
+
+/// One value a source reports: the file it is read from and how the number becomes the value.
+public struct SensorChannel: Equatable, Sendable {
+  /// The value's key in a record: `temperature`, `humidity`, `pressure`, `voltage0`, `temp1` …
+  public var key: ShortName
+  /// The unit of the value: `°C`, `%RH`, `kPa`, `V` …
+  public var unit: ShortName
+  /// The file read for each sample.
+  public var path: FilePath
+  /// Added to the number read, before scaling (IIO's `_offset`).
+  public var offset: Double
+  /// The number read plus `offset`, times this, is the value in `unit`.
+  public var scale: Double
+  /// How the file holds the number.
+  public var format: ChannelFormat
+
+  /// The value of the number `raw` read from the file.
+  public func value(raw: Double) -> Double { (raw + offset) * scale }
+}
+
+/// A resolved source: up to `maxChannels` values of one device, read together into one record.
+public struct SensorSource: Sendable {
+  /// The most values one source reports (a BME280 has three).
+  public static let maxChannels = 4
+
+  /// The preset it came from.
+  public let preset: SensorPreset
+  /// The device found: the 1-Wire id, `iio:deviceN` or `hwmonN`.
+  public var device: ShortName
+  /// How long one read may take on the bus (a DS18B20's conversion): the shortest valid period.
+  public var readTime: Duration
+  private var list = InlineArray<4, SensorChannel>(
+    repeating: SensorChannel(
+      key: ShortName(), unit: ShortName(), path: FilePath(), offset: 0, scale: 1, format: .number))
+  /// Channels in use.
+  public private(set) var count = 0
+
+  init(preset: SensorPreset, device: ShortName, readTime: Duration) {
+    self.preset = preset
+    self.device = device
+    self.readTime = readTime
+  }
+
+  /// Channel `i` (below `count`).
+  public subscript(i: Int) -> SensorChannel {
+    precondition(i >= 0 && i < count, "SensorSource.subscript: index")
+    return list[i]
+  }
+
+  mutating func add(_ channel: SensorChannel) {
+    precondition(count < SensorSource.maxChannels, "SensorSource.add: full")
+    list[count] = channel
+    count += 1
+  }
+
+  /// Why `period` is too short for this source (a DS18B20 read takes its conversion time),
+  /// or nil when it will do.
+  public func problem(period: Duration) -> StaticString? {
+    period >= readTime ? nil : "period_ms is shorter than the sensor's conversion time"
+  }
+}
+
+/// Names given to a resolver: the channels of an IIO device or the inputs of a hwmon device.
+public struct SensorNames: Sendable {
+  private var names = InlineArray<4, ShortName>(repeating: ShortName())
+  /// Names held.
+  public private(set) var count = 0
+
+  /// No names.
+  public init() {}
+
+  /// Adds `name`; false when `SensorSource.maxChannels` are already held.
+  @discardableResult
+  public mutating func append(_ name: ShortName) -> Bool {
+    guard count < SensorSource.maxChannels else { return false }
+    names[count] = name
+    count += 1
+    return true
+  }
+
+  /// Name `i`.
+  public subscript(i: Int) -> ShortName { names[i] }
+}
+
+/// Why a source could not be resolved, with what the user needs to fix it.
+public struct SensorSetupError: Error, Sendable {
+  /// What went wrong.
+  public var message: StaticString
+  /// The file or directory concerned.
+  public var path: SysfsPath
+  /// The errno of the failed call, 0 when none.
+  public var errno: Int32
+  /// What exists instead (device names, sensor ids), comma-separated; empty when nothing does.
+  public var found: FixedText<128>
+  /// What to do about it (the overlay to enable), empty when there is nothing to add.
+  public var hint: StaticString
+
+  init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
+    self.message = message
+    self.path = path
+    self.errno = errno
+    found = FixedText()
+    self.hint = hint
+  }
+}
+
+/// The resolvers of the presets.
+public enum SensorResolver {
+  /// Numbered devices probed (iio:device0…, hwmon0…).
+  public static let probedDevices = 32
+  /// 1-Wire bus masters probed (w1_bus_master1…).
+  public static let probedMasters = 8
+  /// A DS18B20's conversion time at 12-bit resolution, when the driver does not say.
+  public static let ds18b20ConversionTime = Duration.milliseconds(750)
+
+  /// The DS18B20 (or another w1_therm sensor) with `id` (such as `28-0000075c293f`), or the only
+  /// one on the 1-Wire bus when `id` is empty.
+  public static func ds18b20(root: SysfsPath, id: ShortName) throws(SensorSetupError) -> SensorSource {
+    var devices = root
+    devices.append("/bus/w1/devices")
+    let hint: StaticString = "enable 1-Wire: dtoverlay=w1-gpio in /boot/firmware/config.txt (data on GPIO4)"
+    var chosen = id
+    if id.isEmpty {
+      var ids = FixedText<128>()
+      let n = thermSensors(devices, into: &ids, first: &chosen)
+      if n == 0 {
+        throw SensorSetupError("no 1-Wire temperature sensor found", path: devices, hint: hint)
+      }
+      if n > 1 {
+        var error = SensorSetupError(
+          "several 1-Wire temperature sensors: give the id of one", path: devices)
+        error.found = ids
+        throw error
+      }
+    }
+    var dir = devices
+    dir.append("/")
+    dir.append(chosen)
+    var source = SensorSource(preset: .ds18b20, device: chosen, readTime: ds18b20ConversionTime)
+    var file = dir
+    file.append("/temperature")
+    var format = ChannelFormat.number
+    if !SysfsFile.exists(file) {
+      file = dir
+      file.append("/w1_slave")
+      format = .w1Slave
+    }
+    guard SysfsFile.exists(file) else {
+      var error = SensorSetupError("no 1-Wire sensor with this id", path: dir, hint: hint)
+      var unused = ShortName()
+      _ = thermSensors(devices, into: &error.found, first: &unused)
+      throw error
+    }
+    // w1_therm says the conversion time of the sensor's resolution (kernel 5.10 and later).
+    var convTime = dir
+    convTime.append("/conv_time")
+    if let text = try? SysfsFile.read(convTime), let ms = text.unsignedValue, ms > 0 {
+      source.readTime = .milliseconds(Int64(ms))
+    }
+    source.add(
+      SensorChannel(
+        key: ShortName("temperature"), unit: ShortName("°C"), path: file, offset: 0, scale: 0.001,
+        format: format))
+    return source
+  }
+
+  /// The w1_therm sensors the bus masters list: their ids comma-separated into `ids`, the first
+  /// one into `first`; returns how many.
+  static func thermSensors(_ devices: SysfsPath, into ids: inout FixedText<128>, first: inout ShortName)
+    -> Int
+  {
+    var n = 0
+    for master in 1...probedMasters {
+      var path = devices
+      path.append("/w1_bus_master")
+      path.append(decimal: master)
+      path.append("/w1_master_slaves")
+      guard let text = try? SysfsFile.read(path) else { continue }
+      var line = ShortName()
+      for i in 0...text.count {
+        if i < text.count && text[i] != 0x0A {
+          line.append(byte: text[i])
+          continue
+        }
+        if isThermID(line) {
+          if n == 0 { first = line }
+          if !ids.isEmpty { ids.append(", ") }
+          ids.append(line)
+          n += 1
+        }
+        line = ShortName()
+      }
+    }
+    return n
+  }
+
+  /// Whether `id` names a sensor w1_therm drives: family 10 (DS18S20), 22 (DS1822),
+  /// 28 (DS18B20), 3b (DS1825) or 42 (DS28EA00), then `-` and 12 hex digits.
+  static func isThermID(_ id: ShortName) -> Bool {
+    guard id.count == 15, id[2] == UInt8(ascii: "-") else { return false }
+    let family = (id[0], id[1])
+    let known =
+      family == (0x31, 0x30) || family == (0x32, 0x32) || family == (0x32, 0x38)
+      || family == (0x33, 0x62) || family == (0x34, 0x32)
+    return known
+  }
+
+  /// The IIO device named `device` (its `name` file, or its `label`), with `channels` such as `in_voltage0`,
+  /// `in_temp`, `in_humidityrelative`, `in_pressure`.
+  public static func iio(root: SysfsPath, device: ShortName, channels: SensorNames) throws(SensorSetupError)
+    -> SensorSource
+  {
+    var devices = root
+    devices.append("/bus/iio/devices")
+    let hint: StaticString =
+      "enable the chip's overlay in /boot/firmware/config.txt (dtoverlay=i2c-sensor,bme280; dtoverlay=ads1015; dtoverlay=mcp3008)"
+    var prefix = devices
+    prefix.append("/iio:device")
+    let (dir, number) = try findDevice(prefix, named: device, allDevices: devices, hint: hint)
+    var found = ShortName("iio:device")
+    found.append(decimal: number)
+    var source = SensorSource(preset: .iio, device: found, readTime: .zero)
+    for c in 0..<channels.count {
+      let channel = channels[c]
+      let type = iioType(channel)
+      var file = dir
+      file.append("/")
+      file.append(channel)
+      let base = file
+      file.append("_input")
+      var offset = 0.0
+      var scale = 1.0
+      if !SysfsFile.exists(file) {
+        file = base
+        file.append("_raw")
+        guard SysfsFile.exists(file) else {
+          throw SensorSetupError("the IIO device has no such channel (no _raw or _input file)", path: base)
+        }
+        scale = try attribute(dir, channel, type: type, "_scale") ?? 1
+        offset = try attribute(dir, channel, type: type, "_offset") ?? 0
+      }
+      let (key, unit, factor) = iioUnit(channel, type: type)
+      source.add(
+        SensorChannel(
+          key: key, unit: unit, path: file, offset: offset, scale: scale * factor, format: .number))
+    }
+    return source
+  }
+
+  /// The hwmon device named `device` (its `name` file), with `inputs` such as `temp1_input`.
+  public static func hwmon(root: SysfsPath, device: ShortName, inputs: SensorNames) throws(SensorSetupError)
+    -> SensorSource
+  {
+    var devices = root
+    devices.append("/class/hwmon")
+    var prefix = devices
+    prefix.append("/hwmon")
+    let (dir, number) = try findDevice(prefix, named: device, allDevices: devices, hint: "")
+    var found = ShortName("hwmon")
+    found.append(decimal: number)
+    var source = SensorSource(preset: .hwmon, device: found, readTime: .zero)
+    for i in 0..<inputs.count {
+      let input = inputs[i]
+      var file = dir
+      file.append("/")
+      file.append(input)
+      if !SysfsFile.exists(file) {
+        // Drivers before Linux 5.x kept the attributes in the device's own directory.
+        var old = dir
+        old.append("/device/")
+        old.append(input)
+        guard SysfsFile.exists(old) else {
+          throw SensorSetupError("the hwmon device has no such input", path: file)
+        }
+        file = old
+      }
+      guard let units = hwmonUnit(input) else {
+        throw SensorSetupError(
+          "not a hwmon input (temp*_input, in*_input, curr*_input, power*_input, energy*_input, humidity*_input, fan*_input)",
+          path: file)
+      }
+      source.add(
+        SensorChannel(key: units.0, unit: units.1, path: file, offset: 0, scale: units.2, format: .number))
+    }
+    return source
+  }
+
+  /// The first of `prefix0` … `prefix31` whose `name` (or `label`) file's first line is
+  /// `name`, and its number; the error lists the names found.
+  static func findDevice(
+    _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString
+  ) throws(SensorSetupError) -> (SysfsPath, Int) {
+    var names = FixedText<128>()
+    for n in 0..<probedDevices {
+      var dir = prefix
+      dir.append(decimal: n)
+      var file = dir
+      file.append("/name")
+      guard let text = try? SysfsFile.read(file) else { continue }
+      let found = text.firstLine
+      if found == SysfsText(name) { return (dir, n) }
+      // Two chips of one kind share a name; a device-tree `label` (IIO, Linux 5.11+) tells
+      // them apart.
+      var labelFile = dir
+      labelFile.append("/label")
+      if let label = try? SysfsFile.read(labelFile), label.firstLine == SysfsText(name) { return (dir, n) }
+      if !names.isEmpty { names.append(", ") }
+      names.append(found)
+    }
+    var error = SensorSetupError(
+      names.isEmpty ? "no device of this kind exists" : "no device with this name", path: allDevices,
+      hint: hint)
+    error.found = names
+    throw error
+  }
+
+  /// The channel's type: its name without the trailing index (`in_voltage0` → `in_voltage`).
+  static func iioType(_ channel: ShortName) -> ShortName {
+    var end = channel.count
+    while end > 0 && channel[end - 1] >= 0x30 && channel[end - 1] <= 0x39 { end -= 1 }
+    var type = ShortName()
+    for i in 0..<end { type.append(byte: channel[i]) }
+    return type
+  }
+
+  /// The channel's own `suffix` attribute (`in_voltage0_scale`), else the one its type shares
+  /// (`in_voltage_scale`); nil when the driver has neither.
+  static func attribute(_ dir: SysfsPath, _ channel: ShortName, type: ShortName, _ suffix: StaticString)
+    throws(SensorSetupError) -> Double?
+  {
+    for candidate in 0..<2 {
+      var file = dir
+      file.append("/")
+      file.append(candidate == 0 ? channel : type)
+      file.append(suffix)
+      guard let text = try? SysfsFile.read(file) else { continue }
+      guard let value = number(text) else {
+        throw SensorSetupError("the driver's attribute is not a number", path: file)
+      }
+      return value
+    }
+    return nil
+  }
+
+  /// The record key, unit and factor from the ABI's unit (mV, milli-°C, milli-%RH, kPa) of an
+  /// IIO channel.
+  static func iioUnit(_ channel: ShortName, type: ShortName) -> (ShortName, ShortName, Double) {
+    // The key is the channel without `in_`; the well-known types get their quantity's name.
+    var key = ShortName()
+    let start = channel.count > 3 && channel[0] == 0x69 && channel[1] == 0x6E && channel[2] == 0x5F ? 3 : 0
+    for i in start..<channel.count { key.append(byte: channel[i]) }
+    if type.equals("in_temp") {
+      return (channel.equals("in_temp") ? ShortName("temperature") : key, ShortName("°C"), 0.001)
+    }
+    if type.equals("in_humidityrelative") {
+      return (channel.equals("in_humidityrelative") ? ShortName("humidity") : key, ShortName("%RH"), 0.001)
+    }
+    if type.equals("in_pressure") { return (key, ShortName("kPa"), 1) }
+    if type.equals("in_voltage") { return (key, ShortName("V"), 0.001) }
+    if type.equals("in_current") { return (key, ShortName("A"), 0.001) }
+    return (key, ShortName(), 1)
+  }
+
+  /// The record key (the input without `_input`), unit and factor of a hwmon input, from hwmon's
+  /// fixed units; nil for a name that is not a hwmon input.
+  static func hwmonUnit(_ input: ShortName) -> (ShortName, ShortName, Double)? {
+    let text = SysfsText(input)
+    guard input.count > 6 else { return nil }
+    var key = ShortName()
+    for i in 0..<input.count - 6 { key.append(byte: input[i]) }
+    var suffix = ShortName()
+    for i in (input.count - 6)..<input.count { suffix.append(byte: input[i]) }
+    guard suffix.equals("_input") else { return nil }
+    if text.hasPrefix("temp") { return (key, ShortName("°C"), 0.001) }
+    if text.hasPrefix("in") { return (key, ShortName("V"), 0.001) }
+    if text.hasPrefix("curr") { return (key, ShortName("A"), 0.001) }
+    if text.hasPrefix("power") { return (key, ShortName("W"), 0.000_001) }
+    if text.hasPrefix("energy") { return (key, ShortName("J"), 0.000_001) }
+    if text.hasPrefix("humidity") { return (key, ShortName("%RH"), 0.001) }
+    if text.hasPrefix("fan") { return (key, ShortName("RPM"), 1) }
+    return nil
+  }
+
+  /// The number a small attribute file holds (its first line), parsed as the sampler parses.
+  static func number(_ text: SysfsText) -> Double? {
+    let line = text.firstLine
+    guard line.count < Sampler.readBytes else { return nil }
+    var buffer = InlineArray<64, UInt8>(repeating: 0)
+    for i in 0..<line.count { buffer[i] = line[i] }
+    return parseNumber(buffer, count: line.count)
+  }
+}
