@@ -55,6 +55,11 @@ let package = Package(
       name: "sensorloop",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopConfig", "LoopTasks"],
       swiftSettings: hotPath),
+    // The allocation proof of the firmware's loop: the executor of every task over the epoll
+    // platform, built with -no-allocations by `cross/build aarch64 --no-allocations`. Never run.
+    .target(
+      name: "FirmwareProof", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks"],
+      swiftSettings: hotPath),
 
     // Test and benchmark support (never on the board).
     .target(name: "LoopTesting", dependencies: ["LoopCore"]),
