@@ -63,6 +63,8 @@ let package = Package(
 
     // Test and benchmark support (never on the board).
     .target(name: "LoopTesting", dependencies: ["LoopCore"]),
+    // GPIO faults for host tests (lines held by other consumers, chips without access).
+    .target(name: "GPIOTestSupport", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"]),
     .target(name: "AllocCounter"),
     .target(name: "CBaseline"),
     .executableTarget(
@@ -91,7 +93,7 @@ let package = Package(
       name: "LoopLinuxTests", dependencies: ["LoopCore", "LoopLinux", "LoopTesting", "AllocCounter"]),
     .testTarget(
       name: "LoopGPIOTests",
-      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "AllocCounter"]),
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "GPIOTestSupport", "AllocCounter"]),
     // bad/ is the bad-config corpus, read from disk by the tests.
     .testTarget(
       name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),

@@ -214,9 +214,10 @@ public struct MockPortCounters: Equatable, Sendable {
 
 /// Simulated GPIO chips: the `GPIOSystem` of the simulated board and of host tests.
 ///
-/// Chips have a device name, a label and named lines; lines can be marked busy (held by
-/// another consumer) and chips can be made inaccessible, so every startup error can be
-/// produced. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`).
+/// Chips have a device name, a label and named lines; a requested line is busy for the next
+/// request. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`).
+/// (Tests make lines busy for other consumers and chips inaccessible with the test support's
+/// `FaultyGPIO`, a `GPIOSystem` wrapped around a `MockGPIO`.)
 ///
 /// Capacities: `chipCapacity` chips of `lineCapacity` lines, `portCapacity` ports. Requesting an
 /// input makes a pipe (two fds); nothing allocates on the heap.
@@ -227,7 +228,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   public static var lineCapacity: Int { 64 }
   /// Ports of requested inputs waiting to be taken.
   public static var portCapacity: Int { 32 }
-  /// Lines that can be marked busy.
+  /// Lines that can be requested.
   public static var busyCapacity: Int { 32 }
 
   private var chips = InlineArray<4, MockChip>(repeating: MockChip())
@@ -270,26 +271,6 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     chips[chip].names[offset] = name
   }
 
-  /// Makes line `offset` of chip `chip` held by `consumer` (empty: a consumer with no name).
-  public mutating func markBusy(chip: Int, offset: Int, consumer: GPIOName) {
-    precondition(busyCount < Self.busyCapacity, "MockGPIO.markBusy: too many busy lines")
-    busy[busyCount] = BusyLine(chip: chip, offset: offset, consumer: consumer)
-    busyCount += 1
-  }
-
-  /// Makes chip `chip` impossible to open, as a device without group access is.
-  public mutating func denyAccess(chip: Int) { chips[chip].denied = true }
-
-  /// Sets the physical level of line `offset` of chip `chip` before it is requested (a pull
-  /// resistor requested with the line overrides it).
-  public mutating func setLevel(chip: Int, offset: Int, _ level: Bool) {
-    if level {
-      chips[chip].levels |= 1 << UInt64(offset)
-    } else {
-      chips[chip].levels &= ~(1 << UInt64(offset))
-    }
-  }
-
   /// Takes the port that drives `line` (a mock input requested from this system).
   public mutating func takePort(for line: borrowing InputLine) -> MockInputPort? {
     for i in 0..<Self.portCapacity {
@@ -307,7 +288,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// No library behind the mock.
   public var libraryVersion: GPIOName { GPIOName() }
 
-  /// Visits every chip; denied chips without their label and line count, as a real system would.
+  /// Visits every chip.
   public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     for i in 0..<chipCount { visit(info(i)) }
   }
@@ -315,7 +296,6 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// Opens the chip whose path is `path` (`/dev/<name>`).
   public mutating func openChip(path: GPIOName) throws(Errno) -> ChipInfo {
     for i in 0..<chipCount where Self.path(chips[i].name) == path {
-      if chips[i].denied { throw .accessDenied }
       current = i
       return info(i)
     }
@@ -331,14 +311,14 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     return chips[current].names[offset]
   }
 
-  /// The consumer marked on line `offset`, or `sensorloop`'s name once requested here.
+  /// The consumer of line `offset` once requested here (`sensorloop`'s name).
   public mutating func lineConsumer(offset: Int) -> GPIOName {
     if let index = busyIndex(offset) { return busy[index].consumer }
     return GPIOName()
   }
 
   /// Makes a pipe for the line and keeps its port for `takePort`. Throws `.busy` for a line
-  /// marked busy or already requested, `.noSpace` when `portCapacity` ports wait.
+  /// already requested, `.noSpace` when `portCapacity` ports wait.
   public mutating func requestInput(
     offset: Int, config: InputConfig, consumer: GPIOName, level: inout Bool?
   ) throws(Errno) -> LineHandle {
@@ -349,7 +329,8 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     let pipe = try FileDescriptor.pipe(nonBlocking: true)
     let readFD = pipe.read.rawValue
     let copy = try systemCall("MockGPIO.requestInput: fcntl(F_DUPFD_CLOEXEC)") { cg_dup_cloexec(readFD) }
-    var physical = chips[current].levels & (1 << UInt64(offset)) != 0
+    // An unrequested mock line is low; a pull resistor requested with it sets its level.
+    var physical = false
     switch config.bias {
     case .pullUp: physical = true
     case .pullDown: physical = false
@@ -394,10 +375,6 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
 
   private func info(_ i: Int) -> ChipInfo {
     let chip = chips[i]
-    if chip.denied {
-      return ChipInfo(
-        name: chip.name, label: GPIOName(), path: Self.path(chip.name), lineCount: 0, accessible: false)
-    }
     return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)
   }
 
@@ -414,9 +391,6 @@ struct MockChip {
   var label = GPIOName()
   var lineCount = 0
   var names = InlineArray<64, GPIOName>(repeating: GPIOName())
-  /// Physical levels of unrequested lines, one bit per offset.
-  var levels: UInt64 = 0
-  var denied = false
 }
 
 /// A line held by a consumer.
