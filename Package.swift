@@ -63,7 +63,8 @@ let package = Package(
 
     // Test and benchmark support (never on the board).
     .target(name: "LoopTesting", dependencies: ["LoopCore"]),
-    // GPIO faults for host tests (lines held by other consumers, chips without access).
+    // GPIO for host tests: faults (lines held by other consumers, chips without access) and
+    // the changes a mock output's port recorded.
     .target(name: "GPIOTestSupport", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"]),
     .target(name: "AllocCounter"),
     .target(name: "CBaseline"),
@@ -99,13 +100,16 @@ let package = Package(
       name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),
     .testTarget(
       name: "LoopTasksTests",
-      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),
+      dependencies: [
+        "LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "GPIOTestSupport", "AllocCounter",
+      ]),
     .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig"]),
     // Each example's tasks in virtual time, with mock lines and scripted stimuli.
     .testTarget(
       name: "ExamplesTests",
       dependencies: [
         "Blinky", "ButtonLED", "ProducerConsumer", "ThreadWork", "LoopCore", "LoopGPIO", "LoopTesting",
+        "GPIOTestSupport",
       ]),
   ],
   swiftLanguageModes: [.v6]

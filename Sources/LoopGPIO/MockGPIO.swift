@@ -212,10 +212,52 @@ public struct MockPortCounters: Equatable, Sendable {
   public init() {}
 }
 
+/// A change of a mock output as written to its port's pipe: 16 bytes, no padding.
+struct MockOutputRecord {
+  /// When it was set (the executor's clock).
+  var nanoseconds: Int64
+  /// Bit 0: the logical value; bit 1: the physical level.
+  var flags: UInt64
+}
+
+/// The read side of a mock output requested while its `MockGPIO` records outputs: the value it
+/// was requested with, then every change, each with its time, oldest first. Its pipe holds
+/// 4,096 changes; changes made while it is full are lost (read it as the test goes).
+public struct MockOutputPort: ~Copyable {
+  private let reader: FileDescriptor
+  /// The chip's device path, as in the output's `LineSource`.
+  public let chipPath: GPIOName
+  /// The line's offset on the chip.
+  public let offset: Int
+
+  init(reader: consuming FileDescriptor, chipPath: GPIOName, offset: Int) {
+    self.reader = reader
+    self.chipPath = chipPath
+    self.offset = offset
+  }
+
+  /// Whether this port records line `offset` of the chip at `path`.
+  public func drives(path: GPIOName, offset: Int) -> Bool { chipPath == path && self.offset == offset }
+
+  /// The oldest change not yet read; nil when none waits.
+  public func nextChange() -> OutputChange? {
+    var record = MockOutputRecord(nanoseconds: 0, flags: 0)
+    // SAFETY: the read fills at most the 16 bytes of `record`, during the call; any bit pattern
+    // is a valid `MockOutputRecord`.
+    let n = withUnsafeMutableBytes(of: &record) { try? reader.tryRead(into: $0) }
+    guard n == MemoryLayout<MockOutputRecord>.size else { return nil }
+    return OutputChange(
+      time: Instant(nanoseconds: record.nanoseconds), value: record.flags & 1 != 0,
+      level: record.flags & 2 != 0)
+  }
+}
+
 /// Simulated GPIO chips: the `GPIOSystem` of the simulated board and of host tests.
 ///
 /// Chips have a device name, a label and named lines; a requested line is busy for the next
-/// request. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`).
+/// request. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`);
+/// with `recordsOutputs`, requesting an output makes a pipe and a `MockOutputPort` that reads
+/// its changes (`takeOutputPort`).
 /// (Tests make lines busy for other consumers and chips inaccessible with the test support's
 /// `FaultyGPIO`, a `GPIOSystem` wrapped around a `MockGPIO`.)
 ///
@@ -234,11 +276,16 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   private var chips = InlineArray<4, MockChip>(repeating: MockChip())
   private var chipCount = 0
   private var ports: InlineArray<32, MockInputPort?> = InlineArray { _ in nil }
+  private var outputPorts: InlineArray<32, MockOutputPort?> = InlineArray { _ in nil }
   private var busy = InlineArray<32, BusyLine>(repeating: BusyLine())
   private var busyCount = 0
   private var current = -1
   /// The kernel uAPI the mock chips emulate: the record format and queue of their lines.
   public var abi: KernelABI
+  /// Whether an output requested from now on writes its changes to a `MockOutputPort`
+  /// (`takeOutputPort`; two fds and one write per change). Off by default: the output then only
+  /// remembers its value, as on the simulated board.
+  public var recordsOutputs = false
 
   /// A system with no chips (what a host without GPIO looks like), emulating the `abi` uAPI.
   public init(abi: KernelABI = .v1) { self.abi = abi }
@@ -276,6 +323,16 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     for i in 0..<Self.portCapacity {
       let matches = ports[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
       if matches { return ports[i].take() }
+    }
+    return nil
+  }
+
+  /// Takes the port that records `line`'s changes (a mock output requested from this system
+  /// while `recordsOutputs` was on).
+  public mutating func takeOutputPort(for line: borrowing OutputLine) -> MockOutputPort? {
+    for i in 0..<Self.portCapacity {
+      let matches = outputPorts[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
+      if matches { return outputPorts[i].take() }
     }
     return nil
   }
@@ -348,12 +405,20 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     return LineHandle(eventFD: pipe.read, abi: abi, kernelQueue: depth)
   }
 
-  /// Claims the line; a mock output records its changes itself.
+  /// Claims the line; with `recordsOutputs`, makes the pipe of its `MockOutputPort`. Throws
+  /// `.noSpace` when `portCapacity` output ports wait.
   public mutating func requestOutput(offset: Int, config: OutputConfig, consumer: GPIOName) throws(Errno)
     -> LineHandle
   {
     try claim(offset, consumer: consumer)
-    return LineHandle()
+    guard recordsOutputs else { return LineHandle() }
+    var slot = 0
+    while slot < Self.portCapacity && outputPorts[slot] != nil { slot += 1 }
+    guard slot < Self.portCapacity else { throw .noSpace }
+    let pipe = try FileDescriptor.pipe(nonBlocking: true)
+    outputPorts[slot] = MockOutputPort(
+      reader: pipe.read, chipPath: Self.path(chips[current].name), offset: offset)
+    return LineHandle(changes: pipe.write)
   }
 
   // MARK: Internals
