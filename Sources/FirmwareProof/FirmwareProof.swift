@@ -4,8 +4,10 @@
 // is that executor, the firmware over the epoll platform driven as `sensorloop` drives it once
 // started, in non-generic code. `FirmwareTask.poll` switches over every task, configured and
 // system, so all of them are compiled (and checked) here without being named: a new task kind is
-// covered with no change to this file. CI checks the proof can fail (`--negative`: a flag that
-// makes a task's poll store an escaping closure must be rejected). Unused, it is in no product.
+// covered with no change to this file. CI checks the proof can fail: built with
+// `-D PROOF_NEGATIVE`, which makes a task's poll store an escaping closure, it must be rejected
+// (cross/build). Unused, it is in no product.
+// EmbeddedProof.swift beside it proves LoopGPIO as a program without the task library uses it.
 
 import LoopCore
 import LoopGPIO
