@@ -59,9 +59,17 @@ let package = Package(
       name: "sensorloop",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopConfig", "LoopTasks"],
       swiftSettings: hotPath),
+    // The allocation proof of the firmware's loop: the executor of every task over the epoll
+    // platform, built with -no-allocations by `cross/build aarch64 --no-allocations`. Never run.
+    .target(
+      name: "FirmwareProof", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks"],
+      swiftSettings: hotPath),
 
     // Test and benchmark support (never on the board).
     .target(name: "LoopTesting", dependencies: ["LoopCore"]),
+    // GPIO for host tests: faults (lines held by other consumers, chips without access) and
+    // the changes a mock output's port recorded.
+    .target(name: "GPIOTestSupport", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"]),
     .target(name: "AllocCounter"),
     .target(name: "CBaseline"),
     .executableTarget(
@@ -90,13 +98,15 @@ let package = Package(
       name: "LoopLinuxTests", dependencies: ["LoopCore", "LoopLinux", "LoopTesting", "AllocCounter"]),
     .testTarget(
       name: "LoopGPIOTests",
-      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "AllocCounter"]),
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "GPIOTestSupport", "AllocCounter"]),
     // bad/ is the bad-config corpus, read from disk by the tests.
     .testTarget(
       name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),
     .testTarget(
       name: "LoopTasksTests",
-      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),
+      dependencies: [
+        "LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "GPIOTestSupport", "AllocCounter",
+      ]),
     // The MQTT codec, and the client against a real mosquitto (started by the tests).
     .testTarget(
       name: "LoopMQTTTests", dependencies: ["LoopCore", "LoopLinux", "LoopMQTT", "AllocCounter"]),
@@ -106,6 +116,7 @@ let package = Package(
       name: "ExamplesTests",
       dependencies: [
         "Blinky", "ButtonLED", "ProducerConsumer", "ThreadWork", "LoopCore", "LoopGPIO", "LoopTesting",
+        "GPIOTestSupport",
       ]),
   ],
   swiftLanguageModes: [.v6]

@@ -16,7 +16,8 @@ import LoopLinux
 
 /// What a requested line owns: for a libgpiod v1 line, the chip handle opened for it (closing
 /// the chip releases the line and its event fd); for a v2 line, its line request; for a mock
-/// line, the read end of its pipe.
+/// input, the read end of its pipe; for a mock output that records, the write end of its port's
+/// pipe.
 public struct LineHandle: ~Copyable {
   /// The fd edge events are read from (-1 for an output).
   public let eventFD: Int32
@@ -42,6 +43,20 @@ public struct LineHandle: ~Copyable {
     eventFD = fd.rawValue
     self.abi = abi
     self.kernelQueue = kernelQueue
+    kernelDebounce = false
+    offset = 0
+    chip = nil
+    line = nil
+    request = nil
+    owned = .some(fd)
+  }
+
+  /// A mock output that writes its changes, as `MockOutputPort` records, to `changes` (the
+  /// write end of the port's non-blocking pipe), which the handle now owns.
+  public init(changes fd: consuming FileDescriptor) {
+    eventFD = -1
+    abi = .v1
+    kernelQueue = 0
     kernelDebounce = false
     offset = 0
     chip = nil
@@ -91,6 +106,20 @@ public struct LineHandle: ~Copyable {
 
   /// Whether the line is a mock (nothing is requested from a kernel).
   public var isMock: Bool { line == nil && request == nil }
+
+  /// A mock output that records: writes the change to its port (one write of a record shorter
+  /// than PIPE_BUF, so whole or not at all; a full pipe drops it). Nothing for other lines.
+  func recordChange(at time: Instant, value: Bool, level: Bool) {
+    guard eventFD < 0 else { return }
+    switch owned {
+    case .some(let fd):
+      var record = MockOutputRecord(
+        nanoseconds: time.nanoseconds, flags: (value ? 1 : 0) | (level ? 2 : 0))
+      // SAFETY: the bytes of `record` (16, no padding) are read only during the call.
+      _ = withUnsafeBytes(of: &record) { try? fd.tryWrite($0) }
+    case .none: break
+    }
+  }
 
   deinit {
     // Releasing a v2 request, or closing a v1 line's own chip, releases the line and closes its

@@ -212,11 +212,54 @@ public struct MockPortCounters: Equatable, Sendable {
   public init() {}
 }
 
+/// A change of a mock output as written to its port's pipe: 16 bytes, no padding.
+struct MockOutputRecord {
+  /// When it was set (the executor's clock).
+  var nanoseconds: Int64
+  /// Bit 0: the logical value; bit 1: the physical level.
+  var flags: UInt64
+}
+
+/// The read side of a mock output requested while its `MockGPIO` records outputs: the value it
+/// was requested with, then every change, each with its time, oldest first. Its pipe holds
+/// 4,096 changes; changes made while it is full are lost (read it as the test goes).
+public struct MockOutputPort: ~Copyable {
+  private let reader: FileDescriptor
+  /// The chip's device path, as in the output's `LineSource`.
+  public let chipPath: GPIOName
+  /// The line's offset on the chip.
+  public let offset: Int
+
+  init(reader: consuming FileDescriptor, chipPath: GPIOName, offset: Int) {
+    self.reader = reader
+    self.chipPath = chipPath
+    self.offset = offset
+  }
+
+  /// Whether this port records line `offset` of the chip at `path`.
+  public func drives(path: GPIOName, offset: Int) -> Bool { chipPath == path && self.offset == offset }
+
+  /// The oldest change not yet read; nil when none waits.
+  public func nextChange() -> OutputChange? {
+    var record = MockOutputRecord(nanoseconds: 0, flags: 0)
+    // SAFETY: the read fills at most the 16 bytes of `record`, during the call; any bit pattern
+    // is a valid `MockOutputRecord`.
+    let n = withUnsafeMutableBytes(of: &record) { try? reader.tryRead(into: $0) }
+    guard n == MemoryLayout<MockOutputRecord>.size else { return nil }
+    return OutputChange(
+      time: Instant(nanoseconds: record.nanoseconds), value: record.flags & 1 != 0,
+      level: record.flags & 2 != 0)
+  }
+}
+
 /// Simulated GPIO chips: the `GPIOSystem` of the simulated board and of host tests.
 ///
-/// Chips have a device name, a label and named lines; lines can be marked busy (held by
-/// another consumer) and chips can be made inaccessible, so every startup error can be
-/// produced. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`).
+/// Chips have a device name, a label and named lines; a requested line is busy for the next
+/// request. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`);
+/// with `recordsOutputs`, requesting an output makes a pipe and a `MockOutputPort` that reads
+/// its changes (`takeOutputPort`).
+/// (Tests make lines busy for other consumers and chips inaccessible with the test support's
+/// `FaultyGPIO`, a `GPIOSystem` wrapped around a `MockGPIO`.)
 ///
 /// Capacities: `chipCapacity` chips of `lineCapacity` lines, `portCapacity` ports. Requesting an
 /// input makes a pipe (two fds); nothing allocates on the heap.
@@ -227,17 +270,22 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   public static var lineCapacity: Int { 64 }
   /// Ports of requested inputs waiting to be taken.
   public static var portCapacity: Int { 32 }
-  /// Lines that can be marked busy.
+  /// Lines that can be requested.
   public static var busyCapacity: Int { 32 }
 
   private var chips = InlineArray<4, MockChip>(repeating: MockChip())
   private var chipCount = 0
   private var ports: InlineArray<32, MockInputPort?> = InlineArray { _ in nil }
+  private var outputPorts: InlineArray<32, MockOutputPort?> = InlineArray { _ in nil }
   private var busy = InlineArray<32, BusyLine>(repeating: BusyLine())
   private var busyCount = 0
   private var current = -1
   /// The kernel uAPI the mock chips emulate: the record format and queue of their lines.
   public var abi: KernelABI
+  /// Whether an output requested from now on writes its changes to a `MockOutputPort`
+  /// (`takeOutputPort`; two fds and one write per change). Off by default: the output then only
+  /// remembers its value, as on the simulated board.
+  public var recordsOutputs = false
 
   /// A system with no chips (what a host without GPIO looks like), emulating the `abi` uAPI.
   public init(abi: KernelABI = .v1) { self.abi = abi }
@@ -270,31 +318,21 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     chips[chip].names[offset] = name
   }
 
-  /// Makes line `offset` of chip `chip` held by `consumer` (empty: a consumer with no name).
-  public mutating func markBusy(chip: Int, offset: Int, consumer: GPIOName) {
-    precondition(busyCount < Self.busyCapacity, "MockGPIO.markBusy: too many busy lines")
-    busy[busyCount] = BusyLine(chip: chip, offset: offset, consumer: consumer)
-    busyCount += 1
-  }
-
-  /// Makes chip `chip` impossible to open, as a device without group access is.
-  public mutating func denyAccess(chip: Int) { chips[chip].denied = true }
-
-  /// Sets the physical level of line `offset` of chip `chip` before it is requested (a pull
-  /// resistor requested with the line overrides it).
-  public mutating func setLevel(chip: Int, offset: Int, _ level: Bool) {
-    if level {
-      chips[chip].levels |= 1 << UInt64(offset)
-    } else {
-      chips[chip].levels &= ~(1 << UInt64(offset))
-    }
-  }
-
   /// Takes the port that drives `line` (a mock input requested from this system).
   public mutating func takePort(for line: borrowing InputLine) -> MockInputPort? {
     for i in 0..<Self.portCapacity {
       let matches = ports[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
       if matches { return ports[i].take() }
+    }
+    return nil
+  }
+
+  /// Takes the port that records `line`'s changes (a mock output requested from this system
+  /// while `recordsOutputs` was on).
+  public mutating func takeOutputPort(for line: borrowing OutputLine) -> MockOutputPort? {
+    for i in 0..<Self.portCapacity {
+      let matches = outputPorts[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
+      if matches { return outputPorts[i].take() }
     }
     return nil
   }
@@ -307,7 +345,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// No library behind the mock.
   public var libraryVersion: GPIOName { GPIOName() }
 
-  /// Visits every chip; denied chips without their label and line count, as a real system would.
+  /// Visits every chip.
   public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     for i in 0..<chipCount { visit(info(i)) }
   }
@@ -315,7 +353,6 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// Opens the chip whose path is `path` (`/dev/<name>`).
   public mutating func openChip(path: GPIOName) throws(Errno) -> ChipInfo {
     for i in 0..<chipCount where Self.path(chips[i].name) == path {
-      if chips[i].denied { throw .accessDenied }
       current = i
       return info(i)
     }
@@ -331,14 +368,14 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     return chips[current].names[offset]
   }
 
-  /// The consumer marked on line `offset`, or `sensorloop`'s name once requested here.
+  /// The consumer of line `offset` once requested here (`sensorloop`'s name).
   public mutating func lineConsumer(offset: Int) -> GPIOName {
     if let index = busyIndex(offset) { return busy[index].consumer }
     return GPIOName()
   }
 
   /// Makes a pipe for the line and keeps its port for `takePort`. Throws `.busy` for a line
-  /// marked busy or already requested, `.noSpace` when `portCapacity` ports wait.
+  /// already requested, `.noSpace` when `portCapacity` ports wait.
   public mutating func requestInput(
     offset: Int, config: InputConfig, consumer: GPIOName, level: inout Bool?
   ) throws(Errno) -> LineHandle {
@@ -349,7 +386,8 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     let pipe = try FileDescriptor.pipe(nonBlocking: true)
     let readFD = pipe.read.rawValue
     let copy = try systemCall("MockGPIO.requestInput: fcntl(F_DUPFD_CLOEXEC)") { cg_dup_cloexec(readFD) }
-    var physical = chips[current].levels & (1 << UInt64(offset)) != 0
+    // An unrequested mock line is low; a pull resistor requested with it sets its level.
+    var physical = false
     switch config.bias {
     case .pullUp: physical = true
     case .pullDown: physical = false
@@ -367,12 +405,20 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     return LineHandle(eventFD: pipe.read, abi: abi, kernelQueue: depth)
   }
 
-  /// Claims the line; a mock output records its changes itself.
+  /// Claims the line; with `recordsOutputs`, makes the pipe of its `MockOutputPort`. Throws
+  /// `.noSpace` when `portCapacity` output ports wait.
   public mutating func requestOutput(offset: Int, config: OutputConfig, consumer: GPIOName) throws(Errno)
     -> LineHandle
   {
     try claim(offset, consumer: consumer)
-    return LineHandle()
+    guard recordsOutputs else { return LineHandle() }
+    var slot = 0
+    while slot < Self.portCapacity && outputPorts[slot] != nil { slot += 1 }
+    guard slot < Self.portCapacity else { throw .noSpace }
+    let pipe = try FileDescriptor.pipe(nonBlocking: true)
+    outputPorts[slot] = MockOutputPort(
+      reader: pipe.read, chipPath: Self.path(chips[current].name), offset: offset)
+    return LineHandle(changes: pipe.write)
   }
 
   // MARK: Internals
@@ -394,10 +440,6 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
 
   private func info(_ i: Int) -> ChipInfo {
     let chip = chips[i]
-    if chip.denied {
-      return ChipInfo(
-        name: chip.name, label: GPIOName(), path: Self.path(chip.name), lineCount: 0, accessible: false)
-    }
     return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)
   }
 
@@ -414,9 +456,6 @@ struct MockChip {
   var label = GPIOName()
   var lineCount = 0
   var names = InlineArray<64, GPIOName>(repeating: GPIOName())
-  /// Physical levels of unrequested lines, one bit per offset.
-  var levels: UInt64 = 0
-  var denied = false
 }
 
 /// A line held by a consumer.

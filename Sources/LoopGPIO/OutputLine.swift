@@ -1,13 +1,13 @@
 // An output line: set, get and toggle its logical value. A libgpiod output writes the kernel
-// (`gpiod_line_set_value` on v1, `gpiod_line_request_set_value` on v2); a mock output only
-// remembers. Both keep every change with its time
-// in a fixed ring, which is how tests and the simulated board see what the firmware drove.
+// (`gpiod_line_set_value` on v1, `gpiod_line_request_set_value` on v2); a mock output
+// remembers its value and, when its `MockGPIO` records outputs, writes every change with its
+// time to its `MockOutputPort`, which is how tests see what the firmware drove.
 
 import CGPIOD
 import LoopCore
 import LoopLinux
 
-/// One change of an output, as recorded.
+/// One change of an output, as a `MockOutputPort` gives it.
 public struct OutputChange: Equatable, Sendable {
   /// When the task set it (the executor's clock).
   public var time: Instant
@@ -24,54 +24,10 @@ public struct OutputChange: Equatable, Sendable {
   }
 }
 
-/// The latest output changes, oldest first; a full ring overwrites its oldest entry and counts it.
-public struct OutputHistory: Sendable {
-  /// Changes kept.
-  public static var capacity: Int { 64 }
-
-  private var ring = InlineArray<64, OutputChange>(
-    repeating: OutputChange(time: .zero, value: false, level: false))
-  private var head = 0
-  /// Changes held (at most `capacity`).
-  public private(set) var count = 0
-  /// Every change recorded, including those overwritten.
-  public private(set) var total: UInt64 = 0
-
-  /// An empty history.
-  public init() {}
-
-  /// Changes that were overwritten because the ring was full.
-  public var overwritten: UInt64 { total - UInt64(count) }
-
-  /// The `index`-th change held, oldest first.
-  public subscript(index: Int) -> OutputChange {
-    precondition(index >= 0 && index < count, "OutputHistory.subscript: index out of range")
-    var i = head + index
-    if i >= Self.capacity { i -= Self.capacity }
-    return ring[i]
-  }
-
-  /// The latest change, if any.
-  public var last: OutputChange? { count == 0 ? nil : self[count - 1] }
-
-  mutating func record(_ change: OutputChange) {
-    total += 1
-    var tail = head + count
-    if tail >= Self.capacity { tail -= Self.capacity }
-    ring[tail] = change
-    if count < Self.capacity {
-      count += 1
-    } else {
-      head += 1
-      if head == Self.capacity { head = 0 }
-    }
-  }
-}
-
 /// A requested output line.
 ///
-/// Keeps the last `OutputHistory.capacity` (64) changes; a set is one ioctl through libgpiod
-/// (or nothing, on a mock), which does not block; never allocates.
+/// A set is one ioctl through libgpiod (on a mock: nothing, or one write of a change record
+/// to its port's pipe), which does not block; never allocates.
 public struct OutputLine: ~Copyable {
   private let handle: LineHandle
   /// How the line was requested.
@@ -80,8 +36,6 @@ public struct OutputLine: ~Copyable {
   public let source: LineSource
   /// The logical value last set.
   public private(set) var value: Bool
-  /// Every change, with its time.
-  public private(set) var history = OutputHistory()
 
   /// An output over `handle` (from a `GPIOSystem`), already at `config.initial`.
   public init(_ handle: consuming LineHandle, config: OutputConfig, source: LineSource, at time: Instant) {
@@ -89,7 +43,7 @@ public struct OutputLine: ~Copyable {
     self.config = config
     self.source = source
     value = config.initial
-    history.record(OutputChange(time: time, value: value, level: value != config.activeLow))
+    self.handle.recordChange(at: time, value: value, level: value != config.activeLow)
   }
 
   /// Whether the line is a mock (nothing is written to a kernel).
@@ -110,7 +64,7 @@ public struct OutputLine: ~Copyable {
     }
     if newValue != value {
       value = newValue
-      history.record(OutputChange(time: time, value: newValue, level: newValue != config.activeLow))
+      handle.recordChange(at: time, value: newValue, level: newValue != config.activeLow)
     }
   }
 

@@ -166,6 +166,10 @@ public struct Heartbeat: Sendable {
     -> Poll<Void>
   {
     let now = cx.now
+    #if PROOF_NEGATIVE
+      // The allocation proof's negative check (cross/build aarch64 --no-allocations).
+      proofNegativeClosure = { now }
+    #endif
     _ = pattern.advance(now: now)
     if driven != pattern.isOn {
       drive(&world.outputs[line]!, pattern.isOn, at: now, &world.counters[index])

@@ -1,9 +1,11 @@
 // Startup errors, each with its exact one-line message: chips listed with their labels, a
 // chip's line names, the consumer of a busy line, the device and the `gpio` group. The mock
-// system is the injected chip list; the real libgpiod system is run on this host too, which has
-// no `/dev/gpiochip*`, as far as the kernel boundary.
+// system is the injected chip list (`FaultyGPIO`, from the test support, adds lines held by
+// other consumers and chips without access); the real libgpiod system is run on this host too,
+// which has no `/dev/gpiochip*`, as far as the kernel boundary.
 
 import Foundation
+import GPIOTestSupport
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -103,7 +105,7 @@ private func failure<T: ~Copyable>(_ body: () throws(GPIOError) -> T) -> GPIOErr
   }
 
   @Test func lineBusyNamesTheConsumer() {
-    var mock = pi4()
+    var mock = FaultyGPIO(pi4())
     mock.markBusy(chip: 0, offset: 17, consumer: GPIOName("gpio-keys"))
     let error = failure { () throws(GPIOError) in
       try mock.requestInput(LineSelector("GPIO17"), on: header, input)
@@ -116,7 +118,7 @@ private func failure<T: ~Copyable>(_ body: () throws(GPIOError) -> T) -> GPIOErr
   }
 
   @Test func lineBusyWithoutAConsumerName() {
-    var mock = pi4()
+    var mock = FaultyGPIO(pi4())
     mock.markBusy(chip: 0, offset: 4, consumer: GPIOName())
     let error = failure { () throws(GPIOError) in
       try mock.requestOutput(LineSelector("GPIO4"), on: header, OutputConfig(), at: .zero)
@@ -138,7 +140,7 @@ private func failure<T: ~Copyable>(_ body: () throws(GPIOError) -> T) -> GPIOErr
   }
 
   @Test func permissionDeniedNamesTheDeviceAndTheGroup() {
-    var mock = pi4()
+    var mock = FaultyGPIO(pi4())
     mock.denyAccess(chip: 0)
     let expected =
       "gpio: permission denied opening /dev/gpiochip0: the user needs to be in the \"gpio\" group "

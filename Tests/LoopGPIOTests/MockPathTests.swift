@@ -3,6 +3,7 @@
 // The test raises the line's interrupt by hand where epoll would (EpollPathTests does it for
 // real); every timestamp is exact.
 
+import GPIOTestSupport
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -239,21 +240,26 @@ typealias VirtualExecutor = Executor<4, 4, EdgeTask, VirtualPlatform>
     #expect(world.counters(0).lost == 1)
   }
 
-  /// Outputs: the initial value, set, toggle and an unchanged set, each change recorded with
-  /// its time; active-low records the inverted pin level; a full ring counts what it overwrote.
+  /// Outputs of a mock that records them: the initial value, set, toggle and an unchanged set,
+  /// each change in the port with its time; active-low gives the inverted pin level. Without
+  /// `recordsOutputs` an output has no port.
   @Test func outputsAreRecorded() throws {
     var mock = pi4()
+    let quiet = try mock.requestOutput(LineSelector("GPIO5"), on: header, OutputConfig(), at: ms(0))
+    let noPort = mock.takeOutputPort(for: quiet) == nil
+    #expect(noPort)
+    mock.recordsOutputs = true
     var led = try mock.requestOutput(
       LineSelector("GPIO18"), on: header, OutputConfig(initial: false), at: ms(0))
     let isMock = led.isMock
     #expect(isMock)
+    let ledPort = mock.takeOutputPort(for: led)!
     try led.set(true, at: ms(1))
     try led.toggle(at: ms(2))
     try led.set(false, at: ms(3))  // no change: not recorded
     #expect(try led.read() == false)
-    #expect(led.history.count == 3)
     #expect(
-      (0..<led.history.count).map { led.history[$0] } == [
+      ledPort.changes() == [
         OutputChange(time: ms(0), value: false, level: false),
         OutputChange(time: ms(1), value: true, level: true),
         OutputChange(time: ms(2), value: false, level: false),
@@ -262,11 +268,13 @@ typealias VirtualExecutor = Executor<4, 4, EdgeTask, VirtualPlatform>
     var relay = try mock.requestOutput(
       LineSelector("GPIO26"), on: header, OutputConfig(initial: true, drive: .openDrain, activeLow: true),
       at: ms(0))
-    #expect(relay.history.last == OutputChange(time: ms(0), value: true, level: false))
+    let relayPort = mock.takeOutputPort(for: relay)!
+    #expect(relayPort.nextChange() == OutputChange(time: ms(0), value: true, level: false))
     for i in 1...100 { try relay.toggle(at: ms(Int64(i))) }
-    #expect(relay.history.total == 101)
-    #expect(relay.history.count == OutputHistory.capacity)
-    #expect(relay.history.overwritten == 101 - UInt64(OutputHistory.capacity))
-    #expect(relay.history.last == OutputChange(time: ms(100), value: true, level: false))
+    let changes = relayPort.changes()
+    #expect(changes.count == 100)
+    #expect(changes.map(\.time) == (1...100).map { ms(Int64($0)) })
+    #expect(changes.last == OutputChange(time: ms(100), value: true, level: false))
+    #expect(relayPort.nextChange() == nil)
   }
 }

@@ -4,6 +4,7 @@
 // milliseconds and every timestamp is exact.
 
 import Foundation
+import GPIOTestSupport
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -32,6 +33,8 @@ struct FirmwareHarness: ~Copyable {
   var firmware: Firmware<VirtualPlatform>
   let outputPipe: LoopLinux.Pipe
   var text = ""
+  /// The ports of the output lines (by line index), which record every change.
+  var outputPorts: InlineArray<32, MockOutputPort?> = InlineArray { _ in nil }
 
   /// Milliseconds after the start, as an instant on the virtual clock (which starts at 1 s).
   static func at(_ ms: Int64) -> Instant { Instant(nanoseconds: 1_000_000_000) + .milliseconds(ms) }
@@ -45,6 +48,7 @@ struct FirmwareHarness: ~Copyable {
     for (i, name) in names.enumerated() { world.names[i] = ShortName(text: name) }
     var gpio = MockGPIO()
     gpio.addChip(name: "gpiochip0", label: "harness", lines: lines.count, prefix: "L")
+    gpio.recordsOutputs = true
     for (i, line) in lines.enumerated() {
       var selector = GPIOName("L")
       selector.append(decimal: i)
@@ -62,6 +66,7 @@ struct FirmwareHarness: ~Copyable {
         world.outputs[i] = try! gpio.requestOutput(
           LineSelector(selector), on: .name(GPIOName("gpiochip0")), OutputConfig(initial: initial),
           at: Self.start)
+        outputPorts[i] = gpio.takeOutputPort(for: world.outputs[i]!)
       }
     }
     outputPipe = pipe
@@ -103,21 +108,13 @@ struct FirmwareHarness: ~Copyable {
     }
   }
 
-  /// The changes output line `index` went through.
+  /// The changes output line `index` went through since the last call (the first call: since
+  /// it was requested, its initial value first).
   func outputHistory(_ index: Int) -> [(ms: Int64, value: Bool)] {
-    firmware.world.outputHistory(index).map { change in
-      ((change.time - Self.start).nanoseconds / 1_000_000, change.value)
-    }
-  }
-}
-
-extension FirmwareWorld {
-  /// The recorded changes of output `index` (mock lines record every change).
-  func outputHistory(_ index: Int) -> [OutputChange] {
-    switch outputs[index] {
-    case .some(let line):
-      let history = line.history
-      return (0..<history.count).map { history[$0] }
+    switch outputPorts[index] {
+    case .some(let port):
+      return port.changes().map { change in ((change.time - Self.start).nanoseconds / 1_000_000, change.value)
+      }
     case .none:
       return []
     }

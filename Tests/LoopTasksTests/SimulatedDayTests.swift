@@ -480,8 +480,8 @@ struct DayBook {
     }
     let dropped = h.firmware.world.output.dropped + h.firmware.world.output.truncated
     #expect(dropped == 0 && h.firmware.world.outputLoss.records == 0)
-    // The outputs' latest changes (the mock keeps 64) are on their grids: the heartbeat's
-    // 1/1/1/7 tenths of a period, the dimmer's PWM period with 25 % on.
+    // The outputs' changes this hour (their ports hold the first 4,096) are on their grids: the
+    // heartbeat's 1/1/1/7 tenths of a period, the dimmer's PWM period with 25 % on.
     let tenth = profile.period * 100
     for change in h.outputHistory(0) where change.ms > 0 {
       let phase = change.ms % (10 * tenth) / tenth

@@ -1,11 +1,14 @@
 // A compile-time proof, never called: Embedded Swift compiles generic code only where it is
 // specialised, so `-no-allocations` checks `InputLine.poll`, `StimulusDriver` and the startup
-// search only through a concrete use. This function is that use: the whole module as the
-// firmware drives it (startup on the mock and libgpiod systems, the event path under the epoll
-// platform, outputs), in non-generic code the module build checks. Unused, it is stripped
-// from every binary.
+// search only through a concrete use. This function is that use for LoopGPIO on its own, as
+// an example program drives it (startup on the mock and libgpiod systems each, the event path
+// under the epoll platform, outputs), in non-generic code; FirmwareProof.swift is the
+// firmware's. It lived in LoopGPIO, as an internal function: unused, the optimiser removed it
+// before `-no-allocations` looked (an escaping closure put in it was not rejected; tried on 2
+// December 2026). Public, it is kept and checked; it is built only by the proof.
 
 import LoopCore
+import LoopGPIO
 import LoopLinux
 
 /// The proof's shared state: one input, one output, a stimulus driver.
@@ -41,7 +44,7 @@ enum ProofTask: TaskBody {
 }
 
 /// Startup through both systems and a run of the event path; returns the edges taken.
-func embeddedProof() -> Int {
+public func embeddedProof() -> Int {
   var mock = MockGPIO()
   mock.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
   let chip = ChipSelector.label(GPIOName("pinctrl-bcm2711"))
