@@ -29,6 +29,11 @@ public enum RunEnd: Equatable, Sendable {
 }
 
 /// A single-threaded executor with `slots` task slots and room for `timers` deadlines.
+///
+/// Tasks are stored inline (`slots` values of `Body`); a full executor is
+/// `CapacityError.taskSlots`, a full timer queue `.timerQueue`, never growth. Never allocates;
+/// blocks only in `Platform.wait` when no task is ready (`run`), never in `runUntilStalled`.
+/// Up to `Interrupt.capacity` (64) interrupt lines, one waiting task each.
 public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platform & ~Copyable>:
   ~Copyable
 {
