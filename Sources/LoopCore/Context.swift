@@ -49,7 +49,9 @@ public struct Context<S: Scheduler & ~Copyable> {
   /// was pending (true).
   ///
   /// The task stays the handler either way, so a task that takes a line on every poll never
-  /// misses a raise; a task that stops caring may get one spurious wake.
+  /// misses a raise; a task that stops caring may get one spurious wake. One handler per line:
+  /// two tasks that keep taking one line wake each other forever, which a debug build traps
+  /// (`WakerRegistration.bounceLimit` turns with no raise between); give each its own line.
   public func take(_ line: Interrupt) -> Bool { scheduler.pointee.take(line, waker: waker) }
 
   /// `.ready` when `line` was pending (and consumes it); otherwise `.pending`. Either way the
