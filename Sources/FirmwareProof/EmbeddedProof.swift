@@ -25,8 +25,10 @@ enum ProofTask: TaskBody {
 
   case reader
   case driver
+  /// Spawns the driver from a task and waits for it to finish (`cx.spawn`, `cx.join`).
+  case starter(Waker?)
 
-  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout ProofWorld)
+  mutating func poll<S: Scheduler<Self> & ~Copyable>(_ cx: inout Context<S>, _ world: inout ProofWorld)
     -> Poll<Void>
   {
     switch self {
@@ -39,6 +41,10 @@ enum ProofTask: TaskBody {
       return .pending
     case .driver:
       return (try? world.driver.poll(&cx)) ?? .ready(())
+    case .starter(let spawned):
+      guard let driver = spawned ?? (try? cx.spawn(.driver)) else { return .ready(()) }
+      self = .starter(driver)
+      return cx.join(driver)
     }
   }
 }
@@ -61,9 +67,9 @@ public func embeddedProof() -> Int {
   guard var platform = try? EpollPlatform(), (try? platform.watch(line: input)) != nil else { return -1 }
   world.input = .some(input)
   world.output = .some(output)
-  var executor = Executor<2, 2, ProofTask, EpollPlatform>(platform: platform)
+  var executor = Executor<3, 2, ProofTask, EpollPlatform>(platform: platform)
   _ = try? executor.spawn(.reader)
-  _ = try? executor.spawn(.driver)
+  _ = try? executor.spawn(.starter(nil))
   _ = executor.run(&world)
 
   var real = LibgpiodSystem()

@@ -5,19 +5,24 @@
 
 /// Which of two operands finished first.
 public enum Either<A, B> {
+  /// The first operand, with its result.
   case first(A)
+  /// The second operand, with its result.
   case second(B)
 }
 
 /// Which of three operands finished first.
 public enum OneOf3<A, B, C> {
+  /// The first operand, with its result.
   case first(A)
+  /// The second operand, with its result.
   case second(B)
+  /// The third operand, with its result.
   case third(C)
 }
 
 /// Polls `a` then `b`; the first ready wins (`a` when both are). Both register their wakers, so
-/// the task wakes for whichever comes first.
+/// the task wakes for whichever comes first. Stores nothing; never blocks or allocates.
 public func select<S: Scheduler & ~Copyable, A, B>(
   _ cx: inout Context<S>,
   _ a: (inout Context<S>) -> Poll<A>,

@@ -49,7 +49,9 @@ public struct Context<S: Scheduler & ~Copyable> {
   /// was pending (true).
   ///
   /// The task stays the handler either way, so a task that takes a line on every poll never
-  /// misses a raise; a task that stops caring may get one spurious wake.
+  /// misses a raise; a task that stops caring may get one spurious wake. One handler per line:
+  /// two tasks that keep taking one line wake each other forever, which a debug build traps
+  /// (`WakerRegistration.bounceLimit` turns with no raise between); give each its own line.
   public func take(_ line: Interrupt) -> Bool { scheduler.pointee.take(line, waker: waker) }
 
   /// `.ready` when `line` was pending (and consumes it); otherwise `.pending`. Either way the
@@ -61,4 +63,25 @@ public struct Context<S: Scheduler & ~Copyable> {
 
   /// Asks the run loop to return once the current turn is over.
   public func stopExecutor() { scheduler.pointee.requestStop() }
+
+  /// Puts `task` in the lowest free slot of this executor, to be polled in its next turn, and
+  /// returns its waker: the handle `join` waits on (tokio's `JoinHandle`, embassy's spawn).
+  ///
+  /// Throws `CapacityError.taskSlots` when every slot is in use: the slot count is the
+  /// executor's type parameter; nothing grows. Never blocks or allocates. The task's poll must
+  /// be declared `poll<S: Scheduler<Self> & ~Copyable>` for `S.Body` to be its own type.
+  public func spawn(_ task: S.Body) throws(CapacityError) -> Waker {
+    try scheduler.pointee.spawn(task)
+  }
+
+  /// `.ready` once the task named by `task` has finished (returned `.ready` or was cancelled);
+  /// otherwise `.pending`, with this task registered to be woken when it does.
+  ///
+  /// Generation-safe: once that task has finished, its slot may hold a new task, and the join
+  /// is still ready. One joiner per task, as one waiter per `Signal`: a second replaces (and
+  /// wakes) the first, and two that keep joining one task trap in a debug build. A task
+  /// cannot join itself (a trap). Never blocks or allocates.
+  public func join(_ task: Waker) -> Poll<Void> {
+    scheduler.pointee.join(task, waker: waker) ? .ready(()) : .pending
+  }
 }

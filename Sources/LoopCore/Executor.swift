@@ -13,8 +13,11 @@ public protocol TaskBody {
 
   /// Advances the task. Return `.pending` after registering a waker (timer, interrupt,
   /// signal, ...) or `.ready(())` when finished, which frees the slot.
+  ///
+  /// Write it as `poll<S: Scheduler & ~Copyable>`; a task that spawns others writes
+  /// `poll<S: Scheduler<Self> & ~Copyable>`, so `cx.spawn` takes this type.
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout World)
-    -> Poll<Void>
+    -> Poll<Void> where S.Body == Self
 }
 
 /// Why `Executor.run` returned.
@@ -26,12 +29,16 @@ public enum RunEnd: Equatable, Sendable {
 }
 
 /// A single-threaded executor with `slots` task slots and room for `timers` deadlines.
+///
+/// Tasks are stored inline (`slots` values of `Body`); a full executor is
+/// `CapacityError.taskSlots`, a full timer queue `.timerQueue`, never growth. Never allocates;
+/// blocks only in `Platform.wait` when no task is ready (`run`), never in `runUntilStalled`.
+/// Up to `Interrupt.capacity` (64) interrupt lines, one waiting task each.
 public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platform & ~Copyable>:
   ~Copyable
 {
   private var tasks = InlineArray<slots, Body?>(repeating: nil)
-  private var kernel: Kernel<slots, timers, P>
-  private var live = 0
+  private var core: TaskKernel<slots, timers, Body, P>
   private var pollsSinceCheck = 0
 
   /// Polls after which the loop checks the platform (interrupts, timers) without blocking,
@@ -44,73 +51,69 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// An executor with every slot free, running on `platform`.
   public init(platform: consuming P) {
     precondition(slots > 0 && slots <= Int(UInt16.max), "Executor: slots out of range")
-    kernel = Kernel(platform: platform)
+    core = TaskKernel(platform: platform)
   }
 
   /// The platform, for its owner (tests advance a virtual clock through it).
   public var platform: P {
-    _read { yield kernel.platform }
-    _modify { yield &kernel.platform }
+    _read { yield core.kernel.platform }
+    _modify { yield &core.kernel.platform }
   }
 
   /// Tasks in use (spawned and not finished).
-  public var liveTasks: Int { live }
+  public var liveTasks: Int { core.kernel.live }
 
   /// Executor-wide counters.
-  public var counters: ExecutorCounters { kernel.counters }
+  public var counters: ExecutorCounters { core.kernel.counters }
 
   /// The earliest armed deadline, if any.
-  public var nextDeadline: Instant? { kernel.timerQueue.earliest }
+  public var nextDeadline: Instant? { core.kernel.timerQueue.earliest }
 
   /// Armed deadlines.
-  public var armedTimers: Int { kernel.timerQueue.count }
+  public var armedTimers: Int { core.kernel.timerQueue.count }
 
-  /// Puts `body` in the lowest free slot, ready to be polled. Throws `.taskSlots` when full.
+  /// Puts `body` in the lowest free slot, ready to be polled, and returns its waker (which also
+  /// names it for `cancel`, `task`, `stats` and a task's `cx.join`). Throws `.taskSlots` when
+  /// every slot is in use; never allocates. From inside a task, use `cx.spawn`.
   @discardableResult
   public mutating func spawn(_ body: Body) throws(CapacityError) -> Waker {
-    var s = 0
-    while s < slots && kernel.slot[s].phase != .free { s += 1 }
-    if s == slots { throw .taskSlots }
+    let s = try core.kernel.reserve()
     tasks[s] = body
-    kernel.slot[s].phase = .queued
-    kernel.slot[s].stats = TaskStats()
-    kernel.ready.push(UInt16(s))
-    live += 1
-    return Waker(slot: UInt16(s), generation: kernel.slot[s].generation)
+    return Waker(slot: UInt16(s), generation: core.kernel.slot[s].generation)
   }
 
   /// Ends the task named by `waker` without polling it again; false when it is stale.
   @discardableResult
   public mutating func cancel(_ waker: Waker) -> Bool {
-    guard kernel.isCurrent(waker) else { return false }
+    guard core.kernel.isCurrent(waker) else { return false }
     let s = Int(waker.slot)
-    if kernel.slot[s].phase == .queued { kernel.ready.remove(waker.slot) }
-    precondition(kernel.slot[s].phase != .running, "Executor.cancel: task is being polled")
+    if core.kernel.slot[s].phase == .queued { core.kernel.ready.remove(waker.slot) }
+    precondition(core.kernel.slot[s].phase != .running, "Executor.cancel: task is being polled")
     free(s)
     return true
   }
 
   /// Makes the task named by `waker` ready; a stale waker is ignored.
-  public mutating func wake(_ waker: Waker) { kernel.wake(waker) }
+  public mutating func wake(_ waker: Waker) { core.kernel.wake(waker) }
 
   /// Raises interrupt `line` from outside any task.
-  public mutating func raise(_ line: Interrupt) { kernel.raise(line) }
+  public mutating func raise(_ line: Interrupt) { core.kernel.raise(line) }
 
   /// Makes `run` return after the current turn.
-  public mutating func stop() { kernel.stopRequested = true }
+  public mutating func stop() { core.kernel.stopRequested = true }
 
   /// The task in `waker`'s slot, if it is still that task.
-  public func task(_ waker: Waker) -> Body? { kernel.isCurrent(waker) ? tasks[Int(waker.slot)] : nil }
+  public func task(_ waker: Waker) -> Body? { core.kernel.isCurrent(waker) ? tasks[Int(waker.slot)] : nil }
 
   /// The counters of the task named by `waker`, if it is still running.
   public func stats(_ waker: Waker) -> TaskStats? {
-    kernel.isCurrent(waker) ? kernel.slot[Int(waker.slot)].stats : nil
+    core.kernel.isCurrent(waker) ? core.kernel.slot[Int(waker.slot)].stats : nil
   }
 
   /// The waker of the task in `slot`, if one is there.
   public func waker(slot: Int) -> Waker? {
-    guard slot < slots, kernel.slot[slot].phase != .free else { return nil }
-    return Waker(slot: UInt16(slot), generation: kernel.slot[slot].generation)
+    guard slot < slots, core.kernel.slot[slot].phase != .free else { return nil }
+    return Waker(slot: UInt16(slot), generation: core.kernel.slot[slot].generation)
   }
 
   /// Runs until a stop is asked for or no task is left, blocking in the platform when idle.
@@ -119,15 +122,15 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   public mutating func run(_ world: inout Body.World) -> RunEnd {
     while true {
       pollReady(&world)
-      if kernel.stopRequested {
-        kernel.stopRequested = false
+      if core.kernel.stopRequested {
+        core.kernel.stopRequested = false
         return .stopped
       }
-      if live == 0 { return .allTasksFinished }
-      if let deadline = kernel.timerQueue.earliest {
-        kernel.waitAndDispatch(.deadline(deadline))
+      if core.kernel.live == 0 { return .allTasksFinished }
+      if let deadline = core.kernel.timerQueue.earliest {
+        core.kernel.waitAndDispatch(.deadline(deadline))
       } else {
-        kernel.waitAndDispatch(.forever)
+        core.kernel.waitAndDispatch(.forever)
       }
     }
   }
@@ -137,12 +140,12 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   @discardableResult
   public mutating func runUntilStalled(_ world: inout Body.World) -> Int {
     var polls = 0
-    while !kernel.stopRequested {
-      kernel.waitAndDispatch(.poll)
-      if kernel.ready.isEmpty { break }
+    while !core.kernel.stopRequested {
+      core.kernel.waitAndDispatch(.poll)
+      if core.kernel.ready.isEmpty { break }
       polls += pollReady(&world)
     }
-    kernel.stopRequested = false
+    core.kernel.stopRequested = false
     return polls
   }
 
@@ -158,20 +161,20 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     // Polls left before the next platform check: one count down per turn, instead of a count
     // up and a difference (fewer values live across the task's poll, fewer stack spills).
     var untilCheck = pollsPerPlatformCheck &- pollsSinceCheck
-    while !kernel.stopRequested {
-      var turn = kernel.ready.count
+    while !core.kernel.stopRequested {
+      var turn = core.kernel.ready.count
       if turn == 0 { break }
       polls &+= turn
       untilCheck &-= turn
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
       repeat {
-        poll(slot: Int(kernel.ready.popNonEmpty()), &world)
+        poll(slot: Int(core.kernel.ready.popNonEmpty()), &world)
         turn &-= 1
       } while turn > 0
       if untilCheck <= 0 {
         untilCheck = pollsPerPlatformCheck
-        kernel.waitAndDispatch(.poll)
+        core.kernel.waitAndDispatch(.poll)
       }
     }
     pollsSinceCheck = pollsPerPlatformCheck &- untilCheck
@@ -182,19 +185,19 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   private mutating func poll(slot s: Int, _ world: inout Body.World) {
     // Slots in the ready queue are below `slots` (spawn and wake check before they push).
     precondition(s < slots, "Executor.poll: slot out of range")
-    kernel.slot[s].phase = .running
-    kernel.slot[s].stats.polls &+= 1
+    core.kernel.slot[s].phase = .running
+    core.kernel.slot[s].stats.polls &+= 1
     let result = measuresPollTime ? pollTimed(slot: s, &world) : pollTask(slot: s, &world)
     if result.isReady {
       free(s)
       return
     }
-    kernel.settleTimer(s)
-    if kernel.slot[s].phase == .runningWoken {
-      kernel.slot[s].phase = .queued
-      kernel.ready.push(UInt16(truncatingIfNeeded: s))
+    core.kernel.settleTimer(s)
+    if core.kernel.slot[s].phase == .runningWoken {
+      core.kernel.slot[s].phase = .queued
+      core.kernel.ready.push(UInt16(truncatingIfNeeded: s))
     } else {
-      kernel.slot[s].phase = .idle
+      core.kernel.slot[s].phase = .idle
     }
   }
 
@@ -202,38 +205,40 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// read (a `timespec` on the stack) would give the hot loop a stack protector.
   @inline(never)
   private mutating func pollTimed(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
-    let start = kernel.platform.now()
+    let start = core.kernel.platform.now()
     let result = pollTask(slot: s, &world)
-    let took = kernel.platform.now() - start
-    if took > kernel.slot[s].stats.longestPoll { kernel.slot[s].stats.longestPoll = took }
+    let took = core.kernel.platform.now() - start
+    if took > core.kernel.slot[s].stats.longestPoll { core.kernel.slot[s].stats.longestPoll = took }
     return result
   }
 
   @inline(__always)
   private mutating func pollTask(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
-    let waker = Waker(slot: UInt16(truncatingIfNeeded: s), generation: kernel.slot[s].generation)
-    return Self.poll(&tasks[s], waker: waker, &kernel, &world)
+    let waker = Waker(slot: UInt16(truncatingIfNeeded: s), generation: core.kernel.slot[s].generation)
+    return Self.poll(&tasks, slot: s, waker: waker, &core, &world)
   }
 
-  /// Polls one task value with a context lent the kernel. Static so that the task and the
-  /// kernel are two separate exclusive accesses.
+  /// Polls the task in slot `s` with a context lent the kernel. Static so that the tasks and
+  /// the kernel are two separate exclusive accesses. The kernel gets the tasks' storage for the
+  /// poll, so that a `cx.spawn` can put a new task in a free slot (never the polled one).
   private static func poll(
-    _ task: inout Body?, waker: Waker, _ kernel: inout Kernel<slots, timers, P>,
-    _ world: inout Body.World
+    _ tasks: inout InlineArray<slots, Body?>, slot s: Int, waker: Waker,
+    _ core: inout TaskKernel<slots, timers, Body, P>, _ world: inout Body.World
   ) -> Poll<Void> {
-    withUnsafeMutablePointer(to: &kernel) { pointer in
-      // SAFETY: `pointer` lives for this closure only; the context is dropped before it ends.
-      var cx = Context(pointer, waker: waker)
-      return task!.poll(&cx, &world)
+    var span = tasks.mutableSpan
+    return span.withUnsafeMutableBufferPointer { storage in
+      withUnsafeMutablePointer(to: &core) { pointer in
+        // SAFETY: `pointer` and `storage` live for these closures only; the context is dropped
+        // before they end, and the kernel's copy of `storage` is used only through it.
+        unsafe pointer.pointee.kernel.taskStorage = UnsafeMutableRawPointer(storage.baseAddress)
+        var cx = Context(pointer, waker: waker)
+        return unsafe storage[s]!.poll(&cx, &world)
+      }
     }
   }
 
   private mutating func free(_ s: Int) {
     tasks[s] = nil
-    kernel.disarm(s)
-    kernel.slot[s].requested = .distantFuture
-    kernel.slot[s].phase = .free
-    kernel.slot[s].generation &+= 1
-    live -= 1
+    core.kernel.release(s)
   }
 }

@@ -4,7 +4,9 @@
 
 /// One of `Interrupt.capacity` interrupt lines, numbered `0..<capacity`.
 ///
-/// A line has one handler task: a second task taking it replaces (and wakes) the first.
+/// A line has one handler task: a second task taking it replaces (and wakes) the first, and two
+/// that keep taking it trap in a debug build. Any number of sources (fds, triggers, signals)
+/// may raise one line.
 public struct Interrupt: Hashable, Sendable {
   /// How many lines exist: one bit each in an `InterruptSet`.
   public static let capacity = 64

@@ -26,6 +26,16 @@
 //
 // `take` registers even when it consumes the latch, so a task that takes a line on every poll
 // is woken by every later raise. A handler that no longer cares gets one spurious wake.
+//
+// One handler per line, by design (an interrupt vector has one): a second task taking the line
+// replaces the first and wakes it, so two tasks that both keep waiting on one line wake each
+// other forever. A debug build traps once they have taken turns `WakerRegistration.bounceLimit`
+// times with no raise in between (the same check as a `Signal`'s); a release build spins.
+// Sources are not limited: several fds, triggers or signals may raise one line.
+//
+// A task's joiner (`Context.join`) is one `WakerRegistration` per slot, woken when the slot is
+// freed; a join names the task by its waker, so a slot freed and reused by a new task is not the
+// task the join waits for (the generation differs: the join is ready).
 
 /// What a task slot is doing now; see the diagram in Kernel.swift.
 enum SlotPhase: UInt8 {
@@ -72,7 +82,13 @@ struct SlotState {
 }
 
 /// The operations a task can ask of the executor while it is polled (through `Context`).
-public protocol Scheduler: ~Copyable {
+///
+/// The executor's kernel is the one conforming type; tasks name it only as the generic `S` of
+/// `poll<S: Scheduler & ~Copyable>`. A task that spawns writes `S: Scheduler<Self> & ~Copyable`
+/// (or `where S.Body == MyTasks` in a helper), so `Context.spawn` takes its own type.
+public protocol Scheduler<Body>: ~Copyable {
+  /// The executor's task type (its `Body`), the type `spawn` takes.
+  associatedtype Body
   /// The platform's current time.
   mutating func now() -> Instant
   /// Makes the task named by `waker` ready (ignored if stale).
@@ -87,6 +103,12 @@ public protocol Scheduler: ~Copyable {
   mutating func raise(_ line: Interrupt)
   /// Asks the run loop to return after the current turn.
   mutating func requestStop()
+  /// Puts `body` in the lowest free task slot, queued to be polled; throws `.taskSlots` when
+  /// every slot is in use.
+  mutating func spawn(_ body: Body) throws(CapacityError) -> Waker
+  /// True when the task named by `task` has finished (its slot is free or holds a newer task);
+  /// otherwise registers `waker` as its one joiner (waking the one it replaces) and returns false.
+  mutating func join(_ task: Waker, waker: Waker) -> Bool
 }
 
 /// The executor state other than task values. Generic over capacities and the platform.
@@ -98,6 +120,16 @@ public protocol Scheduler: ~Copyable {
 @usableFromInline
 struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyable {
   var platform: P
+  /// The executor's task values (`InlineArray<slots, Body?>`), set before each poll: `spawn`
+  /// writes a new task into its free slot through it. Valid only during a poll (the only time a
+  /// `Context` can reach `spawn`). Untyped so that the kernel is not generic over the task type:
+  /// executors of different task types share its specialisations (a kernel generic over the
+  /// task type cost W2 and W3 about 24 instructions per wake, in LLVM-merged copies).
+  var taskStorage: UnsafeMutableRawPointer? = nil
+  /// Slots in use (spawned and not finished).
+  var live = 0
+  /// Each slot's joiner: the task waiting for it to finish (`join`).
+  var joiners = InlineArray<slots, WakerRegistration>(repeating: WakerRegistration())
   var slot = InlineArray<slots, SlotState>(repeating: SlotState())
   var ready = ReadyQueue<slots>()
   var timerQueue = TimerQueue<timers>()
@@ -106,6 +138,11 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   var handler = InlineArray<64, Waker>(repeating: Waker(slot: 0, generation: 0))
   var stopRequested = false
   var counters = ExecutorCounters()
+  #if DEBUG
+    /// Per line: the handler the latest `take` replaced, and how many takes in a row gave the
+    /// line back to the task replaced just before (two tasks waiting on one line).
+    var lineBounces = InlineArray<64, LineBounce>(repeating: LineBounce())
+  #endif
 
   init(platform: consuming P) {
     self.platform = platform
@@ -123,6 +160,30 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   mutating func ownsSlot(_ waker: Waker) -> Bool {
     let s = Int(waker.slot)
     return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+  }
+
+  /// Takes the lowest free slot: queued, counters zeroed, counted live. The caller stores the
+  /// task value. Throws `.taskSlots` when every slot is in use.
+  mutating func reserve() throws(CapacityError) -> Int {
+    var s = 0
+    while s < slots && slot[s].phase != .free { s += 1 }
+    if s == slots { throw .taskSlots }
+    slot[s].phase = .queued
+    slot[s].stats = TaskStats()
+    ready.push(UInt16(s))
+    live += 1
+    return s
+  }
+
+  /// Ends slot `s`'s bookkeeping (the executor drops the task value): its timer disarmed, its
+  /// joiner woken, its generation moved on so every waker and join of the old task is stale.
+  mutating func release(_ s: Int) {
+    disarm(s)
+    slot[s].requested = .distantFuture
+    slot[s].phase = .free
+    slot[s].generation &+= 1
+    live -= 1
+    if let joiner = joiners[s].take() { wake(joiner) }
   }
 
   /// Removes a slot's armed deadline, if any.
@@ -187,7 +248,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   }
 }
 
-extension Kernel: Scheduler where P: ~Copyable {
+extension Kernel where P: ~Copyable {
   @usableFromInline mutating func now() -> Instant { platform.now() }
 
   @usableFromInline mutating func wake(_ waker: Waker) {
@@ -230,6 +291,9 @@ extension Kernel: Scheduler where P: ~Copyable {
   @usableFromInline mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
     if handlers.contains(line) && handler[line.number] != waker {
       // One handler per line: the one replaced is woken so it can notice.
+      #if DEBUG
+        lineBounces[line.number].replace(handler[line.number], by: waker, line: line)
+      #endif
       wake(handler[line.number])
     }
     // Registered whether or not the line was pending: a task that consumed a raise must still
@@ -241,10 +305,77 @@ extension Kernel: Scheduler where P: ~Copyable {
   }
 
   @usableFromInline mutating func raise(_ line: Interrupt) {
+    #if DEBUG
+      lineBounces[line.number].count = 0
+    #endif
     counters.interruptsRaised += 1
     pending.insert(line)
     if handlers.remove(line) { wake(handler[line.number]) }
   }
 
   @usableFromInline mutating func requestStop() { stopRequested = true }
+
+  @usableFromInline mutating func spawn<Body>(_ body: Body) throws(CapacityError) -> Waker {
+    guard let storage = taskStorage else { preconditionFailure("Kernel.spawn: outside a poll") }
+    let s = try reserve()
+    // SAFETY: `storage` is the executor's `InlineArray<slots, Body?>`, set for this poll; slot
+    // `s` was free, so no other access (the polled task is another slot) touches its element.
+    unsafe storage.assumingMemoryBound(to: Body?.self)[s] = body
+    return Waker(slot: UInt16(s), generation: slot[s].generation)
+  }
+
+  @usableFromInline mutating func join(_ task: Waker, waker: Waker) -> Bool {
+    guard ownsSlot(task) else { return true }
+    precondition(task != waker, "Context.join: a task waits for itself, forever")
+    if let replaced = joiners[Int(task.slot)].replace(with: waker) { wake(replaced) }
+    return false
+  }
 }
+
+/// The kernel as the `Scheduler` a task's `Context` reaches: the same kernel, typed with the
+/// executor's task type for `spawn`. One stored property, so it is laid out as the kernel;
+/// every witness forwards to the kernel's method of the same name.
+@usableFromInline
+struct TaskKernel<let slots: Int, let timers: Int, Body, P: Platform & ~Copyable>: ~Copyable {
+  var kernel: Kernel<slots, timers, P>
+
+  init(platform: consuming P) { kernel = Kernel(platform: platform) }
+}
+
+extension TaskKernel: Scheduler where P: ~Copyable {
+  @usableFromInline mutating func now() -> Instant { kernel.now() }
+  @usableFromInline mutating func wake(_ waker: Waker) { kernel.wake(waker) }
+  @usableFromInline mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
+    try kernel.schedule(waker, at: deadline)
+  }
+  @usableFromInline mutating func take(_ line: Interrupt, waker: Waker) -> Bool {
+    kernel.take(line, waker: waker)
+  }
+  @usableFromInline mutating func raise(_ line: Interrupt) { kernel.raise(line) }
+  @usableFromInline mutating func requestStop() { kernel.requestStop() }
+  @usableFromInline mutating func spawn(_ body: Body) throws(CapacityError) -> Waker {
+    try kernel.spawn(body)
+  }
+  @usableFromInline mutating func join(_ task: Waker, waker: Waker) -> Bool {
+    kernel.join(task, waker: waker)
+  }
+}
+
+#if DEBUG
+  /// Two tasks taking turns as one interrupt line's handler (see the diagram's notes above).
+  struct LineBounce {
+    var replaced = Waker(slot: .max, generation: 0)
+    var count: UInt32 = 0
+
+    /// `old` was the handler and `new` replaces it: traps once the two have swapped
+    /// `WakerRegistration.bounceLimit` times in a row with no raise in between.
+    mutating func replace(_ old: Waker, by new: Waker, line: Interrupt) {
+      count = new == replaced ? count &+ 1 : 0
+      replaced = old
+      precondition(
+        count < WakerRegistration.bounceLimit,
+        "Context.take/wait(for:): two tasks wait on one interrupt line and wake each other forever; give each its own line"
+      )
+    }
+  }
+#endif

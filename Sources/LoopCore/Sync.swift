@@ -32,17 +32,22 @@ public struct WakerRegistration: Sendable {
   /// Registers the polling task (waking the one it replaces). In a debug build, traps when two
   /// tasks have replaced each other `bounceLimit` times in a row: they wait on the same side.
   public mutating func register<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
+    if let old = replace(with: cx.waker) { cx.wake(old) }
+  }
+
+  /// Makes `waker` the registered task; returns the one it replaced (to be woken), if any.
+  /// Counts and checks bounces as `register` does. The kernel's joiners use it directly.
+  mutating func replace(with waker: Waker) -> Waker? {
     let old = stored
-    if old.slot != .max && old != cx.waker {
-      bounces = cx.waker == replaced ? bounces &+ 1 : 0
-      replaced = old
-      assert(
-        bounces < Self.bounceLimit,
-        "WakerRegistration.register: two tasks wait on one Signal, Channel side or registration and wake each other forever; give each its own"
-      )
-      cx.wake(old)
-    }
-    stored = cx.waker
+    stored = waker
+    if old.slot == .max || old == waker { return nil }
+    bounces = waker == replaced ? bounces &+ 1 : 0
+    replaced = old
+    assert(
+      bounces < Self.bounceLimit,
+      "WakerRegistration.register: two tasks wait on one Signal, Channel side, registration or join and wake each other forever; give each its own"
+    )
+    return old
   }
 
   /// Wakes and forgets the registered task; returns it (nil when none).

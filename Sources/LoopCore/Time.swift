@@ -77,5 +77,7 @@ public struct Duration: Comparable, Hashable, Sendable {
 }
 
 /// The steps of a repeating on/off pattern (a heartbeat's blink): the one capacity the config
-/// validator (`ConfigLimits.maxPatternSteps`) and the heartbeat task both read.
+/// validator (`ConfigLimits.maxPatternSteps`) and the heartbeat task both read. sensorloop's
+/// own (public because LoopTasks' public initialisers take it); not part of the surface to
+/// build on.
 public typealias PatternSteps = InlineArray<16, Duration>

@@ -7,52 +7,52 @@ import LoopCore
 import LoopLinux
 
 /// Either libgpiod's chips or the simulated board, behind one `GPIOSystem`.
-public struct BoardGPIO: GPIOSystem, ~Copyable {
+package struct BoardGPIO: GPIOSystem, ~Copyable {
   /// The simulated board's chips (empty on a real board); the caller adds the sim chip.
-  public var mock = MockGPIO()
+  package var mock = MockGPIO()
   private var chips = LibgpiodSystem()
   /// True when lookups and requests go to `mock`.
-  public let simulated: Bool
+  package let simulated: Bool
 
   /// The real chips, or the mock ones when `simulated`.
-  public init(simulated: Bool) { self.simulated = simulated }
+  package init(simulated: Bool) { self.simulated = simulated }
 
   /// Loads libgpiod for the real chips; nothing for the mock.
-  public mutating func prepare() throws(GPIOError) {
+  package mutating func prepare() throws(GPIOError) {
     if !simulated { try chips.prepare() }
   }
 
   /// libgpiod's version for the real chips, empty for the mock.
-  public var libraryVersion: GPIOName { simulated ? GPIOName() : chips.libraryVersion }
+  package var libraryVersion: GPIOName { simulated ? GPIOName() : chips.libraryVersion }
 
   /// The libgpiod API the real chips are reached through (nil when simulated or not loaded).
-  public var loadedAPI: KernelABI? { simulated ? nil : chips.loadedAPI }
+  package var loadedAPI: KernelABI? { simulated ? nil : chips.loadedAPI }
 
   /// Visits the chips of the backend in use.
-  public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
+  package mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     if simulated { mock.forEachChip(visit) } else { chips.forEachChip(visit) }
   }
 
   /// Opens a chip of the backend in use (see `GPIOSystem.openChip(path:)`).
-  public mutating func openChip(path: GPIOName) throws(Errno) -> ChipInfo {
+  package mutating func openChip(path: GPIOName) throws(Errno) -> ChipInfo {
     simulated ? try mock.openChip(path: path) : try chips.openChip(path: path)
   }
 
   /// The chip opened last in the backend in use.
-  public var openedChip: ChipInfo? { simulated ? mock.openedChip : chips.openedChip }
+  package var openedChip: ChipInfo? { simulated ? mock.openedChip : chips.openedChip }
 
   /// The name of line `offset` of the opened chip.
-  public mutating func lineName(offset: Int) -> GPIOName {
+  package mutating func lineName(offset: Int) -> GPIOName {
     simulated ? mock.lineName(offset: offset) : chips.lineName(offset: offset)
   }
 
   /// The consumer holding line `offset` of the opened chip.
-  public mutating func lineConsumer(offset: Int) -> GPIOName {
+  package mutating func lineConsumer(offset: Int) -> GPIOName {
     simulated ? mock.lineConsumer(offset: offset) : chips.lineConsumer(offset: offset)
   }
 
   /// Requests an input from the backend in use (see `GPIOSystem`).
-  public mutating func requestInput(offset: Int, config: InputConfig, consumer: GPIOName, level: inout Bool?)
+  package mutating func requestInput(offset: Int, config: InputConfig, consumer: GPIOName, level: inout Bool?)
     throws(Errno) -> LineHandle
   {
     if simulated {
@@ -62,7 +62,7 @@ public struct BoardGPIO: GPIOSystem, ~Copyable {
   }
 
   /// Requests an output from the backend in use (see `GPIOSystem`).
-  public mutating func requestOutput(offset: Int, config: OutputConfig, consumer: GPIOName) throws(Errno)
+  package mutating func requestOutput(offset: Int, config: OutputConfig, consumer: GPIOName) throws(Errno)
     -> LineHandle
   {
     if simulated { return try mock.requestOutput(offset: offset, config: config, consumer: consumer) }

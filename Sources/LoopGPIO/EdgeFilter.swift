@@ -7,24 +7,24 @@ import LoopCore
 
 /// A fixed ring of edge events between a line's fd and its task. When full, the newest event
 /// is dropped and counted, as the kernel's own FIFO does.
-public struct EdgeQueue: Sendable {
+package struct EdgeQueue: Sendable {
   /// Events the queue holds: two kernel FIFOs' worth, so one full read always fits behind a
   /// task that is one batch behind.
-  public static var capacity: Int { 32 }
+  package static var capacity: Int { 32 }
 
   private var ring = InlineArray<32, EdgeEvent>(repeating: EdgeEvent(.rising, at: .zero))
   private var head = 0
   /// Events waiting.
-  public private(set) var count = 0
+  package private(set) var count = 0
 
   /// An empty queue.
-  public init() {}
+  package init() {}
 
   /// Whether nothing waits.
-  public var isEmpty: Bool { count == 0 }
+  package var isEmpty: Bool { count == 0 }
 
   /// Appends `event`; false (and nothing stored) when full.
-  public mutating func push(_ event: EdgeEvent) -> Bool {
+  package mutating func push(_ event: EdgeEvent) -> Bool {
     if count == Self.capacity { return false }
     var tail = head + count
     if tail >= Self.capacity { tail -= Self.capacity }
@@ -34,7 +34,7 @@ public struct EdgeQueue: Sendable {
   }
 
   /// Removes and returns the oldest event.
-  public mutating func pop() -> EdgeEvent? {
+  package mutating func pop() -> EdgeEvent? {
     if count == 0 { return nil }
     let event = ring[head]
     head += 1
@@ -53,26 +53,26 @@ public struct EdgeQueue: Sendable {
 /// So a bounce burst gives one event, and a press shorter than the window still ends released.
 /// On a single-edge line the level is unknown, so bursts are simply thinned: an edge within
 /// `window` of the previous raw edge is dropped.
-public struct EdgeFilter: Sendable {
+package struct EdgeFilter: Sendable {
   /// Which edges the kernel reports for this line.
-  public let edges: EdgeDetection
+  package let edges: EdgeDetection
   /// The debounce window (`.zero`: off).
-  public let window: Duration
+  package let window: Duration
   /// The logical level after the last raw event, when known.
-  public private(set) var rawLevel: Bool?
+  package private(set) var rawLevel: Bool?
   /// When the last raw event happened.
-  public private(set) var rawTime: Instant = .zero
+  package private(set) var rawTime: Instant = .zero
   /// The logical level after the last event passed on, when known.
-  public private(set) var reportedLevel: Bool?
+  package private(set) var reportedLevel: Bool?
   /// The end of the current debounce hold, when edges are being held back.
-  public private(set) var holdUntil: Instant?
+  package private(set) var holdUntil: Instant?
   /// Whether two same-direction edges in a row count as a lost edge (v1 uAPI). Off where the
   /// kernel's sequence numbers count losses exactly (v2 uAPI).
-  public let guessesLoss: Bool
+  package let guessesLoss: Bool
 
   /// A filter for `edges` with debounce `window`, starting from `level` when known (an input's
   /// level read when it was requested).
-  public init(edges: EdgeDetection, window: Duration, level: Bool? = nil, guessesLoss: Bool = true) {
+  package init(edges: EdgeDetection, window: Duration, level: Bool? = nil, guessesLoss: Bool = true) {
     self.edges = edges
     self.window = window
     self.guessesLoss = guessesLoss
@@ -82,14 +82,14 @@ public struct EdgeFilter: Sendable {
 
   /// When `settle` may report a held-back level: the end of the hold, if the line's level then
   /// differs from the one reported. The task arms a timer for it.
-  public var settleDeadline: Instant? {
+  package var settleDeadline: Instant? {
     guard let holdUntil, edges == .both, let rawLevel, rawLevel != reportedLevel else { return nil }
     return holdUntil
   }
 
   /// Feeds one raw event from the fd; returns what to pass on: a level settled from an earlier
   /// burst, then this event, either or both possibly absent.
-  public mutating func accept(_ event: EdgeEvent, _ counters: inout LineCounters) -> FilterOutput {
+  package mutating func accept(_ event: EdgeEvent, _ counters: inout LineCounters) -> FilterOutput {
     var out = FilterOutput()
     counters.edges += 1
     // A hold that ended before this edge settles first, with the level the line had then.
@@ -125,7 +125,7 @@ public struct EdgeFilter: Sendable {
 
   /// Ends a hold that is over at `now`: returns the line's final level as an event if it
   /// differs from the last one reported, stamped with the time of the edge that set it.
-  public mutating func settle(at now: Instant, _ counters: inout LineCounters) -> EdgeEvent? {
+  package mutating func settle(at now: Instant, _ counters: inout LineCounters) -> EdgeEvent? {
     guard let hold = holdUntil, now >= hold else { return nil }
     holdUntil = nil
     guard edges == .both, let rawLevel, rawLevel != reportedLevel else { return nil }
@@ -137,9 +137,9 @@ public struct EdgeFilter: Sendable {
 }
 
 /// What `EdgeFilter.accept` passes on, oldest first.
-public struct FilterOutput: Equatable, Sendable {
+package struct FilterOutput: Equatable, Sendable {
   /// A level that settled after an earlier burst.
-  public var settled: EdgeEvent?
+  package var settled: EdgeEvent?
   /// The event itself, when it is passed.
-  public var passed: EdgeEvent?
+  package var passed: EdgeEvent?
 }

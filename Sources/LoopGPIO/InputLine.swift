@@ -17,7 +17,7 @@ import LoopLinux
 /// What a requested line owns: for a libgpiod v1 line, the chip handle opened for it (closing
 /// the chip releases the line and its event fd); for a v2 line, its line request; for a mock
 /// input, the read end of its pipe; for a mock output that records, the write end of its port's
-/// pipe.
+/// pipe. Only a `GPIOSystem` makes one; the line built over it releases it.
 public struct LineHandle: ~Copyable {
   /// The fd edge events are read from (-1 for an output).
   public let eventFD: Int32
@@ -39,7 +39,7 @@ public struct LineHandle: ~Copyable {
 
   /// A line whose events are read from `fd`, which the handle now owns (the mock's pipe),
   /// giving `abi` records from a queue of `kernelQueue` events.
-  public init(eventFD fd: consuming FileDescriptor, abi: KernelABI = .v1, kernelQueue: Int = 16) {
+  package init(eventFD fd: consuming FileDescriptor, abi: KernelABI = .v1, kernelQueue: Int = 16) {
     eventFD = fd.rawValue
     self.abi = abi
     self.kernelQueue = kernelQueue
@@ -53,7 +53,7 @@ public struct LineHandle: ~Copyable {
 
   /// A mock output that writes its changes, as `MockOutputPort` records, to `changes` (the
   /// write end of the port's non-blocking pipe), which the handle now owns.
-  public init(changes fd: consuming FileDescriptor) {
+  package init(changes fd: consuming FileDescriptor) {
     eventFD = -1
     abi = .v1
     kernelQueue = 0
@@ -66,7 +66,7 @@ public struct LineHandle: ~Copyable {
   }
 
   /// A line with no event fd and nothing to release (a mock output).
-  public init() {
+  package init() {
     eventFD = -1
     abi = .v1
     kernelQueue = 0
@@ -134,7 +134,7 @@ public struct LineHandle: ~Copyable {
 /// Poll it from one task (`poll(_:)`); the line's fd must be watched with its interrupt
 /// (`EpollPlatform.watch(line:)`), or, on a virtual platform, the test raises the interrupt.
 ///
-/// Queues up to `EdgeQueue.capacity` (32) edges (more are counted in `overflowed`); reads at
+/// Queues up to 32 edges (more are counted in `overflowed`); reads at
 /// most `batch` records per read(2), never blocks (the fd is non-blocking), never allocates.
 public struct InputLine: ~Copyable {
   /// Events read per call, the depth of the v1 kernel's per-line FIFO.
@@ -148,11 +148,11 @@ public struct InputLine: ~Copyable {
   /// The logical level when the line was requested, when known.
   public let initialLevel: Bool?
   /// Lost-edge detection and debounce state.
-  public private(set) var filter: EdgeFilter
+  package private(set) var filter: EdgeFilter
   private var queue = EdgeQueue()
   /// The kernel's sequence number of the last v2 event read; 0 before the first (the kernel
   /// numbers a request's edges from 1, so edges dropped before the first read count too).
-  public private(set) var lastSeqno: UInt32 = 0
+  package private(set) var lastSeqno: UInt32 = 0
   /// True when the last read stopped for want of queue room, not because the fd was empty:
   /// the next `poll` reads on without waiting for the interrupt.
   private var unread = false
@@ -162,7 +162,7 @@ public struct InputLine: ~Copyable {
   public private(set) var lastError: Errno?
 
   /// An input over `handle` (from a `GPIOSystem`).
-  public init(
+  package init(
     _ handle: consuming LineHandle, config: InputConfig, source: LineSource, initialLevel: Bool?
   ) {
     let kernelDebounce = handle.kernelDebounce
@@ -222,7 +222,7 @@ public struct InputLine: ~Copyable {
   }
 
   /// Removes and returns the oldest queued event (what `poll` delivers), without reading the fd.
-  public mutating func next() -> EdgeEvent? {
+  package mutating func next() -> EdgeEvent? {
     guard let event = queue.pop() else { return nil }
     counters.delivered += 1
     return event
@@ -230,7 +230,7 @@ public struct InputLine: ~Copyable {
 
   /// Reports a debounced level that has settled by `now` (what `poll` does at the end of the
   /// window), for callers that drive the line without a `Context`.
-  public mutating func settle(at now: Instant) {
+  package mutating func settle(at now: Instant) {
     if let event = filter.settle(at: now, &counters) { enqueue(event) }
   }
 
@@ -241,7 +241,7 @@ public struct InputLine: ~Copyable {
   /// This is the decode path for libgpiod v1, v2 and mock lines alike. A read shorter than asked
   /// means the fd was empty at that moment; a later event makes the fd ready again.
   @discardableResult
-  public mutating func readAvailable() -> Int {
+  package mutating func readAvailable() -> Int {
     unread = false
     var total = 0
     switch handle.abi {

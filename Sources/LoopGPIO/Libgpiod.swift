@@ -10,6 +10,11 @@ import LoopCore
 import LoopLinux
 
 /// The GPIO chips of this machine, through libgpiod v2 or v1.
+///
+/// Loaded at run time by `prepare()` (libgpiod.so.3, else libgpiod.so.2): the program starts
+/// without it. Its lookups and requests are startup calls (ioctls on the chip, which return at
+/// once); the lines they give are then read on the loop without it. Probes up to `probedChips`
+/// chips; holds one chip open; never allocates on the Swift heap.
 public struct LibgpiodSystem: GPIOSystem, ~Copyable {
   /// Chip numbers probed when the chips are found by number (v2 has no chip iterator; v1's
   /// fails as a whole when one chip cannot be opened): enough for any board's `/dev/gpiochipN`.
@@ -48,7 +53,7 @@ public struct LibgpiodSystem: GPIOSystem, ~Copyable {
   }
 
   /// Loads libgpiod from `path` only (tests point this at a build folder's copy).
-  public static func load(path: GPIOName) -> KernelABI? {
+  package static func load(path: GPIOName) -> KernelABI? {
     _ = path.withCString { cg_gpiod_load($0) }
     return loaded
   }
@@ -202,7 +207,7 @@ public struct LibgpiodSystem: GPIOSystem, ~Copyable {
 
   /// The kernel queue a v2 request asking for `asked` events gets: the kernel's FIFO rounds the
   /// size up to a power of two (`kfifo_alloc`).
-  public static func grantedQueue(_ asked: Int) -> Int {
+  package static func grantedQueue(_ asked: Int) -> Int {
     var size = 1
     while size < asked { size <<= 1 }
     return size

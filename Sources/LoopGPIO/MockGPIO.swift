@@ -20,6 +20,10 @@ struct PendingEdge {
 }
 
 /// The write side of a mock input: drive the physical level, and edges appear on the line's fd.
+///
+/// Batches up to 16 edges per write (a 17th flushes them); the emulated kernel queue (`depth`)
+/// drops as the kernel would, counted in `counters`. Writes to a non-blocking pipe, never
+/// blocks; never allocates.
 public struct MockInputPort: ~Copyable {
   /// Events the kernel's v1 FIFO holds per line; further events are dropped until it is read.
   public static var kernelFIFODepth: Int { 16 }

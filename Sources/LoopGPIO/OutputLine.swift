@@ -38,7 +38,7 @@ public struct OutputLine: ~Copyable {
   public private(set) var value: Bool
 
   /// An output over `handle` (from a `GPIOSystem`), already at `config.initial`.
-  public init(_ handle: consuming LineHandle, config: OutputConfig, source: LineSource, at time: Instant) {
+  package init(_ handle: consuming LineHandle, config: OutputConfig, source: LineSource, at time: Instant) {
     self.handle = handle
     self.config = config
     self.source = source

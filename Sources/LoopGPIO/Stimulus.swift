@@ -104,6 +104,9 @@ public enum StimulusError: Error, Equatable, Sendable {
 /// Run it as a task: each poll delivers what is due and sleeps until the next transition (but
 /// at least `granularity`, to bound the wake rate of fast trains); the poll is `.ready` once
 /// every script has finished.
+///
+/// Holds `portCapacity` ports and `scriptCapacity` running scripts inline (more is a
+/// `StimulusError`); writes to the ports' pipes never block; never allocates.
 public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~Copyable {
   private var ports: InlineArray<portCapacity, MockInputPort?> = InlineArray { _ in nil }
   private var portCount = 0

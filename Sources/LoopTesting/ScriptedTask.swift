@@ -6,7 +6,7 @@
 import LoopCore
 
 /// One step of a `ScriptedTask`. Steps run in order within a poll until one has to wait.
-public enum Step: Equatable {
+package enum Step: Equatable {
   /// Sleeps until `d` after the time the step began (`cx.sleep`, re-armed on every poll).
   /// Records `slept` when done, or `timerQueueFull` (and waits for any wake to retry).
   case sleep(Duration)
@@ -36,16 +36,16 @@ public enum Step: Equatable {
 }
 
 /// A test task that runs a script of `Step`s and records what it does in a `TraceWorld`.
-public struct ScriptedTask: TaskBody {
+package struct ScriptedTask: TaskBody {
   /// Scripted tasks share a trace.
-  public typealias World = TraceWorld
+  package typealias World = TraceWorld
 
   /// The name the trace shows.
-  public let name: String
+  package let name: String
   /// The script.
-  public let steps: [Step]
+  package let steps: [Step]
   /// The step being run (`steps.count` once done).
-  public private(set) var pc = 0
+  package private(set) var pc = 0
   /// Whether the current step has begun (it spans polls).
   private var begun = false
   /// The current `sleep` step's deadline (`sleepEither`: the first one).
@@ -56,13 +56,13 @@ public struct ScriptedTask: TaskBody {
   private var yieldsLeft = 0
 
   /// A task called `name` running `steps`.
-  public init(_ name: String, _ steps: [Step]) {
+  package init(_ name: String, _ steps: [Step]) {
     self.name = name
     self.steps = steps
   }
 
   /// Runs steps until one has to wait (`.pending`) or the script is done (`.ready`).
-  public mutating func poll<S: Scheduler & ~Copyable>(
+  package mutating func poll<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, _ world: inout TraceWorld
   ) -> Poll<Void> {
     let now = cx.now

@@ -4,9 +4,9 @@
 import LoopCore
 
 /// One thing a task did during a poll, at a virtual time.
-public struct TraceEvent: Equatable, CustomStringConvertible {
+package struct TraceEvent: Equatable, CustomStringConvertible {
   /// What happened.
-  public enum Kind: Equatable, CustomStringConvertible {
+  package enum Kind: Equatable, CustomStringConvertible {
     /// The task was polled (recorded first in every poll).
     case poll
     /// A `sleep` step's deadline has passed.
@@ -25,7 +25,7 @@ public struct TraceEvent: Equatable, CustomStringConvertible {
     case done
 
     /// The kind as the trace prints it (`took 3`).
-    public var description: String {
+    package var description: String {
       switch self {
       case .poll: "poll"
       case .slept: "slept"
@@ -40,26 +40,26 @@ public struct TraceEvent: Equatable, CustomStringConvertible {
   }
 
   /// The virtual time of the poll.
-  public var time: Instant
+  package var time: Instant
   /// The task's name.
-  public var task: String
+  package var task: String
   /// What it did.
-  public var kind: Kind
+  package var kind: Kind
 
   /// An event at `time`.
-  public init(_ time: Instant, _ task: String, _ kind: Kind) {
+  package init(_ time: Instant, _ task: String, _ kind: Kind) {
     self.time = time
     self.task = task
     self.kind = kind
   }
 
   /// An event at `ms` milliseconds after the clock's origin.
-  public static func at(_ ms: Int64, _ task: String, _ kind: Kind) -> TraceEvent {
+  package static func at(_ ms: Int64, _ task: String, _ kind: Kind) -> TraceEvent {
     TraceEvent(.zero + .milliseconds(ms), task, kind)
   }
 
   /// `<time> <task> <kind>`, the time in ms when whole (`500ms a slept`).
-  public var description: String {
+  package var description: String {
     let ns = time.nanoseconds
     let when = ns % 1_000_000 == 0 ? "\(ns / 1_000_000)ms" : "\(ns)ns"
     return "\(when) \(task) \(kind)"
@@ -67,24 +67,24 @@ public struct TraceEvent: Equatable, CustomStringConvertible {
 }
 
 /// The world `ScriptedTask`s share: the trace they write and the wakers they wake by name.
-public struct TraceWorld {
+package struct TraceWorld {
   /// Events in the order they happened.
-  public var trace: [TraceEvent] = []
+  package var trace: [TraceEvent] = []
   /// Wakers by task name, filled in by the test after each spawn (for `Step.wake`).
-  public var wakers: [String: Waker] = [:]
+  package var wakers: [String: Waker] = [:]
   /// When false, nothing is recorded (allocation tests).
-  public var records = true
+  package var records = true
 
   /// An empty trace.
-  public init() {}
+  package init() {}
 
   /// Appends an event.
-  public mutating func record(_ time: Instant, _ task: String, _ kind: TraceEvent.Kind) {
+  package mutating func record(_ time: Instant, _ task: String, _ kind: TraceEvent.Kind) {
     if records { trace.append(TraceEvent(time, task, kind)) }
   }
 
   /// Returns the events recorded so far and empties the trace (keeping its storage).
-  public mutating func drain() -> [TraceEvent] {
+  package mutating func drain() -> [TraceEvent] {
     defer { trace.removeAll(keepingCapacity: true) }
     return trace
   }

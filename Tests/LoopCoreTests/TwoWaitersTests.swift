@@ -65,3 +65,39 @@ typealias WaitExecutor = Executor<2, 1, Waiter, VirtualPlatform>
     #endif
   }
 }
+
+/// Two tasks waiting on one interrupt line (`cx.wait(for:)`, `cx.take`, an `InputLine` polled
+/// by two tasks) replace each other as the line's one handler: the same debug-build trap.
+@Suite struct TwoLineWaitersTests {
+  /// One task waiting on a line, polled again and again, and a hand-over from a task that
+  /// finished to another: no trap; each raise is taken once.
+  @Test func oneWaiterAndAHandOverAreFine() throws {
+    var harness = TraceHarness<2, 1>()
+    let first = try harness.spawn("a", [.wait(line(5))])
+    for _ in 0..<3 * Int(WakerRegistration.bounceLimit) {
+      harness.executor.wake(first)
+      _ = harness.stall()
+    }
+    harness.executor.raise(line(5))
+    #expect(harness.stall().last == .at(0, "a", .done))
+    try harness.spawn("b", [.wait(line(5)), .wait(line(5))])
+    _ = harness.stall()
+    harness.executor.raise(line(5))
+    _ = harness.stall()
+    harness.executor.raise(line(5))
+    #expect(harness.stall().last == .at(0, "b", .done))
+  }
+
+  /// Two tasks that keep waiting on one line, with no raise: a debug build traps (checked in a
+  /// child process) instead of the two waking each other forever at 100% CPU.
+  @Test func twoWaitersOnOneLineTrapInDebugBuilds() async throws {
+    #if DEBUG
+      await #expect(processExitsWith: .failure) {
+        var harness = TraceHarness<2, 1>()
+        try harness.spawn("a", [.wait(line(5))])
+        try harness.spawn("b", [.wait(line(5))])
+        _ = harness.stall()
+      }
+    #endif
+  }
+}
