@@ -43,9 +43,12 @@ let package = Package(
     // GPIO lines: libgpiod v1 and v2 backends and a mock backend sharing one edge-event decode path.
     .target(
       name: "LoopGPIO", dependencies: ["LoopCore", "LoopLinux", "CGPIOD"], swiftSettings: hotPath),
-    // board.json: a small JSON reader with positions, and validation into fixed capacities.
+    // board.json: a small JSON reader with positions, validation into fixed capacities, and the
+    // task kinds (one file each in Kinds/: keys, checks, capacity needs, how the task is built).
+    // Its values are the GPIO and task layers' own types.
     .target(
-      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux"], linkerSettings: [.linkedLibrary("m")]),
+      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks"],
+      linkerSettings: [.linkedLibrary("m")]),
     // The firmware task library and the non-blocking JSON-lines output.
     .target(
       name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],

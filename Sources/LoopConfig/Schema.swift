@@ -5,6 +5,7 @@
 // `BoardConfig.lines` / `BoardConfig.tasks`, resolved and checked by the validator.
 
 import LoopCore
+import LoopGPIO
 
 /// The fixed capacities a config is checked against before anything starts.
 public enum ConfigLimits {
@@ -109,12 +110,6 @@ public enum ChipSelector: Equatable, Sendable {
 
 /// Line direction.
 public enum Direction: Equatable, Sendable { case input, output }
-/// Which edges a line reports (inputs) or a pulse counter counts.
-public enum Edge: Equatable, Sendable { case none, rising, falling, both }
-/// The line's bias (pull) resistor.
-public enum Bias: Equatable, Sendable { case asIs, disabled, pullUp, pullDown }
-/// How an output line is driven.
-public enum Drive: Equatable, Sendable { case pushPull, openDrain, openSource }
 
 /// One entry of `lines`: a GPIO line and how it is requested.
 public struct LineConfig: Equatable, Sendable {
@@ -132,9 +127,9 @@ public struct LineConfig: Equatable, Sendable {
   public var headerPin: Int?
   /// Input or output.
   public var direction: Direction
-  /// The edges requested for an input (`edge`; derived from the task when absent); `.none`
-  /// for outputs.
-  public var edge: Edge
+  /// The edges requested for an input (`edge`; derived from the task when absent); nil for
+  /// outputs and for an input written `"edge": "none"` (requested with both edges).
+  public var edge: EdgeDetection?
   /// The bias resistor.
   public var bias: Bias
   /// Whether the line is active low (logical 1 = physical low).
@@ -155,126 +150,8 @@ public struct LineConfig: Equatable, Sendable {
 public struct TaskConfig: Equatable, Sendable {
   /// The unique task name records carry.
   public var name: Name
-  /// What the task does and its settings.
+  /// What the task does and its settings (TaskKinds.swift, Kinds/).
   public var kind: TaskKind
-}
-
-/// The task kinds and their settings.
-public enum TaskKind: Equatable, Sendable {
-  case heartbeat(HeartbeatConfig)
-  case button(ButtonConfig)
-  case pulseCounter(PulseCounterConfig)
-  case sampler(SamplerConfig)
-  case encoder(EncoderConfig)
-  case threshold(ThresholdConfig)
-  case watchdog(WatchdogConfig)
-  case ticker(TickerConfig)
-  case pwm(PWMConfig)
-}
-
-/// Blinks an output line: on for `pattern[0]`, off for `pattern[1]`, on for `pattern[2]` ...
-public struct HeartbeatConfig: Equatable, Sendable {
-  /// The output line (index into `BoardConfig.lines`).
-  public var line: Int
-  /// Alternating on/off durations, an even count of 2 to 16.
-  public var pattern: FixedList<16, Duration>
-}
-
-/// A debounced push button: press, release and long-press events.
-public struct ButtonConfig: Equatable, Sendable {
-  /// The input line.
-  public var line: Int
-  /// How long the level must hold before a change counts.
-  public var debounce: Duration
-  /// How long a press lasts before a long-press event; nil for no long-press events.
-  public var longPress: Duration?
-}
-
-/// Counts pulses and reports the count and rate per window (anemometer, flow, energy meter).
-public struct PulseCounterConfig: Equatable, Sendable {
-  /// The input line.
-  public var line: Int
-  /// Which edges count as pulses: rising, falling or both.
-  public var edge: Edge
-  /// The reporting window.
-  public var window: Duration
-  /// The reported value is pulses per second × `scale` (2.4 for an anemometer in km/h).
-  public var scale: DecimalNumber
-  /// The reported value's unit.
-  public var unit: Unit
-}
-
-/// Reads a number from a file every period: value = raw × scale + offset.
-public struct SamplerConfig: Equatable, Sendable {
-  /// The file (absolute path), e.g. `/sys/class/thermal/thermal_zone0/temp`.
-  public var path: Path
-  /// How often it is read.
-  public var period: Duration
-  /// Multiplies the raw number (0.001 for millidegrees to °C).
-  public var scale: DecimalNumber
-  /// Added after scaling.
-  public var offset: DecimalNumber
-  /// The reported value's unit.
-  public var unit: Unit
-}
-
-/// A quadrature rotary encoder: lines A and B decoded into a position.
-public struct EncoderConfig: Equatable, Sendable {
-  /// Line A (input).
-  public var lineA: Int
-  /// Line B (input).
-  public var lineB: Int
-  /// Quadrature edges per detent (1, 2 or 4); the position counts detents.
-  public var stepsPerDetent: Int
-}
-
-/// Drives an output on when a source reading rises above `onAbove`, off when it falls
-/// below `offBelow` (hysteresis).
-public struct ThresholdConfig: Equatable, Sendable {
-  /// The task whose readings are watched (a sampler, pulse counter or encoder).
-  public var source: Int
-  /// The output line.
-  public var line: Int
-  /// The output turns on when a reading exceeds this.
-  public var onAbove: DecimalNumber
-  /// The output turns off when a reading falls below this (at most `onAbove`).
-  public var offBelow: DecimalNumber
-}
-
-/// Watches the periodic tasks for stalls (gating systemd's `WATCHDOG=1` pings and printing
-/// stall records) and, with a device, kicks a hardware watchdog while none is stalled.
-public struct WatchdogConfig: Equatable, Sendable {
-  /// The watchdog device (absolute path, a character device), e.g. `/dev/watchdog`; nil to
-  /// supervise only.
-  public var device: Path?
-  /// How often the watched tasks are checked (and the device kicked).
-  public var kick: Duration
-  /// A watched task later than its own next deadline by more than this is stalled: kicking
-  /// (and systemd's `WATCHDOG=1`) stops.
-  public var stall: Duration
-  /// The watched tasks, one bit per task index.
-  public var watched: UInt64
-  /// Whether a clean exit writes the magic 'V' so the watchdog is disarmed.
-  public var disarmOnExit: Bool
-
-  /// Whether task `index` is watched.
-  public func watches(_ index: Int) -> Bool { watched & (1 << UInt64(index)) != 0 }
-}
-
-/// Emits a tick record on a fixed grid.
-public struct TickerConfig: Equatable, Sendable {
-  /// The grid's period.
-  public var period: Duration
-}
-
-/// Software PWM on an output line (slow loads: LEDs, heaters, relays).
-public struct PWMConfig: Equatable, Sendable {
-  /// The output line.
-  public var line: Int
-  /// One on+off cycle.
-  public var period: Duration
-  /// The share of each period the line is on, 0 to 100.
-  public var dutyPercent: Int
 }
 
 /// Where records are written.

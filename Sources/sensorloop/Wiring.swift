@@ -58,8 +58,8 @@ extension Board {
         switch line.direction {
         case .input:
           let input = InputConfig(
-            interrupt: FirmwareInterrupt.line(i), edges: detection(line.edge), bias: bias(line.bias),
-            activeLow: line.activeLow, debounce: debounce(of: i, config), kernelQueue: line.kernelQueue)
+            interrupt: FirmwareInterrupt.line(i), edges: line.edge ?? .both, bias: line.bias,
+            activeLow: line.activeLow, debounce: config.debounce(ofLine: i), kernelQueue: line.kernelQueue)
           let requested = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
           let source = requested.source
           world.inputs[i] = .some(requested)
@@ -71,7 +71,7 @@ extension Board {
           }
         case .output:
           let output = LoopGPIO.OutputConfig(
-            initial: line.initialValue, drive: drive(line.drive), activeLow: line.activeLow)
+            initial: line.initialValue, drive: line.drive, activeLow: line.activeLow)
           let requested = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
           let source = requested.source
           world.outputs[i] = .some(requested)
@@ -194,43 +194,6 @@ extension Board {
           a: port[q.lineA], b: port[q.lineB], start: start + q.at, stepsPerSecond: rate,
           steps: q.clockwise ? Int64(q.steps) : -Int64(q.steps))
       ]
-    }
-  }
-
-  /// The line's debounce window: its own, or the longest of the buttons reading it (the window
-  /// is applied where the edges are read, on kernel timestamps).
-  static func debounce(of line: Int, _ config: BoardConfig) -> Duration {
-    var window = config.lines[line].debounce
-    for task in config.tasks.elements {
-      if case .button(let button) = task.kind, button.line == line, button.debounce > window {
-        window = button.debounce
-      }
-    }
-    return window
-  }
-
-  static func detection(_ edge: LoopConfig.Edge) -> EdgeDetection {
-    switch edge {
-    case .rising: .rising
-    case .falling: .falling
-    case .both, .none: .both
-    }
-  }
-
-  static func bias(_ bias: LoopConfig.Bias) -> LoopGPIO.Bias {
-    switch bias {
-    case .asIs: .asIs
-    case .disabled: .disabled
-    case .pullUp: .pullUp
-    case .pullDown: .pullDown
-    }
-  }
-
-  static func drive(_ drive: LoopConfig.Drive) -> LoopGPIO.Drive {
-    switch drive {
-    case .pushPull: .pushPull
-    case .openDrain: .openDrain
-    case .openSource: .openSource
     }
   }
 }
