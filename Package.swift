@@ -92,7 +92,8 @@ let package = Package(
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "AllocCounter"]),
     // bad/ is the bad-config corpus, read from disk by the tests.
     .testTarget(
-      name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),
+      name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig", "LoopGPIO", "LoopTasks", "LoopTesting"],
+      exclude: ["bad", "largest.json"]),
     .testTarget(
       name: "LoopTasksTests",
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "AllocCounter"]),

@@ -64,7 +64,7 @@ public struct CapacityPlan: Equatable, Sendable {
     var outputFiles = 0
     if case .file = config.output.target { outputFiles = 1 }
     let lineFds =
-      config.chip == .mock
+      config.simulated
       ? ConfigLimits.mockInputFds * inputs
       : ConfigLimits.realChipFds + ConfigLimits.realLineFds * config.lines.count
     let simTasks = (config.stimuli.isEmpty ? 0 : 1) + config.simFiles.count

@@ -6,20 +6,27 @@
 
 import LoopCore
 import LoopGPIO
+import LoopLinux
+import LoopTasks
 
-/// The fixed capacities a config is checked against before anything starts.
+/// The fixed capacities a config is checked against before anything starts. Those that are
+/// the firmware's own tables come from it (`FirmwareLimits`, `FirmwareInterrupt`, the
+/// executor's slots); the rest are what the platform and GPIO backends hold per use, or the
+/// schema's own sizes. LimitsTests checks the executor takes what the plan allows.
 public enum ConfigLimits {
-  /// Tasks in `tasks` (executor slots for configured tasks).
-  public static let maxTasks = 32
-  /// Entries in `lines`.
-  public static let maxLines = 32
+  /// Tasks in `tasks`: the firmware's per-task tables.
+  public static let maxTasks = FirmwareLimits.tasks
+  /// Entries in `lines`: the firmware's per-line tables.
+  public static let maxLines = FirmwareLimits.lines
   /// Executor slots: the configured tasks plus the program's own (see `CapacityPlan`).
-  public static let maxSlots = 40
-  /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
-  public static let maxTimers = 40
+  public static let maxSlots = Firmware<EpollPlatform>.slots
+  /// Timer deadlines armed at once: the executor's timer queue holds one per slot (each slot
+  /// holds at most one), `Executor<40, 40, …>` in LoopTasks' Firmware.swift.
+  public static let maxTimers = Firmware<EpollPlatform>.slots
   /// Slots the program itself always uses: the output writer, the signal handler, the summary
   /// writer, the worker dispatcher, the `--duration` stop timer and the systemd keepalive (both
-  /// reserved: the option and `$WATCHDOG_USEC` are known only at run time).
+  /// reserved: the option and `$WATCHDOG_USEC` are known only at run time). The firmware
+  /// reserves `FirmwareLimits.systemTasks`; the rest serve the simulated board's drivers.
   public static let systemTasks = 6
   /// Of `systemTasks`, those that wait on time: the stop timer and the systemd keepalive.
   public static let systemTimers = 2
@@ -33,15 +40,15 @@ public enum ConfigLimits {
   public static let realLineFds = 2
   /// Fds held while lines are requested on a real chip: the chip opened once for name lookups.
   public static let realChipFds = 1
-  /// Worker threads (`FirmwareLimits.workerThreads`): each holds one fd while it reads a file.
-  public static let workerThreads = 2
+  /// Worker threads: each holds one fd while it reads a file.
+  public static let workerThreads = FirmwareLimits.workerThreads
   /// Interrupt lines reserved for the program (signals, output writable); line `n` of `lines`
   /// uses interrupt `systemInterrupts + n`.
-  public static let systemInterrupts = 8
+  public static let systemInterrupts = FirmwareInterrupt.firstLine
   /// Fds one mock input holds: its pipe's two ends and a duplicate of the read end.
   public static let mockInputFds = 3
   /// Threshold tasks one source task's readings can notify.
-  public static let maxWatchersPerSource = 4
+  public static let maxWatchersPerSource = FirmwareLimits.subscribers
   /// File descriptors the program may hold (epoll registrations and plain files).
   public static let maxFds = 64
   /// Interrupt lines (the core's `Interrupt.capacity`).
@@ -58,16 +65,19 @@ public enum ConfigLimits {
   public static let maxLineNames = 4
   /// The largest config file read.
   public static let maxFileBytes = 256 * 1024
-  /// The output ring's allowed size in bytes.
-  public static let ringBytes: ClosedRange<Int> = 1024...(64 * 1024)
+  /// The output ring's allowed size in bytes (at most the firmware's ring).
+  public static let ringBytes: ClosedRange<Int> = 1024...FirmwareLimits.outputBytes
   /// The output ring's size when `output.ring_bytes` is absent.
-  public static let defaultRingBytes = 64 * 1024
+  public static let defaultRingBytes = FirmwareLimits.outputBytes
 }
 
 /// A validated board.json.
 public struct BoardConfig: Equatable, Sendable {
   /// The board's display name (`board`).
   public var board: Label
+  /// Whether the lines are on the simulated board (`"gpio": "mock"`): the mock GPIO backend,
+  /// whose one chip is `BoardConfig.simulatedChipName`.
+  public var simulated: Bool
   /// Which GPIO chip the lines are on (`gpio`).
   public var chip: ChipSelector
   /// The consumer label GPIO requests carry, shown by `gpioinfo` (`gpio.consumer`).
@@ -77,9 +87,9 @@ public struct BoardConfig: Equatable, Sendable {
   /// The tasks (`tasks`), in file order.
   public var tasks: FixedList<32, TaskConfig>
   /// Where records go (`output`).
-  public var output: OutputConfig
+  public var output: RecordOutput
   /// Scripted stimuli for the mock chip (`sim.stimuli`); empty on a real board.
-  public var stimuli: FixedList<64, Stimulus>
+  public var stimuli: FixedList<64, SimStimulus>
   /// Files the mock board writes on a schedule (`sim.files`); empty on a real board.
   public var simFiles: FixedList<8, SimFile>
 
@@ -96,16 +106,9 @@ public struct BoardConfig: Equatable, Sendable {
   }
 }
 
-/// How the GPIO chip is found. Never by number: chip numbers change between kernels.
-public enum ChipSelector: Equatable, Sendable {
-  /// The simulated board (mock GPIO backend).
-  case mock
-  /// The chip whose label is this (`pinctrl-bcm2711`): the portable way.
-  case label(Name)
-  /// The chip with this device name (`gpiochip0`).
-  case name(Name)
-  /// The chip at this path (`/dev/gpiochip0`).
-  case path(Path)
+extension BoardConfig {
+  /// The name of the simulated board's one chip (its label is `sensorloop-sim`).
+  public static let simulatedChipName: StaticString = "gpiochip0"
 }
 
 /// Line direction.
@@ -154,8 +157,8 @@ public struct TaskConfig: Equatable, Sendable {
   public var kind: TaskKind
 }
 
-/// Where records are written.
-public struct OutputConfig: Equatable, Sendable {
+/// Where records are written (`output`; not a GPIO output line's `OutputConfig`).
+public struct RecordOutput: Equatable, Sendable {
   /// The destination.
   public var target: OutputTarget
   /// The ring buffer's capacity in bytes.
@@ -170,8 +173,9 @@ public enum OutputTarget: Equatable, Sendable {
   case file(Path)
 }
 
-/// A scripted input on the mock chip. Levels are logical (1 = active), as tasks see them.
-public enum Stimulus: Equatable, Sendable {
+/// A scripted input on the mock chip as board.json writes it (SimScripts.swift turns it into
+/// the mock GPIO's `Stimulus` scripts). Levels are logical (1 = active), as tasks see them.
+public enum SimStimulus: Equatable, Sendable {
   /// The line goes to `value` at `at`.
   case edge(line: Int, at: Duration, value: Bool)
   /// A pulse train.

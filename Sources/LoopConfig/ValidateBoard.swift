@@ -23,20 +23,21 @@ extension Validator {
       example: "{\"board\": ..., \"gpio\": ..., \"tasks\": [...]}")
 
     let board: Label = try text(root, "board", allowEmpty: false, default: nil)
-    let (chip, consumer) = try gpio(root)
+    let (simulated, chip, consumer) = try gpio(root)
     var uses: [LineUse] = []
-    let read = try readLines(root, chip: chip, uses: &uses)
+    let read = try readLines(root, simulated: simulated, chip: chip, uses: &uses)
     scope.lines = read
     scope.uses = uses
     let tasks = try readTasks(root)
     let lines = scope.lines
     let output = try readOutput(root)
-    var stimuli = FixedList<64, Stimulus>()
+    var stimuli = FixedList<64, SimStimulus>()
     var simFiles = FixedList<8, SimFile>()
-    try readSim(root, chip: chip, lines: lines, stimuli: &stimuli, files: &simFiles)
+    try readSim(root, simulated: simulated, lines: lines, stimuli: &stimuli, files: &simFiles)
 
     let config = BoardConfig(
-      board: board, chip: chip, consumer: consumer, lines: lines, tasks: tasks, output: output,
+      board: board, simulated: simulated, chip: chip, consumer: consumer, lines: lines, tasks: tasks,
+      output: output,
       stimuli: stimuli, simFiles: simFiles)
     try checkTotals(config, root: root)
     return config

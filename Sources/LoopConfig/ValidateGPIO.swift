@@ -1,9 +1,13 @@
 // board.json's `gpio`: the simulated board, or how the GPIO chip is found (never by number).
 
 import LoopCore
+import LoopGPIO
 
 extension Validator {
-  mutating func gpio(_ root: Int) throws(ConfigError) -> (ChipSelector, Name) {
+  /// Whether the board is simulated, its chip and the consumer label.
+  mutating func gpio(_ root: Int) throws(ConfigError) -> (simulated: Bool, chip: ChipSelector, consumer: Name)
+  {
+    let simulated = (true, ChipSelector.name(GPIOName(BoardConfig.simulatedChipName)))
     let example: StaticString = "{\"chip\": \"pinctrl-bcm2711\"}"
     guard let node = doc.member(root, "gpio") else {
       throw missing(root, "gpio", bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"))
@@ -17,7 +21,7 @@ extension Validator {
           expected: bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"),
           suggested: suggestion(for: doc.string(node), among: ["mock"]).map { _ in bytes("mock") })
       }
-      return (.mock, Name("sensorloop"))
+      return (simulated.0, simulated.1, Name("sensorloop"))
     }
     try checkObject(node, allowed: ["chip", "consumer"], what: "gpio", example: example)
     let consumer: Name
@@ -49,12 +53,14 @@ extension Validator {
     }
     guard kind(chipNode) == .string else { throw mismatch(.type, at: chipNode, expected: chipExpected) }
     let text = doc.string(chipNode)
-    if bytesEqual(text, "mock") { return (.mock, consumer) }
+    if bytesEqual(text, "mock") { return (simulated.0, simulated.1, consumer) }
     if text.first == UInt8(ascii: "/") {
-      return (.path(try readPath(chipNode, absolute: true)), consumer)
+      return (false, .path(GPIOName(try readPath(chipNode, absolute: true))), consumer)
     }
     let name = try readKernelName(chipNode)
-    if numberAfter(prefix: "gpiochip", in: Array(text)) != nil { return (.name(name), consumer) }
-    return (.label(name), consumer)
+    if numberAfter(prefix: "gpiochip", in: Array(text)) != nil {
+      return (false, .name(GPIOName(name)), consumer)
+    }
+    return (false, .label(GPIOName(name)), consumer)
   }
 }

@@ -20,7 +20,8 @@ extension Validator {
     "initial", "kernel_queue",
   ]
 
-  mutating func readLines(_ root: Int, chip: ChipSelector, uses: inout [LineUse]) throws(ConfigError)
+  mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector, uses: inout [LineUse])
+    throws(ConfigError)
     -> FixedList<32, LineConfig>
   {
     var lines = FixedList<32, LineConfig>()
@@ -42,7 +43,8 @@ extension Validator {
     if count > ConfigLimits.maxLines {
       throw capacityError(at: node, most: ConfigLimits.maxLines, of: "lines", found: count)
     }
-    let known: KnownChip? = if case .label(let label) = chip { KnownChip.find(label) } else { nil }
+    let known: KnownChip? =
+      if case .label(let label) = chip, !simulated { KnownChip.find(Name(label)) } else { nil }
     for member in members where !isNote(member) {
       let key = doc.string(member.key)
       let inner = push(key: key)
@@ -64,7 +66,7 @@ extension Validator {
         message.append(")")
         throw error(.duplicateKey, at: member.key, message)
       }
-      let (line, explicitEdge) = try readLine(member.value, id: id, chip: chip, known: known)
+      let (line, explicitEdge) = try readLine(member.value, id: id, simulated: simulated, known: known)
       try checkDistinct(line, object: member.value, from: lines, uses: uses, known: known)
       lines.append(line)
       uses.append(LineUse(node: member.value, explicitEdge: explicitEdge, task: nil))
@@ -72,7 +74,7 @@ extension Validator {
     return lines
   }
 
-  mutating func readLine(_ object: Int, id: Name, chip: ChipSelector, known: KnownChip?)
+  mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
     throws(ConfigError) -> (LineConfig, Bool)
   {
     try checkObject(
@@ -134,7 +136,7 @@ extension Validator {
         .missingKey, at: object,
         bytes("missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\""))
     }
-    if names.isEmpty && chip == .mock {
+    if names.isEmpty && simulated {
       throw error(
         .missingKey, at: object,
         bytes(

@@ -3,8 +3,8 @@
 import LoopCore
 
 extension Validator {
-  mutating func readOutput(_ root: Int) throws(ConfigError) -> OutputConfig {
-    var output = OutputConfig(target: .stdout, ringBytes: ConfigLimits.defaultRingBytes)
+  mutating func readOutput(_ root: Int) throws(ConfigError) -> RecordOutput {
+    var output = RecordOutput(target: .stdout, ringBytes: ConfigLimits.defaultRingBytes)
     guard let node = doc.member(root, "output") else { return output }
     let mark = push("output")
     defer { pop(mark) }

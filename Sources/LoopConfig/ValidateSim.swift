@@ -6,13 +6,13 @@ extension Validator {
   static let stimulusKinds: [StaticString] = ["edge", "pulses", "bounce", "press", "quadrature"]
 
   mutating func readSim(
-    _ root: Int, chip: ChipSelector, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, Stimulus>,
+    _ root: Int, simulated: Bool, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, SimStimulus>,
     files: inout FixedList<8, SimFile>
   ) throws(ConfigError) {
     guard let node = doc.member(root, "sim") else { return }
     let mark = push("sim")
     defer { pop(mark) }
-    guard chip == .mock else {
+    guard simulated else {
       throw error(
         .conflict, at: node,
         bytes("scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\""))
@@ -53,7 +53,7 @@ extension Validator {
   }
 
   mutating func stimulus(_ object: Int, lines: FixedList<32, LineConfig>) throws(ConfigError)
-    -> Stimulus
+    -> SimStimulus
   {
     guard kind(object) == .object else {
       throw mismatch(

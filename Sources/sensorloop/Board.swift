@@ -209,7 +209,7 @@ enum Board {
   /// Opens the output (stdout, stderr or a file), non-blocking, watched for writability. A
   /// file is opened again on every run, so a SIGHUP after logrotate moved it writes a new one.
   static func openOutput(
-    _ output: LoopConfig.OutputConfig, _ platform: inout EpollPlatform, _ files: inout OpenFiles,
+    _ output: RecordOutput, _ platform: inout EpollPlatform, _ files: inout OpenFiles,
     _ flags: inout SavedFlags
   ) throws(StartupError) -> FirmwareWorld {
     let fd: Int32

@@ -15,33 +15,26 @@ extension Board {
   static func wireGPIO(
     _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform, start now: Instant
   ) throws(StartupError) {
-    var simulated = false
-    if case .mock = config.chip { simulated = true }
-    var gpio = BoardGPIO(simulated: simulated)
+    var gpio = BoardGPIO(simulated: config.simulated)
     // The simulated chip emulates today's kernel uAPI (v2 records, sized queues, sequence
     // numbers); its lines are debounced in software (the mock kernel does not debounce).
     gpio.mock.abi = .v2
-    let chip: LoopGPIO.ChipSelector
-    switch config.chip {
-    case .mock:
-      let index = gpio.mock.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: config.lines.count)
+    if config.simulated {
+      let index = gpio.mock.addChip(
+        name: BoardConfig.simulatedChipName, label: "sensorloop-sim", lines: config.lines.count)
       for i in config.lines.indices {
         // The mock chip's line i carries the config's first spelling of line i.
         if config.lines[i].names.count > 0 {
           gpio.mock.nameLine(chip: index, offset: i, GPIOName(config.lines[i].names[0]))
         }
       }
-      chip = .name(GPIOName("gpiochip0"))
-    case .label(let label): chip = .label(GPIOName(label))
-    case .name(let name): chip = .name(GPIOName(name))
-    case .path(let path): chip = .path(GPIOName(path))
     }
-    try requestLines(&gpio, chip, config, &world, &platform, now)
+    try requestLines(&gpio, config.chip, config, &world, &platform, now)
     if gpio.simulated { try scheduleStimuli(config, &gpio.mock, &world, start: now) }
   }
 
   static func requestLines(
-    _ gpio: inout BoardGPIO, _ chip: LoopGPIO.ChipSelector, _ config: BoardConfig,
+    _ gpio: inout BoardGPIO, _ chip: ChipSelector, _ config: BoardConfig,
     _ world: inout FirmwareWorld,
     _ platform: inout EpollPlatform, _ now: Instant
   ) throws(StartupError) {
@@ -70,7 +63,7 @@ extension Board {
             throw e
           }
         case .output:
-          let output = LoopGPIO.OutputConfig(
+          let output = OutputConfig(
             initial: line.initialValue, drive: line.drive, activeLow: line.activeLow)
           let requested = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
           let source = requested.source
@@ -135,65 +128,11 @@ extension Board {
       }
     }
     for s in 0..<config.stimuli.count {
-      for script in scripts(config.stimuli[s], config, port, start: start) {
+      for script in config.stimuli[s].scripts(config.lines, ports: port, start: start) {
         do { try world.stimuli.schedule(script) } catch {
           throw StartupError("sensorloop: sim: too many stimuli (a press expands to two scripts per press)")
         }
       }
-    }
-  }
-
-  /// The physical scripts of one config stimulus (levels in the config are logical).
-  static func scripts(
-    _ stimulus: LoopConfig.Stimulus, _ config: BoardConfig, _ port: InlineArray<32, Int>, start: Instant
-  )
-    -> [LoopGPIO.Stimulus]
-  {
-    func physical(_ line: Int, _ logical: Bool) -> Bool { logical != config.lines[line].activeLow }
-    switch stimulus {
-    case .edge(let line, let at, let value):
-      return [.level(port: port[line], at: start + at, high: physical(line, value))]
-    case .pulses(let train):
-      let hertz = max(1, Int64(train.frequencyHz.double.rounded()))
-      let duty = max(1, min(99, train.high.nanoseconds * 100 / max(1, train.period.nanoseconds)))
-      return [
-        .pulses(
-          port: port[train.line], start: start + train.at, hertz: hertz, dutyPercent: duty,
-          count: train.count ?? Int64.max / 4)
-      ]
-    case .bounce(let line, let at, let transitions, let within, let value):
-      let bounces = max(0, transitions / 2)
-      let spacing = Duration(nanoseconds: max(1, within.nanoseconds / Int64(max(1, transitions))))
-      return [
-        .bounce(
-          port: port[line], start: start + at, high: physical(line, value), bounces: bounces, spacing: spacing
-        )
-      ]
-    case .press(let press):
-      var result: [LoopGPIO.Stimulus] = []
-      for k in 0..<press.count {
-        let down = start + press.at + press.every * Int64(k)
-        for (time, logical) in [(down, true), (down + press.hold, false)] {
-          if press.bounceTransitions > 0 {
-            let spacing = Duration(
-              nanoseconds: max(1, press.bounceWithin.nanoseconds / Int64(press.bounceTransitions)))
-            result.append(
-              .bounce(
-                port: port[press.line], start: time, high: physical(press.line, logical),
-                bounces: press.bounceTransitions / 2, spacing: spacing))
-          } else {
-            result.append(.level(port: port[press.line], at: time, high: physical(press.line, logical)))
-          }
-        }
-      }
-      return result
-    case .quadrature(let q):
-      let rate = max(1, 1_000_000_000 / max(1, q.interval.nanoseconds))
-      return [
-        .quadrature(
-          a: port[q.lineA], b: port[q.lineB], start: start + q.at, stepsPerSecond: rate,
-          steps: q.clockwise ? Int64(q.steps) : -Int64(q.steps))
-      ]
     }
   }
 }
