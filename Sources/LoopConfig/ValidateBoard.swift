@@ -5,6 +5,7 @@
 // schema; keep the two in step.
 
 import LoopCore
+import LoopGPIO
 
 extension Validator {
   static let topKeys: [StaticString] = ["board", "gpio", "lines", "tasks", "output", "sim"]

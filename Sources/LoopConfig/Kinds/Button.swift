@@ -2,6 +2,7 @@
 // {"name": "button", "kind": "button", "line": "button", "debounce_ms": 20, "long_press_ms": 1000}
 
 import LoopCore
+import LoopGPIO
 import LoopTasks
 
 /// A debounced push button: press, release and long-press events.

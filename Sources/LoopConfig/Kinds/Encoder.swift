@@ -2,6 +2,7 @@
 // {"name": "knob", "kind": "encoder", "line_a": "a", "line_b": "b", "steps_per_detent": 4}
 
 import LoopCore
+import LoopGPIO
 import LoopTasks
 
 /// A quadrature rotary encoder: lines A and B decoded into a position.
