@@ -66,7 +66,14 @@ extension ThresholdConfig: TaskKindDescription {
       var message: [UInt8] = []
       message.append("task ")
       message.appendQuoted(tasks[source].name)
-      message.append(" makes no readings; a threshold watches a sampler, pulse_counter or encoder task")
+      // The kinds that make readings, as registered: a new one is named here without an edit.
+      message.append(" makes no readings; a threshold watches a ")
+      let readers = TaskKind.registry.filter { $0.makesReadings }
+      for (position, reader) in readers.enumerated() {
+        if position > 0 { message.append(position == readers.count - 1 ? " or " : ", ") }
+        message.append(reader.name)
+      }
+      message.append(" task")
       throw v.error(.conflict, at: node, message)
     }
   }
