@@ -1,5 +1,7 @@
-// One firmware task per configured task, plus the program's own: the output writer, the
-// signal handler, the stop timer of `--duration`, and on the mock board its stimuli and files.
+// One firmware task per configured task, built by its kind (LoopConfig/Kinds/*.swift), plus
+// the program's own: the output writer, the signal handler, the summary writer, the worker
+// dispatcher, the stop timer of `--duration`, the systemd keepalive, and on the mock board
+// its stimuli and files.
 
 import CLinux
 import LoopConfig

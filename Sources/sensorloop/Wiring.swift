@@ -1,6 +1,6 @@
-// From config values to running parts: GPIO lines requested on the real chip or the mock board
-// (the same request and event path either way), the simulated board's stimuli and files, and
-// one firmware task per configured task.
+// From config values to running GPIO: lines requested on the real chip or the mock board (the
+// same request and event path either way, with the config's own LoopGPIO settings), and the
+// simulated board's stimuli (scripted by LoopConfig's SimScripts.swift) on the mock ports.
 
 import CLinux
 import LoopConfig
