@@ -144,9 +144,37 @@ public struct LineConfig: Equatable, Sendable {
   public var drive: Drive
   /// An output's logical value when requested.
   public var initialValue: Bool
-  /// Edges the kernel queues for an input with libgpiod v2 (`kernel_queue`, 1 to 1024, default
-  /// 256; the kernel rounds up to a power of two). v1's queue is always 16.
-  public var kernelQueue: Int = 256
+  /// Edges the kernel queues for an input with libgpiod v2 (`kernel_queue`, 1 to
+  /// `InputConfig.maxKernelQueue`, default `InputConfig.defaultKernelQueue`; the kernel rounds
+  /// up to a power of two). v1's queue is always 16.
+  public var kernelQueue: Int = InputConfig.defaultKernelQueue
+}
+
+extension LineConfig {
+  /// How the GPIO layer finds the line: its names in order, then its offset.
+  public var selector: LineSelector {
+    var selector = LineSelector(names.count > 0 ? GPIOName(names[0]) : GPIOName(), offset: offset)
+    if names.count > 1 {
+      for k in 1..<names.count { _ = selector.add(alternative: GPIOName(names[k])) }
+    }
+    return selector
+  }
+
+  /// How the line is requested when it is an output.
+  public var outputConfig: OutputConfig {
+    OutputConfig(initial: initialValue, drive: drive, activeLow: activeLow)
+  }
+}
+
+extension BoardConfig {
+  /// How input line `line` is requested: raising its interrupt line, reporting the edges its
+  /// task needs (both for `"edge": "none"`), debounced by the longest window asked for.
+  public func inputConfig(ofLine line: Int) -> InputConfig {
+    let config = lines[line]
+    return InputConfig(
+      interrupt: FirmwareInterrupt.line(line), edges: config.edge ?? .both, bias: config.bias,
+      activeLow: config.activeLow, debounce: debounce(ofLine: line), kernelQueue: config.kernelQueue)
+  }
 }
 
 /// One entry of `tasks`.

@@ -220,7 +220,10 @@ extension Validator {
       activeLow: try boolean(object, "active_low", default: false),
       debounce: try milliseconds(object, "debounce_ms", 0...1000, default: 0),
       drive: [Drive.pushPull, .openDrain, .openSource][drive], initialValue: initial,
-      kernelQueue: Int(try integer(object, "kernel_queue", 1...1024, default: 256)))
+      kernelQueue: Int(
+        try integer(
+          object, "kernel_queue", 1...Int64(InputConfig.maxKernelQueue),
+          default: Int64(InputConfig.defaultKernelQueue))))
     return (line, doc.member(object, "edge") != nil)
   }
 

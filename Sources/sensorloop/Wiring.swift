@@ -42,18 +42,12 @@ extension Board {
     for i in config.lines.indices {
       let line = config.lines[i]
       world.lineNames[i] = ShortName(line.id)
-      var selector = LineSelector(
-        line.names.count > 0 ? GPIOName(line.names[0]) : GPIOName(), offset: line.offset)
-      if line.names.count > 1 {
-        for k in 1..<line.names.count { _ = selector.add(alternative: GPIOName(line.names[k])) }
-      }
+      let selector = line.selector
       do throws(GPIOError) {
         switch line.direction {
         case .input:
-          let input = InputConfig(
-            interrupt: FirmwareInterrupt.line(i), edges: line.edge ?? .both, bias: line.bias,
-            activeLow: line.activeLow, debounce: config.debounce(ofLine: i), kernelQueue: line.kernelQueue)
-          let requested = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
+          let requested = try gpio.requestInput(
+            selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer)
           let source = requested.source
           world.inputs[i] = .some(requested)
           if source.matched < 0 { sayFoundByOffset(line, source) }
@@ -63,9 +57,8 @@ extension Board {
             throw e
           }
         case .output:
-          let output = OutputConfig(
-            initial: line.initialValue, drive: line.drive, activeLow: line.activeLow)
-          let requested = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
+          let requested = try gpio.requestOutput(
+            selector, on: chip, line.outputConfig, at: now, consumer: consumer)
           let source = requested.source
           world.outputs[i] = .some(requested)
           if source.matched < 0 { sayFoundByOffset(line, source) }
