@@ -53,8 +53,8 @@ public struct CapacityPlan: Equatable, Sendable {
     var taskFds = 0
     var transient = !config.simFiles.isEmpty
     for index in config.tasks.indices {
-      let kind = config.tasks[index].kind
-      let needs = kind.entry.needs(kind)
+      let task = config.tasks[index]
+      let needs = task.entry.needs(task.kind)
       if needs.timer { timed += 1 }
       taskFds += needs.fds
       if needs.fileReads { transient = true }

@@ -182,7 +182,13 @@ public struct TaskConfig: Equatable, Sendable {
   /// The unique task name records carry.
   public var name: Name
   /// What the task does and its settings (TaskKinds.swift, Kinds/).
-  public var kind: TaskKind
+  public let kind: TaskKind
+  /// Where its kind is in `TaskKind.registry` (found when the task is read, so the validator
+  /// makes every `TaskConfig`).
+  let kindIndex: Int
+
+  /// Its kind's registry entry.
+  var entry: TaskKindEntry { TaskKind.registry[kindIndex] }
 }
 
 /// Where records are written (`output`; not a GPIO output line's `OutputConfig`).

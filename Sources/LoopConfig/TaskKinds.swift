@@ -34,12 +34,6 @@ extension TaskKind {
     TaskKindEntry(TickerConfig.self),
     TaskKindEntry(PWMConfig.self),
   ]
-
-  /// The registry entry of this kind.
-  var entry: TaskKindEntry {
-    for entry in TaskKind.registry where entry.matches(self) { return entry }
-    bug("TaskKind.entry: a kind missing from TaskKind.registry")
-  }
 }
 
 /// What one kind's file describes. The settings type conforms (`HeartbeatConfig`).
@@ -119,7 +113,6 @@ struct TaskKindEntry: Sendable {
   let keys: [StaticString]
   let makesReadings: Bool
   let isPeriodic: Bool
-  let matches: @Sendable (TaskKind) -> Bool
   let read: @Sendable (inout Validator, TaskObject) throws(ConfigError) -> TaskKind
   let check: @Sendable (TaskKind, inout Validator, TaskObject) throws(ConfigError) -> Void
   let needs: @Sendable (TaskKind) -> TaskNeeds
@@ -133,7 +126,6 @@ struct TaskKindEntry: Sendable {
     keys = ["name", "kind"] + K.keys
     makesReadings = K.makesReadings
     isPeriodic = K.isPeriodic
-    matches = { K($0) != nil }
     read = { (v, task) throws(ConfigError) in try K.read(&v, task).kind }
     check = { (kind, v, task) throws(ConfigError) in try K(kind)!.check(&v, task) }
     needs = { K($0)!.needs }
@@ -146,7 +138,7 @@ extension BoardConfig {
   /// The tasks with periodic work, one bit per task index: only these can be seen to stall.
   public var periodicTasks: UInt64 {
     var mask: UInt64 = 0
-    for i in tasks.indices where tasks[i].kind.entry.isPeriodic { mask |= 1 << UInt64(i) }
+    for i in tasks.indices where tasks[i].entry.isPeriodic { mask |= 1 << UInt64(i) }
     return mask
   }
 
@@ -155,7 +147,7 @@ extension BoardConfig {
   public func debounce(ofLine line: Int) -> Duration {
     var window = lines[line].debounce
     for task in tasks.elements {
-      if let wanted = task.kind.entry.debounce(task.kind, line), wanted > window { window = wanted }
+      if let wanted = task.entry.debounce(task.kind, line), wanted > window { window = wanted }
     }
     return window
   }
@@ -164,7 +156,8 @@ extension BoardConfig {
   public func buildTask(
     _ index: Int, start: Instant, _ world: inout FirmwareWorld, _ files: inout OpenFiles
   ) throws(StartupError) -> FirmwareTask {
-    let kind = tasks[index].kind
-    return try kind.entry.build(kind, TaskBuild(index: index, config: self, start: start), &world, &files)
+    let task = tasks[index]
+    return try task.entry.build(
+      task.kind, TaskBuild(index: index, config: self, start: start), &world, &files)
   }
 }

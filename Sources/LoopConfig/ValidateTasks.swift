@@ -60,7 +60,8 @@ extension Validator {
         throw mismatch(
           .type, at: element, expected: bytes("a task object ({\"name\": ..., \"kind\": ..., ...})"))
       }
-      let entry = TaskKind.registry[try choice(element, "kind", kindNames, default: nil)]
+      let kindIndex = try choice(element, "kind", kindNames, default: nil)
+      let entry = TaskKind.registry[kindIndex]
       try checkObject(
         element, allowed: entry.keys, what: entry.what, example: "{\"name\": ..., \"kind\": ..., ...}")
       guard let nameNode = doc.member(element, "name") else {
@@ -79,14 +80,14 @@ extension Validator {
       }
       pop(nameMark)
       let taskKind = try entry.read(&self, TaskObject(node: element, index: index))
-      scope.tasks.append(TaskConfig(name: name, kind: taskKind))
+      scope.tasks.append(TaskConfig(name: name, kind: taskKind, kindIndex: kindIndex))
     }
     // Checks that need every task (a threshold's source further down).
     for (index, element) in elements.enumerated() {
       let inner = push(index: index)
       defer { pop(inner) }
-      let taskKind = scope.tasks[index].kind
-      try taskKind.entry.check(taskKind, &self, TaskObject(node: element, index: index))
+      let task = scope.tasks[index]
+      try task.entry.check(task.kind, &self, TaskObject(node: element, index: index))
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices

@@ -57,7 +57,7 @@ import Testing
     let config = try valid(
       String(contentsOf: repositoryRoot.appendingPathComponent("Boards/sim.json"), encoding: .utf8))
     var seen = Set<String>()
-    for task in config.tasks.elements { seen.insert(String(describing: task.kind.entry.name)) }
+    for task in config.tasks.elements { seen.insert(String(describing: task.entry.name)) }
     #expect(seen == Set(names))
   }
 }

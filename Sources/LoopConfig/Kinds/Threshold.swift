@@ -62,16 +62,19 @@ extension ThresholdConfig: TaskKindDescription {
       message.append(" thresholds watching it, the most one source can notify")
       throw v.error(.capacity, at: node, message)
     }
-    if !tasks[source].kind.entry.makesReadings {
+    if !tasks[source].entry.makesReadings {
       var message: [UInt8] = []
       message.append("task ")
       message.appendQuoted(tasks[source].name)
       // The kinds that make readings, as registered: a new one is named here without an edit.
       message.append(" makes no readings; a threshold watches a ")
-      let readers = TaskKind.registry.filter { $0.makesReadings }
-      for (position, reader) in readers.enumerated() {
-        if position > 0 { message.append(position == readers.count - 1 ? " or " : ", ") }
-        message.append(reader.name)
+      var readers = 0
+      for entry in TaskKind.registry where entry.makesReadings { readers += 1 }
+      var position = 0
+      for entry in TaskKind.registry where entry.makesReadings {
+        if position > 0 { message.append(position == readers - 1 ? " or " : ", ") }
+        message.append(entry.name)
+        position += 1
       }
       message.append(" task")
       throw v.error(.conflict, at: node, message)
