@@ -47,9 +47,12 @@ let package = Package(
     // MQTT 3.1.1: packets encoded and decoded in caller-owned buffers, and a client as a task on
     // the loop (non-blocking sockets, fixed buffers in one mapping made at startup).
     .target(name: "LoopMQTT", dependencies: ["LoopCore", "LoopLinux", "CLinux"], swiftSettings: hotPath),
-    // board.json: a small JSON reader with positions, and validation into fixed capacities.
+    // board.json: a small JSON reader with positions, validation into fixed capacities, and the
+    // task kinds (one file each in Kinds/: keys, checks, capacity needs, how the task is built).
+    // Its values are the GPIO and task layers' own types.
     .target(
-      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux"], linkerSettings: [.linkedLibrary("m")]),
+      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks"],
+      linkerSettings: [.linkedLibrary("m")]),
     // The firmware task library and the non-blocking JSON-lines output.
     .target(
       name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],
@@ -101,7 +104,8 @@ let package = Package(
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "GPIOTestSupport", "AllocCounter"]),
     // bad/ is the bad-config corpus, read from disk by the tests.
     .testTarget(
-      name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig"], exclude: ["bad", "largest.json"]),
+      name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig", "LoopGPIO", "LoopTasks", "LoopTesting"],
+      exclude: ["bad", "largest.json"]),
     .testTarget(
       name: "LoopTasksTests",
       dependencies: [

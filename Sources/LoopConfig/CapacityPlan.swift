@@ -1,6 +1,7 @@
 // The capacity plan `sensorloop --check` prints: how much of each fixed capacity a config
 // uses. The validator refuses a config whose plan exceeds a limit, so a config that loads
-// can always start. The counting rules (what each task kind holds) live here, in one place.
+// can always start. The counting rules live here; what each task kind holds is said by the
+// kind (`TaskKindDescription.needs`).
 
 /// How much of each fixed capacity a config uses.
 public struct CapacityPlan: Equatable, Sendable {
@@ -47,27 +48,23 @@ public struct CapacityPlan: Equatable, Sendable {
 
   /// The plan for `config`.
   public init(_ config: BoardConfig) {
+    // What each task holds is said by its kind (`TaskKindDescription.needs`, Kinds/*.swift).
     var timed = 0
-    var watchdogs = 0
+    var taskFds = 0
     var transient = !config.simFiles.isEmpty
     for index in config.tasks.indices {
-      switch config.tasks[index].kind {
-      case .encoder, .threshold: break
-      case .sampler:
-        timed += 1
-        transient = true
-      case .watchdog(let watchdog):
-        timed += 1
-        if watchdog.device != nil { watchdogs += 1 }
-      default: timed += 1
-      }
+      let task = config.tasks[index]
+      let needs = task.entry.needs(task.kind)
+      if needs.timer { timed += 1 }
+      taskFds += needs.fds
+      if needs.fileReads { transient = true }
     }
     var inputs = 0
     for index in config.lines.indices where config.lines[index].direction == .input { inputs += 1 }
     var outputFiles = 0
     if case .file = config.output.target { outputFiles = 1 }
     let lineFds =
-      config.chip == .mock
+      config.simulated
       ? ConfigLimits.mockInputFds * inputs
       : ConfigLimits.realChipFds + ConfigLimits.realLineFds * config.lines.count
     let simTasks = (config.stimuli.isEmpty ? 0 : 1) + config.simFiles.count
@@ -81,7 +78,7 @@ public struct CapacityPlan: Equatable, Sendable {
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
       name: "fds",
-      used: ConfigLimits.platformFds + ConfigLimits.systemdFds + lineFds + watchdogs + outputFiles
+      used: ConfigLimits.platformFds + ConfigLimits.systemdFds + lineFds + taskFds + outputFiles
         + (transient ? ConfigLimits.workerThreads : 0),
       limit: ConfigLimits.maxFds,
       rule:

@@ -5,20 +5,28 @@
 // `BoardConfig.lines` / `BoardConfig.tasks`, resolved and checked by the validator.
 
 import LoopCore
+import LoopGPIO
+import LoopLinux
+import LoopTasks
 
-/// The fixed capacities a config is checked against before anything starts.
+/// The fixed capacities a config is checked against before anything starts. Those that are
+/// the firmware's own tables come from it (`FirmwareLimits`, `FirmwareInterrupt`, the
+/// executor's slots); the rest are what the platform and GPIO backends hold per use, or the
+/// schema's own sizes. LimitsTests checks the executor takes what the plan allows.
 public enum ConfigLimits {
-  /// Tasks in `tasks` (executor slots for configured tasks).
-  public static let maxTasks = 32
-  /// Entries in `lines`.
-  public static let maxLines = 32
+  /// Tasks in `tasks`: the firmware's per-task tables.
+  public static let maxTasks = FirmwareLimits.tasks
+  /// Entries in `lines`: the firmware's per-line tables.
+  public static let maxLines = FirmwareLimits.lines
   /// Executor slots: the configured tasks plus the program's own (see `CapacityPlan`).
-  public static let maxSlots = 40
-  /// Timer deadlines armed at once (each slot holds at most one, so never more than `maxSlots`).
-  public static let maxTimers = 40
+  public static let maxSlots = Firmware<EpollPlatform>.slots
+  /// Timer deadlines armed at once: the executor's timer queue holds one per slot (each slot
+  /// holds at most one), `Executor<40, 40, …>` in LoopTasks' Firmware.swift.
+  public static let maxTimers = Firmware<EpollPlatform>.slots
   /// Slots the program itself always uses: the output writer, the signal handler, the summary
   /// writer, the worker dispatcher, the `--duration` stop timer and the systemd keepalive (both
-  /// reserved: the option and `$WATCHDOG_USEC` are known only at run time).
+  /// reserved: the option and `$WATCHDOG_USEC` are known only at run time). The firmware
+  /// reserves `FirmwareLimits.systemTasks`; the rest serve the simulated board's drivers.
   public static let systemTasks = 6
   /// Of `systemTasks`, those that wait on time: the stop timer and the systemd keepalive.
   public static let systemTimers = 2
@@ -32,15 +40,15 @@ public enum ConfigLimits {
   public static let realLineFds = 2
   /// Fds held while lines are requested on a real chip: the chip opened once for name lookups.
   public static let realChipFds = 1
-  /// Worker threads (`FirmwareLimits.workerThreads`): each holds one fd while it reads a file.
-  public static let workerThreads = 2
+  /// Worker threads: each holds one fd while it reads a file.
+  public static let workerThreads = FirmwareLimits.workerThreads
   /// Interrupt lines reserved for the program (signals, output writable); line `n` of `lines`
   /// uses interrupt `systemInterrupts + n`.
-  public static let systemInterrupts = 8
+  public static let systemInterrupts = FirmwareInterrupt.firstLine
   /// Fds one mock input holds: its pipe's two ends and a duplicate of the read end.
   public static let mockInputFds = 3
   /// Threshold tasks one source task's readings can notify.
-  public static let maxWatchersPerSource = 4
+  public static let maxWatchersPerSource = FirmwareLimits.subscribers
   /// File descriptors the program may hold (epoll registrations and plain files).
   public static let maxFds = 64
   /// Interrupt lines (the core's `Interrupt.capacity`).
@@ -57,16 +65,19 @@ public enum ConfigLimits {
   public static let maxLineNames = 4
   /// The largest config file read.
   public static let maxFileBytes = 256 * 1024
-  /// The output ring's allowed size in bytes.
-  public static let ringBytes: ClosedRange<Int> = 1024...(64 * 1024)
+  /// The output ring's allowed size in bytes (at most the firmware's ring).
+  public static let ringBytes: ClosedRange<Int> = 1024...FirmwareLimits.outputBytes
   /// The output ring's size when `output.ring_bytes` is absent.
-  public static let defaultRingBytes = 64 * 1024
+  public static let defaultRingBytes = FirmwareLimits.outputBytes
 }
 
 /// A validated board.json.
 public struct BoardConfig: Equatable, Sendable {
   /// The board's display name (`board`).
   public var board: Label
+  /// Whether the lines are on the simulated board (`"gpio": "mock"`): the mock GPIO backend,
+  /// whose one chip is `BoardConfig.simulatedChipName`.
+  public var simulated: Bool
   /// Which GPIO chip the lines are on (`gpio`).
   public var chip: ChipSelector
   /// The consumer label GPIO requests carry, shown by `gpioinfo` (`gpio.consumer`).
@@ -76,9 +87,9 @@ public struct BoardConfig: Equatable, Sendable {
   /// The tasks (`tasks`), in file order.
   public var tasks: FixedList<32, TaskConfig>
   /// Where records go (`output`).
-  public var output: OutputConfig
+  public var output: RecordOutput
   /// Scripted stimuli for the mock chip (`sim.stimuli`); empty on a real board.
-  public var stimuli: FixedList<64, Stimulus>
+  public var stimuli: FixedList<64, SimStimulus>
   /// Files the mock board writes on a schedule (`sim.files`); empty on a real board.
   public var simFiles: FixedList<8, SimFile>
 
@@ -95,26 +106,13 @@ public struct BoardConfig: Equatable, Sendable {
   }
 }
 
-/// How the GPIO chip is found. Never by number: chip numbers change between kernels.
-public enum ChipSelector: Equatable, Sendable {
-  /// The simulated board (mock GPIO backend).
-  case mock
-  /// The chip whose label is this (`pinctrl-bcm2711`): the portable way.
-  case label(Name)
-  /// The chip with this device name (`gpiochip0`).
-  case name(Name)
-  /// The chip at this path (`/dev/gpiochip0`).
-  case path(Path)
+extension BoardConfig {
+  /// The name of the simulated board's one chip (its label is `sensorloop-sim`).
+  public static let simulatedChipName: StaticString = "gpiochip0"
 }
 
 /// Line direction.
 public enum Direction: Equatable, Sendable { case input, output }
-/// Which edges a line reports (inputs) or a pulse counter counts.
-public enum Edge: Equatable, Sendable { case none, rising, falling, both }
-/// The line's bias (pull) resistor.
-public enum Bias: Equatable, Sendable { case asIs, disabled, pullUp, pullDown }
-/// How an output line is driven.
-public enum Drive: Equatable, Sendable { case pushPull, openDrain, openSource }
 
 /// One entry of `lines`: a GPIO line and how it is requested.
 public struct LineConfig: Equatable, Sendable {
@@ -132,9 +130,9 @@ public struct LineConfig: Equatable, Sendable {
   public var headerPin: Int?
   /// Input or output.
   public var direction: Direction
-  /// The edges requested for an input (`edge`; derived from the task when absent); `.none`
-  /// for outputs.
-  public var edge: Edge
+  /// The edges requested for an input (`edge`; derived from the task when absent); nil for
+  /// outputs and for an input written `"edge": "none"` (requested with both edges).
+  public var edge: EdgeDetection?
   /// The bias resistor.
   public var bias: Bias
   /// Whether the line is active low (logical 1 = physical low).
@@ -146,139 +144,55 @@ public struct LineConfig: Equatable, Sendable {
   public var drive: Drive
   /// An output's logical value when requested.
   public var initialValue: Bool
-  /// Edges the kernel queues for an input with libgpiod v2 (`kernel_queue`, 1 to 1024, default
-  /// 256; the kernel rounds up to a power of two). v1's queue is always 16.
-  public var kernelQueue: Int = 256
+  /// Edges the kernel queues for an input with libgpiod v2 (`kernel_queue`, 1 to
+  /// `InputConfig.maxKernelQueue`, default `InputConfig.defaultKernelQueue`; the kernel rounds
+  /// up to a power of two). v1's queue is always 16.
+  public var kernelQueue: Int = InputConfig.defaultKernelQueue
+}
+
+extension LineConfig {
+  /// How the GPIO layer finds the line: its names in order, then its offset.
+  public var selector: LineSelector {
+    var selector = LineSelector(names.count > 0 ? GPIOName(names[0]) : GPIOName(), offset: offset)
+    if names.count > 1 {
+      for k in 1..<names.count { _ = selector.add(alternative: GPIOName(names[k])) }
+    }
+    return selector
+  }
+
+  /// How the line is requested when it is an output.
+  public var outputConfig: OutputConfig {
+    OutputConfig(initial: initialValue, drive: drive, activeLow: activeLow)
+  }
+}
+
+extension BoardConfig {
+  /// How input line `line` is requested: raising its interrupt line, reporting the edges its
+  /// task needs (both for `"edge": "none"`), debounced by the longest window asked for.
+  public func inputConfig(ofLine line: Int) -> InputConfig {
+    let config = lines[line]
+    return InputConfig(
+      interrupt: FirmwareInterrupt.line(line), edges: config.edge ?? .both, bias: config.bias,
+      activeLow: config.activeLow, debounce: debounce(ofLine: line), kernelQueue: config.kernelQueue)
+  }
 }
 
 /// One entry of `tasks`.
 public struct TaskConfig: Equatable, Sendable {
   /// The unique task name records carry.
   public var name: Name
-  /// What the task does and its settings.
-  public var kind: TaskKind
+  /// What the task does and its settings (TaskKinds.swift, Kinds/).
+  public let kind: TaskKind
+  /// Where its kind is in `TaskKind.registry` (found when the task is read, so the validator
+  /// makes every `TaskConfig`).
+  let kindIndex: Int
+
+  /// Its kind's registry entry.
+  var entry: TaskKindEntry { TaskKind.registry[kindIndex] }
 }
 
-/// The task kinds and their settings.
-public enum TaskKind: Equatable, Sendable {
-  case heartbeat(HeartbeatConfig)
-  case button(ButtonConfig)
-  case pulseCounter(PulseCounterConfig)
-  case sampler(SamplerConfig)
-  case encoder(EncoderConfig)
-  case threshold(ThresholdConfig)
-  case watchdog(WatchdogConfig)
-  case ticker(TickerConfig)
-  case pwm(PWMConfig)
-}
-
-/// Blinks an output line: on for `pattern[0]`, off for `pattern[1]`, on for `pattern[2]` ...
-public struct HeartbeatConfig: Equatable, Sendable {
-  /// The output line (index into `BoardConfig.lines`).
-  public var line: Int
-  /// Alternating on/off durations, an even count of 2 to 16.
-  public var pattern: FixedList<16, Duration>
-}
-
-/// A debounced push button: press, release and long-press events.
-public struct ButtonConfig: Equatable, Sendable {
-  /// The input line.
-  public var line: Int
-  /// How long the level must hold before a change counts.
-  public var debounce: Duration
-  /// How long a press lasts before a long-press event; nil for no long-press events.
-  public var longPress: Duration?
-}
-
-/// Counts pulses and reports the count and rate per window (anemometer, flow, energy meter).
-public struct PulseCounterConfig: Equatable, Sendable {
-  /// The input line.
-  public var line: Int
-  /// Which edges count as pulses: rising, falling or both.
-  public var edge: Edge
-  /// The reporting window.
-  public var window: Duration
-  /// The reported value is pulses per second × `scale` (2.4 for an anemometer in km/h).
-  public var scale: DecimalNumber
-  /// The reported value's unit.
-  public var unit: Unit
-}
-
-/// Reads a number from a file every period: value = raw × scale + offset.
-public struct SamplerConfig: Equatable, Sendable {
-  /// The file (absolute path), e.g. `/sys/class/thermal/thermal_zone0/temp`.
-  public var path: Path
-  /// How often it is read.
-  public var period: Duration
-  /// Multiplies the raw number (0.001 for millidegrees to °C).
-  public var scale: DecimalNumber
-  /// Added after scaling.
-  public var offset: DecimalNumber
-  /// The reported value's unit.
-  public var unit: Unit
-}
-
-/// A quadrature rotary encoder: lines A and B decoded into a position.
-public struct EncoderConfig: Equatable, Sendable {
-  /// Line A (input).
-  public var lineA: Int
-  /// Line B (input).
-  public var lineB: Int
-  /// Quadrature edges per detent (1, 2 or 4); the position counts detents.
-  public var stepsPerDetent: Int
-}
-
-/// Drives an output on when a source reading rises above `onAbove`, off when it falls
-/// below `offBelow` (hysteresis).
-public struct ThresholdConfig: Equatable, Sendable {
-  /// The task whose readings are watched (a sampler, pulse counter or encoder).
-  public var source: Int
-  /// The output line.
-  public var line: Int
-  /// The output turns on when a reading exceeds this.
-  public var onAbove: DecimalNumber
-  /// The output turns off when a reading falls below this (at most `onAbove`).
-  public var offBelow: DecimalNumber
-}
-
-/// Watches the periodic tasks for stalls (gating systemd's `WATCHDOG=1` pings and printing
-/// stall records) and, with a device, kicks a hardware watchdog while none is stalled.
-public struct WatchdogConfig: Equatable, Sendable {
-  /// The watchdog device (absolute path, a character device), e.g. `/dev/watchdog`; nil to
-  /// supervise only.
-  public var device: Path?
-  /// How often the watched tasks are checked (and the device kicked).
-  public var kick: Duration
-  /// A watched task later than its own next deadline by more than this is stalled: kicking
-  /// (and systemd's `WATCHDOG=1`) stops.
-  public var stall: Duration
-  /// The watched tasks, one bit per task index.
-  public var watched: UInt64
-  /// Whether a clean exit writes the magic 'V' so the watchdog is disarmed.
-  public var disarmOnExit: Bool
-
-  /// Whether task `index` is watched.
-  public func watches(_ index: Int) -> Bool { watched & (1 << UInt64(index)) != 0 }
-}
-
-/// Emits a tick record on a fixed grid.
-public struct TickerConfig: Equatable, Sendable {
-  /// The grid's period.
-  public var period: Duration
-}
-
-/// Software PWM on an output line (slow loads: LEDs, heaters, relays).
-public struct PWMConfig: Equatable, Sendable {
-  /// The output line.
-  public var line: Int
-  /// One on+off cycle.
-  public var period: Duration
-  /// The share of each period the line is on, 0 to 100.
-  public var dutyPercent: Int
-}
-
-/// Where records are written.
-public struct OutputConfig: Equatable, Sendable {
+/// Where records are written (`output`; not a GPIO output line's `OutputConfig`).
+public struct RecordOutput: Equatable, Sendable {
   /// The destination.
   public var target: OutputTarget
   /// The ring buffer's capacity in bytes.
@@ -293,8 +207,9 @@ public enum OutputTarget: Equatable, Sendable {
   case file(Path)
 }
 
-/// A scripted input on the mock chip. Levels are logical (1 = active), as tasks see them.
-public enum Stimulus: Equatable, Sendable {
+/// A scripted input on the mock chip as board.json writes it (SimScripts.swift turns it into
+/// the mock GPIO's `Stimulus` scripts). Levels are logical (1 = active), as tasks see them.
+public enum SimStimulus: Equatable, Sendable {
   /// The line goes to `value` at `at`.
   case edge(line: Int, at: Duration, value: Bool)
   /// A pulse train.

@@ -13,6 +13,8 @@ struct Validator {
   let file: [UInt8]
   /// The JSON path of the value being checked (`tasks[2].line`).
   var path: [UInt8] = []
+  /// What the tasks being read may refer to (ValidateTasks.swift).
+  var scope = TaskScope()
 
   init(doc: JSONDocument, file: [UInt8]) {
     self.doc = doc

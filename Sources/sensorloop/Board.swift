@@ -10,55 +10,8 @@ import LoopGPIO
 import LoopLinux
 import LoopTasks
 
-/// A startup failure: what to print, and the exit code.
-struct StartupError: Error {
-  var message: [UInt8]
-
-  init(_ parts: StaticString...) {
-    message = []
-    for part in parts { message.append(contentsOf: bytes(part)) }
-  }
-
-  mutating func add(_ part: StaticString) { message.append(contentsOf: bytes(part)) }
-  mutating func add<let n: Int>(_ text: FixedText<n>) { text.withBytes { message.append(contentsOf: $0) } }
-  mutating func add(decimal value: Int) {
-    if value < 0 { message.append(0x2D) }
-    var digits: [UInt8] = []
-    var rest = value.magnitude
-    repeat {
-      digits.append(UInt8(0x30 + rest % 10))
-      rest /= 10
-    } while rest > 0
-    message.append(contentsOf: digits.reversed())
-  }
-  mutating func add(errno: Errno) {
-    add(" (")
-    add(errno.name)
-    add(": ")
-    add(errno.message)
-    add(")")
-  }
-}
-
 func bytes(_ text: StaticString) -> [UInt8] {
   Array(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-}
-
-/// Files the program holds open for its tasks (closed when the program ends).
-struct OpenFiles: ~Copyable {
-  var fds: InlineArray<8, FileDescriptor?> = InlineArray { _ in nil }
-  var count = 0
-
-  /// The fd kept last.
-  var lastFD: Int32 = -1
-
-  mutating func keep(_ fd: consuming FileDescriptor) -> Int32 {
-    let raw = fd.rawValue
-    fds[count] = .some(fd)
-    count += 1
-    lastFD = raw
-    return raw
-  }
 }
 
 /// What lasts across reloads: the flags of the fds sensorloop changed (restored on every exit),
@@ -177,9 +130,8 @@ enum Board {
     try wireGPIO(config, &world, &platform, start: start)
     names(config, &world)
     var firmware = Firmware(platform: platform, world: world, start: start)
-    var watchdogs: [(fd: Int32, disarm: Bool)] = []
-    try spawnTasks(config, stopAt: program.stopAt, &firmware, &files, &watchdogs)
-    return run(&firmware, ringBytes: config.output.ringBytes, watchdogs: watchdogs, &program)
+    try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
+    return run(&firmware, ringBytes: config.output.ringBytes, watchdogs: files.watchdogs, &program)
   }
 
   static func makePlatform() throws(StartupError) -> EpollPlatform {
@@ -257,7 +209,7 @@ enum Board {
   /// Opens the output (stdout, stderr or a file), non-blocking, watched for writability. A
   /// file is opened again on every run, so a SIGHUP after logrotate moved it writes a new one.
   static func openOutput(
-    _ output: LoopConfig.OutputConfig, _ platform: inout EpollPlatform, _ files: inout OpenFiles,
+    _ output: RecordOutput, _ platform: inout EpollPlatform, _ files: inout OpenFiles,
     _ flags: inout SavedFlags
   ) throws(StartupError) -> FirmwareWorld {
     let fd: Int32

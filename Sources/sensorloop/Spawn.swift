@@ -1,5 +1,7 @@
-// One firmware task per configured task, plus the program's own: the output writer, the
-// signal handler, the stop timer of `--duration`, and on the mock board its stimuli and files.
+// One firmware task per configured task, built by its kind (LoopConfig/Kinds/*.swift), plus
+// the program's own: the output writer, the signal handler, the summary writer, the worker
+// dispatcher, the stop timer of `--duration`, the systemd keepalive, and on the mock board
+// its stimuli and files.
 
 import CLinux
 import LoopConfig
@@ -11,7 +13,7 @@ import LoopTasks
 extension Board {
   static func spawnTasks(
     _ config: BoardConfig, stopAt: Instant?, _ firmware: inout Firmware<EpollPlatform>,
-    _ files: inout OpenFiles, _ watchdogs: inout [(fd: Int32, disarm: Bool)]
+    _ files: inout OpenFiles
   ) throws(StartupError) {
     let start = firmware.start
     var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
@@ -33,12 +35,9 @@ extension Board {
             start: start + file.at, every: file.every)))
     }
     do throws(StartupError) {
+      // Each kind builds its own task (LoopConfig/Kinds/*.swift).
       for i in config.tasks.indices {
-        let task = try task(i, config, start: start, &firmware.world, &files)
-        if case .watchdog(let c) = config.tasks[i].kind, c.device != nil {
-          watchdogs.append((files.lastFD, c.disarmOnExit))
-        }
-        tasks.append(task)
+        tasks.append(try config.buildTask(i, start: start, &firmware.world, &files))
       }
       for task in tasks {
         do { try firmware.spawn(task) } catch {
@@ -47,133 +46,9 @@ extension Board {
       }
     } catch {
       // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
-      for (fd, _) in watchdogs { _ = Watchdog.write(fd, "V") }
+      for (fd, _) in files.watchdogs { _ = Watchdog.write(fd, "V") }
       throw error
     }
-  }
-
-  static func task(
-    _ index: Int, _ config: BoardConfig, start: Instant, _ world: inout FirmwareWorld,
-    _ files: inout OpenFiles
-  ) throws(StartupError) -> FirmwareTask {
-    switch config.tasks[index].kind {
-    case .heartbeat(let c):
-      // The validator allows at most `PatternSteps.count` steps, all positive: every one is kept.
-      var steps = PatternSteps(repeating: .zero)
-      for k in 0..<c.pattern.count { steps[k] = c.pattern[k] }
-      guard let pattern = BlinkPattern(steps, count: c.pattern.count, start: start) else {
-        bug("Board.task: the validator let through a pattern the heartbeat cannot hold")
-      }
-      return .heartbeat(Heartbeat(index: index, line: c.line, pattern: pattern))
-    case .button(let c):
-      return .button(Button(index: index, line: c.line, longPress: c.longPress))
-    case .pulseCounter(let c):
-      return .pulseCounter(
-        PulseCounter(
-          index: index, line: c.line, window: c.window, scale: c.scale.double, unit: ShortName(c.unit),
-          start: start))
-    case .sampler(let c):
-      return .sampler(
-        Sampler(
-          index: index, path: FilePath(c.path), period: c.period, scale: c.scale.double,
-          offset: c.offset.double,
-          unit: ShortName(c.unit), start: start))
-    case .encoder(let c):
-      let a = world.initialLevel(ofInput: c.lineA) ?? false
-      let b = world.initialLevel(ofInput: c.lineB) ?? false
-      return .encoder(
-        Encoder(index: index, lineA: c.lineA, lineB: c.lineB, stepsPerDetent: c.stepsPerDetent, a: a, b: b))
-    case .threshold(let c):
-      return .threshold(
-        ThresholdSwitch(
-          index: index, source: c.source, line: c.line, onAbove: c.onAbove.double, offBelow: c.offBelow.double
-        ))
-    case .watchdog(let c):
-      var fd: Int32 = -1
-      if let device = c.device { fd = try openWatchdog(device, kick: c.kick, &files) }
-      return .watchdog(
-        Watchdog(
-          index: index, device: fd, kick: c.kick, stall: c.stall, watched: c.watched & periodicTasks(config),
-          start: start))
-    case .ticker(let c):
-      return .ticker(TickerTask(index: index, period: c.period, start: start))
-    case .pwm(let c):
-      return .pwm(
-        SoftwarePWM(index: index, line: c.line, period: c.period, dutyPercent: c.dutyPercent, start: start))
-    }
-  }
-
-  /// Opens the watchdog `device` for kicks every `kick`: a character device whose timeout (when
-  /// the driver tells it) is longer than `kick`, or a FIFO (a stand-in for tests: the kicks can be
-  /// read from it, and it protects nothing). Never created: a missing device is an error, not a
-  /// regular file in /dev that would be "kicked" while nothing watches the board.
-  static func openWatchdog(_ device: Path, kick: Duration, _ files: inout OpenFiles) throws(StartupError)
-    -> Int32
-  {
-    var opened: FileDescriptor
-    do {
-      // Nonblocking: a FIFO without a reader then fails (ENXIO) instead of blocking startup.
-      opened = try device.withCString { (p) throws(Errno) in
-        try FileDescriptor.open(cString: p, .writeOnly | .nonBlocking)
-      }
-    } catch {
-      var e = StartupError("sensorloop: cannot open the watchdog ")
-      e.add(device)
-      e.add(errno: error)
-      throw e
-    }
-    let type: FileType
-    do { type = try opened.fileType() } catch {
-      var e = StartupError("sensorloop: cannot check the watchdog ")
-      e.add(device)
-      e.add(errno: error)
-      throw e
-    }
-    switch type {
-    case .characterDevice:
-      // The driver's timeout, where it tells it (bcm2835_wdt: at most about 15 s): a kick
-      // period at or above it would let the board reset between two kicks.
-      if let seconds = try? opened.watchdogTimeout(), seconds > 0,
-        kick >= .seconds(Int64(seconds))
-      {
-        // Opening armed it: disarm it before it is closed.
-        _ = Watchdog.write(opened.rawValue, "V")
-        var e = StartupError("sensorloop: the watchdog ")
-        e.add(device)
-        e.add(" resets the board after ")
-        e.add(decimal: seconds)
-        e.add(" s without a kick, and kick_ms is ")
-        e.add(decimal: Int(kick.nanoseconds / 1_000_000))
-        e.add(": set kick_ms below ")
-        e.add(decimal: seconds * 1000)
-        throw e
-      }
-    case .fifo:
-      break
-    default:
-      var e = StartupError("sensorloop: the watchdog ")
-      e.add(device)
-      e.add(" is not a character device (")
-      e.add(type.name)
-      e.add("): kicking it would protect nothing; give the watchdog driver's device (/dev/watchdog)")
-      e.add(" or leave \"device\" out to supervise without one")
-      throw e
-    }
-    return files.keep(opened)
-  }
-
-  /// The tasks with periodic work, one bit per task index. Only these can be seen to stall: a
-  /// button, an encoder or a threshold waits for input and may rightly stay idle for days, so
-  /// watching them would stop the kicks (and reset the board) whenever nobody touches it.
-  static func periodicTasks(_ config: BoardConfig) -> UInt64 {
-    var mask: UInt64 = 0
-    for i in config.tasks.indices {
-      switch config.tasks[i].kind {
-      case .heartbeat, .pulseCounter, .sampler, .ticker, .pwm: mask |= 1 << UInt64(i)
-      case .button, .encoder, .threshold, .watchdog: break
-      }
-    }
-    return mask
   }
 
   /// Runs until a stop or a reload; prints the summary on SIGUSR1, and at a stop, after

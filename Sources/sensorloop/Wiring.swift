@@ -1,6 +1,6 @@
-// From config values to running parts: GPIO lines requested on the real chip or the mock board
-// (the same request and event path either way), the simulated board's stimuli and files, and
-// one firmware task per configured task.
+// From config values to running GPIO: lines requested on the real chip or the mock board (the
+// same request and event path either way, with the config's own LoopGPIO settings), and the
+// simulated board's stimuli (scripted by LoopConfig's SimScripts.swift) on the mock ports.
 
 import CLinux
 import LoopConfig
@@ -15,33 +15,26 @@ extension Board {
   static func wireGPIO(
     _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform, start now: Instant
   ) throws(StartupError) {
-    var simulated = false
-    if case .mock = config.chip { simulated = true }
-    var gpio = BoardGPIO(simulated: simulated)
+    var gpio = BoardGPIO(simulated: config.simulated)
     // The simulated chip emulates today's kernel uAPI (v2 records, sized queues, sequence
     // numbers); its lines are debounced in software (the mock kernel does not debounce).
     gpio.mock.abi = .v2
-    let chip: LoopGPIO.ChipSelector
-    switch config.chip {
-    case .mock:
-      let index = gpio.mock.addChip(name: "gpiochip0", label: "sensorloop-sim", lines: config.lines.count)
+    if config.simulated {
+      let index = gpio.mock.addChip(
+        name: BoardConfig.simulatedChipName, label: "sensorloop-sim", lines: config.lines.count)
       for i in config.lines.indices {
         // The mock chip's line i carries the config's first spelling of line i.
         if config.lines[i].names.count > 0 {
           gpio.mock.nameLine(chip: index, offset: i, GPIOName(config.lines[i].names[0]))
         }
       }
-      chip = .name(GPIOName("gpiochip0"))
-    case .label(let label): chip = .label(GPIOName(label))
-    case .name(let name): chip = .name(GPIOName(name))
-    case .path(let path): chip = .path(GPIOName(path))
     }
-    try requestLines(&gpio, chip, config, &world, &platform, now)
+    try requestLines(&gpio, config.chip, config, &world, &platform, now)
     if gpio.simulated { try scheduleStimuli(config, &gpio.mock, &world, start: now) }
   }
 
   static func requestLines(
-    _ gpio: inout BoardGPIO, _ chip: LoopGPIO.ChipSelector, _ config: BoardConfig,
+    _ gpio: inout BoardGPIO, _ chip: ChipSelector, _ config: BoardConfig,
     _ world: inout FirmwareWorld,
     _ platform: inout EpollPlatform, _ now: Instant
   ) throws(StartupError) {
@@ -49,18 +42,12 @@ extension Board {
     for i in config.lines.indices {
       let line = config.lines[i]
       world.lineNames[i] = ShortName(line.id)
-      var selector = LineSelector(
-        line.names.count > 0 ? GPIOName(line.names[0]) : GPIOName(), offset: line.offset)
-      if line.names.count > 1 {
-        for k in 1..<line.names.count { _ = selector.add(alternative: GPIOName(line.names[k])) }
-      }
+      let selector = line.selector
       do throws(GPIOError) {
         switch line.direction {
         case .input:
-          let input = InputConfig(
-            interrupt: FirmwareInterrupt.line(i), edges: detection(line.edge), bias: bias(line.bias),
-            activeLow: line.activeLow, debounce: debounce(of: i, config), kernelQueue: line.kernelQueue)
-          let requested = try gpio.requestInput(selector, on: chip, input, consumer: consumer)
+          let requested = try gpio.requestInput(
+            selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer)
           let source = requested.source
           world.inputs[i] = .some(requested)
           if source.matched < 0 { sayFoundByOffset(line, source) }
@@ -70,9 +57,8 @@ extension Board {
             throw e
           }
         case .output:
-          let output = LoopGPIO.OutputConfig(
-            initial: line.initialValue, drive: drive(line.drive), activeLow: line.activeLow)
-          let requested = try gpio.requestOutput(selector, on: chip, output, at: now, consumer: consumer)
+          let requested = try gpio.requestOutput(
+            selector, on: chip, line.outputConfig, at: now, consumer: consumer)
           let source = requested.source
           world.outputs[i] = .some(requested)
           if source.matched < 0 { sayFoundByOffset(line, source) }
@@ -135,102 +121,11 @@ extension Board {
       }
     }
     for s in 0..<config.stimuli.count {
-      for script in scripts(config.stimuli[s], config, port, start: start) {
+      for script in config.stimuli[s].scripts(config.lines, ports: port, start: start) {
         do { try world.stimuli.schedule(script) } catch {
           throw StartupError("sensorloop: sim: too many stimuli (a press expands to two scripts per press)")
         }
       }
-    }
-  }
-
-  /// The physical scripts of one config stimulus (levels in the config are logical).
-  static func scripts(
-    _ stimulus: LoopConfig.Stimulus, _ config: BoardConfig, _ port: InlineArray<32, Int>, start: Instant
-  )
-    -> [LoopGPIO.Stimulus]
-  {
-    func physical(_ line: Int, _ logical: Bool) -> Bool { logical != config.lines[line].activeLow }
-    switch stimulus {
-    case .edge(let line, let at, let value):
-      return [.level(port: port[line], at: start + at, high: physical(line, value))]
-    case .pulses(let train):
-      let hertz = max(1, Int64(train.frequencyHz.double.rounded()))
-      let duty = max(1, min(99, train.high.nanoseconds * 100 / max(1, train.period.nanoseconds)))
-      return [
-        .pulses(
-          port: port[train.line], start: start + train.at, hertz: hertz, dutyPercent: duty,
-          count: train.count ?? Int64.max / 4)
-      ]
-    case .bounce(let line, let at, let transitions, let within, let value):
-      let bounces = max(0, transitions / 2)
-      let spacing = Duration(nanoseconds: max(1, within.nanoseconds / Int64(max(1, transitions))))
-      return [
-        .bounce(
-          port: port[line], start: start + at, high: physical(line, value), bounces: bounces, spacing: spacing
-        )
-      ]
-    case .press(let press):
-      var result: [LoopGPIO.Stimulus] = []
-      for k in 0..<press.count {
-        let down = start + press.at + press.every * Int64(k)
-        for (time, logical) in [(down, true), (down + press.hold, false)] {
-          if press.bounceTransitions > 0 {
-            let spacing = Duration(
-              nanoseconds: max(1, press.bounceWithin.nanoseconds / Int64(press.bounceTransitions)))
-            result.append(
-              .bounce(
-                port: port[press.line], start: time, high: physical(press.line, logical),
-                bounces: press.bounceTransitions / 2, spacing: spacing))
-          } else {
-            result.append(.level(port: port[press.line], at: time, high: physical(press.line, logical)))
-          }
-        }
-      }
-      return result
-    case .quadrature(let q):
-      let rate = max(1, 1_000_000_000 / max(1, q.interval.nanoseconds))
-      return [
-        .quadrature(
-          a: port[q.lineA], b: port[q.lineB], start: start + q.at, stepsPerSecond: rate,
-          steps: q.clockwise ? Int64(q.steps) : -Int64(q.steps))
-      ]
-    }
-  }
-
-  /// The line's debounce window: its own, or the longest of the buttons reading it (the window
-  /// is applied where the edges are read, on kernel timestamps).
-  static func debounce(of line: Int, _ config: BoardConfig) -> Duration {
-    var window = config.lines[line].debounce
-    for task in config.tasks.elements {
-      if case .button(let button) = task.kind, button.line == line, button.debounce > window {
-        window = button.debounce
-      }
-    }
-    return window
-  }
-
-  static func detection(_ edge: LoopConfig.Edge) -> EdgeDetection {
-    switch edge {
-    case .rising: .rising
-    case .falling: .falling
-    case .both, .none: .both
-    }
-  }
-
-  static func bias(_ bias: LoopConfig.Bias) -> LoopGPIO.Bias {
-    switch bias {
-    case .asIs: .asIs
-    case .disabled: .disabled
-    case .pullUp: .pullUp
-    case .pullDown: .pullDown
-    }
-  }
-
-  static func drive(_ drive: LoopConfig.Drive) -> LoopGPIO.Drive {
-    switch drive {
-    case .pushPull: .pushPull
-    case .openDrain: .openDrain
-    case .openSource: .openSource
     }
   }
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import LoopCore
+import LoopGPIO
 import Testing
 
 // Testable for the value types' memberwise initialisers.
@@ -181,18 +182,20 @@ import Testing
   }
 
   @Test func chipSelectors() throws {
-    func chip(_ json: String) throws -> ChipSelector {
-      try valid(
+    // The config says it in LoopGPIO's own `ChipSelector`; the simulated board is its one chip.
+    func chip(_ json: String) throws -> (Bool, ChipSelector) {
+      let config = try valid(
         """
         { "board": "b", "gpio": \(json), "tasks": [{ "name": "t", "kind": "ticker", "period_ms": 5 }] }
         """
-      ).chip
+      )
+      return (config.simulated, config.chip)
     }
-    #expect(try chip(#""mock""#) == .mock)
-    #expect(try chip(#"{ "chip": "mock" }"#) == .mock)
-    #expect(try chip(#"{ "chip": "pinctrl-rp1" }"#) == .label(Name("pinctrl-rp1")))
-    #expect(try chip(#"{ "chip": "gpiochip4" }"#) == .name(Name("gpiochip4")))
-    #expect(try chip(#"{ "chip": "/dev/gpiochip0" }"#) == .path(Path("/dev/gpiochip0")))
+    #expect(try chip(#""mock""#) == (true, .name(GPIOName("gpiochip0"))))
+    #expect(try chip(#"{ "chip": "mock" }"#) == (true, .name(GPIOName("gpiochip0"))))
+    #expect(try chip(#"{ "chip": "pinctrl-rp1" }"#) == (false, .label(GPIOName("pinctrl-rp1"))))
+    #expect(try chip(#"{ "chip": "gpiochip4" }"#) == (false, .name(GPIOName("gpiochip4"))))
+    #expect(try chip(#"{ "chip": "/dev/gpiochip0" }"#) == (false, .path(GPIOName("/dev/gpiochip0"))))
     let config = try valid(
       #"{ "board": "b", "gpio": { "chip": "x", "consumer": "weather" }, "tasks": [{ "name": "t", "kind": "ticker", "period_ms": 5 }] }"#
     )
@@ -219,10 +222,10 @@ import Testing
 
   @Test func output() throws {
     let tick = #"{ "name": "t", "kind": "ticker", "period_ms": 5 }"#
-    #expect(try valid(mockConfig(tasks: tick)).output == OutputConfig(target: .stdout, ringBytes: 65536))
+    #expect(try valid(mockConfig(tasks: tick)).output == RecordOutput(target: .stdout, ringBytes: 65536))
     let file = try valid(
       mockConfig(tasks: tick, extra: #", "output": { "to": "out.jsonl", "ring_bytes": 4096 }"#))
-    #expect(file.output == OutputConfig(target: .file(Path("out.jsonl")), ringBytes: 4096))
+    #expect(file.output == RecordOutput(target: .file(Path("out.jsonl")), ringBytes: 4096))
     let stderr = try valid(mockConfig(tasks: tick, extra: #", "output": { "to": "stderr" }"#))
     #expect(stderr.output.target == .stderr)
   }

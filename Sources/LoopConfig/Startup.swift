@@ -1,0 +1,57 @@
+// What starting a config can fail with, and the files the program holds open for it: shared
+// by the program (sensorloop) and the task kinds' builders (Kinds/).
+
+import LoopCore
+import LoopLinux
+
+/// A startup failure: what to print.
+public struct StartupError: Error {
+  /// The message, without a trailing newline.
+  public var message: [UInt8]
+
+  /// A message made of `parts`.
+  public init(_ parts: StaticString...) {
+    message = []
+    for part in parts { message.append(contentsOf: bytes(part)) }
+  }
+
+  /// Appends a literal.
+  public mutating func add(_ part: StaticString) { message.append(contentsOf: bytes(part)) }
+  /// Appends a fixed text.
+  public mutating func add<let n: Int>(_ text: FixedText<n>) {
+    text.withBytes { message.append(contentsOf: $0) }
+  }
+  /// Appends a decimal integer.
+  public mutating func add(decimal value: Int) { message.appendDecimal(value) }
+  /// Appends ` (ENAME: message)`.
+  public mutating func add(errno: Errno) {
+    add(" (")
+    add(errno.name)
+    add(": ")
+    add(errno.message)
+    add(")")
+  }
+}
+
+/// Files the program holds open for its tasks (closed when the program ends).
+public struct OpenFiles: ~Copyable {
+  var fds: InlineArray<8, FileDescriptor?> = InlineArray { _ in nil }
+  var count = 0
+
+  /// The fd kept last.
+  public private(set) var lastFD: Int32 = -1
+  /// The watchdog devices opened (opening arms one), and whether a clean exit disarms each.
+  public var watchdogs: [(fd: Int32, disarm: Bool)] = []
+
+  /// None yet.
+  public init() {}
+
+  /// Keeps `fd` open until the program ends; returns its number.
+  public mutating func keep(_ fd: consuming FileDescriptor) -> Int32 {
+    let raw = fd.rawValue
+    fds[count] = .some(fd)
+    count += 1
+    lastFD = raw
+    return raw
+  }
+}

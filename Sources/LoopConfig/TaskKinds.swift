@@ -1,0 +1,163 @@
+// The task kinds sensorloop knows, and what a kind's file describes. Each kind lives in one
+// file of Kinds/: its settings (the value `board.json` becomes), its JSON name and keys, how
+// its task object is read and checked, what it holds of the fixed capacities, and how its
+// firmware task is built. Registering a kind is its case in `TaskKind` and its entry in
+// `TaskKind.registry` (README.md, "Adding a task kind", walks through it).
+
+import LoopCore
+import LoopLinux
+import LoopTasks
+
+/// The task kinds and their settings: one case per file of Kinds/.
+public enum TaskKind: Equatable, Sendable {
+  case heartbeat(HeartbeatConfig)
+  case button(ButtonConfig)
+  case pulseCounter(PulseCounterConfig)
+  case sampler(SamplerConfig)
+  case encoder(EncoderConfig)
+  case threshold(ThresholdConfig)
+  case watchdog(WatchdogConfig)
+  case ticker(TickerConfig)
+  case pwm(PWMConfig)
+}
+
+extension TaskKind {
+  /// Every kind, in the order messages list them ("expected one of ...").
+  static let registry: [TaskKindEntry] = [
+    TaskKindEntry(HeartbeatConfig.self),
+    TaskKindEntry(ButtonConfig.self),
+    TaskKindEntry(PulseCounterConfig.self),
+    TaskKindEntry(SamplerConfig.self),
+    TaskKindEntry(EncoderConfig.self),
+    TaskKindEntry(ThresholdConfig.self),
+    TaskKindEntry(WatchdogConfig.self),
+    TaskKindEntry(TickerConfig.self),
+    TaskKindEntry(PWMConfig.self),
+  ]
+}
+
+/// What one kind's file describes. The settings type conforms (`HeartbeatConfig`).
+protocol TaskKindDescription: Equatable, Sendable {
+  /// The value of `"kind"` in board.json.
+  static var name: StaticString { get }
+  /// The kind in messages: "a heartbeat task".
+  static var what: StaticString { get }
+  /// The task object's keys besides `name` and `kind`.
+  static var keys: [StaticString] { get }
+  /// Whether its task makes readings a threshold can watch.
+  static var makesReadings: Bool { get }
+  /// Whether its task has periodic work, so a watchdog can see it stall (a task that waits for
+  /// input may rightly stay idle for days).
+  static var isPeriodic: Bool { get }
+
+  /// Reads and checks the task object `task` (the validator's path is at it).
+  static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self
+  /// Checks that need every task read (a reference to a task further down); the path is at
+  /// the task.
+  func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError)
+
+  /// Wraps the settings as a `TaskKind` (`.heartbeat(self)`).
+  var kind: TaskKind { get }
+  /// The settings of `kind`, if it is this kind.
+  init?(_ kind: TaskKind)
+
+  /// What one task of this kind holds of the fixed capacities (besides its slot).
+  var needs: TaskNeeds { get }
+  /// The debounce window this task wants on input line `line`, if it reads that line.
+  func debounce(ofLine line: Int) -> Duration?
+  /// The firmware task that runs it.
+  func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
+    -> FirmwareTask
+}
+
+extension TaskKindDescription {
+  static var makesReadings: Bool { false }
+  static var isPeriodic: Bool { false }
+  func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) {}
+  func debounce(ofLine line: Int) -> Duration? { nil }
+}
+
+/// What one task holds of the fixed capacities besides its executor slot.
+struct TaskNeeds {
+  /// Whether it waits on time (one timer deadline).
+  var timer: Bool
+  /// File descriptors it holds while it runs (a watchdog device).
+  var fds = 0
+  /// Whether it reads or writes files through the worker threads (each holds one fd then).
+  var fileReads = false
+}
+
+/// A task object being read: its node and its index in `tasks`.
+struct TaskObject {
+  /// The object's node.
+  let node: Int
+  /// Its index in `tasks`.
+  let index: Int
+}
+
+/// What building a configured task needs to know.
+public struct TaskBuild {
+  /// The task's index in `tasks` (its slot in the world's tables).
+  public let index: Int
+  /// The whole config (a watchdog watches other tasks).
+  public let config: BoardConfig
+  /// When the firmware started: the tasks' time grids begin here.
+  public let start: Instant
+}
+
+/// One registered kind: its description's parts, reachable without knowing its type.
+struct TaskKindEntry: Sendable {
+  let name: StaticString
+  let what: StaticString
+  /// `name`, `kind`, then the kind's own keys.
+  let keys: [StaticString]
+  let makesReadings: Bool
+  let isPeriodic: Bool
+  let read: @Sendable (inout Validator, TaskObject) throws(ConfigError) -> TaskKind
+  let check: @Sendable (TaskKind, inout Validator, TaskObject) throws(ConfigError) -> Void
+  let needs: @Sendable (TaskKind) -> TaskNeeds
+  let debounce: @Sendable (TaskKind, Int) -> Duration?
+  let build:
+    @Sendable (TaskKind, TaskBuild, inout FirmwareWorld, inout OpenFiles) throws(StartupError) -> FirmwareTask
+
+  init<K: TaskKindDescription>(_ kind: K.Type) {
+    name = K.name
+    what = K.what
+    keys = ["name", "kind"] + K.keys
+    makesReadings = K.makesReadings
+    isPeriodic = K.isPeriodic
+    read = { (v, task) throws(ConfigError) in try K.read(&v, task).kind }
+    check = { (kind, v, task) throws(ConfigError) in try K(kind)!.check(&v, task) }
+    needs = { K($0)!.needs }
+    debounce = { K($0)!.debounce(ofLine: $1) }
+    build = { (kind, task, world, files) throws(StartupError) in try K(kind)!.build(task, &world, &files) }
+  }
+}
+
+extension BoardConfig {
+  /// The tasks with periodic work, one bit per task index: only these can be seen to stall.
+  public var periodicTasks: UInt64 {
+    var mask: UInt64 = 0
+    for i in tasks.indices where tasks[i].entry.isPeriodic { mask |= 1 << UInt64(i) }
+    return mask
+  }
+
+  /// Input line `line`'s debounce window: its own, or the longest a task reading it wants
+  /// (the window is applied where the edges are read, on kernel timestamps).
+  public func debounce(ofLine line: Int) -> Duration {
+    var window = lines[line].debounce
+    for task in tasks.elements {
+      if let wanted = task.entry.debounce(task.kind, line), wanted > window { window = wanted }
+    }
+    return window
+  }
+
+  /// The firmware task that runs configured task `index`.
+  public func buildTask(
+    _ index: Int, start: Instant, _ world: inout FirmwareWorld, _ files: inout OpenFiles
+  ) throws(StartupError) -> FirmwareTask {
+    let task = tasks[index]
+    return try task.entry.build(
+      task.kind, TaskBuild(index: index, config: self, start: start), &world, &files)
+  }
+}

@@ -1,0 +1,66 @@
+// board.json's `gpio`: the simulated board, or how the GPIO chip is found (never by number).
+
+import LoopCore
+import LoopGPIO
+
+extension Validator {
+  /// Whether the board is simulated, its chip and the consumer label.
+  mutating func gpio(_ root: Int) throws(ConfigError) -> (simulated: Bool, chip: ChipSelector, consumer: Name)
+  {
+    let simulated = (true, ChipSelector.name(GPIOName(BoardConfig.simulatedChipName)))
+    let example: StaticString = "{\"chip\": \"pinctrl-bcm2711\"}"
+    guard let node = doc.member(root, "gpio") else {
+      throw missing(root, "gpio", bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"))
+    }
+    let mark = push("gpio")
+    defer { pop(mark) }
+    if kind(node) == .string {
+      guard bytesEqual(doc.string(node), "mock") else {
+        throw mismatch(
+          .range, at: node,
+          expected: bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"),
+          suggested: suggestion(for: doc.string(node), among: ["mock"]).map { _ in bytes("mock") })
+      }
+      return (simulated.0, simulated.1, Name("sensorloop"))
+    }
+    try checkObject(node, allowed: ["chip", "consumer"], what: "gpio", example: example)
+    let consumer: Name
+    if let consumerNode = doc.member(node, "consumer") {
+      let inner = push("consumer")
+      consumer = try readKernelName(consumerNode)
+      pop(inner)
+    } else {
+      consumer = Name("sensorloop")
+    }
+    guard let chipNode = doc.member(node, "chip") else {
+      throw missing(node, "chip", bytes("a chip label such as \"pinctrl-bcm2711\", or \"mock\""))
+    }
+    let inner = push("chip")
+    defer { pop(inner) }
+    let chipExpected = bytes(
+      "a chip label such as \"pinctrl-bcm2711\", a chip name such as \"gpiochip0\", a /dev path, or \"mock\"")
+    if kind(chipNode) == .number
+      || (kind(chipNode) == .string && !doc.string(chipNode).isEmpty
+        && doc.string(chipNode).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }))
+    {
+      var message: [UInt8] = []
+      message.append("expected ")
+      message.append(contentsOf: chipExpected)
+      message.append(", found ")
+      describe(chipNode, into: &message)
+      message.append(" (a bare chip number is refused: numbers change between kernels; use the label)")
+      throw error(.range, at: chipNode, message)
+    }
+    guard kind(chipNode) == .string else { throw mismatch(.type, at: chipNode, expected: chipExpected) }
+    let text = doc.string(chipNode)
+    if bytesEqual(text, "mock") { return (simulated.0, simulated.1, consumer) }
+    if text.first == UInt8(ascii: "/") {
+      return (false, .path(GPIOName(try readPath(chipNode, absolute: true))), consumer)
+    }
+    let name = try readKernelName(chipNode)
+    if numberAfter(prefix: "gpiochip", in: Array(text)) != nil {
+      return (false, .name(GPIOName(name)), consumer)
+    }
+    return (false, .label(GPIOName(name)), consumer)
+  }
+}

@@ -1,0 +1,371 @@
+// board.json's `lines`: each line's spellings (names, aliases, offset, header pin), which must
+// agree on a known Raspberry Pi chip and name no line twice, and how it is requested.
+
+import LoopCore
+import LoopGPIO
+
+/// Bookkeeping per line while tasks are read.
+struct LineUse {
+  /// The object node of the line in `lines` (for positions).
+  var node: Int
+  /// Whether `edge` was written.
+  var explicitEdge: Bool
+  /// The task using the line, if any.
+  var task: Int?
+}
+
+extension Validator {
+  static let lineKeys: [StaticString] = [
+    "name", "aliases", "offset", "pin", "direction", "edge", "bias", "active_low", "debounce_ms", "drive",
+    "initial", "kernel_queue",
+  ]
+
+  mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector, uses: inout [LineUse])
+    throws(ConfigError)
+    -> FixedList<32, LineConfig>
+  {
+    var lines = FixedList<32, LineConfig>()
+    guard let node = doc.member(root, "lines") else { return lines }
+    let mark = push("lines")
+    defer { pop(mark) }
+    guard kind(node) == .object else {
+      throw mismatch(
+        .type, at: node,
+        expected: bytes(
+          "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})"))
+    }
+    // A "note" with a string value is free text here too, so "note" cannot name a line.
+    func isNote(_ member: (key: Int, value: Int)) -> Bool {
+      bytesEqual(doc.string(member.key), "note") && kind(member.value) == .string
+    }
+    let members = doc.members(node)
+    let count = members.count - members.filter(isNote).count
+    if count > ConfigLimits.maxLines {
+      throw capacityError(at: node, most: ConfigLimits.maxLines, of: "lines", found: count)
+    }
+    let known: KnownChip? =
+      if case .label(let label) = chip, !simulated { KnownChip.find(Name(label)) } else { nil }
+    for member in members where !isNote(member) {
+      let key = doc.string(member.key)
+      let inner = push(key: key)
+      defer { pop(inner) }
+      guard let id = asName(key) else {
+        var message: [UInt8] = []
+        message.append("a line's key is the name tasks use for it: expected ")
+        message.append(contentsOf: nameExpectation())
+        throw error(.range, at: member.key, message)
+      }
+      for index in lines.indices where lines[index].id == id {
+        // The key node comes just before its value.
+        let first = doc.position(of: Int(doc.nodes[uses[index].node - 1].offset))
+        var message: [UInt8] = []
+        message.append("duplicate key (first written at ")
+        message.appendDecimal(first.line)
+        message.append(":")
+        message.appendDecimal(first.column)
+        message.append(")")
+        throw error(.duplicateKey, at: member.key, message)
+      }
+      let (line, explicitEdge) = try readLine(member.value, id: id, simulated: simulated, known: known)
+      try checkDistinct(line, object: member.value, from: lines, uses: uses, known: known)
+      lines.append(line)
+      uses.append(LineUse(node: member.value, explicitEdge: explicitEdge, task: nil))
+    }
+    return lines
+  }
+
+  mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
+    throws(ConfigError) -> (LineConfig, Bool)
+  {
+    try checkObject(
+      object, allowed: Validator.lineKeys, what: "a line",
+      example: "{\"name\": \"GPIO17\", \"direction\": \"output\"}")
+    var names = FixedList<4, Name>()
+    if let node = doc.member(object, "name") {
+      let mark = push("name")
+      names.append(try readKernelName(node))
+      pop(mark)
+    }
+    if let node = doc.member(object, "aliases") {
+      let mark = push("aliases")
+      defer { pop(mark) }
+      guard doc.member(object, "name") != nil else {
+        throw error(.missingKey, at: node, bytes("\"aliases\" needs a \"name\" to try first"))
+      }
+      guard kind(node) == .array, doc.nodes[node].a >= 1,
+        doc.nodes[node].a <= Int32(ConfigLimits.maxLineNames - 1)
+      else {
+        throw mismatch(
+          kind(node) == .array ? .capacity : .type, at: node,
+          expected: bytes("an array of 1 to 3 other names of the line, such as [\"SDA1\"]"))
+      }
+      for (index, element) in doc.elements(node).enumerated() {
+        let inner = push(index: index)
+        let alias = try readKernelName(element)
+        for other in names.indices where names[other] == alias {
+          throw error(.conflict, at: element, bytes("the same spelling is listed twice"))
+        }
+        names.append(alias)
+        pop(inner)
+      }
+    }
+    let maxOffset: Int64 = known.map { Int64($0.lineCount - 1) } ?? 1023
+    var offset: Int? = nil
+    if let node = doc.member(object, "offset") {
+      let mark = push("offset")
+      defer { pop(mark) }
+      if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
+        offset = Int(value)
+      } else if let known, kind(node) == .number {
+        var message: [UInt8] = []
+        message.append("expected a line offset from 0 to ")
+        message.appendDecimal(maxOffset)
+        message.append(" (")
+        message.append(known.label)
+        message.append(" has ")
+        message.appendDecimal(known.lineCount)
+        message.append(" lines), found ")
+        describe(node, into: &message)
+        throw error(.range, at: node, message)
+      } else {
+        offset = Int(try readInteger(node, 0...maxOffset))
+      }
+    }
+    if names.isEmpty && offset == nil {
+      throw error(
+        .missingKey, at: object,
+        bytes("missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\""))
+    }
+    if names.isEmpty && simulated {
+      throw error(
+        .missingKey, at: object,
+        bytes(
+          "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)"
+        ))
+    }
+
+    // On a known Raspberry Pi chip every spelling and the offset must mean the same BCM line.
+    var bcm: Int? = nil
+    var bcmSource: [UInt8] = []
+    if let known {
+      for index in names.indices {
+        guard let number = known.bcmNumber(forName: names[index]) else { continue }
+        let node =
+          index == 0 ? doc.member(object, "name")! : doc.elements(doc.member(object, "aliases")!)[index - 1]
+        let mark = index == 0 ? push("name") : pushAlias(index - 1)
+        defer { pop(mark) }
+        try agree(&bcm, &bcmSource, number, node: node, spelling: names[index].bytes, chip: known)
+      }
+      if let offset {
+        let mark = push("offset")
+        defer { pop(mark) }
+        var spelling: [UInt8] = []
+        spelling.append("offset ")
+        spelling.appendDecimal(offset)
+        try agree(
+          &bcm, &bcmSource, offset, node: doc.member(object, "offset")!, spelling: spelling, chip: known)
+      }
+    }
+    var headerPin = bcm.flatMap { KnownChip.headerPin(forBCM: $0) }
+    if let node = doc.member(object, "pin") {
+      let mark = push("pin")
+      defer { pop(mark) }
+      let pin = Int(try readInteger(node, 1...40))
+      if let bcm {
+        guard headerPin == pin else {
+          var message: [UInt8] = []
+          message.append("BCM ")
+          message.appendDecimal(bcm)
+          if let headerPin {
+            message.append(" is header pin ")
+            message.appendDecimal(headerPin)
+          } else {
+            message.append(" is not on the 40-pin header")
+          }
+          message.append(", not pin ")
+          message.appendDecimal(pin)
+          throw error(.conflict, at: node, message)
+        }
+      } else {
+        guard KnownChip.bcm(forHeaderPin: pin) != nil else {
+          var message: [UInt8] = []
+          message.append("header pin ")
+          message.appendDecimal(pin)
+          message.append(" is not a GPIO (power, ground or the ID EEPROM pins)")
+          throw error(.range, at: node, message)
+        }
+        headerPin = pin
+      }
+    }
+
+    let direction: Direction =
+      try choice(object, "direction", ["input", "output"], default: nil) == 0 ? .input : .output
+    let isInput = direction == .input
+    try onlyFor(
+      object, keys: isInput ? ["drive", "initial"] : ["edge", "debounce_ms", "kernel_queue"],
+      direction: direction)
+    let edgeIndex = try choice(object, "edge", ["none", "rising", "falling", "both"], default: 3)
+    let bias = try choice(object, "bias", ["as-is", "disabled", "pull-up", "pull-down"], default: 0)
+    let drive = try choice(object, "drive", ["push-pull", "open-drain", "open-source"], default: 0)
+    var initial = false
+    if let node = doc.member(object, "initial") {
+      let mark = push("initial")
+      initial = try readLevel(node)
+      pop(mark)
+    }
+    let line = LineConfig(
+      id: id, names: names, offset: offset, bcm: bcm, headerPin: headerPin, direction: direction,
+      edge: isInput ? [nil, EdgeDetection.rising, .falling, .both][edgeIndex] : nil,
+      bias: [Bias.asIs, .disabled, .pullUp, .pullDown][bias],
+      activeLow: try boolean(object, "active_low", default: false),
+      debounce: try milliseconds(object, "debounce_ms", 0...1000, default: 0),
+      drive: [Drive.pushPull, .openDrain, .openSource][drive], initialValue: initial,
+      kernelQueue: Int(
+        try integer(
+          object, "kernel_queue", 1...Int64(InputConfig.maxKernelQueue),
+          default: Int64(InputConfig.defaultKernelQueue))))
+    return (line, doc.member(object, "edge") != nil)
+  }
+
+  mutating func pushAlias(_ index: Int) -> Int {
+    let mark = push("aliases")
+    _ = push(index: index)
+    return mark
+  }
+
+  /// Records `number` as the line's BCM number, or fails when an earlier spelling said otherwise.
+  func agree(
+    _ bcm: inout Int?, _ source: inout [UInt8], _ number: Int, node: Int, spelling: [UInt8], chip: KnownChip
+  ) throws(ConfigError) {
+    guard let earlier = bcm else {
+      bcm = number
+      source = spelling
+      return
+    }
+    guard earlier == number else {
+      var message: [UInt8] = []
+      message.append("on ")
+      message.append(chip.label)
+      message.append(" ")
+      appendSpelling(spelling, into: &message)
+      message.append(" is BCM ")
+      message.appendDecimal(number)
+      message.append(" but ")
+      appendSpelling(source, into: &message)
+      message.append(" is BCM ")
+      message.appendDecimal(earlier)
+      throw error(.conflict, at: node, message)
+    }
+  }
+
+  func appendSpelling(_ spelling: [UInt8], into out: inout [UInt8]) {
+    if spelling.starts(with: bytes("offset ")) {
+      out.append(contentsOf: spelling)
+    } else {
+      out.appendQuoted(spelling)
+    }
+  }
+
+  /// Fails if `object` has any of `keys`, which do not apply to a line of `direction`.
+  mutating func onlyFor(_ object: Int, keys: [StaticString], direction: Direction) throws(ConfigError) {
+    for key in keys {
+      guard let node = doc.member(object, key) else { continue }
+      let mark = push(key)
+      defer { pop(mark) }
+      var message: [UInt8] = []
+      message.append(direction == .input ? "applies to output lines only" : "applies to input lines only")
+      message.append("; this line has \"direction\": ")
+      message.append(direction == .input ? "\"input\"" : "\"output\"")
+      throw error(.conflict, at: node, message)
+    }
+  }
+
+  /// Fails when `line` is the same GPIO line as one already read, pointing at the spelling
+  /// (name, alias or offset) that repeats it.
+  mutating func checkDistinct(
+    _ line: LineConfig, object: Int, from lines: FixedList<32, LineConfig>, uses: [LineUse], known: KnownChip?
+  ) throws(ConfigError) {
+    for other in lines.indices {
+      let earlier = lines[other]
+      for spelling in line.names.indices {
+        for b in earlier.names.indices where line.names[spelling] == earlier.names[b] {
+          var same: [UInt8] = []
+          same.appendQuoted(line.names[spelling])
+          throw repeated(
+            same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
+        }
+      }
+      let bcmClash = line.bcm != nil && earlier.bcm == line.bcm
+      let offsetClash = known == nil && line.offset != nil && earlier.offset == line.offset
+      guard bcmClash || offsetClash else { continue }
+      var same: [UInt8] = []
+      var spelling = -1
+      if bcmClash, let bcm = line.bcm, let known {
+        // Point at the first spelling that says which BCM line this is.
+        for index in line.names.indices where known.bcmNumber(forName: line.names[index]) == bcm {
+          spelling = index
+          break
+        }
+        if spelling >= 0 {
+          same.appendQuoted(line.names[spelling])
+          same.append(" (BCM ")
+        } else {
+          same.append("offset ")
+          same.appendDecimal(line.offset ?? bcm)
+          same.append(" (BCM ")
+        }
+        same.appendDecimal(bcm)
+        same.append(")")
+      } else {
+        same.append("offset ")
+        same.appendDecimal(line.offset ?? 0)
+      }
+      throw repeated(
+        same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
+    }
+  }
+
+  /// The error for a line spelled `same` that is already line `earlier`; `spelling` indexes
+  /// the line's names (`-1` for its offset).
+  mutating func repeated(
+    _ same: [UInt8], spelling: Int, object: Int, earlier: LineConfig, earlierNode: Int
+  ) -> ConfigError {
+    let node: Int
+    let mark: Int
+    if spelling < 0 {
+      node = doc.member(object, "offset") ?? object
+      mark = push("offset")
+    } else if spelling == 0 {
+      node = doc.member(object, "name") ?? object
+      mark = push("name")
+    } else {
+      node = doc.elements(doc.member(object, "aliases")!)[spelling - 1]
+      mark = pushAlias(spelling - 1)
+    }
+    defer { pop(mark) }
+    let first = doc.position(of: Int(doc.nodes[earlierNode - 1].offset))
+    var message: [UInt8] = []
+    message.append(contentsOf: same)
+    message.append(" is already line ")
+    message.appendQuoted(earlier.id)
+    message.append(" (at ")
+    message.appendDecimal(first.line)
+    message.append(":")
+    message.appendDecimal(first.column)
+    message.append("); a GPIO line can be listed once")
+    return error(.conflict, at: node, message)
+  }
+
+  /// The index of the line string `node` names.
+  func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
+    guard kind(node) == .string else {
+      throw mismatch(.type, at: node, expected: bytes("the name of a line in \"lines\""))
+    }
+    let wanted = doc.string(node)
+    for index in lines.indices where lines[index].id.equals(wanted) { return index }
+    var ids: [[UInt8]] = []
+    for index in lines.indices { ids.append(lines[index].id.bytes) }
+    throw unknownReference(node, what: "line", list: "\"lines\"", names: ids)
+  }
+
+}

@@ -1,0 +1,32 @@
+// board.json's `output`: where records go and the output ring's size.
+
+import LoopCore
+
+extension Validator {
+  mutating func readOutput(_ root: Int) throws(ConfigError) -> RecordOutput {
+    var output = RecordOutput(target: .stdout, ringBytes: ConfigLimits.defaultRingBytes)
+    guard let node = doc.member(root, "output") else { return output }
+    let mark = push("output")
+    defer { pop(mark) }
+    try checkObject(node, allowed: ["to", "ring_bytes"], what: "output", example: "{\"to\": \"stdout\"}")
+    if let to = doc.member(node, "to") {
+      let inner = push("to")
+      defer { pop(inner) }
+      if kind(to) == .string && bytesEqual(doc.string(to), "stdout") {
+        output.target = .stdout
+      } else if kind(to) == .string && bytesEqual(doc.string(to), "stderr") {
+        output.target = .stderr
+      } else if kind(to) == .string {
+        output.target = .file(try readPath(to, absolute: false))
+      } else {
+        throw mismatch(.type, at: to, expected: bytes("\"stdout\", \"stderr\" or a file path"))
+      }
+    }
+    let range = ConfigLimits.ringBytes
+    output.ringBytes = Int(
+      try integer(
+        node, "ring_bytes", Int64(range.lowerBound)...Int64(range.upperBound),
+        default: Int64(ConfigLimits.defaultRingBytes), unit: "bytes"))
+    return output
+  }
+}

@@ -1,0 +1,222 @@
+// board.json's `sim`: the simulated board's scripted stimuli and files (mock GPIO only).
+
+import LoopCore
+
+extension Validator {
+  static let stimulusKinds: [StaticString] = ["edge", "pulses", "bounce", "press", "quadrature"]
+
+  mutating func readSim(
+    _ root: Int, simulated: Bool, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, SimStimulus>,
+    files: inout FixedList<8, SimFile>
+  ) throws(ConfigError) {
+    guard let node = doc.member(root, "sim") else { return }
+    let mark = push("sim")
+    defer { pop(mark) }
+    guard simulated else {
+      throw error(
+        .conflict, at: node,
+        bytes("scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\""))
+    }
+    try checkObject(node, allowed: ["stimuli", "files"], what: "sim", example: "{\"stimuli\": [...]}")
+    if let list = doc.member(node, "stimuli") {
+      let inner = push("stimuli")
+      defer { pop(inner) }
+      guard kind(list) == .array else {
+        throw mismatch(.type, at: list, expected: bytes("an array of stimuli"))
+      }
+      let count = Int(doc.nodes[list].a)
+      if count > ConfigLimits.maxStimuli {
+        throw capacityError(at: list, most: ConfigLimits.maxStimuli, of: "stimuli", found: count)
+      }
+      for (index, element) in doc.elements(list).enumerated() {
+        let item = push(index: index)
+        stimuli.append(try stimulus(element, lines: lines))
+        pop(item)
+      }
+    }
+    if let list = doc.member(node, "files") {
+      let inner = push("files")
+      defer { pop(inner) }
+      guard kind(list) == .array else {
+        throw mismatch(.type, at: list, expected: bytes("an array of scripted files"))
+      }
+      let count = Int(doc.nodes[list].a)
+      if count > ConfigLimits.maxSimFiles {
+        throw capacityError(at: list, most: ConfigLimits.maxSimFiles, of: "files", found: count)
+      }
+      for (index, element) in doc.elements(list).enumerated() {
+        let item = push(index: index)
+        files.append(try simFile(element))
+        pop(item)
+      }
+    }
+  }
+
+  mutating func stimulus(_ object: Int, lines: FixedList<32, LineConfig>) throws(ConfigError)
+    -> SimStimulus
+  {
+    guard kind(object) == .object else {
+      throw mismatch(
+        .type, at: object, expected: bytes("a stimulus object ({\"kind\": \"press\", ...})"))
+    }
+    let kindIndex = try choice(object, "kind", Validator.stimulusKinds, default: nil)
+    let keys: [StaticString]
+    let what: StaticString
+    switch kindIndex {
+    case 0:
+      keys = ["kind", "line", "at_ms", "value"]
+      what = "an edge stimulus"
+    case 1:
+      keys = ["kind", "line", "at_ms", "frequency_hz", "duty_percent", "count", "duration_ms"]
+      what = "a pulses stimulus"
+    case 2:
+      keys = ["kind", "line", "at_ms", "transitions", "within_us", "value"]
+      what = "a bounce stimulus"
+    case 3:
+      keys = ["kind", "line", "at_ms", "hold_ms", "count", "every_ms", "bounce", "bounce_us"]
+      what = "a press stimulus"
+    default:
+      keys = ["kind", "line_a", "line_b", "at_ms", "steps", "direction", "rate_hz"]
+      what = "a quadrature stimulus"
+    }
+    try checkObject(object, allowed: keys, what: what, example: "{\"kind\": \"press\", ...}")
+    let at = try milliseconds(object, "at_ms", 0...86_400_000, default: 0)
+    switch kindIndex {
+    case 0:
+      let line = try simLine(object, "line", lines: lines)
+      guard let node = doc.member(object, "value") else {
+        throw missing(object, "value", bytes("0 or 1"))
+      }
+      let mark = push("value")
+      defer { pop(mark) }
+      return .edge(line: line, at: at, value: try readLevel(node))
+    case 1:
+      let line = try simLine(object, "line", lines: lines)
+      let frequency = try decimal(
+        object, "frequency_hz", from: DecimalNumber(significand: 1, exponent: -3),
+        to: DecimalNumber(significand: 50_000), default: nil)
+      let duty = try integer(object, "duty_percent", 1...99, default: 50, unit: "percent")
+      let period = Duration(nanoseconds: Int64((1e9 / frequency.double).rounded()))
+      var count: Int64? = nil
+      if doc.member(object, "count") != nil && doc.member(object, "duration_ms") != nil {
+        let mark = push("duration_ms")
+        defer { pop(mark) }
+        throw error(
+          .conflict, at: doc.member(object, "duration_ms")!,
+          bytes("give \"count\" or \"duration_ms\", not both"))
+      }
+      if doc.member(object, "count") != nil {
+        count = try integer(object, "count", 1...1_000_000_000, default: nil)
+      } else if doc.member(object, "duration_ms") != nil {
+        let duration = try milliseconds(object, "duration_ms", 1...86_400_000, default: nil)
+        count = max(1, duration.nanoseconds / period.nanoseconds)
+      }
+      return .pulses(
+        PulseTrain(
+          line: line, at: at, frequencyHz: frequency, period: period,
+          high: Duration(nanoseconds: period.nanoseconds * duty / 100), count: count))
+    case 2:
+      let line = try simLine(object, "line", lines: lines)
+      let transitions = Int(try integer(object, "transitions", 1...1000, default: nil))
+      let within = Duration.microseconds(
+        try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
+      guard let node = doc.member(object, "value") else {
+        throw missing(object, "value", bytes("0 or 1, the level after the bounce"))
+      }
+      let mark = push("value")
+      defer { pop(mark) }
+      return .bounce(line: line, at: at, transitions: transitions, within: within, value: try readLevel(node))
+    case 3:
+      let line = try simLine(object, "line", lines: lines)
+      let hold = try milliseconds(object, "hold_ms", 1...600_000, default: 100)
+      let count = Int(try integer(object, "count", 1...100_000, default: 1))
+      var every = hold * 2
+      if count > 1 {
+        every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
+        if every <= hold {
+          let mark = push("every_ms")
+          defer { pop(mark) }
+          throw error(
+            .range, at: doc.member(object, "every_ms")!,
+            bytes("must be longer than hold_ms (a press must end before the next starts)"))
+        }
+      } else if doc.member(object, "every_ms") != nil {
+        every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
+      }
+      return .press(
+        Press(
+          line: line, at: at, hold: hold, count: count, every: every,
+          bounceTransitions: Int(try integer(object, "bounce", 0...100, default: 0)),
+          bounceWithin: .microseconds(
+            try integer(object, "bounce_us", 1...100_000, default: 1000, unit: "microseconds"))))
+    default:
+      let lineA = try simLine(object, "line_a", lines: lines)
+      let lineB = try simLine(object, "line_b", lines: lines)
+      if lineA == lineB {
+        let mark = push("line_b")
+        defer { pop(mark) }
+        throw error(
+          .conflict, at: doc.member(object, "line_b")!, bytes("line_b must differ from line_a"))
+      }
+      let steps = Int(try integer(object, "steps", 1...1_000_000, default: nil))
+      let clockwise = try choice(object, "direction", ["cw", "ccw"], default: 0) == 0
+      let rate = try decimal(
+        object, "rate_hz", from: DecimalNumber(significand: 1, exponent: -1),
+        to: DecimalNumber(significand: 10_000),
+        default: DecimalNumber(significand: 100))
+      return .quadrature(
+        Quadrature(
+          lineA: lineA, lineB: lineB, at: at, steps: steps, clockwise: clockwise,
+          interval: Duration(nanoseconds: Int64((1e9 / rate.double).rounded()))))
+    }
+  }
+
+  /// A stimulus's line: it must exist and be an input.
+  mutating func simLine(_ object: Int, _ key: StaticString, lines: FixedList<32, LineConfig>)
+    throws(ConfigError) -> Int
+  {
+    guard let node = doc.member(object, key) else {
+      throw missing(object, key, bytes("the name of an input line in \"lines\""))
+    }
+    let mark = push(key)
+    defer { pop(mark) }
+    let index = try resolveLine(node, lines: lines)
+    if lines[index].direction != .input {
+      var message: [UInt8] = []
+      message.append("line ")
+      message.appendQuoted(lines[index].id)
+      message.append(" is an output; stimuli drive input lines")
+      throw error(.conflict, at: node, message)
+    }
+    return index
+  }
+
+  mutating func simFile(_ object: Int) throws(ConfigError) -> SimFile {
+    try checkObject(
+      object, allowed: ["path", "values", "at_ms", "every_ms", "repeat"], what: "a scripted file",
+      example: "{\"path\": \"/tmp/temp\", \"values\": [41000, 42000]}")
+    let path = try path(object, "path", absolute: true)
+    var values = FixedList<16, Int64>()
+    guard let list = doc.member(object, "values") else {
+      throw missing(object, "values", bytes("an array of 1 to 16 integers"))
+    }
+    let mark = push("values")
+    guard kind(list) == .array, doc.nodes[list].a >= 1,
+      Int(doc.nodes[list].a) <= ConfigLimits.maxSimFileValues
+    else {
+      throw mismatch(
+        kind(list) != .array ? .type : (doc.nodes[list].a == 0 ? .range : .capacity), at: list,
+        expected: bytes("an array of 1 to 16 integers"))
+    }
+    for (index, element) in doc.elements(list).enumerated() {
+      let inner = push(index: index)
+      values.append(try readInteger(element, -1_000_000_000_000...1_000_000_000_000))
+      pop(inner)
+    }
+    pop(mark)
+    return SimFile(
+      path: path, at: try milliseconds(object, "at_ms", 0...86_400_000, default: 0),
+      every: try milliseconds(object, "every_ms", 1...3_600_000, default: 1000), values: values,
+      repeats: try boolean(object, "repeat", default: true))
+  }
+}
