@@ -16,7 +16,7 @@ import LoopTasks
 
 /// Startup's GPIO requests through the board's one `GPIOSystem` (libgpiod or the simulated
 /// board), the simulated board's stimulus port, and the line's fd watched by the platform.
-public func proveLines(
+package func proveLines(
   _ gpio: inout BoardGPIO, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform,
   _ chip: ChipSelector, input: LineSelector, output: LineSelector, at start: Instant
 ) throws(GPIOError) {
