@@ -35,7 +35,8 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   private var pollsSinceCheck = 0
 
   /// Polls after which the loop checks the platform (interrupts, timers) without blocking,
-  /// even while tasks stay ready, so a busy task cannot starve I/O and timers.
+  /// even while tasks stay ready, so a busy task cannot starve I/O and timers. Counted from the
+  /// last platform check of any kind: a wait when no task was ready also restarts the count.
   public var pollsPerPlatformCheck = 64
 
   /// Whether to time every poll (two clock reads each) for `TaskStats.longestPoll`.
@@ -129,6 +130,8 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       } else {
         kernel.waitAndDispatch(.forever)
       }
+      // The platform was just checked: the next check is due `pollsPerPlatformCheck` polls on.
+      pollsSinceCheck = 0
     }
   }
 
@@ -139,6 +142,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     var polls = 0
     while !kernel.stopRequested {
       kernel.waitAndDispatch(.poll)
+      pollsSinceCheck = 0
       if kernel.ready.isEmpty { break }
       polls += pollReady(&world)
     }
