@@ -158,14 +158,15 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// until the loop ends, and `poll(slot:)` is inlined here.
   @discardableResult
   private mutating func pollReady(_ world: inout Body.World) -> Int {
-    var polls = 0
     // Polls left before the next platform check: one count down per turn, instead of a count
     // up and a difference (fewer values live across the task's poll, fewer stack spills).
     var untilCheck = pollsPerPlatformCheck &- pollsSinceCheck
+    // The polls made are `polls - untilCheck`: only a reset of `untilCheck` adds to `polls`, so
+    // a turn updates one counter, not two.
+    var polls = untilCheck
     while !kernel.stopRequested {
       var turn = kernel.ready.count
       if turn == 0 { break }
-      polls &+= turn
       untilCheck &-= turn
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
@@ -174,12 +175,13 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
         turn &-= 1
       } while turn > 0
       if untilCheck <= 0 {
+        polls &+= pollsPerPlatformCheck &- untilCheck
         untilCheck = pollsPerPlatformCheck
         kernel.waitAndDispatch(.poll)
       }
     }
     pollsSinceCheck = pollsPerPlatformCheck &- untilCheck
-    return polls
+    return polls &- untilCheck
   }
 
   @inline(__always)
