@@ -42,7 +42,8 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   private var pollsSinceCheck = 0
 
   /// Polls after which the loop checks the platform (interrupts, timers) without blocking,
-  /// even while tasks stay ready, so a busy task cannot starve I/O and timers.
+  /// even while tasks stay ready, so a busy task cannot starve I/O and timers. Counted from the
+  /// last platform check of any kind: a wait when no task was ready also restarts the count.
   public var pollsPerPlatformCheck = 64
 
   /// Whether to time every poll (two clock reads each) for `TaskStats.longestPoll`.
@@ -132,6 +133,8 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       } else {
         core.kernel.waitAndDispatch(.forever)
       }
+      // The platform was just checked: the next check is due `pollsPerPlatformCheck` polls on.
+      pollsSinceCheck = 0
     }
   }
 
@@ -142,6 +145,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     var polls = 0
     while !core.kernel.stopRequested {
       core.kernel.waitAndDispatch(.poll)
+      pollsSinceCheck = 0
       if core.kernel.ready.isEmpty { break }
       polls += pollReady(&world)
     }
@@ -157,14 +161,15 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// until the loop ends, and `poll(slot:)` is inlined here.
   @discardableResult
   private mutating func pollReady(_ world: inout Body.World) -> Int {
-    var polls = 0
     // Polls left before the next platform check: one count down per turn, instead of a count
     // up and a difference (fewer values live across the task's poll, fewer stack spills).
     var untilCheck = pollsPerPlatformCheck &- pollsSinceCheck
+    // The polls made are `polls - untilCheck`: only a reset of `untilCheck` adds to `polls`, so
+    // a turn updates one counter, not two.
+    var polls = untilCheck
     while !core.kernel.stopRequested {
       var turn = core.kernel.ready.count
       if turn == 0 { break }
-      polls &+= turn
       untilCheck &-= turn
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
@@ -173,12 +178,13 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
         turn &-= 1
       } while turn > 0
       if untilCheck <= 0 {
+        polls &+= pollsPerPlatformCheck &- untilCheck
         untilCheck = pollsPerPlatformCheck
         core.kernel.waitAndDispatch(.poll)
       }
     }
     pollsSinceCheck = pollsPerPlatformCheck &- untilCheck
-    return polls
+    return polls &- untilCheck
   }
 
   @inline(__always)

@@ -40,8 +40,9 @@ struct SplitMix64 {
 /// - a wake of an idle task queues it; of a running one re-queues it after the poll; of a queued
 ///   one does nothing; of a finished or reused slot is counted as stale.
 /// - the loop polls in turns: a turn polls the tasks queued when it began, in FIFO order; after
-///   a turn, once `pollsPerCheck` polls have passed since the last such check, it checks the
-///   platform without blocking.
+///   a turn, once `pollsPerCheck` polls have passed since the last platform check (of any
+///   kind: a mid-turn one or the one `runUntilStalled` begins with), it checks the platform
+///   without blocking.
 /// - a platform check delivers lines raised through the platform (lowest first), then wakes the
 ///   tasks whose deadlines are due (earliest first, equal ones in arming order).
 /// - a poll's deadline is the earliest it asked for; none asked = none held; an unchanged one
@@ -173,6 +174,7 @@ struct ExecutorModel {
 
   mutating func checkPlatform() {
     counters.platformWaits += 1
+    pollsSinceCheck = 0
     for line in platformLines.sorted() { raise(line) }
     platformLines.removeAll()
     while true {
