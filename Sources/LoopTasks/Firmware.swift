@@ -2,7 +2,6 @@
 // signal, a task or `--duration` asks it to stop; and the per-task summary printed on SIGUSR1
 // and at exit.
 
-import CLinux
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -68,10 +67,10 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
   /// (stdout may share its file with the summary's stderr). Returns the last write's outcome,
   /// nil when nothing was waiting.
   public mutating func flushOutput(within limit: Duration = .milliseconds(500)) -> OutputWriter.Outcome? {
-    let fd = world.outputFD
+    let fd = BorrowedFileDescriptor(world.outputFD)
     let deadline = monotonicNow() + limit
     var last: OutputWriter.Outcome? = nil
-    var room = OutputRoom()
+    var room = WritableWaiter()
     // A regular file's chunk still with the worker goes first (the order of the bytes); if it
     // does not finish in time, the rest would land after a gap: it is left unwritten.
     if !OutputWriter.settleWorkerWrite(&world, until: deadline) { return nil }
@@ -80,8 +79,7 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
       if last == .wrote(0) { break }
       if last == .wouldBlock && !room.wait(for: fd, until: deadline) { break }
     }
-    let flags = cl_fcntl(fd, F_GETFL, 0)
-    if flags >= 0 && flags & O_NONBLOCK != 0 { _ = cl_fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    try? fd.setNonBlocking(false)
     return last
   }
 
@@ -229,37 +227,6 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
   }
 }
 
-/// Waits for room on the output fd at shutdown, through an epoll fd of its own made on first
-/// use (the platform's may be gone, and a virtual platform has none).
-struct OutputRoom: ~Copyable {
-  private var epoll: Int32 = -1
-
-  init() {}
-
-  deinit { if epoll >= 0 { _ = cl_close(epoll) } }
-
-  /// Waits until `fd` can take more bytes or `deadline` passes; false on timeout or failure.
-  mutating func wait(for fd: Int32, until deadline: Instant) -> Bool {
-    if epoll < 0 {
-      epoll = cl_epoll_create1(Int32(EPOLL_CLOEXEC))
-      if epoll < 0 { return false }
-      var event = epoll_event()
-      event.events = EPOLLOUT.rawValue
-      // A regular file cannot be watched (EPERM), but it never reports "would block" either.
-      if cl_epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0 { return false }
-    }
-    while true {
-      let left = deadline - monotonicNow()
-      if left <= .zero { return false }
-      var event = epoll_event()
-      let ms = Int32(min((left.nanoseconds + 999_999) / 1_000_000, 60_000))
-      let n = cl_epoll_wait(epoll, &event, 1, ms)
-      if n > 0 { return true }
-      if n < 0 && cl_errno() != EINTR { return false }
-    }
-  }
-}
-
 /// Text with column helpers (the summary's table), appended a byte at a time.
 public protocol TextColumns: ByteAppending {
   /// The column the next byte lands in (0 after a newline).
@@ -324,22 +291,17 @@ public struct TextWriter: TextColumns {
 
   /// Writes what is buffered (blocking writes; errors ignored: there is nowhere to report them).
   public mutating func flush() {
-    let n = count
-    buffer.span.withUnsafeBytes { raw in
-      // SAFETY: `raw` covers the buffer for the closure; only the first `n` bytes are used.
-      writeAllBlocking(fd, UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-    }
+    writeAllBlocking(fd, buffer.span.extracting(0..<count))
     count = 0
   }
 }
 
 /// Writes all of `bytes` to `fd`, retrying short writes; stops at the first error.
-func writeAllBlocking(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+func writeAllBlocking(_ fd: Int32, _ bytes: Span<UInt8>) {
+  let out = BorrowedFileDescriptor(fd)
   var offset = 0
   while offset < bytes.count {
-    guard case .success(let wrote) = writeUnowned(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...])),
-      wrote > 0
-    else { return }
+    guard let wrote = try? out.write(bytes.extracting(offset..<bytes.count)), wrote > 0 else { return }
     offset += wrote
   }
 }
@@ -393,12 +355,7 @@ public struct SummaryText: TextColumns {
   }
 
   /// The bytes not yet delivered.
-  public func withRemaining<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-    let from = delivered
-    let to = count
-    return bytes.span.withUnsafeBytes { raw in
-      // SAFETY: `from..<to` lies inside the buffer (delivered ≤ count ≤ capacity).
-      body(UnsafeRawBufferPointer(rebasing: raw[from..<to]))
-    }
+  public func withRemaining<R>(_ body: (Span<UInt8>) -> R) -> R {
+    body(bytes.span.extracting(delivered..<count))
   }
 }

@@ -60,7 +60,7 @@ public struct RecordLine: ByteAppending {
   /// Adds `,"key":"text"` with `text` (UTF-8) escaped as JSON does, cut short with `...` at a
   /// character boundary where the whole would not leave room to close the record: a message
   /// of any length still makes one whole line.
-  public mutating func field(_ key: StaticString, text: UnsafeRawBufferPointer) {
+  public mutating func field(_ key: StaticString, text: Span<UInt8>) {
     appendKey(key)
     append(byte: 0x22)
     // Room kept for `..."` and the `}` and newline of `finish`.
@@ -94,12 +94,8 @@ public struct RecordLine: ByteAppending {
   public mutating func finish() { append("}\n") }
 
   /// The bytes of the line.
-  public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-    let n = count
-    return bytes.span.withUnsafeBytes { raw in
-      // SAFETY: `raw` covers the line buffer for this closure; only the first `n` bytes are used.
-      body(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-    }
+  public func withBytes<R>(_ body: (Span<UInt8>) -> R) -> R {
+    body(bytes.span.extracting(0..<count))
   }
 
   private mutating func appendKey(_ key: StaticString) {
@@ -258,9 +254,9 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
     if limit - count < n { return false }
     text.withRemaining { bytes in
       var tail = head + count
-      for byte in bytes {
+      for i in 0..<bytes.count {
         if tail >= capacity { tail -= capacity }
-        ring[tail] = byte
+        ring[tail] = bytes[i]
         tail += 1
       }
     }
@@ -281,9 +277,9 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
     }
     line.withBytes { bytes in
       var tail = head + count
-      for byte in bytes {
+      for i in 0..<bytes.count {
         if tail >= capacity { tail -= capacity }
-        ring[tail] = byte
+        ring[tail] = bytes[i]
         tail += 1
       }
     }
@@ -306,14 +302,10 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
 
   /// Hands the oldest contiguous run of waiting bytes to `write`, which returns how many it
   /// took (0 when the fd would block); removes those. Returns the bytes removed.
-  public mutating func drain(_ write: (UnsafeRawBufferPointer) -> Int) -> Int {
+  public mutating func drain(_ write: (Span<UInt8>) -> Int) -> Int {
     if count == 0 { return 0 }
     let run = min(count, capacity - head)
-    let start = head
-    let written = ring.span.withUnsafeBytes { raw in
-      // SAFETY: `start..<start+run` lies inside the ring (run ≤ capacity − head).
-      write(UnsafeRawBufferPointer(rebasing: raw[start..<(start + run)]))
-    }
+    let written = write(ring.span.extracting(head..<(head + run)))
     precondition(written >= 0 && written <= run, "OutputRing.drain: write took more than offered")
     head += written
     if head == capacity { head = 0 }

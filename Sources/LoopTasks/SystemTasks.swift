@@ -2,7 +2,6 @@
 // the threshold switch, the watchdog kicker, the output writer, the signal handler and the
 // stop timer of `--duration`.
 
-import CLinux
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -70,9 +69,8 @@ public struct Sampler: Sendable {
         continue
       }
       world.counters[index].missedTicks = ticker.missed + busy
-      let submitted = path.withCString { p in
-        world.worker!.submitRead(slot: index, path: p, maxBytes: Sampler.readBytes, waker: cx.waker)
-      }
+      let submitted = world.worker!.submitRead(
+        slot: index, path: path, maxBytes: Sampler.readBytes, waker: cx.waker)
       if submitted {
         inFlight = tick.scheduled
       } else {
@@ -144,13 +142,9 @@ public struct Sampler: Sendable {
     var buffer = InlineArray<64, UInt8>(repeating: 0)
     let count: Int
     do throws(Errno) {
-      let fd = try path.withCString { (p) throws(Errno) in
-        try FileDescriptor.open(cString: p, .readOnly | .nonBlocking)
-      }
+      let fd = try FileDescriptor.open(path, .readOnly | .nonBlocking)
       var span = buffer.mutableSpan
-      count = try span.withUnsafeMutableBytes { (raw) throws(Errno) in
-        try fd.read(into: raw, atOffset: 0)
-      }
+      count = try fd.borrowed.read(into: &span, atOffset: 0)
     } catch {
       return .failure(Failure(what: error == .noEntry ? "missing" : "read", errno: error.rawValue))
     }
@@ -201,15 +195,6 @@ func parseNumber(_ bytes: InlineArray<64, UInt8>, count: Int) -> Double? {
   }
   guard i == count || bytes[i] == 0 else { return nil }
   return negative ? -value : value
-}
-
-/// Writes `bytes` to `fd`, which the caller owns elsewhere (stdout, a device the program holds).
-func writeUnowned(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Int, Errno> {
-  let borrowed = FileDescriptor(adopting: fd)
-  let result: Result<Int, Errno>
-  do throws(Errno) { result = .success(try borrowed.write(bytes)) } catch { result = .failure(error) }
-  _ = borrowed.release()
-  return result
 }
 
 /// Drives an output when a source task's reading crosses a threshold, with hysteresis.
@@ -340,9 +325,7 @@ public struct Watchdog: Sendable {
 
   /// Writes the one-byte `command` (`k` kicks, `V` disarms on close); false on failure.
   public static func write(_ fd: Int32, _ command: StaticString) -> Bool {
-    let buffer = UnsafeRawBufferPointer(start: command.utf8Start, count: 1)
-    if case .success(1) = writeUnowned(fd, buffer) { return true }
-    return false
+    (try? BorrowedFileDescriptor(fd).write(command)) == 1
   }
 }
 
@@ -452,11 +435,9 @@ public struct SummaryWriter: Sendable {
         for i in 0..<n { chunk[i] = bytes[i] }
       }
       let waker = cx.waker
-      let submitted = chunk.span.withUnsafeBytes { raw in
-        // SAFETY: `raw` covers the chunk; only its first `n` bytes are handed over (copied).
-        world.worker!.submitWrite(
-          slot: slot, fd: 2, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<n]), waker: waker)
-      }
+      // The chunk's first `n` bytes are handed over (copied).
+      let submitted = world.worker!.submitWrite(
+        slot: slot, fd: 2, bytes: chunk.span.extracting(0..<n), waker: waker)
       if !submitted { return .pending }  // The slot is the summary's alone: cannot happen.
       world.summary.inFlight = n
     }
@@ -524,11 +505,9 @@ public struct OutputWriter: Sendable {
       let fd = world.outputFD
       let waker = cx.waker
       let count = n
-      let submitted = chunk.span.withUnsafeBytes { raw in
-        // SAFETY: `raw` covers the chunk; its first `count` bytes are handed over (copied).
-        world.worker!.submitWrite(
-          slot: slot, fd: fd, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<count]), waker: waker)
-      }
+      // The chunk's first `count` bytes are handed over (copied).
+      let submitted = world.worker!.submitWrite(
+        slot: slot, fd: fd, bytes: chunk.span.extracting(0..<count), waker: waker)
       if !submitted { return .pending }  // The slot is the output's alone: cannot happen.
       world.outputInFlight = n
     }
@@ -575,12 +554,10 @@ public struct OutputWriter: Sendable {
   /// bytes are discarded and counted in `world.outputLoss`, so a closed pipe cannot stall the
   /// loop and the summary says what was lost.
   public static func drainOnce(_ world: inout FirmwareWorld) -> Outcome {
-    let fd = world.outputFD
+    let fd = BorrowedFileDescriptor(world.outputFD)
     var failure: Errno? = nil
     let n = world.output.drain { bytes in
-      switch writeUnowned(fd, bytes) {
-      case .success(let n): return n
-      case .failure(let error):
+      do throws(Errno) { return try fd.write(bytes) } catch {
         failure = error
         return 0
       }
@@ -592,7 +569,7 @@ public struct OutputWriter: Sendable {
     while !world.output.isEmpty {
       lost += world.output.drain { bytes in
         // Each record ends with its newline, so counting them counts the records lost.
-        for byte in bytes where byte == 0x0A { records += 1 }
+        for i in 0..<bytes.count where bytes[i] == 0x0A { records += 1 }
         return bytes.count
       }
     }
