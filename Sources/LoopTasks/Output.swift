@@ -203,10 +203,9 @@ extension ByteAppending {
 
 /// A byte ring of finished record lines, filled by tasks and drained by the writer.
 public struct OutputRing<let capacity: Int>: ~Copyable {
-  private var ring = InlineArray<capacity, UInt8>(repeating: 0)
-  private var head = 0
+  private var ring = Ring<capacity, UInt8>(repeating: 0)
   /// Bytes waiting to be written.
-  public private(set) var count = 0
+  public var count: Int { ring.count }
   /// Records accepted.
   public private(set) var records: UInt64 = 0
   /// Records dropped because the ring was full.
@@ -223,7 +222,7 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
   public init() {}
 
   /// Whether no byte waits.
-  public var isEmpty: Bool { count == 0 }
+  public var isEmpty: Bool { ring.isEmpty }
 
   /// Appends the finished `line` whole, or drops it (counted); wakes the writer. Returns
   /// whether it was accepted.
@@ -250,18 +249,8 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
   /// `emit(text:)` from outside a poll (a reload, the exit).
   @discardableResult
   public mutating func append(text: borrowing SummaryText) -> Bool {
-    let n = text.remaining
-    if limit - count < n { return false }
-    text.withRemaining { bytes in
-      var tail = head + count
-      for i in 0..<bytes.count {
-        if tail >= capacity { tail -= capacity }
-        ring[tail] = bytes[i]
-        tail += 1
-      }
-    }
-    count += n
-    return true
+    if limit - count < text.remaining { return false }
+    return text.withRemaining { ring.push(contentsOf: $0) }
   }
 
   /// Appends `line` from outside a poll (startup, shutdown); returns whether it was accepted.
@@ -275,15 +264,7 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
       dropped += 1
       return false
     }
-    line.withBytes { bytes in
-      var tail = head + count
-      for i in 0..<bytes.count {
-        if tail >= capacity { tail -= capacity }
-        ring[tail] = bytes[i]
-        tail += 1
-      }
-    }
-    count += line.count
+    line.withBytes { _ = ring.push(contentsOf: $0) }  // Fits: `limit` ≤ capacity.
     records += 1
     return true
   }
@@ -302,15 +283,5 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
 
   /// Hands the oldest contiguous run of waiting bytes to `write`, which returns how many it
   /// took (0 when the fd would block); removes those. Returns the bytes removed.
-  public mutating func drain(_ write: (Span<UInt8>) -> Int) -> Int {
-    if count == 0 { return 0 }
-    let run = min(count, capacity - head)
-    let written = write(ring.span.extracting(head..<(head + run)))
-    precondition(written >= 0 && written <= run, "OutputRing.drain: write took more than offered")
-    head += written
-    if head == capacity { head = 0 }
-    count -= written
-    if count == 0 { head = 0 }
-    return written
-  }
+  public mutating func drain(_ write: (Span<UInt8>) -> Int) -> Int { ring.popRun(write) }
 }
