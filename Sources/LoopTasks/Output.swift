@@ -70,18 +70,13 @@ public struct RecordLine: ByteAppending {
       let b = text[i]
       var width = 1
       if b >= 0xF0 { width = 4 } else if b >= 0xE0 { width = 3 } else if b >= 0xC0 { width = 2 }
-      let escaped = b == 0x22 || b == 0x5C ? 2 : b < 0x20 ? 6 : width
+      let escaped = width == 1 ? JSONEscape.width(of: b) : width
       if count + escaped > limit || i + width > text.count {
         append("...")
         break
       }
-      if b == 0x22 || b == 0x5C {
-        append(byte: 0x5C)
-        append(byte: b)
-      } else if b < 0x20 {
-        append("\\u00")
-        append(byte: hexDigit(b >> 4))
-        append(byte: hexDigit(b & 0xF))
+      if width == 1 {
+        JSONEscape.escape(b) { append(byte: $0) }
       } else {
         for k in 0..<width { append(byte: text[i + k]) }
       }
@@ -116,24 +111,9 @@ public struct RecordLine: ByteAppending {
   /// Writes a JSON string, escaping quotes, backslashes and control bytes.
   private mutating func append(quoted name: ShortName) {
     append(byte: 0x22)
-    for i in 0..<name.count {
-      let b = name[i]
-      switch b {
-      case 0x22, 0x5C:
-        append(byte: 0x5C)
-        append(byte: b)
-      case 0..<0x20:
-        append("\\u00")
-        append(byte: hexDigit(b >> 4))
-        append(byte: hexDigit(b & 0xF))
-      default:
-        append(byte: b)
-      }
-    }
+    for i in 0..<name.count { JSONEscape.escape(name[i]) { append(byte: $0) } }
     append(byte: 0x22)
   }
-
-  private func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x61 + v - 10 }
 }
 
 /// Something bytes can be appended to one at a time; gives it literal, name and number
@@ -157,20 +137,8 @@ extension ByteAppending {
 
   /// Appends `value` in decimal.
   public mutating func append(integer value: Int64) {
-    var digits = InlineArray<20, UInt8>(repeating: 0)
-    var n = 0
-    // Work on the magnitude as UInt64 so Int64.min does not overflow.
-    var magnitude = value.magnitude
-    repeat {
-      digits[n] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
-      n += 1
-      magnitude /= 10
-    } while magnitude > 0
-    if value < 0 { append(byte: 0x2D) }
-    while n > 0 {
-      n -= 1
-      append(byte: digits[n])
-    }
+    let text = DecimalText(value)
+    for i in 0..<text.count { append(byte: text[i]) }
   }
 
   /// Appends `value` with `decimals` digits after the point, or `null` when not finite.

@@ -22,14 +22,8 @@ struct StartupError: Error {
   mutating func add(_ part: StaticString) { message.append(contentsOf: bytes(part)) }
   mutating func add<let n: Int>(_ text: FixedText<n>) { text.withBytes { message.append(contentsOf: $0) } }
   mutating func add(decimal value: Int) {
-    if value < 0 { message.append(0x2D) }
-    var digits: [UInt8] = []
-    var rest = value.magnitude
-    repeat {
-      digits.append(UInt8(0x30 + rest % 10))
-      rest /= 10
-    } while rest > 0
-    message.append(contentsOf: digits.reversed())
+    let text = DecimalText(Int64(value))
+    for i in 0..<text.count { message.append(text[i]) }
   }
   mutating func add(errno: Errno) {
     add(" (")
