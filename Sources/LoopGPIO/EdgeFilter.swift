@@ -7,26 +7,26 @@ import LoopCore
 
 /// A fixed ring of edge events between a line's fd and its task. When full, the newest event
 /// is dropped and counted, as the kernel's own FIFO does.
-public struct EdgeQueue: Sendable {
+package struct EdgeQueue: Sendable {
   /// Events the queue holds: two kernel FIFOs' worth, so one full read always fits behind a
   /// task that is one batch behind.
-  public static var capacity: Int { 32 }
+  package static var capacity: Int { 32 }
 
   private var ring = Ring<32, EdgeEvent>(repeating: EdgeEvent(.rising, at: .zero))
   /// Events waiting.
-  public var count: Int { ring.count }
+  package var count: Int { ring.count }
 
   /// An empty queue.
-  public init() {}
+  package init() {}
 
   /// Whether nothing waits.
-  public var isEmpty: Bool { ring.isEmpty }
+  package var isEmpty: Bool { ring.isEmpty }
 
   /// Appends `event`; false (and nothing stored) when full.
-  public mutating func push(_ event: EdgeEvent) -> Bool { ring.push(event) }
+  package mutating func push(_ event: EdgeEvent) -> Bool { ring.push(event) }
 
   /// Removes and returns the oldest event.
-  public mutating func pop() -> EdgeEvent? { ring.pop() }
+  package mutating func pop() -> EdgeEvent? { ring.pop() }
 }
 
 /// Lost-edge detection and debounce for one input, fed the raw events in fd order.
