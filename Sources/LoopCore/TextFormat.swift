@@ -1,21 +1,22 @@
 // The one integer formatter and the one JSON string escaper of the tree: records, the
 // summary, config messages, fixed text and systemd's MONOTONIC_USEC all write integers and
-// quoted text through these, inline and without the heap.
+// quoted text through these, inline and without the heap. Package: sensorloop's own; a
+// firmware writes numbers with `FixedText.append(decimal:)`.
 
 /// An integer in decimal ASCII (`-42`), formatted into inline storage.
 ///
 /// At most 20 bytes: `-9223372036854775808` (Int64.min) and `18446744073709551615`
 /// (UInt64.max) both fit.
-public struct DecimalText: Sendable {
+package struct DecimalText: Sendable {
   private var bytes = InlineArray<20, UInt8>(repeating: 0)
   /// Where the text starts; it runs to the end of `bytes`.
   private var start = 20
 
   /// `value` in decimal, with a leading `-` when negative.
-  public init(_ value: Int64) { self.init(magnitude: value.magnitude, negative: value < 0) }
+  package init(_ value: Int64) { self.init(magnitude: value.magnitude, negative: value < 0) }
 
   /// `value` in decimal.
-  public init(_ value: UInt64) { self.init(magnitude: value, negative: false) }
+  package init(_ value: UInt64) { self.init(magnitude: value, negative: false) }
 
   private init(magnitude: UInt64, negative: Bool) {
     // Digits from the last, on the magnitude as UInt64 (Int64.min's does not fit an Int64).
@@ -32,16 +33,16 @@ public struct DecimalText: Sendable {
   }
 
   /// Bytes of text.
-  public var count: Int { 20 - start }
+  package var count: Int { 20 - start }
 
   /// The byte at `index` (below `count`).
-  public subscript(index: Int) -> UInt8 {
+  package subscript(index: Int) -> UInt8 {
     precondition(index >= 0 && index < count, "DecimalText.subscript: index out of range")
     return bytes[start + index]
   }
 
   /// Calls `body` with the text's bytes.
-  public func withSpan<R, E: Error>(_ body: (Span<UInt8>) throws(E) -> R) throws(E) -> R {
+  package func withSpan<R, E: Error>(_ body: (Span<UInt8>) throws(E) -> R) throws(E) -> R {
     try body(bytes.span.extracting(start..<20))
   }
 }
@@ -49,16 +50,16 @@ public struct DecimalText: Sendable {
 /// How a byte is written inside a JSON string: `"` and `\` with a backslash, control bytes
 /// and DEL as `\u00XX` (so a message stays one line), every other byte (UTF-8 included) as
 /// it is.
-public enum JSONEscape {
+package enum JSONEscape {
   /// How many bytes `byte` takes inside a JSON string: 1, 2 (`\"`, `\\`) or 6 (`\u00XX`).
-  public static func width(of byte: UInt8) -> Int {
+  package static func width(of byte: UInt8) -> Int {
     if byte == 0x22 || byte == 0x5C { return 2 }
     if byte < 0x20 || byte == 0x7F { return 6 }
     return 1
   }
 
   /// Hands the bytes of `byte`'s form inside a JSON string to `emit`, in order.
-  public static func escape(_ byte: UInt8, _ emit: (UInt8) -> Void) {
+  package static func escape(_ byte: UInt8, _ emit: (UInt8) -> Void) {
     switch width(of: byte) {
     case 2:
       emit(0x5C)

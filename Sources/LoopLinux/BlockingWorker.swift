@@ -23,16 +23,16 @@ import LoopCore
 import Synchronization
 
 /// The outcome of a finished request.
-package struct WorkResult: Equatable, Sendable {
+public struct WorkResult: Equatable, Sendable {
   /// Bytes read (a read) or written (a write) before it ended.
-  package var count: Int
+  public var count: Int
   /// 0 on success, otherwise the errno that ended it.
-  package var errno: Int32
+  public var errno: Int32
   /// When the worker finished it, on CLOCK_MONOTONIC.
-  package var finished: Instant
+  public var finished: Instant
 
   /// A result of `count` bytes, `errno` (0 when none), finished at `finished`.
-  package init(count: Int, errno: Int32, finished: Instant) {
+  public init(count: Int, errno: Int32, finished: Instant) {
     self.count = count
     self.errno = errno
     self.finished = finished
@@ -96,23 +96,23 @@ struct WorkerShared: ~Copyable {
 /// answers (a FIFO). So the mapping and the eventfds are shared: dropping the worker asks the
 /// threads to end once idle, and the last of them (or the loop side, if they are gone) closes
 /// and unmaps them. A thread blocked for good keeps them until the process exits.
-package struct BlockingWorker: ~Copyable {
+public struct BlockingWorker: ~Copyable {
   /// The most slots a worker may have.
-  package static let slotCapacity = 64
+  public static let slotCapacity = 64
   /// Bytes of a slot's data buffer: the most one read returns or one write request carries.
-  package static let dataBytes = 4096
+  public static let dataBytes = 4096
   /// Bytes of a slot's path, NUL included.
-  package static let pathBytes = 256
+  public static let pathBytes = 256
 
   private let shared: UnsafeMutablePointer<WorkerShared>
   private let threadsStarted: Int
   private var wakers = InlineArray<64, Waker?>(repeating: nil)
   /// The slots, numbered `0..<slots`.
-  package let slots: Int
+  public let slots: Int
   /// The interrupt line raised when a request is done.
-  package let line: Interrupt
+  public let line: Interrupt
   /// Requests finished so far (collected by their owners).
-  package private(set) var completed: UInt64 = 0
+  public private(set) var completed: UInt64 = 0
 
   /// A worker of `slots` slots and `threads` threads (at least 1) that raises `trigger` when a
   /// request is done. Call it after blocking the signals the program watches: the threads
@@ -120,7 +120,7 @@ package struct BlockingWorker: ~Copyable {
   ///
   /// Startup only: it maps the slots and starts the threads. The corresponding C functions are
   /// `mmap`, `eventfd` and `pthread_create`.
-  package init(slots: Int, threads: Int, trigger: InterruptTrigger) throws(Errno) {
+  public init(slots: Int, threads: Int, trigger: InterruptTrigger) throws(Errno) {
     precondition(slots > 0 && slots <= BlockingWorker.slotCapacity, "BlockingWorker.init: slots")
     precondition(threads > 0, "BlockingWorker.init: threads")
     let headerStart = BlockingWorker.align(MemoryLayout<WorkerShared>.size)
@@ -195,12 +195,12 @@ package struct BlockingWorker: ~Copyable {
   private static func align(_ n: Int) -> Int { (n + 63) & ~63 }
 
   /// Whether `slot` holds no request (idle): its owner may submit.
-  package func isIdle(_ slot: Int) -> Bool {
+  public func isIdle(_ slot: Int) -> Bool {
     shared.pointee.headers[slot].state.load(ordering: .acquiring) == WorkSlotHeader.idle
   }
 
   /// `submitRead(slot:path:maxBytes:waker:)` of the fixed-capacity text `path`.
-  package mutating func submitRead<let n: Int>(
+  public mutating func submitRead<let n: Int>(
     slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker
   ) -> Bool {
     path.withCString { submitRead(slot: slot, path: $0, maxBytes: maxBytes, waker: waker) }
@@ -209,7 +209,7 @@ package struct BlockingWorker: ~Copyable {
   /// Asks a worker to open `path` (a NUL-terminated C string), read up to `maxBytes` bytes and
   /// close it; `waker` is woken when it is done. False when the slot is busy (its previous
   /// request is still in flight or not collected) or the path does not fit: nothing submitted.
-  package mutating func submitRead(
+  public mutating func submitRead(
     slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker
   ) -> Bool {
     precondition(maxBytes > 0 && maxBytes <= BlockingWorker.dataBytes, "BlockingWorker.submitRead: maxBytes")
@@ -228,7 +228,7 @@ package struct BlockingWorker: ~Copyable {
   /// Asks a worker to write all of `bytes` (at most `dataBytes`, copied now) to `fd`, which
   /// must stay open until the result is collected; `waker` is woken when it is done. False
   /// when the slot is busy: nothing submitted.
-  package mutating func submitWrite(slot: Int, fd: Int32, bytes: Span<UInt8>, waker: Waker) -> Bool {
+  public mutating func submitWrite(slot: Int, fd: Int32, bytes: Span<UInt8>, waker: Waker) -> Bool {
     precondition(bytes.count <= BlockingWorker.dataBytes, "BlockingWorker.submitWrite: too many bytes")
     guard isIdle(slot) else { return false }
     let destination = data(slot)
@@ -246,7 +246,7 @@ package struct BlockingWorker: ~Copyable {
   /// bytes it put there), then submits them as a write to `fd`, as `submitWrite` does. Saves a
   /// copy when the bytes come from a ring. Returns the byte count submitted, nil when the slot
   /// is busy (`fill` is not called then).
-  package mutating func submitWrite(
+  public mutating func submitWrite(
     slot: Int, fd: Int32, waker: Waker, filling fill: (UnsafeMutableRawBufferPointer) -> Int
   ) -> Int? {
     guard isIdle(slot) else { return nil }
@@ -272,7 +272,7 @@ package struct BlockingWorker: ~Copyable {
 
   /// The result of `slot`'s request once a worker finished it, making the slot idle again; nil
   /// while it is in flight (or nothing was submitted). For a read, `withData` gives the bytes.
-  package mutating func collect(_ slot: Int) -> WorkResult? {
+  public mutating func collect(_ slot: Int) -> WorkResult? {
     let header = shared.pointee.headers + slot
     guard header.pointee.state.load(ordering: .acquiring) == WorkSlotHeader.done else { return nil }
     let result = WorkResult(
@@ -286,7 +286,7 @@ package struct BlockingWorker: ~Copyable {
 
   /// The first `count` bytes of `slot`'s data buffer (what a read returned), to parse before the
   /// next request on the slot.
-  package func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R {
+  public func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R {
     precondition(count >= 0 && count <= BlockingWorker.dataBytes, "BlockingWorker.withData: count")
     // SAFETY: the slot's buffer is `dataBytes` long, raw bytes the workers only ever access as
     // bytes; an idle slot's buffer is the loop's, so nothing writes it while `body` reads.
@@ -296,7 +296,7 @@ package struct BlockingWorker: ~Copyable {
 
   /// Takes the completion line and wakes the owner of every finished slot. Call it from the
   /// one task that handles `line`; it leaves that task registered for the next completion.
-  package mutating func dispatch<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
+  public mutating func dispatch<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) {
     while cx.take(line) {
       for slot in 0..<slots {
         guard let waker = wakers[slot],
@@ -309,7 +309,7 @@ package struct BlockingWorker: ~Copyable {
 
   /// Waits (sleeping in 1 ms steps, off the loop: at shutdown) until `slot` is done or
   /// `deadline` passes; true when it is done. The corresponding C function is `clock_nanosleep`.
-  package func waitUntilDone(_ slot: Int, until deadline: Instant) -> Bool {
+  public func waitUntilDone(_ slot: Int, until deadline: Instant) -> Bool {
     while shared.pointee.headers[slot].state.load(ordering: .acquiring) != WorkSlotHeader.done {
       if isIdle(slot) { return false }
       if monotonicNow() >= deadline { return false }

@@ -96,12 +96,12 @@ extension FileDescriptor {
 /// Waits, outside the loop, until an fd can take more bytes: the firmware's flush at shutdown,
 /// when the platform's epoll set may be gone (and a virtual platform has none). Holds an epoll
 /// fd of its own, made on first use and closed on drop.
-package struct WritableWaiter: ~Copyable {
+public struct WritableWaiter: ~Copyable {
   private var epoll: Int32 = -1
   private var watched: Int32 = -1
 
   /// A waiter with no epoll fd yet.
-  package init() {}
+  public init() {}
 
   deinit { if epoll >= 0 { _ = cl_close(epoll) } }
 
@@ -109,7 +109,7 @@ package struct WritableWaiter: ~Copyable {
   /// cannot be watched (a regular file: EPERM; it never says "would block" either). One waiter
   /// watches one fd: the first one it is asked about. The corresponding C functions are
   /// `epoll_create1`, `epoll_ctl` and `epoll_wait` (EINTR retried with the time left).
-  package mutating func wait(for fd: BorrowedFileDescriptor, until deadline: Instant) -> Bool {
+  public mutating func wait(for fd: BorrowedFileDescriptor, until deadline: Instant) -> Bool {
     if epoll < 0 {
       guard
         case .success(let created) = systemCallResult(

@@ -12,7 +12,7 @@ import LoopCore
 ///
 /// The socket is nonblocking: when systemd's queue is full a send throws `Errno.wouldBlock`
 /// and the message is lost, which for `WATCHDOG=1` only means the next ping must arrive in time.
-package struct SystemdNotify: ~Copyable {
+public struct SystemdNotify: ~Copyable {
   /// The unbound datagram socket the messages leave from.
   private let socket: FileDescriptor
   /// systemd's socket.
@@ -24,14 +24,14 @@ package struct SystemdNotify: ~Copyable {
   /// The notifier for $NOTIFY_SOCKET, or nil when it is unset or empty (not run by systemd as
   /// a `Type=notify` service). Throws `.invalidArgument` for a value that is neither an
   /// absolute path nor an `@` abstract name, ENAMETOOLONG for one too long for sockaddr_un.
-  package static func fromEnvironment() throws(Errno) -> SystemdNotify? {
+  public static func fromEnvironment() throws(Errno) -> SystemdNotify? {
     guard let value = cl_getenv(cString("NOTIFY_SOCKET")), value.pointee != 0 else { return nil }
     return try SystemdNotify(notifySocket: value)
   }
 
   /// A notifier for the socket `notifySocket` names, in $NOTIFY_SOCKET's form: an absolute
   /// path, or `@name` for `name` in the abstract namespace.
-  package init(notifySocket: UnsafePointer<CChar>) throws(Errno) {
+  public init(notifySocket: UnsafePointer<CChar>) throws(Errno) {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     var length = 0
@@ -60,15 +60,15 @@ package struct SystemdNotify: ~Copyable {
   }
 
   /// Tells systemd that startup is over: `systemctl start` returns and dependents start.
-  package func ready() throws(Errno) { try send("READY=1") }
+  public func ready() throws(Errno) { try send("READY=1") }
 
   /// Tells systemd the service is alive; with `WatchdogSec=` it must arrive in every period.
-  package func watchdog() throws(Errno) { try send("WATCHDOG=1") }
+  public func watchdog() throws(Errno) { try send("WATCHDOG=1") }
 
   /// Tells systemd the service is reloading its configuration (SIGHUP), as of `now` on
   /// CLOCK_MONOTONIC; `ready()` ends the reload. The message is `RELOADING=1` and
   /// `MONOTONIC_USEC=`, which systemd needs to tell this reload from an earlier one.
-  package func reloading(at now: Instant) throws(Errno) {
+  public func reloading(at now: Instant) throws(Errno) {
     let head: StaticString = "RELOADING=1\nMONOTONIC_USEC="
     let usec = DecimalText(UInt64(max(0, now.nanoseconds / 1_000)))
     try usec.withSpan { (digits) throws(Errno) in
@@ -80,27 +80,27 @@ package struct SystemdNotify: ~Copyable {
   }
 
   /// Tells systemd the service is shutting down on purpose.
-  package func stopping() throws(Errno) { try send("STOPPING=1") }
+  public func stopping() throws(Errno) { try send("STOPPING=1") }
 
   /// Sets the one-line status `systemctl status` shows.
-  package func status(_ text: StaticString) throws(Errno) {
+  public func status(_ text: StaticString) throws(Errno) {
     try status(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
   }
 
   /// Sets the one-line status `systemctl status` shows, from UTF-8 bytes.
-  package func status(_ text: UnsafeRawBufferPointer) throws(Errno) {
+  public func status(_ text: UnsafeRawBufferPointer) throws(Errno) {
     let prefix: StaticString = "STATUS="
     try send(UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount), text)
   }
 
   /// Sends `message` (newline-separated `KEY=value` assignments) as one datagram.
-  package func send(_ message: StaticString) throws(Errno) {
+  public func send(_ message: StaticString) throws(Errno) {
     try send(UnsafeRawBufferPointer(start: message.utf8Start, count: message.utf8CodeUnitCount))
   }
 
   /// Sends the bytes `head` followed by `tail` as one datagram.
   /// The corresponding C function is `sendmsg`.
-  package func send(
+  public func send(
     _ head: UnsafeRawBufferPointer, _ tail: UnsafeRawBufferPointer = .init(start: nil, count: 0)
   )
     throws(Errno)
@@ -133,14 +133,14 @@ package struct SystemdNotify: ~Copyable {
   /// The period systemd expects `watchdog()` within ($WATCHDOG_USEC), or nil when no watchdog
   /// is set for this process ($WATCHDOG_PID, when present, names another process).
   /// Ping at half of it, as sd_watchdog_enabled(3) advises.
-  package static func watchdogPeriod() -> Duration? {
+  public static func watchdogPeriod() -> Duration? {
     watchdogPeriod(
       microseconds: cl_getenv(cString("WATCHDOG_USEC")), pid: cl_getenv(cString("WATCHDOG_PID")),
       processID: cl_getpid())
   }
 
   /// `watchdogPeriod()` from the two variables' values and this process's id.
-  package static func watchdogPeriod(
+  public static func watchdogPeriod(
     microseconds: UnsafePointer<CChar>?, pid: UnsafePointer<CChar>?, processID: Int32
   ) -> Duration? {
     guard let usec = decimal(microseconds), usec > 0 else { return nil }

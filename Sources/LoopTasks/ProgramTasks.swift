@@ -2,6 +2,7 @@
 // (stop, summary, reload) and the stop timer of `--duration`.
 
 import LoopCore
+import LoopLinux
 
 /// Handles the world's worker's completion line: wakes the task whose request finished (the
 /// executor has one handler per line; this task is it, and the owners wait on their wakers).
