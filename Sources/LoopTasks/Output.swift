@@ -159,13 +159,10 @@ extension ByteAppending {
     append(integer: Int64(fixed.magnitude / power))
     if places == 0 { return }
     append(byte: 0x2E)
-    var fraction = fixed.magnitude % power
-    var digits = InlineArray<9, UInt8>(repeating: 0x30)
-    for i in stride(from: places - 1, through: 0, by: -1) {
-      digits[i] = UInt8(truncatingIfNeeded: fraction % 10) + 0x30
-      fraction /= 10
-    }
-    for i in 0..<places { append(byte: digits[i]) }
+    // The fraction below 10^places, zero-padded on the left to `places` digits.
+    let fraction = DecimalText(fixed.magnitude % power)
+    for _ in fraction.count..<places { append(byte: 0x30) }
+    for i in 0..<fraction.count { append(byte: fraction[i]) }
   }
 }
 
