@@ -121,12 +121,8 @@ extension Array where Element == UInt8 {
 
   /// Appends `value` in decimal.
   mutating func appendDecimal(_ value: Int64) {
-    if value < 0 {
-      append(UInt8(ascii: "-"))
-      appendDecimal(value.magnitude)
-    } else {
-      appendDecimal(UInt64(value))
-    }
+    let text = DecimalText(value)
+    for i in 0..<text.count { append(text[i]) }
   }
 
   /// Appends `value` in decimal.
@@ -134,36 +130,15 @@ extension Array where Element == UInt8 {
 
   /// Appends `value` in decimal.
   mutating func appendDecimal(_ value: UInt64) {
-    var digits = InlineArray<20, UInt8>(repeating: 0)
-    var count = 0
-    var rest = value
-    repeat {
-      digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-      rest /= 10
-      count += 1
-    } while rest != 0
-    while count > 0 {
-      count -= 1
-      append(digits[count])
-    }
+    let text = DecimalText(value)
+    for i in 0..<text.count { append(text[i]) }
   }
 
   /// Appends `bytes` between double quotes, escaped as in JSON (`\"`, `\\`, control bytes as
   /// `\u00XX`): text from the config may hold anything, and a message stays one line.
   mutating func appendQuoted(_ bytes: some Sequence<UInt8>) {
     append(UInt8(ascii: "\""))
-    for byte in bytes {
-      if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-        append(UInt8(ascii: "\\"))
-        append(byte)
-      } else if byte < 0x20 || byte == 0x7F {
-        append("\\u00")
-        append(hexDigit(byte >> 4))
-        append(hexDigit(byte & 0xF))
-      } else {
-        append(byte)
-      }
-    }
+    for byte in bytes { JSONEscape.escape(byte) { append($0) } }
     append(UInt8(ascii: "\""))
   }
 

@@ -77,20 +77,8 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
 
   /// Appends `value` in decimal.
   public mutating func append(decimal value: Int64) {
-    if value < 0 { append(byte: UInt8(ascii: "-")) }
-    // The magnitude of Int64.min does not fit an Int64, so digits are taken from the UInt64.
-    var magnitude = value.magnitude
-    var digits = InlineArray<20, UInt8>(repeating: 0)
-    var n = 0
-    repeat {
-      digits[n] = UInt8(truncatingIfNeeded: magnitude % 10) + UInt8(ascii: "0")
-      magnitude /= 10
-      n += 1
-    } while magnitude != 0
-    while n > 0 {
-      n -= 1
-      append(byte: digits[n])
-    }
+    let text = DecimalText(value)
+    for i in 0..<text.count { append(byte: text[i]) }
   }
 
   /// Appends `value` in decimal.

@@ -126,10 +126,9 @@ public struct Signal<Value>: ~Copyable {
 /// `capacity` elements stored inline; full is `CapacityError.channel` or a wait, never growth.
 /// Never blocks or allocates. One receiver and one sender task at a time (see `Signal`).
 public struct Channel<let capacity: Int, Element>: ~Copyable {
-  private var ring: InlineArray<capacity, Element?> = InlineArray(repeating: nil)
-  private var head = 0
+  private var ring = Ring<capacity, Element?>(repeating: nil)
   /// Elements queued.
-  public private(set) var count = 0
+  public var count: Int { ring.count }
   private var receiver = WakerRegistration()
   private var sender = WakerRegistration()
 
@@ -137,9 +136,9 @@ public struct Channel<let capacity: Int, Element>: ~Copyable {
   public init() { precondition(capacity > 0, "Channel.init: capacity must be positive") }
 
   /// Whether no element is queued.
-  public var isEmpty: Bool { count == 0 }
+  public var isEmpty: Bool { ring.isEmpty }
   /// Whether `capacity` elements are queued.
-  public var isFull: Bool { count == capacity }
+  public var isFull: Bool { ring.isFull }
 
   /// Appends `element` and wakes the receiver; throws `.channel` when full.
   public mutating func trySend<S: Scheduler & ~Copyable>(_ element: Element, _ cx: inout Context<S>)
@@ -182,19 +181,9 @@ public struct Channel<let capacity: Int, Element>: ~Copyable {
   public mutating func tryReceive() -> Element? { pop() }
 
   private mutating func push(_ element: Element) throws(CapacityError) {
-    if count == capacity { throw .channel }
-    var tail = head + count
-    if tail >= capacity { tail -= capacity }
-    ring[tail] = element
-    count += 1
+    if !ring.push(element) { throw .channel }
   }
 
-  private mutating func pop() -> Element? {
-    if count == 0 { return nil }
-    let element = ring[head].take()
-    head += 1
-    if head == capacity { head = 0 }
-    count -= 1
-    return element
-  }
+  /// The oldest element, its slot left empty so the channel holds no copy of it.
+  private mutating func pop() -> Element? { ring.pop(leaving: nil) ?? nil }
 }

@@ -12,36 +12,21 @@ package struct EdgeQueue: Sendable {
   /// task that is one batch behind.
   package static var capacity: Int { 32 }
 
-  private var ring = InlineArray<32, EdgeEvent>(repeating: EdgeEvent(.rising, at: .zero))
-  private var head = 0
+  private var ring = Ring<32, EdgeEvent>(repeating: EdgeEvent(.rising, at: .zero))
   /// Events waiting.
-  package private(set) var count = 0
+  package var count: Int { ring.count }
 
   /// An empty queue.
   package init() {}
 
   /// Whether nothing waits.
-  package var isEmpty: Bool { count == 0 }
+  package var isEmpty: Bool { ring.isEmpty }
 
   /// Appends `event`; false (and nothing stored) when full.
-  package mutating func push(_ event: EdgeEvent) -> Bool {
-    if count == Self.capacity { return false }
-    var tail = head + count
-    if tail >= Self.capacity { tail -= Self.capacity }
-    ring[tail] = event
-    count += 1
-    return true
-  }
+  package mutating func push(_ event: EdgeEvent) -> Bool { ring.push(event) }
 
   /// Removes and returns the oldest event.
-  package mutating func pop() -> EdgeEvent? {
-    if count == 0 { return nil }
-    let event = ring[head]
-    head += 1
-    if head == Self.capacity { head = 0 }
-    count -= 1
-    return event
-  }
+  package mutating func pop() -> EdgeEvent? { ring.pop() }
 }
 
 /// Lost-edge detection and debounce for one input, fed the raw events in fd order.

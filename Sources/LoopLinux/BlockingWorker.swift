@@ -199,6 +199,13 @@ public struct BlockingWorker: ~Copyable {
     shared.pointee.headers[slot].state.load(ordering: .acquiring) == WorkSlotHeader.idle
   }
 
+  /// `submitRead(slot:path:maxBytes:waker:)` of the fixed-capacity text `path`.
+  public mutating func submitRead<let n: Int>(
+    slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker
+  ) -> Bool {
+    path.withCString { submitRead(slot: slot, path: $0, maxBytes: maxBytes, waker: waker) }
+  }
+
   /// Asks a worker to open `path` (a NUL-terminated C string), read up to `maxBytes` bytes and
   /// close it; `waker` is woken when it is done. False when the slot is busy (its previous
   /// request is still in flight or not collected) or the path does not fit: nothing submitted.
@@ -221,12 +228,16 @@ public struct BlockingWorker: ~Copyable {
   /// Asks a worker to write all of `bytes` (at most `dataBytes`, copied now) to `fd`, which
   /// must stay open until the result is collected; `waker` is woken when it is done. False
   /// when the slot is busy: nothing submitted.
-  public mutating func submitWrite(slot: Int, fd: Int32, bytes: UnsafeRawBufferPointer, waker: Waker) -> Bool
-  {
+  public mutating func submitWrite(slot: Int, fd: Int32, bytes: Span<UInt8>, waker: Waker) -> Bool {
     precondition(bytes.count <= BlockingWorker.dataBytes, "BlockingWorker.submitWrite: too many bytes")
     guard isIdle(slot) else { return false }
-    if let source = bytes.baseAddress, bytes.count > 0 {
-      data(slot).copyMemory(from: source, byteCount: bytes.count)
+    let destination = data(slot)
+    bytes.withUnsafeBytes { source in
+      // SAFETY: an idle slot's data buffer (`dataBytes` long, checked above) is the loop's
+      // until it is submitted; `source` covers the span for this closure.
+      if let base = source.baseAddress, source.count > 0 {
+        destination.copyMemory(from: base, byteCount: source.count)
+      }
     }
     return submit(slot, .writeAll, fd: fd, length: bytes.count, waker: waker)
   }
@@ -275,10 +286,12 @@ public struct BlockingWorker: ~Copyable {
 
   /// The first `count` bytes of `slot`'s data buffer (what a read returned), to parse before the
   /// next request on the slot.
-  public func withData<R>(_ slot: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+  public func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R {
     precondition(count >= 0 && count <= BlockingWorker.dataBytes, "BlockingWorker.withData: count")
-    // SAFETY: the slot's buffer is `dataBytes` long; an idle slot's buffer is the loop's.
-    return body(UnsafeRawBufferPointer(start: data(slot), count: count))
+    // SAFETY: the slot's buffer is `dataBytes` long, raw bytes the workers only ever access as
+    // bytes; an idle slot's buffer is the loop's, so nothing writes it while `body` reads.
+    let bytes = UnsafeBufferPointer(start: data(slot).assumingMemoryBound(to: UInt8.self), count: count)
+    return body(bytes.span)
   }
 
   /// Takes the completion line and wakes the owner of every finished slot. Call it from the

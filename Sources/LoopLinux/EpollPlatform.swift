@@ -125,10 +125,10 @@ public struct EpollReactor<Sys: SystemCalls>: Platform, ~Copyable {
   }
 
   /// The epoll fd, for diagnostics.
-  public var epollDescriptor: Int32 { epoll.rawValue }
+  package var epollDescriptor: Int32 { epoll.rawValue }
 
   /// The deadline the timerfd is armed with, if its expiration has not been read yet.
-  public var armedDeadline: Instant? { armed }
+  package var armedDeadline: Instant? { armed }
 
   /// How many times `signal` was delivered through the signalfd.
   public func deliveries(of signal: Int32) -> UInt64 {

@@ -98,7 +98,7 @@ public struct FileDescriptor: ~Copyable {
   }
 
   /// What kind of file the fd is open on. The corresponding C function is `fstat`.
-  public func fileType() throws(Errno) -> FileType {
+  package func fileType() throws(Errno) -> FileType {
     var mode: UInt32 = 0
     _ = try systemCall("FileDescriptor.fileType") { cl_fstat_mode(rawValue, &mode) }
     return FileType(mode: mode)
@@ -107,7 +107,7 @@ public struct FileDescriptor: ~Copyable {
   /// The timeout of the watchdog device the fd is open on, in seconds; throws what the driver
   /// says (ENOTTY or EOPNOTSUPP when it cannot tell). The corresponding C function is `ioctl`
   /// with `WDIOC_GETTIMEOUT`.
-  public func watchdogTimeout() throws(Errno) -> Int {
+  package func watchdogTimeout() throws(Errno) -> Int {
     var seconds: Int32 = 0
     _ = try systemCall("FileDescriptor.watchdogTimeout") { cl_watchdog_get_timeout(rawValue, &seconds) }
     return Int(seconds)
@@ -162,11 +162,11 @@ public struct FileDescriptor: ~Copyable {
 }
 
 /// The type of a file, from the `S_IFMT` bits of its mode.
-public enum FileType: Equatable, Sendable {
+package enum FileType: Equatable, Sendable {
   case regular, directory, characterDevice, blockDevice, fifo, socket, symbolicLink, unknown
 
   /// The type `mode` (an `st_mode`) says.
-  public init(mode: UInt32) {
+  package init(mode: UInt32) {
     switch mode & 0o170000 {
     case 0o100000: self = .regular
     case 0o040000: self = .directory
@@ -180,7 +180,7 @@ public enum FileType: Equatable, Sendable {
   }
 
   /// The type in words, for messages.
-  public var name: StaticString {
+  package var name: StaticString {
     switch self {
     case .regular: "a regular file"
     case .directory: "a directory"

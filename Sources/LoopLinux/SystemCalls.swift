@@ -102,7 +102,7 @@ public func systemCall<Value: FixedWidthInteger>(
 
 /// Stops the program on a programmer error, naming the function that found it.
 @inline(never)
-public func bug(_ message: StaticString) -> Never {
+package func bug(_ message: StaticString) -> Never {
   #if hasFeature(Embedded)
     fatalError(message)
   #else

@@ -70,21 +70,12 @@ public struct SystemdNotify: ~Copyable {
   /// `MONOTONIC_USEC=`, which systemd needs to tell this reload from an earlier one.
   public func reloading(at now: Instant) throws(Errno) {
     let head: StaticString = "RELOADING=1\nMONOTONIC_USEC="
-    var digits = InlineArray<20, UInt8>(repeating: 0)
-    var usec = UInt64(max(0, now.nanoseconds / 1_000))
-    var first = 20
-    repeat {
-      first -= 1
-      digits[first] = UInt8(truncatingIfNeeded: usec % 10) + 0x30
-      usec /= 10
-    } while usec > 0
-    let start = first
-    var span = digits.mutableSpan
-    try span.withUnsafeMutableBytes { (raw) throws(Errno) in
-      // SAFETY: `raw` covers `digits` for this closure; `start..<20` lies inside it.
-      try send(
-        UnsafeRawBufferPointer(start: head.utf8Start, count: head.utf8CodeUnitCount),
-        UnsafeRawBufferPointer(rebasing: raw[start..<20]))
+    let usec = DecimalText(UInt64(max(0, now.nanoseconds / 1_000)))
+    try usec.withSpan { (digits) throws(Errno) in
+      try digits.withUnsafeBytes { (raw) throws(Errno) in
+        // SAFETY: `raw` covers the digits for this closure; the literal lives for the program.
+        try send(UnsafeRawBufferPointer(start: head.utf8Start, count: head.utf8CodeUnitCount), raw)
+      }
     }
   }
 

@@ -60,7 +60,7 @@ public struct RecordLine: ByteAppending {
   /// Adds `,"key":"text"` with `text` (UTF-8) escaped as JSON does, cut short with `...` at a
   /// character boundary where the whole would not leave room to close the record: a message
   /// of any length still makes one whole line.
-  public mutating func field(_ key: StaticString, text: UnsafeRawBufferPointer) {
+  public mutating func field(_ key: StaticString, text: Span<UInt8>) {
     appendKey(key)
     append(byte: 0x22)
     // Room kept for `..."` and the `}` and newline of `finish`.
@@ -70,18 +70,13 @@ public struct RecordLine: ByteAppending {
       let b = text[i]
       var width = 1
       if b >= 0xF0 { width = 4 } else if b >= 0xE0 { width = 3 } else if b >= 0xC0 { width = 2 }
-      let escaped = b == 0x22 || b == 0x5C ? 2 : b < 0x20 ? 6 : width
+      let escaped = width == 1 ? JSONEscape.width(of: b) : width
       if count + escaped > limit || i + width > text.count {
         append("...")
         break
       }
-      if b == 0x22 || b == 0x5C {
-        append(byte: 0x5C)
-        append(byte: b)
-      } else if b < 0x20 {
-        append("\\u00")
-        append(byte: hexDigit(b >> 4))
-        append(byte: hexDigit(b & 0xF))
+      if width == 1 {
+        JSONEscape.escape(b) { append(byte: $0) }
       } else {
         for k in 0..<width { append(byte: text[i + k]) }
       }
@@ -94,12 +89,8 @@ public struct RecordLine: ByteAppending {
   public mutating func finish() { append("}\n") }
 
   /// The bytes of the line.
-  public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-    let n = count
-    return bytes.span.withUnsafeBytes { raw in
-      // SAFETY: `raw` covers the line buffer for this closure; only the first `n` bytes are used.
-      body(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-    }
+  public func withBytes<R>(_ body: (Span<UInt8>) -> R) -> R {
+    body(bytes.span.extracting(0..<count))
   }
 
   private mutating func appendKey(_ key: StaticString) {
@@ -120,24 +111,9 @@ public struct RecordLine: ByteAppending {
   /// Writes a JSON string, escaping quotes, backslashes and control bytes.
   private mutating func append(quoted name: ShortName) {
     append(byte: 0x22)
-    for i in 0..<name.count {
-      let b = name[i]
-      switch b {
-      case 0x22, 0x5C:
-        append(byte: 0x5C)
-        append(byte: b)
-      case 0..<0x20:
-        append("\\u00")
-        append(byte: hexDigit(b >> 4))
-        append(byte: hexDigit(b & 0xF))
-      default:
-        append(byte: b)
-      }
-    }
+    for i in 0..<name.count { JSONEscape.escape(name[i]) { append(byte: $0) } }
     append(byte: 0x22)
   }
-
-  private func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x61 + v - 10 }
 }
 
 /// Something bytes can be appended to one at a time; gives it literal, name and number
@@ -161,20 +137,8 @@ extension ByteAppending {
 
   /// Appends `value` in decimal.
   public mutating func append(integer value: Int64) {
-    var digits = InlineArray<20, UInt8>(repeating: 0)
-    var n = 0
-    // Work on the magnitude as UInt64 so Int64.min does not overflow.
-    var magnitude = value.magnitude
-    repeat {
-      digits[n] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
-      n += 1
-      magnitude /= 10
-    } while magnitude > 0
-    if value < 0 { append(byte: 0x2D) }
-    while n > 0 {
-      n -= 1
-      append(byte: digits[n])
-    }
+    let text = DecimalText(value)
+    for i in 0..<text.count { append(byte: text[i]) }
   }
 
   /// Appends `value` with `decimals` digits after the point, or `null` when not finite.
@@ -195,22 +159,18 @@ extension ByteAppending {
     append(integer: Int64(fixed.magnitude / power))
     if places == 0 { return }
     append(byte: 0x2E)
-    var fraction = fixed.magnitude % power
-    var digits = InlineArray<9, UInt8>(repeating: 0x30)
-    for i in stride(from: places - 1, through: 0, by: -1) {
-      digits[i] = UInt8(truncatingIfNeeded: fraction % 10) + 0x30
-      fraction /= 10
-    }
-    for i in 0..<places { append(byte: digits[i]) }
+    // The fraction below 10^places, zero-padded on the left to `places` digits.
+    let fraction = DecimalText(fixed.magnitude % power)
+    for _ in fraction.count..<places { append(byte: 0x30) }
+    for i in 0..<fraction.count { append(byte: fraction[i]) }
   }
 }
 
 /// A byte ring of finished record lines, filled by tasks and drained by the writer.
 public struct OutputRing<let capacity: Int>: ~Copyable {
-  private var ring = InlineArray<capacity, UInt8>(repeating: 0)
-  private var head = 0
+  private var ring = Ring<capacity, UInt8>(repeating: 0)
   /// Bytes waiting to be written.
-  public private(set) var count = 0
+  public var count: Int { ring.count }
   /// Records accepted.
   public private(set) var records: UInt64 = 0
   /// Records dropped because the ring was full.
@@ -227,7 +187,7 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
   public init() {}
 
   /// Whether no byte waits.
-  public var isEmpty: Bool { count == 0 }
+  public var isEmpty: Bool { ring.isEmpty }
 
   /// Appends the finished `line` whole, or drops it (counted); wakes the writer. Returns
   /// whether it was accepted.
@@ -254,18 +214,8 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
   /// `emit(text:)` from outside a poll (a reload, the exit).
   @discardableResult
   public mutating func append(text: borrowing SummaryText) -> Bool {
-    let n = text.remaining
-    if limit - count < n { return false }
-    text.withRemaining { bytes in
-      var tail = head + count
-      for byte in bytes {
-        if tail >= capacity { tail -= capacity }
-        ring[tail] = byte
-        tail += 1
-      }
-    }
-    count += n
-    return true
+    if limit - count < text.remaining { return false }
+    return text.withRemaining { ring.push(contentsOf: $0) }
   }
 
   /// Appends `line` from outside a poll (startup, shutdown); returns whether it was accepted.
@@ -279,15 +229,7 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
       dropped += 1
       return false
     }
-    line.withBytes { bytes in
-      var tail = head + count
-      for byte in bytes {
-        if tail >= capacity { tail -= capacity }
-        ring[tail] = byte
-        tail += 1
-      }
-    }
-    count += line.count
+    line.withBytes { _ = ring.push(contentsOf: $0) }  // Fits: `limit` ≤ capacity.
     records += 1
     return true
   }
@@ -306,19 +248,5 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
 
   /// Hands the oldest contiguous run of waiting bytes to `write`, which returns how many it
   /// took (0 when the fd would block); removes those. Returns the bytes removed.
-  public mutating func drain(_ write: (UnsafeRawBufferPointer) -> Int) -> Int {
-    if count == 0 { return 0 }
-    let run = min(count, capacity - head)
-    let start = head
-    let written = ring.span.withUnsafeBytes { raw in
-      // SAFETY: `start..<start+run` lies inside the ring (run ≤ capacity − head).
-      write(UnsafeRawBufferPointer(rebasing: raw[start..<(start + run)]))
-    }
-    precondition(written >= 0 && written <= run, "OutputRing.drain: write took more than offered")
-    head += written
-    if head == capacity { head = 0 }
-    count -= written
-    if count == 0 { head = 0 }
-    return written
-  }
+  public mutating func drain(_ write: (Span<UInt8>) -> Int) -> Int { ring.popRun(write) }
 }

@@ -67,10 +67,8 @@ public struct SimFileWriter: Sendable {
     line.append(integer: value)
     line.append(byte: 0x0A)
     do {
-      let fd = try path.withCString { (p) throws(Errno) in
-        try FileDescriptor.open(cString: p, .writeOnly | .create | .truncate)
-      }
-      return try line.withBytes { (bytes) throws(Errno) in try fd.write(bytes) } == line.count
+      let fd = try FileDescriptor.open(path, .writeOnly | .create | .truncate)
+      return try line.withBytes { (bytes) throws(Errno) in try fd.borrowed.write(bytes) } == line.count
     } catch {
       return false
     }
@@ -88,11 +86,7 @@ struct TextLine: ByteAppending {
     count += 1
   }
 
-  func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-    let n = count
-    return try bytes.span.withUnsafeBytes { (raw) throws(E) -> R in
-      // SAFETY: the first `n` bytes of the line buffer, for the closure's duration.
-      try body(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-    }
+  func withBytes<R, E: Error>(_ body: (Span<UInt8>) throws(E) -> R) throws(E) -> R {
+    try body(bytes.span.extracting(0..<count))
   }
 }

@@ -187,7 +187,7 @@ public struct FirmwareWorld: ~Copyable {
   /// The worker threads that do blocking file I/O off the loop (sampler reads, writes to a
   /// regular output file, the summary); nil runs sampler reads on the loop thread (tests on a
   /// virtual platform).
-  public var worker: BlockingWorker? = nil
+  package var worker: BlockingWorker? = nil
   /// Whether the output is a regular file, written through the worker (a write to an SD card
   /// may wait; epoll cannot say when a regular file has room).
   public var outputThroughWorker = false
@@ -214,7 +214,7 @@ public struct FirmwareWorld: ~Copyable {
   /// The task a watchdog task sees stalled, -1 while every watched task makes progress.
   public var stalledTask = -1
   /// systemd's notification socket, when run as a `Type=notify` service.
-  public var systemd: SystemdNotify? = nil
+  package var systemd: SystemdNotify? = nil
   /// Scripted stimuli for mock input lines (the simulated board); empty on a real board.
   public var stimuli = StimulusDriver<32, 256>()
   /// The interrupt of each stimulus port's line, raised after a delivery so the mock board

@@ -155,9 +155,9 @@ extension Board {
   }
 
   /// Writes all of `bytes` to `fd` (blocking: the loop has stopped).
-  static func writeBytes(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+  static func writeBytes(_ fd: Int32, _ bytes: Span<UInt8>) {
     var out = TextWriter(fd: fd)
-    for byte in bytes { out.append(byte: byte) }
+    for i in 0..<bytes.count { out.append(byte: bytes[i]) }
     out.flush()
   }
 
@@ -221,7 +221,7 @@ extension Board {
   static func reloadFailedRecord(_ message: [UInt8], at time: Instant) -> RecordLine {
     var record = RecordLine(time: time, task: ShortName("sensorloop"))
     record.field("event", "reload_failed")
-    message.withUnsafeBytes { record.field("error", text: $0) }
+    record.field("error", text: message.span)
     record.finish()
     return record
   }

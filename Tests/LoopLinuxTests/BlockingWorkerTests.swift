@@ -40,7 +40,9 @@ import Testing
     #expect(!second)
     let done = try result(&worker, 1)
     #expect(done.errno == 0 && done.count == 5)
-    let text = worker.withData(1, count: done.count) { String(decoding: $0, as: UTF8.self) }
+    let text = worker.withData(1, count: done.count) { data in
+      String(decoding: (0..<data.count).map { data[$0] }, as: UTF8.self)
+    }
     #expect(text == "21.5\n")
     let idleAgain = worker.isIdle(1)
     #expect(idleAgain)
@@ -61,9 +63,7 @@ import Testing
 
     let pipe = try FileDescriptor.pipe(nonBlocking: false)
     let bytes = Array("hello, worker\n".utf8)
-    let writing = bytes.withUnsafeBytes {
-      worker.submitWrite(slot: 2, fd: pipe.write.rawValue, bytes: $0, waker: waker)
-    }
+    let writing = worker.submitWrite(slot: 2, fd: pipe.write.rawValue, bytes: bytes.span, waker: waker)
     #expect(writing)
     let written = try result(&worker, 2)
     #expect(written == WorkResult(count: bytes.count, errno: 0, finished: written.finished))

@@ -117,7 +117,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
 
 @Suite struct RecordLineTests {
   func text(_ line: RecordLine) -> String {
-    line.withBytes { String(decoding: $0, as: UTF8.self) }
+    line.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
   }
 
   @Test func writesOneJSONObjectPerLine() {
@@ -160,7 +160,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
   @Test func textFieldsAreEscapedAndCutShortToFitOneLine() {
     func record(_ message: String) -> RecordLine {
       var line = RecordLine(time: .zero, task: ShortName("sensorloop"))
-      Array(message.utf8).withUnsafeBytes { line.field("error", text: $0) }
+      line.field("error", text: Array(message.utf8).span)
       line.finish()
       return line
     }
@@ -196,7 +196,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
     var out: [UInt8] = []
     // A writer that takes 10 bytes, then would block.
     let took = ring.drain { bytes in
-      out += bytes.prefix(10)
+      out += bytesOf(bytes).prefix(10)
       return 10
     }
     #expect(took == 10)
@@ -204,10 +204,13 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
     #expect(accepted == [true])
     while !ring.isEmpty {
       _ = ring.drain { bytes in
-        out += bytes
+        out += bytesOf(bytes)
         return bytes.count
       }
     }
     #expect(String(decoding: out, as: UTF8.self) == String(repeating: record, count: 3))
   }
 }
+
+/// The bytes of `span`, as an array to compare.
+func bytesOf(_ span: Span<UInt8>) -> [UInt8] { (0..<span.count).map { span[$0] } }
