@@ -15,13 +15,14 @@ import LoopLinux
 /// Whole-file reads done off the loop into fixed slots: what `BlockingWorker` offers, as a
 /// protocol so tests can answer in virtual time.
 public protocol FileReadService: ~Copyable {
-  /// Asks for `path` (NUL-terminated) to be read, up to `maxBytes` bytes, into `slot`; `waker`
-  /// is woken when it is done. False when the slot is busy or the path does not fit.
-  mutating func submitRead(slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker) -> Bool
+  /// Asks for `path` to be read, up to `maxBytes` bytes, into `slot`; `waker` is woken when it
+  /// is done. False when the slot is busy or the path does not fit.
+  mutating func submitRead<let n: Int>(slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker)
+    -> Bool
   /// The result of `slot`'s read once done (the slot is idle again), nil while in flight.
   mutating func collect(_ slot: Int) -> WorkResult?
   /// The first `count` bytes `slot`'s read returned.
-  func withData<R>(_ slot: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R
+  func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R
 }
 
 extension BlockingWorker: FileReadService {}
@@ -132,14 +133,11 @@ public struct SensorReader: Sendable {
   private mutating func submit<F: FileReadService & ~Copyable>(_ files: inout F, channel: Int, waker: Waker)
     -> Bool
   {
-    let slot = self.slot
-    return source[channel].path.withCString { p in
-      files.submitRead(slot: slot, path: p, maxBytes: SensorReader.readBytes, waker: waker)
-    }
+    files.submitRead(slot: slot, path: source[channel].path, maxBytes: SensorReader.readBytes, waker: waker)
   }
 
   /// The value of `channel` from the bytes its file gave, or why there is none.
-  public static func decode(_ channel: SensorChannel, _ bytes: UnsafeRawBufferPointer, channel index: Int)
+  public static func decode(_ channel: SensorChannel, _ bytes: Span<UInt8>, channel index: Int)
     -> Result<Double, SensorReadError>
   {
     if bytes.count == 0 {
@@ -166,7 +164,7 @@ public struct SensorReader: Sendable {
   }
 
   /// `w1_slave`: `72 01 4b 46 7f ff 0e 10 57 : crc=57 YES` then `72 01 … t=23125`.
-  static func decodeW1Slave(_ channel: SensorChannel, _ bytes: UnsafeRawBufferPointer, channel index: Int)
+  static func decodeW1Slave(_ channel: SensorChannel, _ bytes: Span<UInt8>, channel index: Int)
     -> Result<Double, SensorReadError>
   {
     var lineEnd = 0

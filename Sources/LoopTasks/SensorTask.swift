@@ -113,16 +113,16 @@ struct LoopThreadReads: FileReadService {
 
   init(now: Instant) { self.now = now }
 
-  mutating func submitRead(slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker) -> Bool {
+  mutating func submitRead<let n: Int>(slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker)
+    -> Bool
+  {
     guard result == nil else { return false }
     let limit = min(maxBytes, 128)
     do throws(Errno) {
-      let fd = try FileDescriptor.open(cString: path, .readOnly | .nonBlocking)
-      var span = buffer.mutableSpan
-      let count = try span.withUnsafeMutableBytes { (raw) throws(Errno) in
-        // SAFETY: `raw` covers the 128-byte buffer; at most `limit` bytes are read into it.
-        try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<limit]), atOffset: 0)
-      }
+      let fd = try FileDescriptor.open(path, .readOnly | .nonBlocking)
+      var whole = buffer.mutableSpan
+      var span = whole.extracting(0..<limit)
+      let count = try fd.borrowed.read(into: &span, atOffset: 0)
       result = WorkResult(count: count, errno: 0, finished: now)
     } catch {
       result = WorkResult(count: 0, errno: error.rawValue, finished: now)
@@ -135,10 +135,7 @@ struct LoopThreadReads: FileReadService {
     return result
   }
 
-  func withData<R>(_ slot: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    buffer.span.withUnsafeBytes { raw in
-      // SAFETY: `raw` covers the buffer; the first `count` bytes are what the read returned.
-      body(UnsafeRawBufferPointer(rebasing: raw[0..<count]))
-    }
+  func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R {
+    body(buffer.span.extracting(0..<count))
   }
 }

@@ -95,9 +95,11 @@ struct VirtualFiles: FileReadService {
   var pending: [Int: (due: Instant, result: WorkResult, data: [UInt8])] = [:]
   var submitted: [String] = []
 
-  mutating func submitRead(slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker) -> Bool {
+  mutating func submitRead<let n: Int>(slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker)
+    -> Bool
+  {
     guard pending[slot] == nil else { return false }
-    let name = String(cString: path)
+    let name = path.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
     submitted.append(name)
     let slow = name.hasSuffix("/temperature") || name.hasSuffix("/w1_slave")
     let due = slow ? now + conversion : now
@@ -105,7 +107,7 @@ struct VirtualFiles: FileReadService {
     var data: [UInt8] = []
     // open/read, not FileManager.contents(atPath:): Foundation leaks its 4 KiB buffer when the
     // file is empty (w1's `temperature` after a failed conversion), which LeakSanitizer reports.
-    let fd = open(path, O_RDONLY)
+    let fd = open(name, O_RDONLY)
     if fd >= 0 {
       data = [UInt8](repeating: 0, count: maxBytes)
       let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, maxBytes) }
@@ -124,9 +126,9 @@ struct VirtualFiles: FileReadService {
     return entry.result
   }
 
-  func withData<R>(_ slot: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    let data = pending[slot]!.data
-    return data.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+  func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R {
+    let data = Array(pending[slot]!.data.prefix(count))
+    return body(data.span)
   }
 
   /// Marks `slot` idle once its result has been taken (the worker does this in `collect`).
@@ -138,7 +140,9 @@ struct VirtualWorker: FileReadService {
   var files = VirtualFiles()
   var lastData: [Int: [UInt8]] = [:]
 
-  mutating func submitRead(slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker) -> Bool {
+  mutating func submitRead<let n: Int>(slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker)
+    -> Bool
+  {
     files.submitRead(slot: slot, path: path, maxBytes: maxBytes, waker: waker)
   }
 
@@ -149,9 +153,9 @@ struct VirtualWorker: FileReadService {
     return result
   }
 
-  func withData<R>(_ slot: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    let data = lastData[slot]!
-    return data.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+  func withData<R>(_ slot: Int, count: Int, _ body: (Span<UInt8>) -> R) -> R {
+    let data = Array(lastData[slot]!.prefix(count))
+    return body(data.span)
   }
 }
 
@@ -255,7 +259,7 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     let old = FakeSysfs()
     old.w1([("28-0000075c293f", -1250)], slaveFile: true)
     let slave = try SensorResolver.ds18b20(root: old.path, id: ShortName())
-    #expect(slave[0].path.withBytes { String(decoding: $0, as: UTF8.self) }.hasSuffix("/w1_slave"))
+    #expect(slave[0].path.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }.hasSuffix("/w1_slave"))
     let good = sampleNow(slave)
     #expect(good.failure == nil && abs(good.values[0] + 1.25) < 1e-9)
     old.file(
@@ -323,11 +327,11 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
       root: fake.path, device: ShortName("bme280"),
       channels: SensorNames(["in_temp", "in_humidityrelative", "in_pressure"]))
     #expect(
-      (0..<bme.count).map { bme[$0].key.withBytes { String(decoding: $0, as: UTF8.self) } } == [
+      (0..<bme.count).map { bme[$0].key.withBytes { String(decoding: bytesOf($0), as: UTF8.self) } } == [
         "temperature", "humidity", "pressure",
       ])
     #expect(
-      (0..<bme.count).map { bme[$0].unit.withBytes { String(decoding: $0, as: UTF8.self) } } == [
+      (0..<bme.count).map { bme[$0].unit.withBytes { String(decoding: bytesOf($0), as: UTF8.self) } } == [
         "°C", "%RH", "kPa",
       ])
     let sample = sampleNow(bme)
@@ -403,7 +407,7 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
       var record = RecordLine(time: values.time, task: ShortName("air"))
       SensorRecord.reading(values, of: bme, repeated: repeated, into: &record)
       record.finish()
-      return record.withBytes { String(decoding: $0, as: UTF8.self) }
+      return record.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
     }
     let first = sampleNow(bme)
     let t = first.tick.nanoseconds
@@ -431,7 +435,7 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     SensorRecord.reading(none.filter(sampleNow(tank)), of: tank, repeated: false, into: &record)
     record.finish()
     #expect(
-      record.withBytes { String(decoding: $0, as: UTF8.self) }
+      record.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
         == "{\"t_ns\":0,\"task\":\"tank\",\"event\":\"reading\",\"value\":21.375,\"unit\":\"°C\"}\n")
     one.file("bus/w1/devices/28-0000075c293f/temperature", "")
     let failed = sampleNow(tank)
@@ -440,7 +444,7 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     SensorRecord.error(failed.failure!, of: tank, into: &error)
     error.finish()
     #expect(
-      error.withBytes { String(decoding: $0, as: UTF8.self) }
+      error.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
         == "{\"t_ns\":0,\"task\":\"tank\",\"event\":\"error\",\"error\":\"no_data\",\"channel\":\"temperature\"}\n"
     )
   }
@@ -542,3 +546,6 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     #expect(abs(last - 100.768554687) < 1e-6)
   }
 }
+
+/// The bytes of fixed text (`FixedText.withBytes` lends a buffer, `RecordLine`'s a span).
+func bytesOf(_ buffer: UnsafeBufferPointer<UInt8>) -> [UInt8] { Array(buffer) }
