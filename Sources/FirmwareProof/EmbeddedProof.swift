@@ -51,7 +51,7 @@ enum ProofTask: TaskBody {
 
 /// Startup through both systems and a run of the event path; returns the edges taken.
 public func embeddedProof() -> Int {
-  var mock = MockGPIO()
+  var mock = SimulatedGPIO()
   mock.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
   let chip = ChipSelector.label(GPIOName("pinctrl-bcm2711"))
   var world = ProofWorld()

@@ -1,4 +1,4 @@
-// Test support: a `GPIOSystem` around the simulated board's `MockGPIO` that also produces the
+// Test support: a `GPIOSystem` around the simulated board's `SimulatedGPIO` that also produces the
 // startup failures a real system gives: a line held by another consumer (the kernel's EBUSY,
 // with the consumer's name) and a chip the user cannot open (EACCES, shown without its label
 // and lines in a listing). Host tests only; never on the board.
@@ -7,15 +7,15 @@ import LoopCore
 import LoopGPIO
 import LoopLinux
 
-/// A `MockGPIO` with lines held by other consumers and chips without access.
+/// A `SimulatedGPIO` with lines held by other consumers and chips without access.
 public struct FaultyGPIO: GPIOSystem, ~Copyable {
   /// The simulated chips.
-  public var mock: MockGPIO
+  public var mock: SimulatedGPIO
   private var denied: [GPIOName] = []
   private var busy: [(path: GPIOName, offset: Int, consumer: GPIOName)] = []
 
   /// The chips of `mock`, with no faults yet.
-  public init(_ mock: consuming MockGPIO) { self.mock = mock }
+  public init(_ mock: consuming SimulatedGPIO) { self.mock = mock }
 
   /// Makes line `offset` of chip `chip` (an index, in the order the chips were added) held by
   /// `consumer` (empty: a consumer with no name).

@@ -1,8 +1,8 @@
-// Test support: what a mock output drove, read from its port (`MockGPIO.recordsOutputs`).
+// Test support: what a mock output drove, read from its port (`SimulatedGPIO.recordsOutputs`).
 
 import LoopGPIO
 
-extension MockOutputPort {
+extension SimulatedOutputPort {
   /// Every change waiting in the port, oldest first (read once: the next call gives only what
   /// came after).
   public func changes() -> [OutputChange] {

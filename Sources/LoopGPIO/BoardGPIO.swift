@@ -9,7 +9,7 @@ import LoopLinux
 /// Either libgpiod's chips or the simulated board, behind one `GPIOSystem`.
 package struct BoardGPIO: GPIOSystem, ~Copyable {
   /// The simulated board's chips (empty on a real board); the caller adds the sim chip.
-  package var mock = MockGPIO()
+  package var mock = SimulatedGPIO()
   private var chips = LibgpiodSystem()
   /// True when lookups and requests go to `mock`.
   package let simulated: Bool

@@ -51,7 +51,7 @@ public struct LineHandle: ~Copyable {
     owned = .some(fd)
   }
 
-  /// A mock output that writes its changes, as `MockOutputPort` records, to `changes` (the
+  /// A mock output that writes its changes, as `SimulatedOutputPort` records, to `changes` (the
   /// write end of the port's non-blocking pipe), which the handle now owns.
   package init(changes fd: consuming FileDescriptor) {
     eventFD = -1
@@ -105,7 +105,7 @@ public struct LineHandle: ~Copyable {
   }
 
   /// Whether the line is a mock (nothing is requested from a kernel).
-  public var isMock: Bool { line == nil && request == nil }
+  public var isSimulated: Bool { line == nil && request == nil }
 
   /// A mock output that records: writes the change to its port (one write of a record shorter
   /// than PIPE_BUF, so whole or not at all; a full pipe drops it). Nothing for other lines.
@@ -113,7 +113,7 @@ public struct LineHandle: ~Copyable {
     guard eventFD < 0 else { return }
     switch owned {
     case .some(let fd):
-      var record = MockOutputRecord(
+      var record = SimulatedOutputRecord(
         nanoseconds: time.nanoseconds, flags: (value ? 1 : 0) | (level ? 2 : 0))
       // SAFETY: the bytes of `record` (16, no padding) are read only during the call.
       _ = withUnsafeBytes(of: &record) { try? fd.tryWrite($0) }
@@ -186,7 +186,7 @@ public struct InputLine: ~Copyable {
   public var debouncedInKernel: Bool { handle.kernelDebounce }
 
   /// Whether the line is a mock line (the simulated board or a test).
-  public var isMock: Bool { handle.isMock }
+  public var isSimulated: Bool { handle.isSimulated }
 
   /// The fd edge events are read from, to watch for readability.
   public var eventFD: Int32 { handle.eventFD }

@@ -1,13 +1,13 @@
 // An output line: set, get and toggle its logical value. A libgpiod output writes the kernel
 // (`gpiod_line_set_value` on v1, `gpiod_line_request_set_value` on v2); a mock output
-// remembers its value and, when its `MockGPIO` records outputs, writes every change with its
-// time to its `MockOutputPort`, which is how tests see what the firmware drove.
+// remembers its value and, when its `SimulatedGPIO` records outputs, writes every change with its
+// time to its `SimulatedOutputPort`, which is how tests see what the firmware drove.
 
 import CGPIOD
 import LoopCore
 import LoopLinux
 
-/// One change of an output, as a `MockOutputPort` gives it.
+/// One change of an output, as a `SimulatedOutputPort` gives it.
 public struct OutputChange: Equatable, Sendable {
   /// When the task set it (the executor's clock).
   public var time: Instant
@@ -47,7 +47,7 @@ public struct OutputLine: ~Copyable {
   }
 
   /// Whether the line is a mock (nothing is written to a kernel).
-  public var isMock: Bool { handle.isMock }
+  public var isSimulated: Bool { handle.isSimulated }
 
   /// Sets the logical value at `time`; a change is recorded. The corresponding C function is
   /// `gpiod_line_set_value` (v1) or `gpiod_line_request_set_value` (v2).

@@ -1,7 +1,7 @@
 // Startup: finding a chip by label, name or path and a line by name (with alternative names for
 // other kernels), requesting it, and turning every failure into a `GPIOError` with a message the
 // user can act on. The search is written once, over `GPIOSystem`, which libgpiod implements for
-// real (`LibgpiodSystem`) and the mock implements in memory (`MockGPIO`): so the simulated board
+// real (`LibgpiodSystem`) and the mock implements in memory (`SimulatedGPIO`): so the simulated board
 // finds its chips exactly as a real one does, and every message is tested on a host without
 // `/dev/gpiochip*`. This code runs once at startup; the C library may allocate here (its
 // iterators do), the Swift code does not.
@@ -94,7 +94,7 @@ public struct LineSelector: Equatable, Sendable {
 }
 
 /// The GPIO chips of a system, as the startup search needs them. `LibgpiodSystem` is the real
-/// one; `MockGPIO` is the simulated board and the tests' injectable chip list.
+/// one; `SimulatedGPIO` is the simulated board and the tests' injectable chip list.
 ///
 /// Lookups and requests apply to the chip opened last (`openChip`).
 public protocol GPIOSystem: ~Copyable {

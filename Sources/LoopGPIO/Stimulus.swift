@@ -108,7 +108,7 @@ public enum StimulusError: Error, Equatable, Sendable {
 /// Holds `portCapacity` ports and `scriptCapacity` running scripts inline (more is a
 /// `StimulusError`); writes to the ports' pipes never block; never allocates.
 public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~Copyable {
-  private var ports: InlineArray<portCapacity, MockInputPort?> = InlineArray { _ in nil }
+  private var ports: InlineArray<portCapacity, SimulatedInputPort?> = InlineArray { _ in nil }
   private var portCount = 0
   private var scripts = InlineArray<scriptCapacity, Script?>(repeating: nil)
   /// One past the highest slot in use: the scans stop there, not at `scriptCapacity`.
@@ -127,7 +127,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
   public init() {}
 
   /// Adds `port` and returns its index, which scripts name.
-  public mutating func add(_ port: consuming MockInputPort) throws(StimulusError) -> Int {
+  public mutating func add(_ port: consuming SimulatedInputPort) throws(StimulusError) -> Int {
     guard portCount < portCapacity else { throw .portsFull }
     ports[portCount] = .some(port)
     portCount += 1
@@ -138,7 +138,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
   public var count: Int { portCount }
 
   /// The counters of port `index`.
-  public func counters(_ index: Int) -> MockPortCounters {
+  public func counters(_ index: Int) -> SimulatedPortCounters {
     precondition(index >= 0 && index < portCount, "StimulusDriver.counters: no such port")
     return ports[index]!.counters
   }

@@ -67,9 +67,9 @@ extension Firmware where P: ~Copyable {
       out.append(" overflowed, ")
       out.append(integer: Int64(line.counters.readErrors))
       out.append(" read errors; ")
-      out.append(line.isMock ? "mock " : "libgpiod ")
+      out.append(line.isSimulated ? "mock " : "libgpiod ")
       out.append(line.abi == .v2 ? "v2" : "v1")
-      out.append(line.isMock ? " records, queue " : ", kernel queue ")
+      out.append(line.isSimulated ? " records, queue " : ", kernel queue ")
       out.append(integer: Int64(line.kernelQueue))
       if line.debounce > .zero {
         out.append(line.debouncedInKernel ? ", debounce in kernel" : ", debounce in software")

@@ -165,7 +165,7 @@ public struct InputSummary {
   /// Whether the kernel debounces it.
   public var debouncedInKernel: Bool
   /// Whether it is a mock line.
-  public var isMock: Bool
+  public var isSimulated: Bool
 }
 
 /// The firmware's shared state.
@@ -252,7 +252,7 @@ public struct FirmwareWorld: ~Copyable {
         name: lineNames[index], source: line.source, counters: line.counters, abi: line.abi,
         kernelQueue: line.kernelQueue, debounce: line.config.debounce,
         debouncedInKernel: line.debouncedInKernel,
-        isMock: line.isMock)
+        isSimulated: line.isSimulated)
     case .none: return nil
     }
   }

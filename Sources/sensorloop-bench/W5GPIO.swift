@@ -1,4 +1,4 @@
-// W5 GPIO edges: a second thread toggles a mock GPIO input (LoopGPIO's `MockInputPort`, which
+// W5 GPIO edges: a second thread toggles a mock GPIO input (LoopGPIO's `SimulatedInputPort`, which
 // writes v1 kernel edge records into the line's pipe and, like the kernel, drops edges while 16
 // wait unread) on a fixed grid at 1, 10 and 50 kHz. sensorloop reads the line through its one
 // decode path (epoll → interrupt → `InputLine.poll` → libgpiod's read → filter → queue); the C
@@ -14,7 +14,7 @@ import LoopLinux
 
 /// What the edge-driving thread owns.
 struct EdgeDriver: ~Copyable {
-  var port: MockInputPort
+  var port: SimulatedInputPort
   let period: Int64
   let edges: Int64
   let doneFD: Int32
@@ -50,12 +50,12 @@ func startDriver(_ driver: UnsafeMutablePointer<EdgeDriver>) -> pthread_t {
 /// A requested mock input and the port that drives it.
 struct MockInput: ~Copyable {
   var line: InputLine
-  var port: MockInputPort
+  var port: SimulatedInputPort
 }
 
 /// A requested mock input on its own mock chip, with the port that drives it.
 func mockInput(interrupt: Interrupt) -> MockInput {
-  var gpio = MockGPIO()
+  var gpio = SimulatedGPIO()
   gpio.addChip(name: "gpiochip0", label: "bench", lines: 1)
   let chip = try! gpio.openChip(path: GPIOName("/dev/gpiochip0"))
   let config = InputConfig(interrupt: interrupt, edges: .both)

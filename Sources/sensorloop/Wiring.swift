@@ -108,7 +108,7 @@ extension Board {
 
   /// Turns the config's logical stimuli into physical level scripts on the mock ports.
   static func scheduleStimuli(
-    _ config: BoardConfig, _ gpio: inout MockGPIO, _ world: inout FirmwareWorld, start: Instant
+    _ config: BoardConfig, _ gpio: inout SimulatedGPIO, _ world: inout FirmwareWorld, start: Instant
   ) throws(StartupError) {
     var port = InlineArray<32, Int>(repeating: -1)
     for i in config.lines.indices where config.lines[i].direction == .input {

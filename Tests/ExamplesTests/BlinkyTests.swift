@@ -12,7 +12,7 @@ import Testing
 @Suite struct BlinkyTests {
   /// Six toggles, 500 ms apart from the first tick at 0, then the task ends and `run` returns.
   @Test func togglesEvery500ms() throws {
-    var gpio = MockGPIO()
+    var gpio = SimulatedGPIO()
     gpio.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
     gpio.recordsOutputs = true
     let led = try gpio.requestOutput(

@@ -17,7 +17,7 @@ typealias EpollExecutor = Executor<4, 8, EdgeTask, EpollPlatform>
 struct EdgeRun {
   var scheduled: Int64
   var counters: LineCounters
-  var port: MockPortCounters
+  var port: SimulatedPortCounters
   var elapsed: Duration
   var seen: [Seen]
   var latencies: [Int64]
@@ -72,8 +72,8 @@ func runThroughEpoll(
 
 /// A mock port another thread drives.
 final class PortBox: @unchecked Sendable {
-  var port: MockInputPort?
-  init(_ port: consuming MockInputPort) { self.port = .some(port) }
+  var port: SimulatedInputPort?
+  init(_ port: consuming SimulatedInputPort) { self.port = .some(port) }
 }
 
 /// As `runThroughEpoll`, but a second thread writes each edge when it is due (spinning on the
@@ -123,7 +123,7 @@ func runWithWriterThread(rate: Int64, edges: Int64, saturate: Bool = false) thro
   _ = executor.run(&world)
   while !writer.isFinished { Thread.sleep(forTimeInterval: 0.001) }
   let taken = min(world.taken, capacity)
-  let port = box.port?.counters ?? MockPortCounters()
+  let port = box.port?.counters ?? SimulatedPortCounters()
   return EdgeRun(
     scheduled: saturate ? Int64(port.transitions) : edges, counters: world.counters(0), port: port,
     elapsed: end - start, seen: [], latencies: Array(buffer[0..<taken]), allocations: nil, driverWakes: 0)

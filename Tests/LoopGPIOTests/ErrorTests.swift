@@ -45,7 +45,7 @@ private func failure<T: ~Copyable>(_ body: () throws(GPIOError) -> T) -> GPIOErr
   }
 
   @Test func noChipsAtAll() {
-    var mock = MockGPIO()
+    var mock = SimulatedGPIO()
     let error = failure { () throws(GPIOError) in try mock.openChip(header) }
     #expect(
       error.map(text)
@@ -61,7 +61,7 @@ private func failure<T: ~Copyable>(_ body: () throws(GPIOError) -> T) -> GPIOErr
   }
 
   @Test func lineNotFoundListsTheChipsLineNames() {
-    var mock = MockGPIO()
+    var mock = SimulatedGPIO()
     mock.addChip(name: "gpiochip0", label: "pinctrl-test", lines: 4)
     mock.nameLine(chip: 0, offset: 3, GPIOName())
     let error = failure { () throws(GPIOError) in

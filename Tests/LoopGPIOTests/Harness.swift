@@ -88,8 +88,8 @@ enum EdgeTask: TaskBody {
 }
 
 /// A Raspberry Pi 4 as the mock sees it: the header chip and the expander.
-func pi4() -> MockGPIO {
-  var mock = MockGPIO()
+func pi4() -> SimulatedGPIO {
+  var mock = SimulatedGPIO()
   mock.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
   mock.addChip(name: "gpiochip1", label: "raspberrypi-exp-gpio", lines: 8, prefix: "EXP")
   return mock
@@ -101,7 +101,7 @@ let header = ChipSelector.label(GPIOName("pinctrl-bcm2711"))
 /// Requests `name` on the header chip as an input raising interrupt `interrupt`, and moves its
 /// port into `driver`; returns the port index.
 func addInput(
-  _ mock: inout MockGPIO, _ world: inout EdgeWorld, _ name: StaticString, interrupt: Int,
+  _ mock: inout SimulatedGPIO, _ world: inout EdgeWorld, _ name: StaticString, interrupt: Int,
   edges: EdgeDetection = .both, bias: Bias = .asIs, activeLow: Bool = false, debounce: Duration = .zero
 ) throws -> Int {
   let config = InputConfig(

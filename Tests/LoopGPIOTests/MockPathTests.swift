@@ -251,8 +251,8 @@ typealias VirtualExecutor = Executor<4, 4, EdgeTask, VirtualPlatform>
     mock.recordsOutputs = true
     var led = try mock.requestOutput(
       LineSelector("GPIO18"), on: header, OutputConfig(initial: false), at: ms(0))
-    let isMock = led.isMock
-    #expect(isMock)
+    let isSimulated = led.isSimulated
+    #expect(isSimulated)
     let ledPort = mock.takeOutputPort(for: led)!
     try led.set(true, at: ms(1))
     try led.toggle(at: ms(2))

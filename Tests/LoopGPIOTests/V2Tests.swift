@@ -11,8 +11,8 @@ import LoopTesting
 import Testing
 
 /// A Pi 4's header chip on a mock emulating the v2 uAPI.
-private func pi4v2() -> MockGPIO {
-  var mock = MockGPIO(abi: .v2)
+private func pi4v2() -> SimulatedGPIO {
+  var mock = SimulatedGPIO(abi: .v2)
   mock.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
   return mock
 }
@@ -58,7 +58,7 @@ private struct RawV2Line: ~Copyable {
 
 /// Drives `port` through `count` alternating edges 10 µs apart from `start` (the first a rise
 /// from low), flushing each, with nobody reading the line.
-private func drive(_ port: inout MockInputPort, _ count: Int, from start: Int64 = 1000) {
+private func drive(_ port: inout SimulatedInputPort, _ count: Int, from start: Int64 = 1000) {
   for i in 0..<count {
     port.drive(i % 2 == 0, at: us(start + Int64(i) * 10))
   }
@@ -275,7 +275,7 @@ private func drive(_ port: inout MockInputPort, _ count: Int, from start: Int64 
   /// The missing-chip message lists a chip reached twice (the Pi 5's gpiochip4 symlink to
   /// gpiochip0) once.
   @Test func aChipSeenTwiceIsListedOnce() throws {
-    var mock = MockGPIO(abi: .v2)
+    var mock = SimulatedGPIO(abi: .v2)
     mock.addChip(name: "gpiochip0", label: "pinctrl-rp1", lines: 54)
     mock.addChip(name: "gpiochip0", label: "pinctrl-rp1", lines: 54)
     do {

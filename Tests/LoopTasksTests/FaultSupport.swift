@@ -144,7 +144,7 @@ extension FaultRig {
   /// Requests `count` inputs on a mock chip (line i is input i, stimulus port i), as the
   /// program wires the simulated board.
   mutating func addMockInputs(_ configs: [InputConfig]) throws {
-    var gpio = MockGPIO()
+    var gpio = SimulatedGPIO()
     gpio.addChip(name: "gpiochip0", label: "rig", lines: configs.count, prefix: "L")
     for (i, config) in configs.enumerated() {
       var selector = GPIOName("L")

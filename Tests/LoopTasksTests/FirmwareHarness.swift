@@ -34,7 +34,7 @@ struct FirmwareHarness: ~Copyable {
   let outputPipe: LoopLinux.Pipe
   var text = ""
   /// The ports of the output lines (by line index), which record every change.
-  var outputPorts: InlineArray<32, MockOutputPort?> = InlineArray { _ in nil }
+  var outputPorts: InlineArray<32, SimulatedOutputPort?> = InlineArray { _ in nil }
 
   /// Milliseconds after the start, as an instant on the virtual clock (which starts at 1 s).
   static func at(_ ms: Int64) -> Instant { Instant(nanoseconds: 1_000_000_000) + .milliseconds(ms) }
@@ -46,7 +46,7 @@ struct FirmwareHarness: ~Copyable {
     var world = FirmwareWorld(outputFD: pipe.write.rawValue)
     world.output.limit = ringBytes
     for (i, name) in names.enumerated() { world.names[i] = ShortName(text: name) }
-    var gpio = MockGPIO()
+    var gpio = SimulatedGPIO()
     gpio.addChip(name: "gpiochip0", label: "harness", lines: lines.count, prefix: "L")
     gpio.recordsOutputs = true
     for (i, line) in lines.enumerated() {

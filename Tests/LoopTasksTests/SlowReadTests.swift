@@ -29,8 +29,8 @@ final class PipeSink: @unchecked Sendable {
 
 /// A mock port a thread drives.
 final class DrivenPort: @unchecked Sendable {
-  var port: MockInputPort?
-  init(_ port: consuming MockInputPort) { self.port = .some(port) }
+  var port: SimulatedInputPort?
+  init(_ port: consuming SimulatedInputPort) { self.port = .some(port) }
 }
 
 /// Sleeps until `instant` on CLOCK_MONOTONIC.
@@ -46,7 +46,7 @@ struct SlowReadRun {
   var lateness: [Int64]
   var edges: Int64
   var line: LineCounters
-  var port: MockPortCounters
+  var port: SimulatedPortCounters
   var allocations: UInt64
   var busy: UInt64
   var start: Instant
@@ -80,7 +80,7 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
   }
   // Kernel v2 records and queue (sized from the config: 256 by default), as on today's Pi OS
   // and the sim board: a host hiccup of some ms must not overflow a 16-event v1 FIFO here.
-  var gpio = MockGPIO(abi: .v2)
+  var gpio = SimulatedGPIO(abi: .v2)
   gpio.addChip(name: "gpiochip0", label: "slow", lines: 1, prefix: "L")
   world.inputs[0] = try gpio.requestInput(
     LineSelector("L0"), on: .name(GPIOName("gpiochip0")),
@@ -179,7 +179,7 @@ func runWithSlowRead(worker: Bool, seconds: Double = 1.5) throws -> SlowReadRun 
     else { continue }
     busy = s.busy
   }
-  let port = driven.port?.counters ?? MockPortCounters()
+  let port = driven.port?.counters ?? SimulatedPortCounters()
   // Closing the write end ends the reader thread.
   try writeEnd.close()
   readerDone.wait()

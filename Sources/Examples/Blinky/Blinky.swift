@@ -1,5 +1,5 @@
 // Blinky: the LED on GPIO25 toggles every 500 ms (embassy: examples/rp/src/bin/blinky.rs).
-// Runs on the host with a simulated chip; on a Pi, swap `MockGPIO` for `LibgpiodSystem`.
+// Runs on the host with a simulated chip; on a Pi, swap `SimulatedGPIO` for `LibgpiodSystem`.
 
 import LoopCore
 import LoopGPIO
@@ -30,7 +30,7 @@ struct Blink: TaskBody {
 
 /// The simulated GPIO chips, alive as long as the program (embassy: the peripherals from
 /// `embassy_rp::init`). On a Pi: `LibgpiodSystem()`, and `try gpio.prepare()` before a request.
-nonisolated(unsafe) var gpio = MockGPIO()
+nonisolated(unsafe) var gpio = SimulatedGPIO()
 
 /// Starts the board and runs the executor (embassy: `#[embassy_executor::main]`).
 func main() {

@@ -1,6 +1,6 @@
 // ButtonLED: a button on GPIO17 toggles the LED on GPIO25; holding it for 1 s turns the LED off
 // (embassy: examples/rp/src/bin/button.rs, plus debounce and a long press). On the host a
-// simulated hand presses the button; on a Pi, swap `MockGPIO` for `LibgpiodSystem` and drop
+// simulated hand presses the button; on a Pi, swap `SimulatedGPIO` for `LibgpiodSystem` and drop
 // the `.hand` task.
 
 import LoopCore
@@ -92,7 +92,7 @@ func scriptPresses(_ hand: inout StimulusDriver<1, 8>, from start: Instant) {
 /// A simulated Pi 4 with the button and LED requested, the hand holding the button's port and
 /// the presses scripted from `now`. On a Pi: `LibgpiodSystem()`, no hand.
 func simulatedBoard(at now: Instant) -> Board {
-  var gpio = MockGPIO()
+  var gpio = SimulatedGPIO()
   gpio.addChip(name: "gpiochip0", label: "pinctrl-bcm2711", lines: 58)
   let button = try! gpio.requestInput(
     LineSelector("GPIO17"), on: .label(GPIOName("pinctrl-bcm2711")), buttonConfig)

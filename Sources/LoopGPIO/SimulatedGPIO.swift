@@ -1,5 +1,5 @@
 // The mock GPIO backend: chips and lines in memory, for host tests and the simulated board.
-// A requested mock input is a nonblocking pipe; its `MockInputPort` writes edge records in the
+// A requested mock input is a nonblocking pipe; its `SimulatedInputPort` writes edge records in the
 // kernel's own format, v1 (`struct gpioevent_data`, 16 bytes) or v2 (`struct
 // gpio_v2_line_event`, 48 bytes, with per-line sequence numbers), so the loop reads them
 // through the one decode path exactly as it reads a real line's fd. The port copies the
@@ -24,7 +24,7 @@ struct PendingEdge {
 /// Batches up to 16 edges per write (a 17th flushes them); the emulated kernel queue (`depth`)
 /// drops as the kernel would, counted in `counters`. Writes to a non-blocking pipe, never
 /// blocks; never allocates.
-public struct MockInputPort: ~Copyable {
+public struct SimulatedInputPort: ~Copyable {
   /// Events the kernel's v1 FIFO holds per line; further events are dropped until it is read.
   public static var kernelFIFODepth: Int { 16 }
 
@@ -53,7 +53,7 @@ public struct MockInputPort: ~Copyable {
   /// The physical level of the pin now.
   public private(set) var level: Bool
   /// What the port has done.
-  public private(set) var counters = MockPortCounters()
+  public private(set) var counters = SimulatedPortCounters()
 
   init(
     writer: consuming FileDescriptor, reader: consuming FileDescriptor, chipPath: GPIOName,
@@ -108,7 +108,7 @@ public struct MockInputPort: ~Copyable {
     pendingCount = 0
     var unreadBytes: Int32 = 0
     let readFD = reader.rawValue
-    let asked = systemCallResult("MockInputPort.flush: ioctl(FIONREAD)", via: LinuxCalls.self) {
+    let asked = systemCallResult("SimulatedInputPort.flush: ioctl(FIONREAD)", via: LinuxCalls.self) {
       cg_unread_bytes(readFD, &unreadBytes)
     }
     if case .failure = asked {
@@ -201,7 +201,7 @@ public struct MockInputPort: ~Copyable {
 }
 
 /// What a mock input port has done.
-public struct MockPortCounters: Equatable, Sendable {
+public struct SimulatedPortCounters: Equatable, Sendable {
   /// Physical level changes driven.
   public var transitions: UInt64 = 0
   /// Edge records written to the line's fd.
@@ -217,17 +217,17 @@ public struct MockPortCounters: Equatable, Sendable {
 }
 
 /// A change of a mock output as written to its port's pipe: 16 bytes, no padding.
-struct MockOutputRecord {
+struct SimulatedOutputRecord {
   /// When it was set (the executor's clock).
   var nanoseconds: Int64
   /// Bit 0: the logical value; bit 1: the physical level.
   var flags: UInt64
 }
 
-/// The read side of a mock output requested while its `MockGPIO` records outputs: the value it
+/// The read side of a mock output requested while its `SimulatedGPIO` records outputs: the value it
 /// was requested with, then every change, each with its time, oldest first. Its pipe holds
 /// 4,096 changes; changes made while it is full are lost (read it as the test goes).
-public struct MockOutputPort: ~Copyable {
+public struct SimulatedOutputPort: ~Copyable {
   private let reader: FileDescriptor
   /// The chip's device path, as in the output's `LineSource`.
   public let chipPath: GPIOName
@@ -245,11 +245,11 @@ public struct MockOutputPort: ~Copyable {
 
   /// The oldest change not yet read; nil when none waits.
   public func nextChange() -> OutputChange? {
-    var record = MockOutputRecord(nanoseconds: 0, flags: 0)
+    var record = SimulatedOutputRecord(nanoseconds: 0, flags: 0)
     // SAFETY: the read fills at most the 16 bytes of `record`, during the call; any bit pattern
-    // is a valid `MockOutputRecord`.
+    // is a valid `SimulatedOutputRecord`.
     let n = withUnsafeMutableBytes(of: &record) { try? reader.tryRead(into: $0) }
-    guard n == MemoryLayout<MockOutputRecord>.size else { return nil }
+    guard n == MemoryLayout<SimulatedOutputRecord>.size else { return nil }
     return OutputChange(
       time: Instant(nanoseconds: record.nanoseconds), value: record.flags & 1 != 0,
       level: record.flags & 2 != 0)
@@ -259,15 +259,15 @@ public struct MockOutputPort: ~Copyable {
 /// Simulated GPIO chips: the `GPIOSystem` of the simulated board and of host tests.
 ///
 /// Chips have a device name, a label and named lines; a requested line is busy for the next
-/// request. Requesting an input makes a pipe and a `MockInputPort` to drive it (`takePort`);
-/// with `recordsOutputs`, requesting an output makes a pipe and a `MockOutputPort` that reads
+/// request. Requesting an input makes a pipe and a `SimulatedInputPort` to drive it (`takePort`);
+/// with `recordsOutputs`, requesting an output makes a pipe and a `SimulatedOutputPort` that reads
 /// its changes (`takeOutputPort`).
 /// (Tests make lines busy for other consumers and chips inaccessible with the test support's
-/// `FaultyGPIO`, a `GPIOSystem` wrapped around a `MockGPIO`.)
+/// `FaultyGPIO`, a `GPIOSystem` wrapped around a `SimulatedGPIO`.)
 ///
 /// Capacities: `chipCapacity` chips of `lineCapacity` lines, `portCapacity` ports. Requesting an
 /// input makes a pipe (two fds); nothing allocates on the heap.
-public struct MockGPIO: GPIOSystem, ~Copyable {
+public struct SimulatedGPIO: GPIOSystem, ~Copyable {
   /// Chips one mock system holds.
   public static var chipCapacity: Int { 4 }
   /// Lines per mock chip.
@@ -277,16 +277,16 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   /// Lines that can be requested.
   public static var busyCapacity: Int { 32 }
 
-  private var chips = InlineArray<4, MockChip>(repeating: MockChip())
+  private var chips = InlineArray<4, SimulatedChip>(repeating: SimulatedChip())
   private var chipCount = 0
-  private var ports: InlineArray<32, MockInputPort?> = InlineArray { _ in nil }
-  private var outputPorts: InlineArray<32, MockOutputPort?> = InlineArray { _ in nil }
+  private var ports: InlineArray<32, SimulatedInputPort?> = InlineArray { _ in nil }
+  private var outputPorts: InlineArray<32, SimulatedOutputPort?> = InlineArray { _ in nil }
   private var busy = InlineArray<32, BusyLine>(repeating: BusyLine())
   private var busyCount = 0
   private var current = -1
   /// The kernel uAPI the mock chips emulate: the record format and queue of their lines.
   public var abi: KernelABI
-  /// Whether an output requested from now on writes its changes to a `MockOutputPort`
+  /// Whether an output requested from now on writes its changes to a `SimulatedOutputPort`
   /// (`takeOutputPort`; two fds and one write per change). Off by default: the output then only
   /// remembers its value, as on the simulated board.
   public var recordsOutputs = false
@@ -301,9 +301,9 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   public mutating func addChip(
     name: StaticString, label: StaticString, lines: Int, prefix: StaticString = "GPIO"
   ) -> Int {
-    precondition(chipCount < Self.chipCapacity, "MockGPIO.addChip: too many chips")
-    precondition(lines >= 0 && lines <= Self.lineCapacity, "MockGPIO.addChip: too many lines")
-    var chip = MockChip()
+    precondition(chipCount < Self.chipCapacity, "SimulatedGPIO.addChip: too many chips")
+    precondition(lines >= 0 && lines <= Self.lineCapacity, "SimulatedGPIO.addChip: too many lines")
+    var chip = SimulatedChip()
     chip.name = GPIOName(name)
     chip.label = GPIOName(label)
     chip.lineCount = lines
@@ -323,7 +323,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
   }
 
   /// Takes the port that drives `line` (a mock input requested from this system).
-  public mutating func takePort(for line: borrowing InputLine) -> MockInputPort? {
+  public mutating func takePort(for line: borrowing InputLine) -> SimulatedInputPort? {
     for i in 0..<Self.portCapacity {
       let matches = ports[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
       if matches { return ports[i].take() }
@@ -333,7 +333,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
 
   /// Takes the port that records `line`'s changes (a mock output requested from this system
   /// while `recordsOutputs` was on).
-  public mutating func takeOutputPort(for line: borrowing OutputLine) -> MockOutputPort? {
+  public mutating func takeOutputPort(for line: borrowing OutputLine) -> SimulatedOutputPort? {
     for i in 0..<Self.portCapacity {
       let matches = outputPorts[i]?.drives(path: line.source.chipPath, offset: line.source.offset) ?? false
       if matches { return outputPorts[i].take() }
@@ -389,7 +389,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     guard slot < Self.portCapacity else { throw .noSpace }
     let pipe = try FileDescriptor.pipe(nonBlocking: true)
     let readFD = pipe.read.rawValue
-    let copy = try systemCall("MockGPIO.requestInput: fcntl(F_DUPFD_CLOEXEC)") { cg_dup_cloexec(readFD) }
+    let copy = try systemCall("SimulatedGPIO.requestInput: fcntl(F_DUPFD_CLOEXEC)") { cg_dup_cloexec(readFD) }
     // An unrequested mock line is low; a pull resistor requested with it sets its level.
     var physical = false
     switch config.bias {
@@ -400,8 +400,8 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     let depth =
       abi == .v2
       ? LibgpiodSystem.grantedQueue(max(1, min(config.kernelQueue, InputConfig.maxKernelQueue)))
-      : MockInputPort.kernelFIFODepth
-    ports[slot] = MockInputPort(
+      : SimulatedInputPort.kernelFIFODepth
+    ports[slot] = SimulatedInputPort(
       writer: pipe.write, reader: FileDescriptor(adopting: copy), chipPath: Self.path(chips[current].name),
       offset: offset, edges: config.edges, activeLow: config.activeLow, level: physical, abi: abi,
       depth: depth)
@@ -409,7 +409,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     return LineHandle(eventFD: pipe.read, abi: abi, kernelQueue: depth)
   }
 
-  /// Claims the line; with `recordsOutputs`, makes the pipe of its `MockOutputPort`. Throws
+  /// Claims the line; with `recordsOutputs`, makes the pipe of its `SimulatedOutputPort`. Throws
   /// `.noSpace` when `portCapacity` output ports wait.
   public mutating func requestOutput(offset: Int, config: OutputConfig, consumer: GPIOName) throws(Errno)
     -> LineHandle
@@ -420,7 +420,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
     while slot < Self.portCapacity && outputPorts[slot] != nil { slot += 1 }
     guard slot < Self.portCapacity else { throw .noSpace }
     let pipe = try FileDescriptor.pipe(nonBlocking: true)
-    outputPorts[slot] = MockOutputPort(
+    outputPorts[slot] = SimulatedOutputPort(
       reader: pipe.read, chipPath: Self.path(chips[current].name), offset: offset)
     return LineHandle(changes: pipe.write)
   }
@@ -429,7 +429,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
 
   /// Marks the line held by `consumer`, or throws `.busy` when someone holds it.
   private mutating func claim(_ offset: Int, consumer: GPIOName) throws(Errno) {
-    guard current >= 0 else { bug("MockGPIO.request: no chip opened") }
+    guard current >= 0 else { bug("SimulatedGPIO.request: no chip opened") }
     guard offset >= 0 && offset < chips[current].lineCount else { throw .invalidArgument }
     if busyIndex(offset) != nil { throw .busy }
     guard busyCount < Self.busyCapacity else { throw .noSpace }
@@ -455,7 +455,7 @@ public struct MockGPIO: GPIOSystem, ~Copyable {
 }
 
 /// One simulated chip.
-struct MockChip {
+struct SimulatedChip {
   var name = GPIOName()
   var label = GPIOName()
   var lineCount = 0
