@@ -153,7 +153,8 @@ private func write(_ text: String, _ name: String, in folder: URL) throws -> Str
 @Suite(.serialized) struct HeartbeatPatternEndToEndTests {
   /// Finding 5: every step of a 16-step pattern is kept. Eight 10 ms steps, then eight of 1 s:
   /// in 1.5 s the heartbeat wakes about 8 + 2 times. Cut to 8 steps (main) it blinked 10 ms
-  /// steps all along, about 150 wakes.
+  /// steps all along, about 150 wakes. A loaded host may delay the loop past a 10 ms step, which
+  /// is then skipped, not replayed (8 wakes seen in a CI run): the bound tells 10 from 150.
   @Test func aSixteenStepPatternKeepsEveryStep() throws {
     let folder = try scratch("pattern16")
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -168,7 +169,7 @@ private func write(_ text: String, _ name: String, in folder: URL) throws -> Str
     let row = run.stderr.split(separator: "\n").last { $0.hasPrefix("heartbeat ") } ?? ""
     let columns = row.split(separator: " ")
     let wakes = columns.count > 3 ? Int(columns[3]) ?? -1 : -1
-    #expect((9...12).contains(wakes), "\(row)")
+    #expect((6...20).contains(wakes), "\(row)")
   }
 }
 
