@@ -13,7 +13,8 @@ public struct SystemdKeepalive: Sendable {
   /// Pings that failed (systemd's queue full, socket gone).
   public private(set) var failures: UInt64 = 0
 
-  /// Pings every `period` from `start + period` (after `READY=1`, which ends startup).
+  /// Pings every `period` from `start + period`, once `READY=1` has been sent (it ends startup;
+  /// a tick before it is skipped).
   public init(period: Duration, start: Instant) {
     ticker = Ticker(period: period, first: start + period, policy: .skip)
   }
@@ -23,7 +24,7 @@ public struct SystemdKeepalive: Sendable {
   {
     var counters = TaskCounters()
     while nextTick(&ticker, &cx, &counters) != nil {
-      guard world.stalledTask < 0 else { continue }
+      guard world.stalledTask < 0, world.systemdReady else { continue }
       if world.notifySystemd(watchdog: true) { pings += 1 } else { failures += 1 }
     }
     return .pending

@@ -213,6 +213,9 @@ public struct FirmwareWorld: ~Copyable {
   public var control = ControlRequests()
   /// The task a watchdog task sees stalled, -1 while every watched task makes progress.
   public var stalledTask = -1
+  /// Whether systemd has been told `READY=1`: the keepalive pings only after it (a slow startup
+  /// must not send `WATCHDOG=1` first).
+  public var systemdReady = false
   /// systemd's notification socket, when run as a `Type=notify` service.
   package var systemd: SystemdNotify? = nil
   /// Scripted stimuli for mock input lines (the simulated board); empty on a real board.

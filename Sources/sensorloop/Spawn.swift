@@ -65,7 +65,10 @@ extension Board {
     _ = firmware.world.output.takeWriter()
     firmware.world.output.limit = ringBytes
     var requests = startupTurns(&firmware)
-    if !requests.shutdown { _ = firmware.world.notifySystemd(watchdog: false) }
+    if !requests.shutdown {
+      _ = firmware.world.notifySystemd(watchdog: false)
+      firmware.world.systemdReady = true
+    }
     program.startCounting()
     while !requests.shutdown {
       if requests.summary {

@@ -89,7 +89,13 @@ final class LockedData: @unchecked Sendable {
     // 10 Hz anemometer pulses, one reading per second: 10 pulses, 24 km/h.
     let wind = run.events("wind", "reading")
     #expect((7...8).contains(wind.count))
-    #expect(wind.allSatisfy { $0["count"] as? Int == 10 && $0["value"] as? Double == 24 }, "\(wind)")
+    if underSanitizer {
+      // A stall of a second (seen under ASan) moves a window's pulses into the next: none lost.
+      let counts = wind.compactMap { $0["count"] as? Int }
+      #expect(counts.reduce(0, +) == 10 * counts.count, "\(wind)")
+    } else {
+      #expect(wind.allSatisfy { $0["count"] as? Int == 10 && $0["value"] as? Double == 24 }, "\(wind)")
+    }
     // 48 steps clockwise (12 detents), then 16 back (4): ends at 8.
     let knob = run.events("knob", "step")
     #expect(knob.count == 16)
