@@ -20,6 +20,7 @@ public enum TaskKind: Equatable, Sendable {
   case ticker(TickerConfig)
   case pwm(PWMConfig)
   case sensor(SensorConfig)
+  case pwmHardware(HardwarePWMConfig)
 }
 
 extension TaskKind {
@@ -35,6 +36,7 @@ extension TaskKind {
     TaskKindEntry(TickerConfig.self),
     TaskKindEntry(PWMConfig.self),
     TaskKindEntry(SensorConfig.self),
+    TaskKindEntry(HardwarePWMConfig.self),
   ]
 }
 
