@@ -19,6 +19,8 @@ public enum TaskKind: Equatable, Sendable {
   case watchdog(WatchdogConfig)
   case ticker(TickerConfig)
   case pwm(PWMConfig)
+  case sensor(SensorConfig)
+  case pwmHardware(HardwarePWMConfig)
 }
 
 extension TaskKind {
@@ -33,6 +35,8 @@ extension TaskKind {
     TaskKindEntry(WatchdogConfig.self),
     TaskKindEntry(TickerConfig.self),
     TaskKindEntry(PWMConfig.self),
+    TaskKindEntry(SensorConfig.self),
+    TaskKindEntry(HardwarePWMConfig.self),
   ]
 }
 

@@ -55,15 +55,7 @@ public struct Sampler: Sendable {
         continue
       }
       if let pending = inFlight {
-        // The previous read has not come back (a slow bus, a FIFO nobody writes): one read per
-        // sampler at a time, so this tick's sample is skipped and said so.
-        busy += 1
-        world.counters[index].missedTicks = ticker.missed + busy
-        var record = world.record(index, at: tick.scheduled)
-        record.field("event", "busy")
-        record.field("pending_ms", integer: (tick.scheduled - pending).nanoseconds / 1_000_000)
-        record.finish()
-        world.emit(record, task: index, &cx)
+        world.skipBusyTick(index, tick.scheduled, pending: pending, busy: &busy, missed: ticker.missed, &cx)
         continue
       }
       world.counters[index].missedTicks = ticker.missed + busy
@@ -157,5 +149,24 @@ public struct Sampler: Sendable {
       return .failure(Failure(what: "not a number", errno: 0))
     }
     return .success(value)
+  }
+}
+
+extension FirmwareWorld {
+  /// A tick of read task `index` (a sampler, a sensor) found its previous read still in flight
+  /// (a slow bus, a FIFO nobody writes): one read per task at a time, so this tick's sample is
+  /// skipped, counted as missed beside the ticker's own `missed`, and said in a record stamped
+  /// with the tick: `{"event":"busy","pending_ms":…}`, how long the read in flight has taken.
+  mutating func skipBusyTick<S: Scheduler & ~Copyable>(
+    _ index: Int, _ tick: Instant, pending: Instant, busy: inout UInt64, missed: UInt64,
+    _ cx: inout Context<S>
+  ) {
+    busy += 1
+    counters[index].missedTicks = missed + busy
+    var line = record(index, at: tick)
+    line.field("event", "busy")
+    line.field("pending_ms", integer: (tick - pending).nanoseconds / 1_000_000)
+    line.finish()
+    emit(line, task: index, &cx)
   }
 }

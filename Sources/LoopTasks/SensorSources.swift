@@ -207,6 +207,16 @@ public enum SensorResolver {
     return source
   }
 
+  /// The key a record gives IIO channel `channel`'s value (`in_temp` → `temperature`,
+  /// `in_voltage0` → `voltage0`): what the config names it by (startup, no sysfs needed).
+  public static func valueKey(iioChannel channel: ShortName) -> ShortName {
+    iioUnit(channel, type: iioType(channel)).0
+  }
+
+  /// The key a record gives hwmon input `input`'s value (`temp1_input` → `temp1`), nil when it
+  /// is not a hwmon input.
+  public static func valueKey(hwmonInput input: ShortName) -> ShortName? { hwmonUnit(input)?.0 }
+
   /// The w1_therm sensors the bus masters list: their ids comma-separated into `ids`, the first
   /// one into `first`; returns how many.
   static func thermSensors(_ devices: SysfsPath, into ids: inout FixedText<128>, first: inout ShortName)
@@ -239,7 +249,7 @@ public enum SensorResolver {
 
   /// Whether `id` names a sensor w1_therm drives: family 10 (DS18S20), 22 (DS1822),
   /// 28 (DS18B20), 3b (DS1825) or 42 (DS28EA00), then `-` and 12 hex digits.
-  static func isThermID(_ id: ShortName) -> Bool {
+  public static func isThermID(_ id: ShortName) -> Bool {
     guard id.count == 15, id[2] == UInt8(ascii: "-") else { return false }
     let family = (id[0], id[1])
     let known =

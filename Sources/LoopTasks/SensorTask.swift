@@ -5,7 +5,10 @@
 // sample still in flight (a DS18B20 slower than its conversion time) submits nothing and emits
 // a `busy` record, as the sampler does.
 //
-// Not yet a `FirmwareTask` case: the config wires it (next round, through the task-kind seam).
+// The `sensor` task kind (LoopConfig/Kinds/Sensor.swift) builds one. A `SensorTask` (its source's
+// channels and paths, a filter chain per value: about 5.7 KB) is too big for an executor slot,
+// whose size every task pays: it lives in `FirmwareWorld.sensors`, and the `FirmwareTask`
+// case holds a `SensorSlot`, its task index and its entry there.
 // Without a worker (a virtual-platform test) the reads happen on the loop thread, non-blocking,
 // as the sampler's do; the program always has a worker.
 
@@ -55,13 +58,7 @@ public struct SensorTask: Sendable {
         continue
       }
       if let pending = reader.inFlight {
-        busy += 1
-        world.counters[index].missedTicks = ticker.missed + busy
-        var record = world.record(index, at: tick.scheduled)
-        record.field("event", "busy")
-        record.field("pending_ms", integer: (tick.scheduled - pending).nanoseconds / 1_000_000)
-        record.finish()
-        world.emit(record, task: index, &cx)
+        world.skipBusyTick(index, tick.scheduled, pending: pending, busy: &busy, missed: ticker.missed, &cx)
         continue
       }
       _ = reader.start(&world.worker!, tick: tick.scheduled, waker: waker)
@@ -100,6 +97,39 @@ public struct SensorTask: Sendable {
     record.field("read_us", integer: (sample.finished - sample.tick).nanoseconds / 1_000)
     record.finish()
     world.emit(record, task: index, &cx)
+  }
+}
+
+extension FirmwareLimits {
+  /// Sensor tasks (entries of `FirmwareWorld.sensors`).
+  public static let sensors = 8
+}
+
+/// A sensor task as an executor slot holds it: its state is entry `slot` of
+/// `FirmwareWorld.sensors`.
+public struct SensorSlot: Sendable {
+  /// The task index.
+  public let index: Int
+  /// Its entry in `FirmwareWorld.sensors`.
+  public let slot: Int
+
+  func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld) -> Poll<Void> {
+    // Taken out while it runs (its poll needs the whole world), then put back.
+    guard var task = world.sensors[slot].take() else { return .ready(()) }
+    defer { world.sensors[slot] = task }
+    return task.poll(&cx, &world)
+  }
+}
+
+extension FirmwareWorld {
+  /// Puts `task` in the first free entry of `sensors`; nil when all `FirmwareLimits.sensors`
+  /// are taken (the config checks prevent it).
+  public mutating func addSensor(_ task: SensorTask) -> SensorSlot? {
+    for slot in 0..<FirmwareLimits.sensors where sensors[slot] == nil {
+      sensors[slot] = task
+      return SensorSlot(index: task.index, slot: slot)
+    }
+    return nil
   }
 }
 

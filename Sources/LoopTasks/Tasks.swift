@@ -19,6 +19,8 @@ public enum FirmwareTask: TaskBody {
   case watchdog(Watchdog)
   case ticker(TickerTask)
   case pwm(SoftwarePWM)
+  case sensor(SensorSlot)
+  case pwmHardware(HardwarePWMTask)
   case writer(OutputWriter)
   case signals(SignalHandler)
   case stopTimer(StopTimer)
@@ -59,6 +61,11 @@ public enum FirmwareTask: TaskBody {
     case .pwm(var task):
       defer { self = .pwm(task) }
       return task.poll(&cx, &world)
+    case .sensor(let task):
+      return task.poll(&cx, &world)
+    case .pwmHardware(var task):
+      defer { self = .pwmHardware(task) }
+      return task.poll(&cx, &world)
     case .writer(var task):
       defer { self = .writer(task) }
       return task.poll(&cx, &world)
@@ -98,6 +105,8 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
+    case .sensor(let t): t.index
+    case .pwmHardware(let t): t.index
     case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary: nil
     }
   }
@@ -114,6 +123,8 @@ public enum FirmwareTask: TaskBody {
     case .watchdog: "watchdog"
     case .ticker: "ticker"
     case .pwm: "pwm"
+    case .sensor: "sensor"
+    case .pwmHardware: "pwm_hw"
     case .writer: "output"
     case .signals: "signals"
     case .stopTimer: "duration"

@@ -211,6 +211,10 @@ public struct FirmwareWorld: ~Copyable {
   public var counters = InlineArray<32, TaskCounters>(repeating: TaskCounters())
   /// Stop and summary requests.
   public var control = ControlRequests()
+  /// The sensor tasks' state, too big for an executor slot (`SensorSlot` names an entry).
+  public var sensors = InlineArray<8, SensorTask?>(repeating: nil)
+  /// The hardware PWM channels of the `pwm_hw` tasks (`HardwarePWMTask` names an entry).
+  public var pwmChannels = InlineArray<4, PWMChannel?>(repeating: nil)
   /// The task a watchdog task sees stalled, -1 while every watched task makes progress.
   public var stalledTask = -1
   /// Whether systemd has been told `READY=1`: the keepalive pings only after it (a slow startup

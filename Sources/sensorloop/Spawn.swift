@@ -47,6 +47,7 @@ extension Board {
     } catch {
       // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
       for (fd, _) in files.watchdogs { _ = Watchdog.write(fd, "V") }
+      firmware.world.releasePWMChannels()
       throw error
     }
   }

@@ -1,0 +1,148 @@
+// The pwm_hw kind: a hardware PWM channel through /sys/class/pwm (a Pi's `dtoverlay=pwm-2chan`:
+// GPIO18 and GPIO19), which the chip drives by itself: fans at 25 kHz, servos, dimmers without
+// jitter. Set up at startup (export, period, polarity, duty, enable); its task reports the duty
+// at start and whenever a rule changes it; the channel is disabled and unexported at the end.
+// {"name": "fan_pwm", "kind": "pwm_hw", "chip": "pwm-bcm2835", "channel": 0, "period_us": 40, "duty_percent": 30}
+
+import LoopCore
+import LoopGPIO
+import LoopLinux
+import LoopTasks
+
+/// A hardware PWM channel: chip, channel, period, duty and polarity.
+public struct HardwarePWMConfig: Equatable, Sendable {
+  /// The chip: the only one, `pwmchipN`, or by its driver or compatible string.
+  public var chip: PWMChipSelector
+  /// The channel on the chip (pwm-2chan on a Pi 4: 0 is GPIO18, 1 is GPIO19).
+  public var channel: Int
+  /// One cycle.
+  public var period: Duration
+  /// The share of each period the output is active, 0 to 100.
+  public var dutyPercent: DecimalNumber
+  /// Active high (`normal`) or low (`inversed`) for the duty.
+  public var polarity: PWMPolarity
+  /// Where sysfs is mounted: `/sys` on a board, a fake tree in tests.
+  public var sysfsRoot: Path
+
+  /// The duty as a time within the period.
+  public var duty: Duration {
+    Duration(nanoseconds: Int64((Double(period.nanoseconds) * dutyPercent.double / 100).rounded()))
+  }
+}
+
+extension HardwarePWMConfig: TaskKindDescription {
+  static var name: StaticString { "pwm_hw" }
+  static var what: StaticString { "a pwm_hw task" }
+  static var keys: [StaticString] {
+    ["chip", "channel", "period_us", "duty_percent", "polarity", "sysfs_root"]
+  }
+
+  static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
+    let element = task.node
+    var chip = PWMChipSelector.only
+    if let node = v.doc.member(element, "chip") {
+      let mark = v.push("chip")
+      defer { v.pop(mark) }
+      if v.kind(node) == .number {
+        chip = .number(Int(try v.readInteger(node, 0...Int64(HardwarePWM.probedChips - 1))))
+      } else if v.kind(node) == .string, let name = ShortPWMName(v.doc.string(node)), !name.isEmpty {
+        chip = .driver(name)
+      } else {
+        throw v.mismatch(
+          .type, at: node,
+          expected: bytes(
+            "the chip's number (0 for pwmchip0) or its driver or compatible string (\"pwm-bcm2835\", \"raspberrypi,rp1-pwm\")"
+          ))
+      }
+    }
+    let channel = Int(try v.integer(element, "channel", 0...15, default: 0))
+    let config = HardwarePWMConfig(
+      chip: chip, channel: channel,
+      period: .microseconds(
+        try v.integer(element, "period_us", 1...1_000_000, default: nil, unit: "microseconds")),
+      dutyPercent: try v.decimal(
+        element, "duty_percent", from: .zero, to: DecimalNumber(significand: 100), default: .zero),
+      polarity: try v.choice(element, "polarity", ["normal", "inversed"], default: 0) == 0
+        ? .normal : .inversed,
+      sysfsRoot: v.doc.member(element, "sysfs_root") == nil
+        ? Path("/sys") : try v.path(element, "sysfs_root", absolute: true))
+    var before = 0
+    for i in v.scope.tasks.indices {
+      guard let other = HardwarePWMConfig(v.scope.tasks[i].kind) else { continue }
+      before += 1
+      if other.chip == chip && other.channel == channel && other.sysfsRoot == config.sysfsRoot {
+        let node = v.doc.member(element, "channel") ?? element
+        let mark = v.push("channel")
+        defer { v.pop(mark) }
+        var message: [UInt8] = []
+        message.append("tasks[")
+        message.appendDecimal(i)
+        message.append("] already drives this channel of this chip")
+        throw v.error(.conflict, at: node, message)
+      }
+    }
+    if before == FirmwareLimits.pwmChannels {
+      var message: [UInt8] = []
+      message.append("a pwm_hw task too many: the firmware holds ")
+      message.appendDecimal(FirmwareLimits.pwmChannels)
+      message.append(" hardware PWM channels (the fixed capacity)")
+      throw v.error(.capacity, at: element, message)
+    }
+    return config
+  }
+
+  var kind: TaskKind { .pwmHardware(self) }
+  init?(_ kind: TaskKind) {
+    guard case .pwmHardware(let c) = kind else { return nil }
+    self = c
+  }
+
+  /// It waits for duty changes only; the channel's files are opened for each write.
+  var needs: TaskNeeds { TaskNeeds(timer: false) }
+
+  func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
+    -> FirmwareTask
+  {
+    var prefix = StartupError("sensorloop: task \"")
+    prefix.add(task.config.tasks[task.index].name)
+    prefix.add("\" (pwm_hw channel ")
+    prefix.add(decimal: channel)
+    prefix.add("): ")
+    let pwm: HardwarePWM
+    do throws(PWMError) {
+      pwm = try HardwarePWM(
+        root: sysfsRoot, chip: chip, channel: channel, period: period, duty: duty, polarity: polarity)
+    } catch {
+      var e = prefix
+      e.add(error.message)
+      e.add(": ")
+      e.add(error.path)
+      if error.errno != 0 { e.add(errno: Errno(rawValue: error.errno)) }
+      if !error.found.isEmpty {
+        e.add("; found: ")
+        e.add(error.found)
+      }
+      if error.hint.utf8CodeUnitCount > 0 {
+        e.add("; ")
+        e.add(error.hint)
+      }
+      throw e
+    }
+    // One channel named twice (by number and by driver) is found here.
+    for slot in 0..<FirmwareLimits.pwmChannels {
+      guard let other = world.pwmChannels[slot], other.pwm.directory == pwm.directory else { continue }
+      var e = prefix
+      e.add("task \"")
+      e.add(task.config.tasks[other.task].name)
+      e.add("\" already drives ")
+      e.add(pwm.directory)
+      throw e
+    }
+    guard let slot = world.addPWMChannel(PWMChannel(pwm, task: task.index, at: task.start)) else {
+      var e = prefix
+      e.add("no room in the firmware's PWM table")
+      throw e
+    }
+    return .pwmHardware(HardwarePWMTask(index: task.index, slot: slot))
+  }
+}
