@@ -367,10 +367,14 @@ public enum SensorResolver {
     throw error
   }
 
-  /// The channel's type: its name without the trailing index (`in_voltage0` → `in_voltage`).
+  /// The channel's type: its direction and type word, without the index and the modifier
+  /// (`in_voltage0` → `in_voltage`; `in_temp_ambient` → `in_temp`, whose `in_temp_offset` and
+  /// `in_temp_scale` the MLX90614's driver shares between its channels).
   static func iioType(_ channel: ShortName) -> ShortName {
-    var end = channel.count
-    while end > 0 && channel[end - 1] >= 0x30 && channel[end - 1] <= 0x39 { end -= 1 }
+    var end = 0
+    while end < channel.count && channel[end] != 0x5F { end += 1 }  // past `in_`
+    if end < channel.count { end += 1 }
+    while end < channel.count && channel[end] >= 0x61 && channel[end] <= 0x7A { end += 1 }
     var type = ShortName()
     for i in 0..<end { type.append(byte: channel[i]) }
     return type

@@ -314,6 +314,27 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     #expect(abs(sampleNow(temp).values[0] - 25) < 1e-9)  // (400 + 100) × 50 milli-°C
   }
 
+  /// An MLX90614 as its driver (mlx90614) lays it out, copied from the emulated board's
+  /// (cross/gpio-sim): two modified channels share the `_offset` and `_scale` of their type
+  /// (`in_temp_offset`, not `in_temp_ambient_offset`).
+  @Test func iioModifiedChannelsUseTheirTypesSharedOffsetAndScale() throws {
+    let fake = FakeSysfs()
+    fake.file("bus/iio/devices/iio:device1/name", "mlx90614\n")
+    fake.file("bus/iio/devices/iio:device1/in_temp_ambient_raw", "14950\n")
+    fake.file("bus/iio/devices/iio:device1/in_temp_object_raw", "15500\n")
+    fake.file("bus/iio/devices/iio:device1/in_temp_offset", "-13657.500000\n")
+    fake.file("bus/iio/devices/iio:device1/in_temp_scale", "20\n")
+    fake.file("bus/iio/devices/iio:device1/in_temp_object_calibemissivity", "1.000000000\n")
+    let mlx = try SensorResolver.iio(
+      root: fake.path, device: ShortName("mlx90614"),
+      channels: SensorNames(["in_temp_ambient", "in_temp_object"]))
+    #expect(mlx[0].key == ShortName("temp_ambient") && mlx[0].unit == ShortName("°C"))
+    #expect(mlx[1].key == ShortName("temp_object") && mlx[1].unit == ShortName("°C"))
+    let sample = sampleNow(mlx)
+    #expect(abs(sample.values[0] - 25.85) < 1e-9)  // (14950 − 13657.5) × 20 milli-°C
+    #expect(abs(sample.values[1] - 36.85) < 1e-9)
+  }
+
   /// A BME280 (bmp280 driver: processed `_input` values) reports three values in one sample:
   /// milli-°C, milli-%RH and kPa become °C, %RH and kPa.
   @Test func iioBME280ThreeValuesInOneSample() throws {
