@@ -131,7 +131,7 @@ enum Board {
     names(config, &world)
     var firmware = Firmware(platform: platform, world: world, start: start)
     try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
-    return run(&firmware, ringBytes: config.output.ringBytes, watchdogs: files.watchdogs, &program)
+    return run(&firmware, output: config.output, watchdogs: files.watchdogs, &program)
   }
 
   static func makePlatform() throws(StartupError) -> EpollPlatform {
