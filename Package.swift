@@ -77,7 +77,7 @@ let package = Package(
     .target(name: "CBaseline"),
     .executableTarget(
       name: "sensorloop-bench",
-      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "CBaseline", "AllocCounter"],
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopMQTT", "CBaseline", "AllocCounter"],
       exclude: ["footprint.sh", "README-section.md"], swiftSettings: hotPath),
 
     // The examples: each one program, run on the host with the simulated (mock) GPIO and

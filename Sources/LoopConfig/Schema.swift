@@ -197,6 +197,8 @@ public struct RecordOutput: Equatable, Sendable {
   public var target: OutputTarget
   /// The ring buffer's capacity in bytes.
   public var ringBytes: Int
+  /// How records are written: JSON lines (the default) or InfluxDB line protocol.
+  public var format = OutputFormat.json
 }
 
 /// An output destination.

@@ -1,6 +1,7 @@
-// board.json's `output`: where records go and the output ring's size.
+// board.json's `output`: where records go, in which format, and the output ring's size.
 
 import LoopCore
+import LoopTasks
 
 extension Validator {
   mutating func readOutput(_ root: Int) throws(ConfigError) -> RecordOutput {
@@ -8,7 +9,8 @@ extension Validator {
     guard let node = doc.member(root, "output") else { return output }
     let mark = push("output")
     defer { pop(mark) }
-    try checkObject(node, allowed: ["to", "ring_bytes"], what: "output", example: "{\"to\": \"stdout\"}")
+    try checkObject(
+      node, allowed: ["to", "format", "ring_bytes"], what: "output", example: "{\"to\": \"stdout\"}")
     if let to = doc.member(node, "to") {
       let inner = push("to")
       defer { pop(inner) }
@@ -22,6 +24,9 @@ extension Validator {
         throw mismatch(.type, at: to, expected: bytes("\"stdout\", \"stderr\" or a file path"))
       }
     }
+    // JSON lines, or InfluxDB line protocol (for Telegraf's execd input).
+    let formats: [OutputFormat] = [.json, .influx]
+    output.format = formats[try choice(node, "format", ["json", "influx"], default: 0)]
     let range = ConfigLimits.ringBytes
     output.ringBytes = Int(
       try integer(

@@ -1,25 +1,29 @@
 // The JSON-lines output: tasks format a record into a fixed line buffer and append it whole to
-// a fixed byte ring; the writer task drains the ring to the output fd when it is writable.
+// a fixed byte ring (as it is, or as InfluxDB line protocol: OutputInflux.swift); the writer task drains the ring to the output fd when it is writable.
 // A full ring drops the record and counts it: never a stall, never silent loss, no heap.
 
 import LoopCore
 import LoopGPIO
 
-/// One JSON object being built: `{"t_ns":…,"task":"…", …}` plus a newline.
+/// One JSON object being built: `{"t_ns":…,"wall_ns":…,"task":"…", …}` plus a newline.
 public struct RecordLine: ByteAppending {
   /// The longest line a record may take; a longer one is dropped and counted as truncated.
-  public static let capacity = 256
+  /// (256 until `wall_ns` took 30 bytes of every record.)
+  public static let capacity = 320
 
-  private var bytes = InlineArray<256, UInt8>(repeating: 0)
+  private var bytes = InlineArray<320, UInt8>(repeating: 0)
   /// Bytes written so far.
   public private(set) var count = 0
   /// Whether something did not fit (the record is then not emitted).
   public private(set) var overflowed = false
 
-  /// A record stamped `time` for `task`.
-  public init(time: Instant, task: ShortName) {
+  /// A record stamped `time` (monotonic) and `wall` (Unix nanoseconds, CLOCK_REALTIME) for
+  /// `task`. `wall_ns` comes right after `t_ns`, so `"task":"…","event":"…"` stay side by side.
+  public init(time: Instant, wall: Int64, task: ShortName) {
     append("{\"t_ns\":")
     append(integer: time.nanoseconds)
+    append(",\"wall_ns\":")
+    append(integer: wall)
     append(",\"task\":")
     append(quoted: task)
   }
@@ -178,6 +182,8 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
   /// Records dropped because they did not fit in a `RecordLine`.
   public private(set) var truncated: UInt64 = 0
   private var writer = WakerRegistration()
+  /// How records are written into the ring (the config's `output.format`).
+  public var format = OutputFormat.json
   /// The bytes the ring may hold, at most `capacity` (a config's `ring_bytes`).
   public var limit: Int = capacity {
     didSet { limit = max(0, min(limit, capacity)) }
@@ -218,18 +224,32 @@ public struct OutputRing<let capacity: Int>: ~Copyable {
     return text.withRemaining { ring.push(contentsOf: $0) }
   }
 
-  /// Appends `line` from outside a poll (startup, shutdown); returns whether it was accepted.
+  /// Appends `line` from outside a poll (startup, shutdown), in the ring's `format`; returns
+  /// whether it was accepted.
   @discardableResult
   public mutating func append(_ line: borrowing RecordLine) -> Bool {
     if line.overflowed {
       truncated += 1
       return false
     }
-    if limit - count < line.count {
-      dropped += 1
-      return false
+    switch format {
+    case .json:
+      if limit - count < line.count {
+        dropped += 1
+        return false
+      }
+      line.withBytes { _ = ring.push(contentsOf: $0) }  // Fits: `limit` ≤ capacity.
+    case .influx:
+      guard let converted = line.withBytes({ InfluxLine(record: $0) }), !converted.overflowed else {
+        truncated += 1
+        return false
+      }
+      if limit - count < converted.count {
+        dropped += 1
+        return false
+      }
+      converted.withBytes { _ = ring.push(contentsOf: $0) }
     }
-    line.withBytes { _ = ring.push(contentsOf: $0) }  // Fits: `limit` ≤ capacity.
     records += 1
     return true
   }

@@ -180,6 +180,9 @@ public struct FirmwareWorld: ~Copyable {
   public var outputs: InlineArray<32, OutputLine?>
   /// Finished records waiting for the writer.
   public var output = OutputRing<65_536>()
+  /// Where records' `wall_ns` comes from: CLOCK_REALTIME, or a fixed offset from the
+  /// platform's clock (a virtual-time test).
+  public var wallClock = WallClock.system
   /// The output fd (not owned: stdout, or a file the program owns).
   public var outputFD: Int32
   /// Records the output fd refused, for the summary (the ring's own counters say "accepted").
@@ -275,8 +278,9 @@ public struct FirmwareWorld: ~Copyable {
     }
   }
 
-  /// A record stamped `time` for task `index`, to add fields to and emit.
+  /// A record stamped `time` (and `time` on the wall clock) for task `index`, to add fields to
+  /// and emit.
   public func record(_ index: Int, at time: Instant) -> RecordLine {
-    RecordLine(time: time, task: names[index])
+    RecordLine(time: time, wall: wallClock.unixNanoseconds(at: time), task: names[index])
   }
 }

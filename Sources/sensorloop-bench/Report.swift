@@ -185,6 +185,17 @@ let tableRows: [TableRow] =
       workload: "w4", key: "aarch64_binary_kib", label: "aarch64 stripped sensorloop KiB",
       impl: "sensorloop-embedded", maxRatio: nil, maxValue: 256),
   ]
+  + [0, 1].flatMap { (qos: Int) -> [TableRow] in
+    let w = "w6-qos\(qos)"
+    return [
+      TableRow(
+        workload: w, key: "cpu_us_per_reading", label: "W6 QoS \(qos) CPU µs/reading", impl: "sensorloop",
+        maxRatio: 1.5, maxValue: nil),
+      TableRow(
+        workload: w, key: "allocs", label: "W6 QoS \(qos) allocations", impl: "sensorloop", maxRatio: nil,
+        maxValue: 0),
+    ]
+  }
   + [1, 10, 50].flatMap { (khz: Int) -> [TableRow] in
     let w = "w5-\(khz)khz"
     return [

@@ -3,7 +3,7 @@
 // of ratios to C. With --runs N each figure is the median of N runs (each run's lines are
 // printed first, as `#` comments).
 //
-//   sensorloop-bench [all | w1 w2 w3 w4 w5 | instructions ...] [--quick] [--runs N] [--no-pin]
+//   sensorloop-bench [all | w1 w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
 //   sensorloop-bench w4-child        (internal: the host build's W4 child process)
 //   sensorloop-bench count-child W I N  (internal: a case `instructions` runs under callgrind)
 
@@ -23,19 +23,22 @@ struct Sizes {
   var tickerPeriod: Int64 = 1_000_000
   /// W2 and W3 run in this many interleaved segments per side (ABBA order).
   var segments = 4
+  /// W6 readings per side and QoS, at 1 kHz.
+  var mqttReadings: Int64 = 5_000
 
   static let quick = Sizes(
     pingPongRoundTrips: 20_000, pingPongRepeats: 1, eventfdRoundTrips: 2_000, latencyWrites: 400,
-    tickerDeadlines: 300)
+    tickerDeadlines: 300, mqttReadings: 600)
 }
 
 let usage = """
-  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 | instructions ...] [--quick] [--runs N] [--no-pin]
+  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
     w1  ping-pong: in-process wakes, and an eventfd per hop
     w2  eventfd latency from a second thread
     w3  1 kHz ticker lateness, CPU and allocations
     w4  idle footprint: 16 tasks at 1 Hz (child processes)
     w5  GPIO edges through the mock path
+    w6  MQTT: 1,000 readings/s published to a local mosquitto at QoS 0 and 1 (skipped without it)
     instructions  instructions per W1 hop, W2 wake and W3 tick, counted by callgrind (valgrind)
     --quick   a short run of each workload (a smoke test: the figures mean little)
     --runs N  N runs; each figure is the median
@@ -92,6 +95,8 @@ func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
       pinForMeasuring()
     case "w5":
       lines += runW5(quick: sizes.tickerDeadlines < Sizes().tickerDeadlines)
+    case "w6":
+      lines += runW6(readings: sizes.mqttReadings)
     default:
       fatalError("unknown workload \(w)")
     }
@@ -116,8 +121,8 @@ func main() {
   while !arguments.isEmpty {
     let a = arguments.removeFirst()
     switch a {
-    case "all": workloads += ["w1", "w2", "w3", "w4", "w5"]
-    case "w1", "w2", "w3", "w4", "w5": workloads.append(a)
+    case "all": workloads += ["w1", "w2", "w3", "w4", "w5", "w6"]
+    case "w1", "w2", "w3", "w4", "w5", "w6": workloads.append(a)
     case "instructions": instructions = true
     case "--quick": sizes = .quick
     case "--no-pin": pinning = false
@@ -136,7 +141,7 @@ func main() {
       exit(2)
     }
   }
-  if workloads.isEmpty && !instructions { workloads = ["w1", "w2", "w3", "w4", "w5"] }
+  if workloads.isEmpty && !instructions { workloads = ["w1", "w2", "w3", "w4", "w5", "w6"] }
 
   print("# " + pinForMeasuring())
   var all: [[ResultLine]] = []

@@ -131,7 +131,7 @@ enum Board {
     names(config, &world)
     var firmware = Firmware(platform: platform, world: world, start: start)
     try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
-    let outcome = run(&firmware, ringBytes: config.output.ringBytes, watchdogs: files.watchdogs, &program)
+    let outcome = run(&firmware, output: config.output, watchdogs: files.watchdogs, &program)
     // Hardware PWM channels stop and go back to the kernel (a reload exports them again).
     firmware.world.releasePWMChannels()
     return outcome

@@ -58,13 +58,15 @@ extension Board {
   /// and allocations are counted, unless a stop came first (a stop at any moment of startup
   /// is honoured: systemd then hears STOPPING=1 only).
   static func run(
-    _ firmware: inout Firmware<EpollPlatform>, ringBytes: Int, watchdogs: [(fd: Int32, disarm: Bool)],
+    _ firmware: inout Firmware<EpollPlatform>, output: RecordOutput, watchdogs: [(fd: Int32, disarm: Bool)],
     _ program: inout Program
   ) -> RunOutcome {
-    // The records a previous run left in the ring go out first, through this run's writer.
+    // The records a previous run left in the ring go out first, through this run's writer
+    // (in the format they were made in; this run's records in this config's format).
     swap(&firmware.world.output, &program.carried)
     _ = firmware.world.output.takeWriter()
-    firmware.world.output.limit = ringBytes
+    firmware.world.output.limit = output.ringBytes
+    firmware.world.output.format = output.format
     var requests = startupTurns(&firmware)
     if !requests.shutdown {
       _ = firmware.world.notifySystemd(watchdog: false)
@@ -220,10 +222,11 @@ extension Board {
     program.carried.append(reloadFailedRecord(message, at: monotonicNow()))
   }
 
-  /// `{"t_ns":…,"task":"sensorloop","event":"reload_failed","error":"…"}` (the message cut
-  /// short, with `...`, where it would not fit one record).
+  /// `{"t_ns":…,"wall_ns":…,"task":"sensorloop","event":"reload_failed","error":"…"}` (the
+  /// message cut short, with `...`, where it would not fit one record).
   static func reloadFailedRecord(_ message: [UInt8], at time: Instant) -> RecordLine {
-    var record = RecordLine(time: time, task: ShortName("sensorloop"))
+    let wall = WallClock.system.unixNanoseconds(at: time)
+    var record = RecordLine(time: time, wall: wall, task: ShortName("sensorloop"))
     record.field("event", "reload_failed")
     record.field("error", text: message.span)
     record.finish()

@@ -4,6 +4,7 @@
 import Foundation
 import LoopCore
 import LoopGPIO
+import LoopTasks
 import Testing
 
 // Testable for the value types' memberwise initialisers.
@@ -228,6 +229,11 @@ import Testing
     #expect(file.output == RecordOutput(target: .file(Path("out.jsonl")), ringBytes: 4096))
     let stderr = try valid(mockConfig(tasks: tick, extra: #", "output": { "to": "stderr" }"#))
     #expect(stderr.output.target == .stderr)
+    #expect(stderr.output.format == .json)  // the default
+    let influx = try valid(mockConfig(tasks: tick, extra: #", "output": { "format": "influx" }"#))
+    #expect(influx.output == RecordOutput(target: .stdout, ringBytes: 65536, format: .influx))
+    let json = try valid(mockConfig(tasks: tick, extra: #", "output": { "format": "json" }"#))
+    #expect(json.output.format == .json)
   }
 
   @Test func simStimuli() throws {

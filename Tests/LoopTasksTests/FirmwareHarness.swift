@@ -22,6 +22,7 @@ enum HarnessLine {
 struct Record {
   let fields: [String: Any]
   var time: Int64 { (fields["t_ns"] as! NSNumber).int64Value }
+  var wall: Int64 { (fields["wall_ns"] as! NSNumber).int64Value }
   var task: String { fields["task"] as! String }
   var event: String { fields["event"] as? String ?? "" }
   func int(_ key: String) -> Int64? { (fields[key] as? NSNumber)?.int64Value }
@@ -39,12 +40,15 @@ struct FirmwareHarness: ~Copyable {
   /// Milliseconds after the start, as an instant on the virtual clock (which starts at 1 s).
   static func at(_ ms: Int64) -> Instant { Instant(nanoseconds: 1_000_000_000) + .milliseconds(ms) }
   static let start = at(0)
+  /// The wall clock's offset from the virtual clock: the start is 2025-12-02T00:00:00Z.
+  static let wallOffset: Int64 = 1_764_633_600_000_000_000 - start.nanoseconds
 
   /// A firmware with `lines` on a mock chip (line i named `L<i>`), tasks named `names`.
   init(lines: [HarnessLine], names: [String], ringBytes: Int = 65_536) {
     let pipe = try! FileDescriptor.pipe(nonBlocking: true)
     var world = FirmwareWorld(outputFD: pipe.write.rawValue)
     world.output.limit = ringBytes
+    world.wallClock = .fixed(offset: Self.wallOffset)
     for (i, name) in names.enumerated() { world.names[i] = ShortName(text: name) }
     var gpio = SimulatedGPIO()
     gpio.addChip(name: "gpiochip0", label: "harness", lines: lines.count, prefix: "L")
@@ -92,6 +96,27 @@ struct FirmwareHarness: ~Copyable {
     // Records made in the last turn may still wait in the ring, as at a real shutdown.
     while case .wrote(let n) = OutputWriter.drainOnce(&firmware.world), n > 0 {}
     return readRecords()
+  }
+
+  /// As `run(until:)`, for a firmware whose records are not JSON: the lines written so far.
+  mutating func runLines(until ms: Int64) throws -> [String] {
+    if !firmware.world.stimuli.isFinished { try firmware.spawn(.stimuli(StimulusTask())) }
+    try firmware.spawn(.stopTimer(StopTimer(deadline: Self.at(ms))))
+    firmware.world.control = ControlRequests()
+    _ = firmware.runUntilRequest()
+    while case .wrote(let n) = OutputWriter.drainOnce(&firmware.world), n > 0 {}
+    readPipe()
+    return text.split(separator: "\n").map(String.init)
+  }
+
+  /// Appends what the writer put in the pipe to `text`.
+  mutating func readPipe() {
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+      let n = buffer.withUnsafeMutableBytes { (try? outputPipe.read.read(into: $0)) ?? 0 }
+      if n <= 0 { break }
+      text += String(decoding: buffer[0..<n], as: UTF8.self)
+    }
   }
 
   /// Reads what the writer put in the pipe and decodes every complete line.

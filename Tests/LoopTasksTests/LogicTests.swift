@@ -121,7 +121,8 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
   }
 
   @Test func writesOneJSONObjectPerLine() {
-    var line = RecordLine(time: Instant(nanoseconds: 1_500), task: ShortName("wind"))
+    var line = RecordLine(
+      time: Instant(nanoseconds: 1_500), wall: 1_764_633_600_000_001_500, task: ShortName("wind"))
     line.field("event", "reading")
     line.field("value", 12.3456, decimals: 3)
     line.field("unit", ShortName("km/h"))
@@ -130,7 +131,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
     line.finish()
     #expect(
       text(line)
-        == "{\"t_ns\":1500,\"task\":\"wind\",\"event\":\"reading\",\"value\":12.346,\"unit\":\"km/h\",\"count\":-42,\"on\":true}\n"
+        == "{\"t_ns\":1500,\"wall_ns\":1764633600000001500,\"task\":\"wind\",\"event\":\"reading\",\"value\":12.346,\"unit\":\"km/h\",\"count\":-42,\"on\":true}\n"
     )
   }
 
@@ -139,15 +140,15 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
       (-0.5, 0, "-1"), (0.0004, 3, "0.000"), (-1.25, 1, "-1.3"), (7.0, 2, "7.00"), (Double.nan, 2, "null"),
       (1e300, 3, "null"), (-0.001, 3, "-0.001"),
     ] {
-      var line = RecordLine(time: .zero, task: ShortName("t"))
+      var line = RecordLine(time: .zero, wall: 0, task: ShortName("t"))
       line.field("v", value, decimals: decimals)
-      #expect(text(line) == "{\"t_ns\":0,\"task\":\"t\",\"v\":\(expected)", "value \(value)")
+      #expect(text(line) == "{\"t_ns\":0,\"wall_ns\":0,\"task\":\"t\",\"v\":\(expected)", "value \(value)")
     }
   }
 
   @Test func escapesNamesAndFlagsOverflow() {
-    var line = RecordLine(time: .zero, task: ShortName(text: "a\"b\\c\u{1}"))
-    #expect(text(line) == "{\"t_ns\":0,\"task\":\"a\\\"b\\\\c\\u0001\"")
+    var line = RecordLine(time: .zero, wall: 0, task: ShortName(text: "a\"b\\c\u{1}"))
+    #expect(text(line) == "{\"t_ns\":0,\"wall_ns\":0,\"task\":\"a\\\"b\\\\c\\u0001\"")
     for _ in 0..<40 { line.field("key", integer: 1_000_000) }
     #expect(line.overflowed)
     var ring = OutputRing<64>()
@@ -159,14 +160,15 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
 
   @Test func textFieldsAreEscapedAndCutShortToFitOneLine() {
     func record(_ message: String) -> RecordLine {
-      var line = RecordLine(time: .zero, task: ShortName("sensorloop"))
+      var line = RecordLine(time: .zero, wall: 0, task: ShortName("sensorloop"))
       line.field("error", text: Array(message.utf8).span)
       line.finish()
       return line
     }
     #expect(
       text(record("a.json:1:2: \"x\"\\\u{7}é"))
-        == "{\"t_ns\":0,\"task\":\"sensorloop\",\"error\":\"a.json:1:2: \\\"x\\\"\\\\\\u0007é\"}\n")
+        == "{\"t_ns\":0,\"wall_ns\":0,\"task\":\"sensorloop\",\"error\":\"a.json:1:2: \\\"x\\\"\\\\\\u0007é\"}\n"
+    )
     // Longer than a record: cut with "...", never in the middle of a character or an escape,
     // and still one whole JSON line.
     for message in [
@@ -184,13 +186,13 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
   }
 
   @Test func ringDropsWholeRecordsWhenFullAndDrainsInOrder() {
-    let record = "{\"t_ns\":0,\"task\":\"a\"}\n"
-    var ring = OutputRing<64>()
-    var line = RecordLine(time: .zero, task: ShortName("a"))
+    let record = "{\"t_ns\":0,\"wall_ns\":0,\"task\":\"a\"}\n"
+    var ring = OutputRing<100>()
+    var line = RecordLine(time: .zero, wall: 0, task: ShortName("a"))
     line.finish()
-    #expect(line.count == 22)
+    #expect(line.count == 34)
     var accepted = [ring.append(line), ring.append(line), ring.append(line)]
-    #expect(accepted == [true, true, false])  // 44 + 22 > 64: the third is dropped whole
+    #expect(accepted == [true, true, false])  // 68 + 34 > 100: the third is dropped whole
     let (dropped, records) = (ring.dropped, ring.records)
     #expect(dropped == 1 && records == 2)
     var out: [UInt8] = []
@@ -200,7 +202,7 @@ private func at(_ ms: Int64) -> Instant { .zero + .milliseconds(ms) }
       return 10
     }
     #expect(took == 10)
-    accepted = [ring.append(line)]  // 34 waiting + 22 ≤ 64: fits, wrapping past the end
+    accepted = [ring.append(line)]  // 58 waiting + 34 ≤ 100: fits, wrapping past the end
     #expect(accepted == [true])
     while !ring.isEmpty {
       _ = ring.drain { bytes in

@@ -425,7 +425,7 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     specs[1] = .heartbeat(interval: .seconds(60))
     filters.set(try FilterChain(specs, count: 2), channel: 1)  // humidity: on a 1 %RH move, or every minute
     func line(_ values: SensorValues, repeated: Bool = false) -> String {
-      var record = RecordLine(time: values.time, task: ShortName("air"))
+      var record = RecordLine(time: values.time, wall: 0, task: ShortName("air"))
       SensorRecord.reading(values, of: bme, repeated: repeated, into: &record)
       record.finish()
       return record.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
@@ -434,7 +434,7 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     let t = first.tick.nanoseconds
     #expect(
       line(filters.filter(first))
-        == "{\"t_ns\":\(t),\"task\":\"air\",\"event\":\"reading\",\"temperature\":21.370,\"humidity\":45.123,\"pressure\":100.769}\n"
+        == "{\"t_ns\":\(t),\"wall_ns\":0,\"task\":\"air\",\"event\":\"reading\",\"temperature\":21.370,\"humidity\":45.123,\"pressure\":100.769}\n"
     )
     // The same humidity again is dropped by its delta filter; the others pass.
     #expect(line(filters.filter(first)).contains("\"temperature\":21.370,\"pressure\":100.769}"))
@@ -445,28 +445,29 @@ private func what(_ sample: SensorSample) -> String? { sample.failure.map { $0.w
     let beat = try #require(due)
     #expect(
       line(beat, repeated: true)
-        == "{\"t_ns\":\(t + 60_000_000_000),\"task\":\"air\",\"event\":\"reading\",\"humidity\":45.123,\"repeat\":true}\n"
+        == "{\"t_ns\":\(t + 60_000_000_000),\"wall_ns\":0,\"task\":\"air\",\"event\":\"reading\",\"humidity\":45.123,\"repeat\":true}\n"
     )
 
     let one = FakeSysfs()
     one.w1([("28-0000075c293f", 21375)])
     let tank = try SensorResolver.ds18b20(root: one.path, id: ShortName())
     var none = SensorFilters()
-    var record = RecordLine(time: .zero, task: ShortName("tank"))
+    var record = RecordLine(time: .zero, wall: 0, task: ShortName("tank"))
     SensorRecord.reading(none.filter(sampleNow(tank)), of: tank, repeated: false, into: &record)
     record.finish()
     #expect(
       record.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
-        == "{\"t_ns\":0,\"task\":\"tank\",\"event\":\"reading\",\"value\":21.375,\"unit\":\"°C\"}\n")
+        == "{\"t_ns\":0,\"wall_ns\":0,\"task\":\"tank\",\"event\":\"reading\",\"value\":21.375,\"unit\":\"°C\"}\n"
+    )
     one.file("bus/w1/devices/28-0000075c293f/temperature", "")
     let failed = sampleNow(tank)
     #expect(none.filter(failed).isEmpty)
-    var error = RecordLine(time: .zero, task: ShortName("tank"))
+    var error = RecordLine(time: .zero, wall: 0, task: ShortName("tank"))
     SensorRecord.error(failed.failure!, of: tank, into: &error)
     error.finish()
     #expect(
       error.withBytes { String(decoding: bytesOf($0), as: UTF8.self) }
-        == "{\"t_ns\":0,\"task\":\"tank\",\"event\":\"error\",\"error\":\"no_data\",\"channel\":\"temperature\"}\n"
+        == "{\"t_ns\":0,\"wall_ns\":0,\"task\":\"tank\",\"event\":\"error\",\"error\":\"no_data\",\"channel\":\"temperature\"}\n"
     )
   }
 

@@ -96,7 +96,7 @@ struct FastRecord {
   var numbers: [String: Int64] = [:]
   var decimals: [String: Double] = [:]
 
-  /// Parses `{"t_ns":N,"task":"…","event":"…",…}` (the firmware's own fixed layout).
+  /// Parses `{"t_ns":N,"wall_ns":N,"task":"…","event":"…",…}` (the firmware's own fixed layout).
   init?(_ line: ArraySlice<UInt8>) {
     var i = line.startIndex
     func expect(_ text: String) -> Bool {
@@ -122,7 +122,8 @@ struct FastRecord {
       guard let value = Double(text) else { return nil }
       return (Int64(text) ?? Int64(value), value)
     }
-    guard expect("{\"t_ns\":"), let t = number(), expect(",\"task\":"), let task = string(),
+    guard expect("{\"t_ns\":"), let t = number(), expect(",\"wall_ns\":"), number() != nil,
+      expect(",\"task\":"), let task = string(),
       expect(",\"event\":"), let event = string()
     else { return nil }
     time = t.0

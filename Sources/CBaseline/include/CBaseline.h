@@ -113,6 +113,52 @@ int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_r
 /// of each edge in `samples` (room for `capacity`). Returns the edges read, or -1 with errno set.
 int64_t cb_w5_wait(int fd, int done_fd, int64_t *samples, int64_t capacity);
 
+// ---- W6: MQTT publish -------------------------------------------------------------------------
+
+/// User + system CPU time of the calling thread (`getrusage(RUSAGE_THREAD)`), nanoseconds.
+int64_t cb_thread_cpu_ns(void);
+
+/// A loopback TCP port nobody listens on now (bound to 0, read, closed), or -1.
+int cb_free_port(void);
+
+/// Starts the broker `path` with `-c config`, its output to /dev/null. Returns its pid, or -1
+/// with errno set.
+int cb_broker_start(const char *path, const char *config);
+
+/// Whether a TCP connect to 127.0.0.1:`port` succeeds now (the broker is listening).
+int cb_broker_ready(uint16_t port);
+
+/// SIGKILLs the broker `pid` and waits for it.
+void cb_broker_stop(int pid);
+
+/// Reading `reading`'s payload, `20.000` to `20.999` (`value` thousandths), written to `out`
+/// (room for 24); returns its length. Both sides publish the same bytes.
+size_t cb_w6_payload(uint8_t *out, int64_t reading);
+
+/// What one W6 run did.
+typedef struct {
+  /// Readings published.
+  int64_t readings;
+  /// PUBACKs received (QoS 1).
+  int64_t acked;
+  /// Grid deadlines missed (the loop was late by more than a period).
+  int64_t missed;
+  /// Readings in the steady window (from the `warm`th reading to the end).
+  int64_t steady_readings;
+  /// The loop thread's CPU time over the steady window, nanoseconds.
+  int64_t cpu_ns;
+  /// Wall time of the run, nanoseconds.
+  int64_t wall_ns;
+} cb_mqtt_result;
+
+/// Connects to the broker on 127.0.0.1:`port` (CONNECT and CONNACK, blocking: setup), then
+/// publishes one reading to `topic` at `qos` (0 or 1) on each expiration of an absolute periodic
+/// timerfd (`period_ns`) for `count` grid deadlines, in a bare epoll loop over the non-blocking
+/// socket, matching PUBACKs (QoS 1: until all are in, 2 s at most). Returns 0, or -1 with errno
+/// set.
+int cb_w6_publish(uint16_t port, int qos, const char *topic, int64_t period_ns, int64_t count, int64_t warm,
+                  cb_mqtt_result *result);
+
 // ---- W4: idle footprint -------------------------------------------------------------------
 
 /// `tasks` periodic timerfds at `period_ns` (phases spread over one period) in one epoll loop,
