@@ -29,6 +29,7 @@ public enum FirmwareTask: TaskBody {
   case systemd(SystemdKeepalive)
   case worker(WorkerDispatch)
   case summary(SummaryWriter)
+  case mqtt(MQTTTask)
 
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
@@ -90,6 +91,9 @@ public enum FirmwareTask: TaskBody {
     case .summary(var task):
       defer { self = .summary(task) }
       return task.poll(&cx, &world)
+    case .mqtt(var task):
+      defer { self = .mqtt(task) }
+      return task.poll(&cx, &world)
     }
   }
 
@@ -107,7 +111,7 @@ public enum FirmwareTask: TaskBody {
     case .pwm(let t): t.index
     case .sensor(let t): t.index
     case .pwmHardware(let t): t.index
-    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary: nil
+    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary, .mqtt: nil
     }
   }
 
@@ -133,6 +137,7 @@ public enum FirmwareTask: TaskBody {
     case .systemd: "systemd"
     case .worker: "worker"
     case .summary: "summary"
+    case .mqtt: "mqtt"
     }
   }
 }
