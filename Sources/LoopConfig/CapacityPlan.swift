@@ -27,7 +27,7 @@ public struct CapacityPlan: Equatable, Sendable {
   /// and systemd keepalive; on the simulated board the stimulus driver and one writer per sim
   /// file.
   public var slots: Row
-  /// Timer deadlines: each task that waits on time (every kind but encoder and threshold),
+  /// Timer deadlines: each task that waits on time (every kind but encoder, threshold and switch),
   /// the stop timer, the systemd keepalive, the stimulus driver, each sim file writer.
   public var timers: Row
   /// Entries in `lines`.
@@ -74,7 +74,9 @@ public struct CapacityPlan: Equatable, Sendable {
       rule: "one per task, 6 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
     timers = Row(
       name: "timers", used: timed + ConfigLimits.systemTimers + simTasks, limit: ConfigLimits.maxTimers,
-      rule: "one per task but encoders and thresholds, 2 for --duration and systemd, one per sim driver")
+      rule:
+        "one per task but encoders, thresholds and switches, 2 for --duration and systemd, one per sim driver"
+    )
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
       name: "fds",

@@ -19,6 +19,7 @@ public enum TaskKind: Equatable, Sendable {
   case watchdog(WatchdogConfig)
   case ticker(TickerConfig)
   case pwm(PWMConfig)
+  case outputSwitch(SwitchConfig)
 }
 
 extension TaskKind {
@@ -33,6 +34,7 @@ extension TaskKind {
     TaskKindEntry(WatchdogConfig.self),
     TaskKindEntry(TickerConfig.self),
     TaskKindEntry(PWMConfig.self),
+    TaskKindEntry(SwitchConfig.self),
   ]
 }
 

@@ -19,6 +19,7 @@ public enum FirmwareTask: TaskBody {
   case watchdog(Watchdog)
   case ticker(TickerTask)
   case pwm(SoftwarePWM)
+  case outputSwitch(OutputSwitch)
   case writer(OutputWriter)
   case signals(SignalHandler)
   case stopTimer(StopTimer)
@@ -59,6 +60,9 @@ public enum FirmwareTask: TaskBody {
     case .pwm(var task):
       defer { self = .pwm(task) }
       return task.poll(&cx, &world)
+    case .outputSwitch(var task):
+      defer { self = .outputSwitch(task) }
+      return task.poll(&cx, &world)
     case .writer(var task):
       defer { self = .writer(task) }
       return task.poll(&cx, &world)
@@ -98,6 +102,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
+    case .outputSwitch(let t): t.index
     case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary: nil
     }
   }
@@ -114,6 +119,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog: "watchdog"
     case .ticker: "ticker"
     case .pwm: "pwm"
+    case .outputSwitch: "switch"
     case .writer: "output"
     case .signals: "signals"
     case .stopTimer: "duration"
