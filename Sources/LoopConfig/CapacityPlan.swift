@@ -27,7 +27,7 @@ public struct CapacityPlan: Equatable, Sendable {
   /// and systemd keepalive; on the simulated board the stimulus driver and one writer per sim
   /// file.
   public var slots: Row
-  /// Timer deadlines: each task that waits on time (every kind but encoder and threshold),
+  /// Timer deadlines: each task that waits on time (every kind but encoder, threshold and switch),
   /// the stop timer, the systemd keepalive, the stimulus driver, each sim file writer.
   public var timers: Row
   /// Entries in `lines`.
@@ -82,7 +82,7 @@ public struct CapacityPlan: Equatable, Sendable {
       name: "timers", used: timed + ConfigLimits.systemTimers + simTasks + mqttTasks,
       limit: ConfigLimits.maxTimers,
       rule:
-        "one per task but encoders and thresholds, 2 for --duration and systemd, 1 for mqtt, one per sim driver"
+        "one per task but encoders, thresholds and switches, 2 for --duration and systemd, 1 for mqtt, one per sim driver"
     )
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(

@@ -21,6 +21,7 @@ public enum TaskKind: Equatable, Sendable {
   case pwm(PWMConfig)
   case sensor(SensorConfig)
   case pwmHardware(HardwarePWMConfig)
+  case outputSwitch(SwitchConfig)
 }
 
 extension TaskKind {
@@ -37,6 +38,7 @@ extension TaskKind {
     TaskKindEntry(PWMConfig.self),
     TaskKindEntry(SensorConfig.self),
     TaskKindEntry(HardwarePWMConfig.self),
+    TaskKindEntry(SwitchConfig.self),
   ]
 }
 

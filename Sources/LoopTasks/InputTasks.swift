@@ -103,6 +103,12 @@ public struct Button: Sendable {
     }
     record.finish()
     world.emit(record, task: index, &cx)
+    // Switches toggle on its presses or follow its held state.
+    switch event {
+    case .press: world.binary.publish(index, level: true, at: time, &cx)
+    case .release: world.binary.publish(index, level: false, at: time, &cx)
+    case .longPress: break
+    }
   }
 }
 

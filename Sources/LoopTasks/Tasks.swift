@@ -21,6 +21,7 @@ public enum FirmwareTask: TaskBody {
   case pwm(SoftwarePWM)
   case sensor(SensorSlot)
   case pwmHardware(HardwarePWMTask)
+  case outputSwitch(OutputSwitch)
   case writer(OutputWriter)
   case signals(SignalHandler)
   case stopTimer(StopTimer)
@@ -67,6 +68,9 @@ public enum FirmwareTask: TaskBody {
     case .pwmHardware(var task):
       defer { self = .pwmHardware(task) }
       return task.poll(&cx, &world)
+    case .outputSwitch(var task):
+      defer { self = .outputSwitch(task) }
+      return task.poll(&cx, &world)
     case .writer(var task):
       defer { self = .writer(task) }
       return task.poll(&cx, &world)
@@ -111,6 +115,7 @@ public enum FirmwareTask: TaskBody {
     case .pwm(let t): t.index
     case .sensor(let t): t.index
     case .pwmHardware(let t): t.index
+    case .outputSwitch(let t): t.index
     case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary, .mqtt: nil
     }
   }
@@ -129,6 +134,7 @@ public enum FirmwareTask: TaskBody {
     case .pwm: "pwm"
     case .sensor: "sensor"
     case .pwmHardware: "pwm_hw"
+    case .outputSwitch: "switch"
     case .writer: "output"
     case .signals: "signals"
     case .stopTimer: "duration"

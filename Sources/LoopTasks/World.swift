@@ -208,6 +208,10 @@ public struct FirmwareWorld: ~Copyable {
   public var summariesSkipped: UInt64 = 0
   /// The latest reading of each task.
   public var readings = ReadingBoard()
+  /// The latest level and press count of each binary source (a button), for switches.
+  public var binary = BinaryBoard()
+  /// The duty each pwm task is asked to run at, by a curve or a threshold.
+  public var duties = DutyBoard()
   /// When each periodic task is next due to do its work (its next grid point; the watchdog
   /// checks these). A task is stalled when it is later than that by more than the stall time.
   public var due = InlineArray<32, Instant>(repeating: .zero)

@@ -175,6 +175,39 @@ import Testing
     #expect(line.edge == .none)
   }
 
+  @Test func switchFromAButton() throws {
+    let (config, task) = try task(
+      #"{ "name": "relay", "kind": "switch", "line": "fan", "source": "button" }"#,
+      extraTasks: #", { "name": "button", "kind": "button", "line": "button" }"#)
+    guard case .outputSwitch(let relay) = task.kind else { throw TestFailure("not a switch") }
+    #expect(config.lines[relay.line].id.string == "fan")
+    #expect(relay.source == .task(1))  // a source later in the file
+    #expect(relay.toggles)  // a button toggles by default
+    #expect(!relay.invert)
+    let (_, follower) = try self.task(
+      #"{ "name": "relay", "kind": "switch", "line": "fan", "source": "button", "mode": "follow", "invert": true }"#,
+      extraTasks: #", { "name": "button", "kind": "button", "line": "button" }"#)
+    #expect(
+      follower.kind
+        == .outputSwitch(SwitchConfig(line: relay.line, source: .task(1), toggles: false, invert: true)))
+  }
+
+  @Test func switchFromAnInputLine() throws {
+    let (config, task) = try task(#"{ "name": "lamp", "kind": "switch", "line": "led", "input": "wind" }"#)
+    guard case .outputSwitch(let lamp) = task.kind else { throw TestFailure("not a switch") }
+    guard case .line(let input) = lamp.source else { throw TestFailure("not a line source") }
+    #expect(config.lines[input].id.string == "wind")
+    #expect(config.lines[input].edge == .both)  // a line is followed by default: both edges
+    #expect(!lamp.toggles)
+    let (toggled, toggler) = try self.task(
+      #"{ "name": "lamp", "kind": "switch", "line": "led", "input": "wind", "mode": "toggle" }"#)
+    guard case .outputSwitch(let relay) = toggler.kind, case .line(let line) = relay.source else {
+      throw TestFailure("not a switch on a line")
+    }
+    #expect(relay.toggles)
+    #expect(toggled.lines[line].edge == .rising)  // a toggle flips on rising edges
+  }
+
   @Test func unusedInputReportsBothEdges() throws {
     let config = try valid(
       mockConfig(lines: Self.lines, tasks: #"{ "name": "tick", "kind": "ticker", "period_ms": 5 }"#))
@@ -311,27 +344,27 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 9 tasks + output writer, signal handler, summary writer, worker dispatcher, stop timer,
+    // 10 tasks + output writer, signal handler, summary writer, worker dispatcher, stop timer,
     // systemd keepalive + stimulus driver + one sim file writer.
-    #expect(plan.slots.used == 17 && plan.slots.limit == ConfigLimits.maxSlots)
-    // 7 tasks wait on time (not the encoder or the threshold) + stop timer and systemd
+    #expect(plan.slots.used == 18 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 7 tasks wait on time (not the encoder, the threshold or the switch) + stop timer and systemd
     // keepalive + the two sim drivers.
     #expect(plan.timers.used == 11)
-    #expect(plan.lines.used == 7)
+    #expect(plan.lines.used == 8)
     // 4 platform + 2 worker eventfds + systemd's socket + 3 × 4 mock inputs + one per worker
     // thread for sampler and sim file reads (the watchdog has no device).
     #expect(plan.fds.used == 21)
     // 8 reserved + one per line.
-    #expect(plan.interrupts.used == 15)
+    #expect(plan.interrupts.used == 16)
     var text: [UInt8] = []
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       17 of 40
+        slots       18 of 40
         timers      11 of 40
-        lines       7 of 32
+        lines       8 of 32
         fds         21 of 64
-        interrupts  15 of 64
+        interrupts  16 of 64
         ring bytes  65536
 
         """)

@@ -86,6 +86,11 @@ final class LockedData: @unchecked Sendable {
     let held = run.events("button", "release").compactMap { $0["held_ms"] as? Int }
     #expect(held.prefix(5).allSatisfy { (145...155).contains($0) }, "\(held)")
     #expect(held.last.map { (1495...1505).contains($0) } == true, "\(held)")
+    // The relay starts off and each of the six presses toggles it.
+    let relay = run.stdout.split(separator: "\n").filter { $0.contains(#""task":"relay""#) }
+    #expect(relay.count == 7, "\(relay)")
+    #expect(relay.first?.contains(#""event":"off","initial":true"#) == true, "\(relay)")
+    #expect(run.events("relay", "on").count == 3 && run.events("relay", "off").count == 4)
     // 10 Hz anemometer pulses, one reading per second: 10 pulses, 24 km/h.
     let wind = run.events("wind", "reading")
     #expect((7...8).contains(wind.count))
