@@ -255,7 +255,8 @@ public struct MQTTTask: Sendable {
     if failures > link.seenFailures {
       link.seenFailures = failures
       link.counters.failuresReported += 1
-      var record = RecordLine(time: cx.now, task: ShortName("mqtt"))
+      var record = RecordLine(
+        time: cx.now, wall: world.wallClock.unixNanoseconds(at: cx.now), task: ShortName("mqtt"))
       record.field("event", "error")
       switch link.client.lastFailure {
       case .some(.connect(let errno)):
@@ -296,7 +297,8 @@ public struct MQTTTask: Sendable {
       // restarted without persistence), then the lines' states.
       link.discoveryCursor = 0
       link.stateCursor = 0
-      var record = RecordLine(time: cx.now, task: ShortName("mqtt"))
+      var record = RecordLine(
+        time: cx.now, wall: world.wallClock.unixNanoseconds(at: cx.now), task: ShortName("mqtt"))
       record.field("event", "connected")
       record.field("connections", integer: Int64(connections))
       record.finish()
@@ -355,7 +357,7 @@ public struct MQTTTask: Sendable {
     if link.discoveryCursor != nil { return }
     while link.stateCursor < FirmwareLimits.lines {
       let line = link.stateCursor
-      if link.commandable[line], let value = world.outputValue(line) {
+      if link.commandable[line], let value = world.outputState(line) {
         if link.sendBufferBytes - link.client.pendingSendBytes < 200 { return }
         publishState(line, value, &cx, &link, &world)
       }
@@ -400,8 +402,9 @@ public struct MQTTTask: Sendable {
       } else if MQTTTask.word(m.payload, "toggle") {
         command = 2
       }
-      var record = RecordLine(time: now, task: ShortName("mqtt"))
-      guard let line, command >= 0, let current = world.outputValue(line) else {
+      var record = RecordLine(
+        time: now, wall: world.wallClock.unixNanoseconds(at: now), task: ShortName("mqtt"))
+      guard let line, command >= 0, let current = world.outputState(line) else {
         link.counters.badCommands += 1
         record.field("event", "error")
         record.field("error", line == nil ? "unknown command topic" : "bad command payload")
@@ -478,7 +481,7 @@ extension FirmwareWorld {
   }
 
   /// The logical value output line `index` was last set to, if it is an output.
-  func outputValue(_ index: Int) -> Bool? {
+  func outputState(_ index: Int) -> Bool? {
     switch outputs[index] {
     case .some(let line): return line.value
     case .none: return nil
