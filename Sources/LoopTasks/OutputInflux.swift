@@ -11,10 +11,12 @@
 // `count=1i`, since a point needs a field. Conversion works on the JSON text, so every record
 // any task writes converts the same way, in a fixed buffer, without the heap.
 //
-// Escaping, per the line-protocol reference: in the measurement `,`, space and `\`; in tag
-// keys, tag values and field keys `,`, `=`, space and `\` (a backslash before each); in string
-// fields `"` and `\`. Line protocol has no newline inside a value: a control byte becomes a
-// space.
+// Escaping, per the line-protocol reference: a backslash before `,` and space in the
+// measurement, before `,`, `=` and space in tag keys, tag values and field keys, and before `"`
+// and `\` in string fields. A backslash in a name is written as it is, as Telegraf's own
+// serializer and InfluxDB 1.x's parser treat it (parsers differ on `\\` there; names from the
+// config cannot hold one). Line protocol has no newline inside a value: a control byte becomes
+// a space.
 
 import LoopCore
 
@@ -152,9 +154,9 @@ public struct InfluxLine: ByteAppending {
     let b: UInt8 = byte < 0x20 || byte == 0x7F ? 0x20 : byte
     switch place {
     case .measurement:
-      if b == 0x2C || b == 0x20 || b == 0x5C { append(byte: 0x5C) }
+      if b == 0x2C || b == 0x20 { append(byte: 0x5C) }
     case .tag:
-      if b == 0x2C || b == 0x3D || b == 0x20 || b == 0x5C { append(byte: 0x5C) }
+      if b == 0x2C || b == 0x3D || b == 0x20 { append(byte: 0x5C) }
     case .stringField:
       if b == 0x22 || b == 0x5C { append(byte: 0x5C) }
     }

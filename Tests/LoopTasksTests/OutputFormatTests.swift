@@ -33,7 +33,8 @@ struct LineProtocolError: Error, CustomStringConvertible {
 
 /// Parses one line (without its newline) as the line-protocol reference describes it: `\` escapes
 /// `,` and space in the measurement; `,`, `=` and space in tag keys, tag values and field keys;
-/// `"` in string fields; `\\` is one backslash everywhere. Anything else is an error.
+/// `"` and `\` in string fields; a backslash before anything else is itself. Anything else is an
+/// error.
 func parseLineProtocol(_ line: String) throws -> Point {
   let b = Array(line.utf8)
   var i = 0
@@ -268,7 +269,7 @@ private func record(_ task: String = "t", _ build: (inout RecordLine) -> Void) -
     let converted = try influx(line)
     #expect(
       converted
-        == "re\\ ad\\,x,task=a\\,b\\ c\\=d\\\\e message=\"say \\\"hi\\\", a=b \\\\ and a tab here\",we\\ ird\\,key\\==1i 1764633600000000000\n"
+        == "re\\ ad\\,x,task=a\\,b\\ c\\=d\\e message=\"say \\\"hi\\\", a=b \\\\ and a tab here\",we\\ ird\\,key\\==1i 1764633600000000000\n"
     )
     let point = try parseLineProtocol(String(converted.dropLast()))
     #expect(point.measurement == "re ad,x")

@@ -1,6 +1,7 @@
 // The program's two output conventions, run as a user runs them: `wall_ns` in every JSON record
 // (Unix time now, a fixed distance from `t_ns`), and Boards/sim.json with
-// `"output": {"format": "influx"}` writing InfluxDB line protocol.
+// `"output": {"format": "influx"}` writing InfluxDB line protocol (release build, allocation
+// counter preloaded: nothing allocated after startup).
 
 import Foundation
 import Testing
@@ -39,9 +40,18 @@ import Testing
       "sensorloop-influx-\(getpid()).json")
     try JSONSerialization.data(withJSONObject: config).write(to: path)
     defer { try? FileManager.default.removeItem(at: path) }
+    // The release build (what a board runs) with the allocation counter preloaded: the
+    // conversion to line protocol allocates nothing after startup either.
+    let release = try releaseSensorloop()
+    let library = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "liballoccounter-influx-\(getpid()).so")
+    try buildAllocCounter(at: library)
+    defer { try? FileManager.default.removeItem(at: library) }
     let before = unixNow()
-    let run = try sensorloop(["--config", path.path, "--duration", "3"])
+    let run = try sensorloop(
+      ["--config", path.path, "--duration", "3"], binary: release, environment: ["LD_PRELOAD": library.path])
     #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stderr.contains("heap allocations after startup: 0\n"), "\(run.stderr)")
     let lines = run.stdout.split(separator: "\n").map(String.init)
     #expect(lines.count > 5)
     // measurement,task=name field=value[,field=value...] timestamp (names need no escapes).
