@@ -20,6 +20,7 @@ public enum TaskKind: Equatable, Sendable {
   case ticker(TickerConfig)
   case pwm(PWMConfig)
   case outputSwitch(SwitchConfig)
+  case curve(CurveConfig)
 }
 
 extension TaskKind {
@@ -35,6 +36,7 @@ extension TaskKind {
     TaskKindEntry(TickerConfig.self),
     TaskKindEntry(PWMConfig.self),
     TaskKindEntry(SwitchConfig.self),
+    TaskKindEntry(CurveConfig.self),
   ]
 }
 
@@ -51,6 +53,8 @@ protocol TaskKindDescription: Equatable, Sendable {
   /// Whether its task has periodic work, so a watchdog can see it stall (a task that waits for
   /// input may rightly stay idle for days).
   static var isPeriodic: Bool { get }
+  /// Whether its task runs at a duty a rule may set (a curve's or a threshold's `pwm`).
+  static var takesDuty: Bool { get }
 
   /// Reads and checks the task object `task` (the validator's path is at it).
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self
@@ -75,6 +79,7 @@ protocol TaskKindDescription: Equatable, Sendable {
 extension TaskKindDescription {
   static var makesReadings: Bool { false }
   static var isPeriodic: Bool { false }
+  static var takesDuty: Bool { false }
   func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) {}
   func debounce(ofLine line: Int) -> Duration? { nil }
 }
@@ -115,6 +120,7 @@ struct TaskKindEntry: Sendable {
   let keys: [StaticString]
   let makesReadings: Bool
   let isPeriodic: Bool
+  let takesDuty: Bool
   let read: @Sendable (inout Validator, TaskObject) throws(ConfigError) -> TaskKind
   let check: @Sendable (TaskKind, inout Validator, TaskObject) throws(ConfigError) -> Void
   let needs: @Sendable (TaskKind) -> TaskNeeds
@@ -128,6 +134,7 @@ struct TaskKindEntry: Sendable {
     keys = ["name", "kind"] + K.keys
     makesReadings = K.makesReadings
     isPeriodic = K.isPeriodic
+    takesDuty = K.takesDuty
     read = { (v, task) throws(ConfigError) in try K.read(&v, task).kind }
     check = { (kind, v, task) throws(ConfigError) in try K(kind)!.check(&v, task) }
     needs = { K($0)!.needs }
