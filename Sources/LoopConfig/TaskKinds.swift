@@ -22,6 +22,7 @@ public enum TaskKind: Equatable, Sendable {
   case sensor(SensorConfig)
   case pwmHardware(HardwarePWMConfig)
   case outputSwitch(SwitchConfig)
+  case curve(CurveConfig)
 }
 
 extension TaskKind {
@@ -39,6 +40,7 @@ extension TaskKind {
     TaskKindEntry(SensorConfig.self),
     TaskKindEntry(HardwarePWMConfig.self),
     TaskKindEntry(SwitchConfig.self),
+    TaskKindEntry(CurveConfig.self),
   ]
 }
 
@@ -55,6 +57,8 @@ protocol TaskKindDescription: Equatable, Sendable {
   /// Whether its task has periodic work, so a watchdog can see it stall (a task that waits for
   /// input may rightly stay idle for days).
   static var isPeriodic: Bool { get }
+  /// Whether its task runs at a duty a rule may set (a curve's or a threshold's `pwm`).
+  static var takesDuty: Bool { get }
 
   /// Reads and checks the task object `task` (the validator's path is at it).
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self
@@ -79,6 +83,7 @@ protocol TaskKindDescription: Equatable, Sendable {
 extension TaskKindDescription {
   static var makesReadings: Bool { false }
   static var isPeriodic: Bool { false }
+  static var takesDuty: Bool { false }
   func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) {}
   func debounce(ofLine line: Int) -> Duration? { nil }
 }
@@ -119,6 +124,7 @@ struct TaskKindEntry: Sendable {
   let keys: [StaticString]
   let makesReadings: Bool
   let isPeriodic: Bool
+  let takesDuty: Bool
   let read: @Sendable (inout Validator, TaskObject) throws(ConfigError) -> TaskKind
   let check: @Sendable (TaskKind, inout Validator, TaskObject) throws(ConfigError) -> Void
   let needs: @Sendable (TaskKind) -> TaskNeeds
@@ -132,6 +138,7 @@ struct TaskKindEntry: Sendable {
     keys = ["name", "kind"] + K.keys
     makesReadings = K.makesReadings
     isPeriodic = K.isPeriodic
+    takesDuty = K.takesDuty
     read = { (v, task) throws(ConfigError) in try K.read(&v, task).kind }
     check = { (kind, v, task) throws(ConfigError) in try K(kind)!.check(&v, task) }
     needs = { K($0)!.needs }

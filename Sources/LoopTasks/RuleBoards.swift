@@ -6,6 +6,7 @@
 // late still sees every change's total (a toggle counts presses, not wakes).
 
 import LoopCore
+import LoopGPIO
 
 /// The wakers of tasks waiting for one task's next event: a few per task.
 public struct Listeners: Sendable {

@@ -22,6 +22,7 @@ public enum FirmwareTask: TaskBody {
   case sensor(SensorSlot)
   case pwmHardware(HardwarePWMTask)
   case outputSwitch(OutputSwitch)
+  case curve(CurveRule)
   case writer(OutputWriter)
   case signals(SignalHandler)
   case stopTimer(StopTimer)
@@ -71,6 +72,9 @@ public enum FirmwareTask: TaskBody {
     case .outputSwitch(var task):
       defer { self = .outputSwitch(task) }
       return task.poll(&cx, &world)
+    case .curve(var task):
+      defer { self = .curve(task) }
+      return task.poll(&cx, &world)
     case .writer(var task):
       defer { self = .writer(task) }
       return task.poll(&cx, &world)
@@ -116,6 +120,7 @@ public enum FirmwareTask: TaskBody {
     case .sensor(let t): t.index
     case .pwmHardware(let t): t.index
     case .outputSwitch(let t): t.index
+    case .curve(let t): t.index
     case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary, .mqtt: nil
     }
   }
@@ -135,6 +140,7 @@ public enum FirmwareTask: TaskBody {
     case .sensor: "sensor"
     case .pwmHardware: "pwm_hw"
     case .outputSwitch: "switch"
+    case .curve: "curve"
     case .writer: "output"
     case .signals: "signals"
     case .stopTimer: "duration"
@@ -214,7 +220,7 @@ public struct SoftwarePWM: Sendable {
   public let index: Int
   /// The output line index.
   public let line: Int
-  let onTime: Duration
+  var onTime: Duration
   var ticker: Ticker
   var offAt: Instant?
 
@@ -229,12 +235,19 @@ public struct SoftwarePWM: Sendable {
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
+    // A duty set by a rule (a curve, a threshold) applies from the next period.
+    if let duty = world.duties.take(index) {
+      onTime = Duration(nanoseconds: Int64((Double(ticker.period.nanoseconds) * duty / 100).rounded()))
+    }
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
       world.markProgress(index, due: ticker.next)
       if onTime > .zero {
         drive(&world.outputs[line]!, true, at: cx.now, &world.counters[index])
         offAt = tick.scheduled + onTime
+      } else if world.outputValue(line) {
+        // Down to 0 % from a full duty, which kept the line on across periods.
+        drive(&world.outputs[line]!, false, at: cx.now, &world.counters[index])
       }
     }
     if let off = offAt {

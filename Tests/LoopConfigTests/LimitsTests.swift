@@ -51,7 +51,7 @@ import Testing
     #expect(
       names == [
         "heartbeat", "button", "pulse_counter", "sampler", "encoder", "threshold", "watchdog", "ticker",
-        "pwm", "switch",
+        "pwm", "switch", "curve",
       ])
     // Boards/sim.json runs every kind: each task's kind is found under the name it was written with.
     let config = try valid(

@@ -124,7 +124,8 @@ import Testing
       extraTasks: #", { "name": "temp", "kind": "sampler", "path": "/tmp/t", "scale": 0.001 }"#)
     guard case .threshold(let threshold) = task.kind else { throw TestFailure("not a threshold") }
     #expect(config.tasks[threshold.source].name.string == "temp")  // a source later in the file
-    #expect(config.lines[threshold.line].id.string == "fan")
+    #expect(config.lines[threshold.line!].id.string == "fan")
+    #expect(threshold.pwm == nil)
     #expect(threshold.onAbove.double == 65.5)
     #expect(threshold.offBelow.double == 55)
   }
@@ -206,6 +207,52 @@ import Testing
     }
     #expect(relay.toggles)
     #expect(toggled.lines[line].edge == .rising)  // a toggle flips on rising edges
+  }
+
+  @Test func curve() throws {
+    let (_, task) = try task(
+      #"""
+      { "name": "fan_curve", "kind": "curve", "source": "temp", "pwm": "fan_pwm",
+        "points": [[40, 0], [50.5, 30], [70, 100]], "hysteresis": 2, "min_change_percent": 5 }
+      """#,
+      extraTasks: #"""
+        , { "name": "temp", "kind": "sampler", "path": "/tmp/t", "scale": 0.001 },
+          { "name": "fan_pwm", "kind": "pwm", "line": "fan", "duty_percent": 100 }
+        """#)
+    guard case .curve(let curve) = task.kind else { throw TestFailure("not a curve") }
+    #expect(curve.source == 1 && curve.pwm == 2)  // both later in the file
+    #expect(curve.points.elements.map { $0.reading.double } == [40, 50.5, 70])
+    #expect(curve.points.elements.map { $0.duty.double } == [0, 30, 100])
+    #expect(curve.hysteresis.double == 2)
+    #expect(curve.minChange.double == 5)
+    let (_, plain) = try self.task(
+      #"{ "name": "c", "kind": "curve", "source": "knob", "pwm": "dim", "points": [[0, 0], [10, 100]] }"#,
+      extraTasks: #"""
+        , { "name": "knob", "kind": "encoder", "line_a": "a", "line_b": "b" },
+          { "name": "dim", "kind": "pwm", "line": "led", "duty_percent": 0 }
+        """#)
+    guard case .curve(let defaults) = plain.kind else { throw TestFailure("not a curve") }
+    #expect(defaults.hysteresis.double == 0 && defaults.minChange.double == 0)
+  }
+
+  @Test func thresholdOnADuty() throws {
+    let (_, task) = try task(
+      #"{ "name": "fan", "kind": "threshold", "source": "temp", "pwm": "fan_pwm", "on_above": 65, "off_below": 55, "duty_on": 80, "duty_off": 10.5 }"#,
+      extraTasks: #"""
+        , { "name": "temp", "kind": "sampler", "path": "/tmp/t" },
+          { "name": "fan_pwm", "kind": "pwm", "line": "fan", "duty_percent": 0 }
+        """#)
+    guard case .threshold(let threshold) = task.kind else { throw TestFailure("not a threshold") }
+    #expect(threshold.line == nil && threshold.pwm == 2)
+    #expect(threshold.dutyOn.double == 80 && threshold.dutyOff.double == 10.5)
+    let (_, plain) = try self.task(
+      #"{ "name": "fan", "kind": "threshold", "source": "temp", "pwm": "fan_pwm", "on_above": 65 }"#,
+      extraTasks: #"""
+        , { "name": "temp", "kind": "sampler", "path": "/tmp/t" },
+          { "name": "fan_pwm", "kind": "pwm", "line": "fan", "duty_percent": 0 }
+        """#)
+    guard case .threshold(let defaults) = plain.kind else { throw TestFailure("not a threshold") }
+    #expect(defaults.dutyOn.double == 100 && defaults.dutyOff.double == 0)
   }
 
   @Test func unusedInputReportsBothEdges() throws {
@@ -344,27 +391,27 @@ import Testing
       throw TestFailure(String(decoding: error.rendered, as: UTF8.self))
     }
     let plan = CapacityPlan(config)
-    // 10 tasks + output writer, signal handler, summary writer, worker dispatcher, stop timer,
+    // 12 tasks + output writer, signal handler, summary writer, worker dispatcher, stop timer,
     // systemd keepalive + stimulus driver + one sim file writer.
-    #expect(plan.slots.used == 18 && plan.slots.limit == ConfigLimits.maxSlots)
-    // 7 tasks wait on time (not the encoder, the threshold or the switch) + stop timer and systemd
+    #expect(plan.slots.used == 20 && plan.slots.limit == ConfigLimits.maxSlots)
+    // 8 tasks wait on time (not the encoder, the threshold, the switch or the curve) + stop timer and systemd
     // keepalive + the two sim drivers.
-    #expect(plan.timers.used == 11)
-    #expect(plan.lines.used == 8)
+    #expect(plan.timers.used == 12)
+    #expect(plan.lines.used == 9)
     // 4 platform + 2 worker eventfds + systemd's socket + 3 × 4 mock inputs + one per worker
     // thread for sampler and sim file reads (the watchdog has no device).
     #expect(plan.fds.used == 21)
     // 8 reserved + one per line.
-    #expect(plan.interrupts.used == 16)
+    #expect(plan.interrupts.used == 17)
     var text: [UInt8] = []
     plan.render(into: &text)
     #expect(
       String(decoding: text, as: UTF8.self) == """
-        slots       18 of 40
-        timers      11 of 40
-        lines       8 of 32
+        slots       20 of 40
+        timers      12 of 40
+        lines       9 of 32
         fds         21 of 64
-        interrupts  16 of 64
+        interrupts  17 of 64
         ring bytes  65536
 
         """)

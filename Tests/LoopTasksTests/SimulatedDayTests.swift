@@ -1,6 +1,6 @@
 // A simulated day: the full sim board (every task kind: heartbeat, button, pulse counter,
-// sampler, encoder, threshold, pwm, ticker, watchdog; and the sim file writer feeding the
-// sampler) on the virtual platform, with scripted stimuli (1 kHz gusts of anemometer pulses,
+// sampler, encoder, threshold, pwm, ticker, watchdog, switch, curve; and the sim file writer
+// feeding the sampler) on the virtual platform, with scripted stimuli (1 kHz gusts of anemometer pulses,
 // bouncy presses and long presses, encoder turns both ways) for 24 hours of board time. The
 // records are read from the output pipe every virtual minute and checked one by one against
 // what the stimuli must give; every virtual hour the invariants are checked: nothing lost on
@@ -134,6 +134,8 @@ struct FastRecord {
       guard let key = string(), expect(":") else { return nil }
       if i < line.endIndex && line[i] == 0x22 {
         _ = string()
+      } else if expect("true") || expect("false") {
+        continue  // a flag (a switch's "initial")
       } else if let value = number() {
         numbers[key] = value.0
         decimals[key] = value.1
@@ -168,6 +170,8 @@ struct DayBook {
   var steps: Int64 = 0
   var position: Int64 = 0
   var fanSwitches = 0
+  var relayRecords = 0
+  var fanDuties = 0
   var problems: [String] = []
 
   mutating func problem(_ text: String) {
@@ -179,6 +183,9 @@ struct DayBook {
   static let second: Int64 = 1_000_000_000
   /// Sampler file contents in turn (millidegrees), as sim.json's fake thermal zone.
   static let temperatures: [Int64] = [45000, 48000, 51000, 54000, 57000, 58000, 56000, 53000, 49000, 47000]
+  /// The fan curve's duty at each of those readings once the first cycle has passed (nil: it
+  /// holds: 48 °C is within 5 % of 45 °C's, 58 °C to 56 °C is within the hysteresis).
+  static let fanDuties: [Double?] = [28, nil, 47.5, 70, 92.5, 100, nil, 77.5, 47.5, 36]
 
   @Test func aDayOnTheSimulatedBoard() throws {
     let profile = DayProfile.forThisBuild
@@ -214,8 +221,13 @@ struct DayBook {
         .input(.both, .pullUp, activeLow: false, debounce: .zero),
         .output(initial: false),
         .output(initial: false),
+        .output(initial: false),
+        .output(initial: false),
       ],
-      names: ["heartbeat", "button", "wind", "soc_temp", "knob", "fan", "dimmer", "tick", "watchdog"])
+      names: [
+        "heartbeat", "button", "wind", "soc_temp", "knob", "fan", "dimmer", "tick", "watchdog", "relay",
+        "fan_speed", "fan_curve",
+      ])
     let start = FirmwareHarness.start
     let ns = start.nanoseconds
     let every = Duration(nanoseconds: period)
@@ -243,9 +255,27 @@ struct DayBook {
     try h.spawn(
       .pwm(SoftwarePWM(index: 6, line: 6, period: profile.pwmPeriod, dutyPercent: 25, start: start)))
     try h.spawn(.ticker(TickerTask(index: 7, period: every, start: start)))
+    // The rules that drive outputs: the button toggles a relay (line 7); the temperature sets a
+    // fan's duty (line 8) through sim.json's fan curve.
+    try h.spawn(.outputSwitch(OutputSwitch(index: 9, line: 7, source: .task(1), toggles: true)))
+    try h.spawn(
+      .pwm(SoftwarePWM(index: 10, line: 8, period: profile.pwmPeriod, dutyPercent: 100, start: start)))
+    var points = (
+      readings: InlineArray<8, Double>(repeating: 0), duties: InlineArray<8, Double>(repeating: 0)
+    )
+    for (k, point) in [(45.0, 20.0), (50, 40), (58, 100)].enumerated() {
+      points.readings[k] = point.0
+      points.duties[k] = point.1
+    }
+    let fanCurve = try #require(DutyCurve(readings: points.readings, duties: points.duties, count: 3))
+    try h.spawn(
+      .curve(
+        CurveRule(
+          index: 11, source: 3, pwm: 10, follower: CurveFollower(curve: fanCurve, hysteresis: 2, minChange: 5)
+        )))
     // The watchdog watches the tasks with periodic work (as the program does): an idle button,
-    // knob or threshold has no deadline of its own to be late for.
-    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 7
+    // knob, threshold, switch or curve has no deadline of its own to be late for.
+    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 10
     try h.spawn(
       .watchdog(
         Watchdog(index: 8, device: deviceFD, kick: every, stall: every * 5, watched: watched, start: start)))
@@ -344,6 +374,28 @@ struct DayBook {
           if t != k * period || record.decimals["value"] != Double(raw) / 1000 {
             book.problem("reading \(k) at \(t): \(record.decimals["value"] ?? -1)")
           }
+        case ("relay", let event):
+          // Off at the start, then one toggle at each press.
+          if book.relayRecords == 0 {
+            if t != 0 || event != "off" { book.problem("relay starts \(event) at \(t)") }
+          } else {
+            // Its press record came first; the release (which moves `nextPress` on) comes later.
+            let press = script.presses[min(script.nextPress, script.presses.count - 1)]
+            let expected = book.relayRecords % 2 == 1 ? "on" : "off"
+            if event != expected || t < press.down || t > press.down + 50_000_000 {
+              book.problem("relay \(event) at \(t), expected \(expected) at the press at \(press.down)")
+            }
+          }
+          book.relayRecords += 1
+        case ("fan_curve", "duty"):
+          // Reading k (the sampler's) on sim.json's curve, hysteresis 2 °C, steps under 5 % skipped.
+          let k = t / period
+          let expected: Double? = k == 0 ? 28 : Self.fanDuties[Int((k - 1) % 10)]
+          if t % period != 0 || k == 1 || record.decimals["duty_percent"] != expected {
+            book.problem(
+              "fan curve \(record.decimals["duty_percent"] ?? -1) at \(t), expected \(expected ?? -1)")
+          }
+          book.fanDuties += 1
         case ("fan", let event):
           // On at the first reading above 55 °C (57000: k ≡ 5 mod 10), off below 50 (k ≡ 9).
           book.fanSwitches += 1
@@ -433,6 +485,16 @@ struct DayBook {
         #expect(book.steps == 48 * Int64(turnsIn.count), "hour \(hour): steps in == detents × 4")
         #expect(book.position == (turnsIn.count % 2 == 1 ? 12 : 0))
         #expect(book.fanSwitches == Int(periods / 10) * 2, "hour \(hour): fan")
+        // The relay's initial state, then a toggle per press; 8 duties per 10 readings, but not
+        // at the first 45 °C (reading 1, after 47 °C: within the hysteresis).
+        let pressesDown = script.presses.filter { $0.down < now }.count
+        #expect(book.relayRecords == 1 + pressesDown, "hour \(hour): relay")
+        // (A duty set by the reading at `now` is written in the next minute.)
+        var duties = 0
+        for k in 0..<periods where k == 0 || (k > 1 && Self.fanDuties[Int((k - 1) % 10)] != nil) {
+          duties += 1
+        }
+        #expect(book.fanDuties == duties, "hour \(hour): fan curve")
         if !book.problems.isEmpty { break }
       }
     }
@@ -440,7 +502,7 @@ struct DayBook {
     // The watchdog kicked every period and never saw a stall.
     let kicks = (try? FileManager.default.attributesOfItem(atPath: device)[.size] as? Int) ?? -1
     #expect(kicks == Int(minutes * 60 / profile.period) + 1)
-    let counters = (0..<9).map { h.firmware.world.counters[$0] }
+    let counters = (0..<12).map { h.firmware.world.counters[$0] }
     #expect(UInt64(book.records) == counters.reduce(0) { $0 + $1.records })
     let took = Date().timeIntervalSince(wall)
     let levelChanges = (0..<4).map { h.firmware.world.stimuli.counters($0).transitions }.reduce(0, +)
@@ -450,7 +512,8 @@ struct DayBook {
       simulated day (\(profile)): \(String(format: "%.1f", took)) s of real time
         records \(book.records): ticks \(book.ticks), pulse windows \(book.windows) with \(book.pulsesCounted) \
       pulses, presses \(book.presses) (\(book.longPresses) long), encoder steps \(book.steps) \
-      (\(book.steps / 4) detents), sampler readings \(book.readings), fan switches \(book.fanSwitches); \
+      (\(book.steps / 4) detents), sampler readings \(book.readings), fan switches \(book.fanSwitches), relay records \
+      \(book.relayRecords), fan curve duties \(book.fanDuties); \
       watchdog kicks \(kicks)
         level changes driven \(levelChanges), edges read \(edges), stimulus deliveries \
       \(h.firmware.world.stimuli.deliveries), heap allocations after the first minute \(allocations)
@@ -473,7 +536,7 @@ struct DayBook {
       let port = h.firmware.world.stimuli.counters(index)
       #expect(port.kernelDropped == 0 && port.writeErrors == 0, "hour \(hour): port \(index) \(port)")
     }
-    for task in 0..<9 {
+    for task in 0..<12 {
       let counters = h.firmware.world.counters[task]
       #expect(
         counters.missedTicks == 0 && counters.dropped == 0 && counters.errors == 0,
@@ -493,11 +556,17 @@ struct DayBook {
       let phase = change.ms % pwm
       #expect((phase == 0 && change.value) || (phase == pwm / 4 && !change.value), "dimmer \(change)")
     }
-    // Writer, stimuli, sim file and the nine tasks; every stop timer has finished.
-    #expect(h.firmware.executor.liveTasks == 12, "hour \(hour)")
+    // The relay's line: on and off in turn (one change per press).
+    let relay = h.outputHistory(7).filter { $0.ms > 0 }
+    for (before, after) in zip(relay, relay.dropFirst()) where before.value == after.value {
+      Issue.record("hour \(hour): relay \(before) then \(after)")
+    }
+    // Writer, stimuli, sim file and the twelve tasks; every stop timer has finished.
+    #expect(h.firmware.executor.liveTasks == 15, "hour \(hour)")
     // Deadlines held between minutes: heartbeat, wind, soc_temp, dimmer, tick, watchdog,
-    // stimuli, sim file (the button, knob, fan and writer wait for input only).
-    #expect(h.firmware.executor.armedTimers == 8, "hour \(hour)")
+    // fan_speed, stimuli, sim file (the button, knob, fan, relay, fan curve and writer wait for
+    // input only).
+    #expect(h.firmware.executor.armedTimers == 9, "hour \(hour)")
     #expect(h.firmware.executor.counters.staleWakes == 0)
     #expect(allocations == 0, "hour \(hour): heap allocations in the loop")
   }

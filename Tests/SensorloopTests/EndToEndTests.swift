@@ -91,6 +91,9 @@ final class LockedData: @unchecked Sendable {
     #expect(relay.count == 7, "\(relay)")
     #expect(relay.first?.contains(#""event":"off","initial":true"#) == true, "\(relay)")
     #expect(run.events("relay", "on").count == 3 && run.events("relay", "off").count == 4)
+    // The fan curve follows the fake thermal zone: 45 °C (20 %) at the start, 58 °C (100 %) at 5 s.
+    let duties = run.events("fan_curve", "duty").compactMap { $0["duty_percent"] as? Double }
+    #expect(duties.prefix(6) == [20, 32, 47.5, 70, 92.5, 100], "\(duties)")
     // 10 Hz anemometer pulses, one reading per second: 10 pulses, 24 km/h.
     let wind = run.events("wind", "reading")
     #expect((7...8).contains(wind.count))

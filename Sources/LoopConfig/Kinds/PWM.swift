@@ -10,7 +10,7 @@ public struct PWMConfig: Equatable, Sendable {
   public var line: Int
   /// One on+off cycle.
   public var period: Duration
-  /// The share of each period the line is on, 0 to 100.
+  /// The share of each period the line is on, 0 to 100 (until a rule sets another).
   public var dutyPercent: Int
 }
 
@@ -19,6 +19,8 @@ extension PWMConfig: TaskKindDescription {
   static var what: StaticString { "a pwm task" }
   static var keys: [StaticString] { ["line", "period_ms", "duty_percent"] }
   static var isPeriodic: Bool { true }
+  /// A curve or a threshold may set its duty (from its next period).
+  static var takesDuty: Bool { true }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let line = try v.lineRef(task, "line", LineNeed(direction: .output, edges: nil))

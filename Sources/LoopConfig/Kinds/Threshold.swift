@@ -1,6 +1,8 @@
 // The threshold kind: drives an output on when a source task's reading rises above
-// `on_above`, off when it falls below `off_below` (hysteresis).
+// `on_above`, off when it falls below `off_below` (hysteresis). The output is a line, or a pwm
+// task's duty (`duty_on` when on, `duty_off` when off).
 // {"name": "fan", "kind": "threshold", "source": "soc_temp", "line": "fan", "on_above": 65, "off_below": 55}
+// {"name": "fan", "kind": "threshold", "source": "soc_temp", "pwm": "fan_pwm", "on_above": 65, "duty_on": 80}
 
 import LoopCore
 import LoopTasks
@@ -11,8 +13,14 @@ public struct ThresholdConfig: Equatable, Sendable {
   /// The task whose readings are watched (a kind that makes readings: a sampler, pulse
   /// counter or encoder).
   public var source: Int
-  /// The output line.
-  public var line: Int
+  /// The output line, or nil when it drives a pwm task's duty.
+  public var line: Int?
+  /// The pwm task whose duty it sets, or nil when it drives a line.
+  public var pwm: Int?
+  /// The duty in percent while on (with `pwm`).
+  public var dutyOn: DecimalNumber
+  /// The duty in percent while off (with `pwm`).
+  public var dutyOff: DecimalNumber
   /// The output turns on when a reading exceeds this.
   public var onAbove: DecimalNumber
   /// The output turns off when a reading falls below this (at most `onAbove`).
@@ -22,12 +30,40 @@ public struct ThresholdConfig: Equatable, Sendable {
 extension ThresholdConfig: TaskKindDescription {
   static var name: StaticString { "threshold" }
   static var what: StaticString { "a threshold task" }
-  static var keys: [StaticString] { ["source", "line", "on_above", "off_below"] }
+  static var keys: [StaticString] {
+    ["source", "line", "pwm", "on_above", "off_below", "duty_on", "duty_off"]
+  }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     let source = try v.taskRef(task, "source")
-    let line = try v.lineRef(task, "line", LineNeed(direction: .output, edges: nil))
+    var line: Int? = nil
+    var pwm: Int? = nil
+    let zero = DecimalNumber(significand: 0, exponent: 0)
+    let hundred = DecimalNumber(significand: 100, exponent: 0)
+    if let pwmNode = v.doc.member(element, "pwm") {
+      if v.doc.member(element, "line") != nil {
+        let mark = v.push("pwm")
+        defer { v.pop(mark) }
+        throw v.error(
+          .conflict, at: pwmNode,
+          bytes(
+            "a threshold drives either \"line\" (an output line) or \"pwm\" (a pwm task's duty), not both"))
+      }
+      pwm = try v.taskRef(task, "pwm")
+    } else {
+      line = try v.lineRef(task, "line", LineNeed(direction: .output, edges: nil))
+      for key: StaticString in ["duty_on", "duty_off"] {
+        if let node = v.doc.member(element, key) {
+          let mark = v.push(key)
+          defer { v.pop(mark) }
+          throw v.error(
+            .conflict, at: node, bytes("a duty applies with \"pwm\" (a pwm task), not with \"line\""))
+        }
+      }
+    }
+    let dutyOn = try v.decimal(element, "duty_on", from: zero, to: hundred, default: hundred)
+    let dutyOff = try v.decimal(element, "duty_off", from: zero, to: hundred, default: zero)
     let onAbove = try v.decimal(element, "on_above", from: maxNegative, to: maxPositive, default: nil)
     let offBelow = try v.decimal(element, "off_below", from: maxNegative, to: maxPositive, default: onAbove)
     if offBelow.double > onAbove.double, let node = v.doc.member(element, "off_below") {
@@ -39,46 +75,16 @@ extension ThresholdConfig: TaskKindDescription {
       expected.append(")")
       throw v.mismatch(.range, at: node, expected: expected)
     }
-    return ThresholdConfig(source: source, line: line, onAbove: onAbove, offBelow: offBelow)
+    return ThresholdConfig(
+      source: source, line: line, pwm: pwm, dutyOn: dutyOn, dutyOff: dutyOff, onAbove: onAbove,
+      offBelow: offBelow)
   }
 
   /// The source (possibly further down) makes readings, and notifies at most
-  /// `ConfigLimits.maxWatchersPerSource` thresholds.
+  /// `ConfigLimits.maxWatchersPerSource` thresholds and curves; a pwm task takes a duty.
   func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) {
-    let tasks = v.scope.tasks
-    var watchers = 0
-    for i in 0...task.index {
-      if let other = ThresholdConfig(tasks[i].kind), other.source == source { watchers += 1 }
-    }
-    let node = v.doc.member(task.node, "source")!
-    let mark = v.push("source")
-    defer { v.pop(mark) }
-    if watchers > ConfigLimits.maxWatchersPerSource {
-      var message: [UInt8] = []
-      message.append("task ")
-      message.appendQuoted(tasks[source].name)
-      message.append(" already has ")
-      message.appendDecimal(ConfigLimits.maxWatchersPerSource)
-      message.append(" thresholds watching it, the most one source can notify")
-      throw v.error(.capacity, at: node, message)
-    }
-    if !tasks[source].entry.makesReadings {
-      var message: [UInt8] = []
-      message.append("task ")
-      message.appendQuoted(tasks[source].name)
-      // The kinds that make readings, as registered: a new one is named here without an edit.
-      message.append(" makes no readings; a threshold watches a ")
-      var readers = 0
-      for entry in TaskKind.registry where entry.makesReadings { readers += 1 }
-      var position = 0
-      for entry in TaskKind.registry where entry.makesReadings {
-        if position > 0 { message.append(position == readers - 1 ? " or " : ", ") }
-        message.append(entry.name)
-        position += 1
-      }
-      message.append(" task")
-      throw v.error(.conflict, at: node, message)
-    }
+    try v.checkReadingSource(task, source, rule: "a threshold")
+    if let pwm { try v.checkDutyTarget(task, pwm) }
   }
 
   var kind: TaskKind { .threshold(self) }
@@ -93,8 +99,15 @@ extension ThresholdConfig: TaskKindDescription {
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
     -> FirmwareTask
   {
-    .threshold(
+    let target: ThresholdSwitch.Target
+    if let pwm {
+      target = .duty(pwm: pwm, on: dutyOn.double, off: dutyOff.double)
+    } else {
+      target = .line(line!)
+    }
+    return .threshold(
       ThresholdSwitch(
-        index: task.index, source: source, line: line, onAbove: onAbove.double, offBelow: offBelow.double))
+        index: task.index, source: source, target: target, onAbove: onAbove.double, offBelow: offBelow.double)
+    )
   }
 }
