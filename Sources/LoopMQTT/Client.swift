@@ -418,7 +418,21 @@ public struct Client: ~Copyable {
     if phase == .connected {
       if let a = availability { _ = queuePublish(topic: a, payload: Self.offline, qos: 0, retain: true) }
       _ = queue { (out) throws(PacketError) -> Int in try Packet.disconnect(into: out) }
-      _ = flush(now)
+      if flush(now), let fd = socketDescriptor {
+        // Half-close after the DISCONNECT, then read what the broker had already sent (PUBACKs):
+        // a socket closed with unread bytes sends RST, and a broker that sees the reset before
+        // the DISCONNECT publishes the will (`offline` with QoS 1) instead of this clean stop.
+        _ = cl_shutdown(fd, 1)  // SHUT_WR
+        let room = UnsafeMutableRawBufferPointer(start: base + receive.offset, count: receive.count)
+        for _ in 0..<64 {
+          var got: Int? = nil
+          switch socket {
+          case .some(let s): got = try? s.receive(into: room)
+          case .none: break
+          }
+          guard let n = got, n > 0 else { break }
+        }
+      }
     }
     closeSocket()
     phase = .stopped

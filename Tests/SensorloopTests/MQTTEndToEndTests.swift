@@ -76,6 +76,9 @@ final class MQTTBroker {
     process = nil
   }
 
+  /// SIGSTOP: a broker that stops reading (the client's packets wait unacknowledged).
+  func pause() { if let p = process { Foundation.kill(p.processIdentifier, SIGSTOP) } }
+
   func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
   /// Waits until the log, past its first `after` characters, contains `text`.
@@ -92,30 +95,32 @@ final class MQTTBroker {
   /// mosquitto_sub on `topic` (QoS 1), `%t|%p|%r|%q` per line, once its SUBACK is logged.
   func subscriber(_ id: String, topic: String, count: Int = 100_000, seconds: Int) throws -> MQTTSubscriber {
     let marker = log().count
-    let s = try MQTTSubscriber([
-      "-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-W",
-      "\(seconds)",
-      "-F", "%t|%p|%r|%q",
-    ])
+    let s = try MQTTSubscriber(
+      seconds: Double(seconds),
+      [
+        "-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-F",
+        "%t|%p|%r|%q",
+      ])
     try waitForLog("Sending SUBACK to \(id)", after: marker)
     return s
   }
 
   /// The retained message on `topic` as `topic|payload|retain|qos`, or nil.
   func retained(_ topic: String) throws -> String? {
-    let s = try MQTTSubscriber([
-      "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "-W", "1", "--retained-only",
-      "-F", "%t|%p|%r|%q",
-    ])
+    let s = try MQTTSubscriber(
+      seconds: 1,
+      [
+        "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "--retained-only", "-F",
+        "%t|%p|%r|%q",
+      ])
     return s.lines().first
   }
 
   /// All retained messages under `filter`.
   func allRetained(_ filter: String) throws -> [String] {
-    let s = try MQTTSubscriber([
-      "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", filter, "-W", "1", "--retained-only",
-      "-F", "%t|%p|%r|%q",
-    ])
+    let s = try MQTTSubscriber(
+      seconds: 1,
+      ["-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", filter, "--retained-only", "-F", "%t|%p|%r|%q"])
     return s.lines()
   }
 
@@ -125,14 +130,18 @@ final class MQTTBroker {
   }
 }
 
-/// A running mosquitto_sub.
+/// A running mosquitto_sub, ended by SIGKILL after `seconds` if its count has not ended it.
+/// Not its own `-W`: that is a SIGALRM, which this test process's threads block and a child
+/// inherits blocked (mosquitto_sub never ended). `timeout` unblocks its own; `stdbuf -oL` keeps
+/// the lines printed before the kill.
 final class MQTTSubscriber {
   private let process = Process()
   private let output = Pipe()
 
-  init(_ arguments: [String]) throws {
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
-    process.arguments = arguments
+  init(seconds: Double, _ arguments: [String]) throws {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments =
+      ["-s", "KILL", "\(seconds)", "/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub"] + arguments
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
@@ -255,7 +264,8 @@ func payloadObject(_ line: String) -> [String: Any]? {
     #expect(ticks.count == run.events("tick", "tick").count)
     // Availability: online while it ran, offline (retained) after the clean stop.
     #expect(lines.contains("test/e2e1/status|online|0|1") || lines.contains("test/e2e1/status|online|0|0"))
-    #expect(try broker.retained("test/e2e1/status") == "test/e2e1/status|offline|1|0")
+    let status = try broker.retained("test/e2e1/status")
+    #expect(status == "test/e2e1/status|offline|1|0", "\(String(describing: status))")
     // The latest reading and the state are retained; events are not.
     #expect(try broker.retained("test/e2e1/wind/reading") != nil)
     #expect(try broker.retained("test/e2e1/button/press") == nil)
@@ -340,15 +350,19 @@ func payloadObject(_ line: String) -> [String: Any]? {
     let broker = try MQTTBroker()
     try broker.start()
     let board = try mqttBoard(
-      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e4", "keepalive_s": 2 }"#,
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e4", "keepalive_s": 60 }"#,
       in: broker.directory)
     var restartedLog = 0
     let run = try sensorloop(["--config", board, "--duration", "6"]) { _ in
       try? broker.waitForLog("Sending CONNACK to e2e4")
-      Thread.sleep(forTimeInterval: 1)
+      Thread.sleep(forTimeInterval: 0.5)
+      // The broker stops reading: the records sent meanwhile wait for their PUBACK. Then it is
+      // killed (no will, no clean close) and is down for a second: the records made then wait
+      // in the window, never sent.
+      broker.pause()
+      Thread.sleep(forTimeInterval: 1.2)
       broker.kill()
-      // Readings and ticks made while it is down wait in the QoS 1 window.
-      Thread.sleep(forTimeInterval: 1.5)
+      Thread.sleep(forTimeInterval: 1)
       restartedLog = broker.log().count
       try? broker.start()
     }
@@ -356,11 +370,19 @@ func payloadObject(_ line: String) -> [String: Any]? {
     let lost = run.events("mqtt", "error")
     #expect(lost.first?["error"] as? String == "connection lost", "\(lost)")
     #expect(run.events("mqtt", "connected").count == 2, "\(run.stdout)")
-    // After the restart the window's messages came again with DUP set (mosquitto logs `d1, q1`).
     let after = String(broker.log().dropFirst(restartedLog))
+    // The unacknowledged ones came again with DUP set (mosquitto logs `d1, q1`), the never-sent
+    // ones without; each tick of the whole run reached a broker.
     #expect(after.contains("Received PUBLISH from e2e4 (d1, q1"), "\(after.suffix(3000))")
+    #expect(after.contains("Received PUBLISH from e2e4 (d0, q1"), "\(after.suffix(3000))")
+    let ticks = run.events("tick", "tick").count
+    let received = broker.log().components(separatedBy: "'sensorloop/e2e4/tick/tick'").count - 1
+    // (The last tick may still be on its way at the stop.)
+    #expect(received >= ticks - 1, "\(received) of \(ticks) ticks reached a broker")
     // Availability: online again on the new broker (which lost the retained one).
-    #expect(after.contains("'sensorloop/e2e4/status'"), "\(after.suffix(3000))")
+    #expect(
+      after.contains("Received PUBLISH from e2e4 (d0, q0, r1, m0, 'sensorloop/e2e4/status', ... (6 bytes))"),
+      "\(after.suffix(3000))")
     #expect(run.stderr.contains(" resent;"), "\(run.stderr)")
   }
 
@@ -447,7 +469,7 @@ func payloadObject(_ line: String) -> [String: Any]? {
     #expect(check.status == 0, "\(check.stderr)")
     #expect(
       check.stdout.contains(
-        "mqtt bytes  15360 (send 8192, receive 2048, inbox 2048, window 8 x 512, strings 1024)\n"),
+        "mqtt bytes  17408 (send 8192, receive 2048, inbox 2048, window 8 x 512, strings 1024)\n"),
       "\(check.stdout)")
   }
 }
