@@ -188,8 +188,8 @@ func mqttFreePort() throws -> UInt16 {
 }
 
 /// A simulated board with a button (presses at 0.5 s, 1.5 s; a long press at 2.5 s), a pulse
-/// counter (10 Hz, a reading a second), a threshold on it, a 0.5 s ticker and a `relay` output
-/// no task drives (commandable), with `mqtt` as given.
+/// counter (10 Hz, a reading a second), a threshold on it, a 0.5 s ticker, a PWM at 25 % and a
+/// `relay` output no task drives (commandable), with `mqtt` as given.
 func mqttBoard(_ mqtt: String, in directory: URL) throws -> String {
   let text = """
     {
@@ -199,14 +199,16 @@ func mqttBoard(_ mqtt: String, in directory: URL) throws -> String {
         "button": { "name": "GPIO27", "direction": "input", "bias": "pull-up", "active_low": true },
         "wind": { "name": "GPIO22", "direction": "input", "bias": "pull-up", "active_low": true },
         "fan": { "name": "GPIO18", "direction": "output" },
-        "relay": { "name": "GPIO23", "direction": "output" }
+        "relay": { "name": "GPIO23", "direction": "output" },
+        "dimmer": { "name": "GPIO12", "direction": "output" }
       },
       "tasks": [
         { "name": "button", "kind": "button", "line": "button", "debounce_ms": 20, "long_press_ms": 1000 },
         { "name": "wind", "kind": "pulse_counter", "line": "wind", "edge": "rising", "window_ms": 1000,
           "scale": 2.4, "unit": "km/h" },
         { "name": "gust", "kind": "threshold", "source": "wind", "line": "fan", "on_above": 20, "off_below": 10 },
-        { "name": "tick", "kind": "ticker", "period_ms": 500 }
+        { "name": "tick", "kind": "ticker", "period_ms": 500 },
+        { "name": "dimmer", "kind": "pwm", "line": "dimmer", "period_ms": 100, "duty_percent": 25 }
       ],
       "mqtt": \(mqtt),
       "sim": {
@@ -280,6 +282,7 @@ func payloadObject(_ line: String) -> [String: Any]? {
         "homeassistant/sensor/e2e1/wind/config",
         "homeassistant/binary_sensor/e2e1/gust/config",
         "homeassistant/switch/e2e1/line_relay/config",
+        "homeassistant/number/e2e1/dimmer/config",
       ], "\(configs)")
     let sensor = configs.first { $0.hasPrefix("homeassistant/sensor/e2e1/wind/config|") }.flatMap(
       payloadObject)
@@ -302,26 +305,34 @@ func payloadObject(_ line: String) -> [String: Any]? {
       in: broker.directory)
     let sub = try broker.subscriber("watch", topic: "sensorloop/e2e2/lines/#", seconds: 6)
     let run = try sensorloop(["--config", board, "--duration", "3"]) { _ in
-      // Once it has subscribed: on, a bad payload, a line that is not commandable, toggle.
+      // Once it has subscribed: on, a bad payload, a line that is not commandable, toggle; a
+      // duty, and one out of range.
       try? broker.waitForLog("Sending SUBACK to e2e2")
       try? broker.publish("sensorloop/e2e2/lines/relay/set", "ON")
       try? broker.publish("sensorloop/e2e2/lines/relay/set", "bogus")
       try? broker.publish("sensorloop/e2e2/lines/fan/set", "ON")
       try? broker.publish("sensorloop/e2e2/lines/relay/set", "toggle")
+      try? broker.publish("sensorloop/e2e2/dimmer/duty/set", "60")
+      try? broker.publish("sensorloop/e2e2/dimmer/duty/set", "150")
     }
     #expect(run.status == 0, "\(run.stderr)")
     let commands = run.events("mqtt", "command")
-    #expect(commands.map { $0["value"] as? Bool } == [true, false], "\(run.stdout)")
-    #expect(commands.allSatisfy { $0["line"] as? String == "relay" })
+    let lineCommands = commands.filter { $0["line"] != nil }
+    #expect(lineCommands.map { $0["value"] as? Bool } == [true, false], "\(run.stdout)")
+    #expect(lineCommands.allSatisfy { $0["line"] as? String == "relay" })
+    #expect(commands.filter { $0["pwm"] as? String == "dimmer" }.map { $0["duty_percent"] as? Int } == [60])
     let errors = run.events("mqtt", "error")
     #expect(
-      errors.compactMap { $0["error"] as? String } == ["bad command payload", "unknown command topic"],
-      "\(errors)")
+      errors.compactMap { $0["error"] as? String } == [
+        "bad command payload", "unknown command topic", "bad duty payload",
+      ], "\(errors)")
     #expect(errors.first?["payload"] as? String == "bogus")
     let states = sub.lines().filter { $0.hasPrefix("sensorloop/e2e2/lines/relay/state|") }
     // The initial state after the connect, then each command's.
     #expect(states.map { $0.split(separator: "|")[1] } == ["OFF", "ON", "OFF"], "\(states)")
-    #expect(run.stderr.contains("2 commands, 2 refused"), "\(run.stderr)")
+    #expect(run.stderr.contains("3 commands, 3 refused"), "\(run.stderr)")
+    // The duty's state topic: the configured 25 after the connect, then 60.
+    #expect(try broker.retained("sensorloop/e2e2/dimmer/duty") == "sensorloop/e2e2/dimmer/duty|60|1|0")
   }
 
   @Test func noBrokerAtStartupKeepsRetryingAndTheLoopRuns() throws {
