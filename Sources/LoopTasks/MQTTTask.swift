@@ -223,7 +223,7 @@ public struct MQTTLink: ~Copyable {
 
   static func equals(_ span: Span<UInt8>, _ range: Range<Int>, _ word: StaticString) -> Bool {
     guard range.count == word.utf8CodeUnitCount else { return false }
-    for (k, i) in range.enumerated() where span[i] != word.utf8Start[k] { return false }
+    for k in 0..<range.count where span[range.lowerBound + k] != word.utf8Start[k] { return false }
     return true
   }
 }

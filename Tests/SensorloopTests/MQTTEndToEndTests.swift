@@ -78,6 +78,7 @@ final class MQTTBroker {
 
   /// SIGSTOP: a broker that stops reading (the client's packets wait unacknowledged).
   func pause() { if let p = process { Foundation.kill(p.processIdentifier, SIGSTOP) } }
+  func resume() { if let p = process { Foundation.kill(p.processIdentifier, SIGCONT) } }
 
   func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
@@ -395,6 +396,31 @@ func payloadObject(_ line: String) -> [String: Any]? {
       after.contains("Received PUBLISH from e2e4 (d0, q0, r1, m0, 'sensorloop/e2e4/status', ... (6 bytes))"),
       "\(after.suffix(3000))")
     #expect(run.stderr.contains(" resent;"), "\(run.stderr)")
+  }
+
+  @Test func aBrokerThatStopsReadingCostsCountedDropsNotTicks() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    // A window of 2: the broker's silence fills it with the first records after the pause.
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e9", "inflight_window": 2, "keepalive_s": 60 }"#,
+      in: broker.directory)
+    let run = try sensorloop(["--config", board, "--duration", "4"]) { _ in
+      try? broker.waitForLog("Sending CONNACK to e2e9")
+      broker.pause()
+      Thread.sleep(forTimeInterval: 2)
+      broker.resume()
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    // The loop went on: every tick on time, on stdout.
+    #expect((7...8).contains(run.events("tick", "tick").count), "\(run.stdout)")
+    // Records that found the window full were dropped whole and counted.
+    let line = run.stderr.split(separator: "\n").first { $0.hasPrefix("mqtt: ") }.map(String.init) ?? ""
+    let full = line.components(separatedBy: " window full").first?.split(separator: " ").last.flatMap {
+      Int($0)
+    }
+    #expect((full ?? 0) > 0, "\(line)")
+    #expect(!line.contains(" 0 dropped"), "\(line)")
   }
 
   @Test func aKilledSensorloopLeavesTheLastWill() throws {
