@@ -51,21 +51,21 @@ let package = Package(
     // task kinds (one file each in Kinds/: keys, checks, capacity needs, how the task is built).
     // Its values are the GPIO and task layers' own types.
     .target(
-      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks"],
+      name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopMQTT"],
       linkerSettings: [.linkedLibrary("m")]),
     // The firmware task library and the non-blocking JSON-lines output.
     .target(
-      name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"],
+      name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopMQTT", "CLinux"],
       swiftSettings: hotPath, linkerSettings: [.linkedLibrary("m")]),
     // The program: load a config, wire tasks, run, shut down cleanly.
     .executableTarget(
       name: "sensorloop",
-      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopConfig", "LoopTasks"],
+      dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopConfig", "LoopTasks", "LoopMQTT"],
       swiftSettings: hotPath),
     // The allocation proof of the firmware's loop: the executor of every task over the epoll
     // platform, built with -no-allocations by `cross/build aarch64 --no-allocations`. Never run.
     .target(
-      name: "FirmwareProof", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks"],
+      name: "FirmwareProof", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopMQTT"],
       swiftSettings: hotPath),
 
     // Test and benchmark support (never on the board).
@@ -104,7 +104,8 @@ let package = Package(
       dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTesting", "GPIOTestSupport", "AllocCounter"]),
     // bad/ is the bad-config corpus, read from disk by the tests.
     .testTarget(
-      name: "LoopConfigTests", dependencies: ["LoopCore", "LoopConfig", "LoopGPIO", "LoopTasks", "LoopTesting"],
+      name: "LoopConfigTests",
+      dependencies: ["LoopCore", "LoopConfig", "LoopGPIO", "LoopTasks", "LoopTesting"],
       exclude: ["bad", "largest.json"]),
     .testTarget(
       name: "LoopTasksTests",

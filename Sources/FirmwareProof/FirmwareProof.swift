@@ -12,6 +12,7 @@
 import LoopCore
 import LoopGPIO
 import LoopLinux
+import LoopMQTT
 import LoopTasks
 
 /// Startup's GPIO requests through the board's one `GPIOSystem` (libgpiod or the simulated
@@ -31,6 +32,28 @@ package func proveLines(
   world.outputs[1] = .some(try gpio.requestOutput(output, on: chip, OutputConfig(), at: start))
 }
 
+/// Startup's MQTT link (the client's one mapping, its command subscription, the discovery
+/// configs' mapping) put in the world with its readiness fd watched, as `sensorloop` makes it
+/// for an `mqtt` section; the `MQTTTask` that drives it is one of `FirmwareTask`'s cases, and
+/// `FirmwareWorld.emit` publishes every record through it, so both are checked below with the
+/// rest of the loop. Its strings are the caller's (LoopConfig builds them at startup).
+package func proveMQTT(
+  _ world: inout FirmwareWorld, _ platform: inout EpollPlatform, options: ClientOptions,
+  filter: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
+) throws(Errno) {
+  var client = try Client(options, line: FirmwareInterrupt.mqtt)
+  try client.subscribe(filter)
+  var discovery = try RetainedSet(capacity: 4096)
+  _ = discovery.add(topic: topic, payload: payload)
+  var link = MQTTLink(
+    client: client, prefix: FixedText<64>("sensorloop/proof"), qos: 1,
+    sendBufferBytes: options.sendBufferBytes,
+    discovery: discovery)
+  link.commandable[1] = true
+  try platform.watch(link.client.readinessDescriptor, as: FirmwareInterrupt.mqtt, for: .readable)
+  world.mqtt = consume link
+}
+
 /// The firmware's run: the first polls, the loop until a stop (summaries on request), then
 /// the flush and the final summary, as `sensorloop` runs them after startup.
 public func proveFirmware(
@@ -38,6 +61,8 @@ public func proveFirmware(
 ) -> Bool {
   var firmware = Firmware(platform: platform, world: world, start: start)
   do { try firmware.spawn(task) } catch { return false }
+  // The MQTT task beside it (a system task: `sensorloop` spawns it for an `mqtt` section).
+  do { try firmware.spawn(.mqtt(MQTTTask())) } catch { return false }
   _ = firmware.executor.runUntilStalled(&firmware.world)
   var requests = firmware.takeRequests()
   _ = firmware.world.notifySystemd(watchdog: false)
@@ -50,6 +75,7 @@ public func proveFirmware(
     requests = firmware.runUntilRequest()
   }
   firmware.world.notifySystemdStopping()
+  if firmware.world.mqtt != nil { firmware.world.mqtt!.client.stop(now: firmware.executor.platform.now()) }
   _ = firmware.flushOutput()
   var text = SummaryText()
   firmware.renderFinalSummary(

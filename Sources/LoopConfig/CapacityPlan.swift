@@ -42,6 +42,8 @@ public struct CapacityPlan: Equatable, Sendable {
   public var interrupts: Row
   /// The output ring's size in bytes (a fixed allocation at startup, not a limit).
   public var ringBytes: Int
+  /// The MQTT client's buffers, when the config has an `mqtt` section (one mapping at startup).
+  public var mqtt: MQTTConfig?
 
   /// The rows in printing order.
   public var rows: [Row] { [slots, timers, lines, fds, interrupts] }
@@ -68,26 +70,34 @@ public struct CapacityPlan: Equatable, Sendable {
       ? ConfigLimits.mockInputFds * inputs
       : ConfigLimits.realChipFds + ConfigLimits.realLineFds * config.lines.count
     let simTasks = (config.stimuli.isEmpty ? 0 : 1) + config.simFiles.count
+    // The MQTT task: one slot, one timer (keepalive, backoff), its socket and its readiness epoll.
+    let mqttTasks = config.mqtt == nil ? 0 : 1
     slots = Row(
-      name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks,
+      name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks + mqttTasks,
       limit: ConfigLimits.maxSlots,
-      rule: "one per task, 6 for sensorloop, on the mock board 1 for the stimuli and one per sim file")
+      rule:
+        "one per task, 6 for sensorloop, 1 for mqtt, on the mock board 1 for the stimuli and one per sim file"
+    )
     timers = Row(
-      name: "timers", used: timed + ConfigLimits.systemTimers + simTasks, limit: ConfigLimits.maxTimers,
-      rule: "one per task but encoders and thresholds, 2 for --duration and systemd, one per sim driver")
+      name: "timers", used: timed + ConfigLimits.systemTimers + simTasks + mqttTasks,
+      limit: ConfigLimits.maxTimers,
+      rule:
+        "one per task but encoders and thresholds, 2 for --duration and systemd, 1 for mqtt, one per sim driver"
+    )
     lines = Row(name: "lines", used: config.lines.count, limit: ConfigLimits.maxLines, rule: "one per line")
     fds = Row(
       name: "fds",
       used: ConfigLimits.platformFds + ConfigLimits.systemdFds + lineFds + taskFds + outputFiles
-        + (transient ? ConfigLimits.workerThreads : 0),
+        + (transient ? ConfigLimits.workerThreads : 0) + ConfigLimits.mqttFds * mqttTasks,
       limit: ConfigLimits.maxFds,
       rule:
-        "6 for the platform and its workers, 1 for systemd, the chip and two per line (3 per mock input), the watchdog device, an output file, 2 for file reads (one per worker thread)"
+        "6 for the platform and its workers, 1 for systemd, the chip and two per line (3 per mock input), the watchdog device, an output file, 2 for file reads (one per worker thread), 2 for mqtt"
     )
     interrupts = Row(
       name: "interrupts", used: ConfigLimits.systemInterrupts + config.lines.count,
       limit: ConfigLimits.maxInterrupts, rule: "8 for sensorloop, one per line")
     ringBytes = config.output.ringBytes
+    mqtt = config.mqtt
   }
 
   /// Appends the plan as text, one `name  used of limit` line per capacity.
@@ -103,5 +113,23 @@ public struct CapacityPlan: Equatable, Sendable {
     out.append("ring bytes  ")
     out.appendDecimal(ringBytes)
     out.append(UInt8(ascii: "\n"))
+    if let m = mqtt {
+      // The client's one mapping, region by region (Sources/LoopMQTT/Client.swift's layout).
+      out.append("mqtt bytes  ")
+      out.appendDecimal(m.mappingBytes)
+      out.append(" (send ")
+      out.appendDecimal(m.sendBufferBytes)
+      out.append(", receive ")
+      out.appendDecimal(m.receiveBufferBytes)
+      out.append(", inbox ")
+      out.appendDecimal(m.inboxBytes)
+      out.append(", window ")
+      out.appendDecimal(m.window)
+      out.append(" x ")
+      out.appendDecimal(MQTTConfig.windowPacketBytes)
+      out.append(", strings ")
+      out.appendDecimal(MQTTConfig.stringBytes)
+      out.append(")\n")
+    }
   }
 }

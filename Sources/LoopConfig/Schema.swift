@@ -33,6 +33,8 @@ public enum ConfigLimits {
   /// File descriptors the platform itself holds: epoll, timerfd, eventfd, signalfd, and the
   /// worker threads' two eventfds (requests, completions).
   public static let platformFds = 6
+  /// Fds the MQTT client holds: its socket and the epoll set that watches it.
+  public static let mqttFds = 2
   /// File descriptors held for systemd: the `$NOTIFY_SOCKET` datagram socket (reserved).
   public static let systemdFds = 1
   /// Fds one line on a real chip holds: libgpiod v1 opens the chip again for each request (a
@@ -92,6 +94,8 @@ public struct BoardConfig: Equatable, Sendable {
   public var stimuli: FixedList<64, SimStimulus>
   /// Files the mock board writes on a schedule (`sim.files`); empty on a real board.
   public var simFiles: FixedList<8, SimFile>
+  /// The MQTT broker records are also published to (`mqtt`), if any.
+  public var mqtt: MQTTConfig? = nil
 
   /// The index of the line whose key in `lines` is `id`.
   public func lineIndex(_ id: [UInt8]) -> Int? {

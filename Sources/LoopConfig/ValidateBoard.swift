@@ -1,14 +1,14 @@
 // The board.json schema, top level: the document's keys, the order its parts are read in, and
 // the totals checked once everything is read. Each part has its own file: ValidateGPIO.swift
 // (`gpio`), ValidateLines.swift (`lines`), ValidateTasks.swift (`tasks`), ValidateOutput.swift
-// (`output`), ValidateSim.swift (`sim`). Boards/README.md is the user's reference to the same
+// (`output`), ValidateSim.swift (`sim`), ValidateMQTT.swift (`mqtt`). Boards/README.md is the user's reference to the same
 // schema; keep the two in step.
 
 import LoopCore
 import LoopGPIO
 
 extension Validator {
-  static let topKeys: [StaticString] = ["board", "gpio", "lines", "tasks", "output", "sim"]
+  static let topKeys: [StaticString] = ["board", "gpio", "lines", "tasks", "output", "sim", "mqtt"]
 
   /// Validates the whole document into a `BoardConfig`.
   mutating func validateBoard() throws(ConfigError) -> BoardConfig {
@@ -35,11 +35,12 @@ extension Validator {
     var stimuli = FixedList<64, SimStimulus>()
     var simFiles = FixedList<8, SimFile>()
     try readSim(root, simulated: simulated, lines: lines, stimuli: &stimuli, files: &simFiles)
+    let mqtt = try readMQTT(root)
 
     let config = BoardConfig(
       board: board, simulated: simulated, chip: chip, consumer: consumer, lines: lines, tasks: tasks,
       output: output,
-      stimuli: stimuli, simFiles: simFiles)
+      stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
     try checkTotals(config, root: root)
     return config
   }

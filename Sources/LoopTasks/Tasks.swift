@@ -27,6 +27,7 @@ public enum FirmwareTask: TaskBody {
   case systemd(SystemdKeepalive)
   case worker(WorkerDispatch)
   case summary(SummaryWriter)
+  case mqtt(MQTTTask)
 
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
@@ -83,6 +84,9 @@ public enum FirmwareTask: TaskBody {
     case .summary(var task):
       defer { self = .summary(task) }
       return task.poll(&cx, &world)
+    case .mqtt(var task):
+      defer { self = .mqtt(task) }
+      return task.poll(&cx, &world)
     }
   }
 
@@ -98,7 +102,7 @@ public enum FirmwareTask: TaskBody {
     case .watchdog(let t): t.index
     case .ticker(let t): t.index
     case .pwm(let t): t.index
-    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary: nil
+    case .writer, .signals, .stopTimer, .stimuli, .simFile, .systemd, .worker, .summary, .mqtt: nil
     }
   }
 
@@ -122,6 +126,7 @@ public enum FirmwareTask: TaskBody {
     case .systemd: "systemd"
     case .worker: "worker"
     case .summary: "summary"
+    case .mqtt: "mqtt"
     }
   }
 }

@@ -5,6 +5,7 @@
 import LoopCore
 import LoopGPIO
 import LoopLinux
+import LoopMQTT
 
 /// The capacities of a firmware build.
 public enum FirmwareLimits {
@@ -223,6 +224,8 @@ public struct FirmwareWorld: ~Copyable {
   /// The interrupt of each stimulus port's line, raised after a delivery so the mock board
   /// also runs on a virtual platform that watches no fds.
   public var stimulusLines = InlineArray<32, Interrupt?>(repeating: nil)
+  /// The MQTT client every record is also published with (`mqtt` in board.json), if any.
+  public var mqtt: MQTTLink? = nil
 
   /// A world writing records to `outputFD`, with no lines yet.
   public init(outputFD: Int32) {
@@ -269,6 +272,7 @@ public struct FirmwareWorld: ~Copyable {
     } else {
       counters[index].dropped += 1
     }
+    if mqtt != nil { mqtt!.publish(record, task: names[index], &cx) }
   }
 
   /// A record stamped `time` for task `index`, to add fields to and emit.

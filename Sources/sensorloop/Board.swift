@@ -129,9 +129,27 @@ enum Board {
     if program.stopAt == nil, let duration = program.options.duration { program.stopAt = start + duration }
     try wireGPIO(config, &world, &platform, start: start)
     names(config, &world)
+    try connectMQTT(config, &world, &platform)
     var firmware = Firmware(platform: platform, world: world, start: start)
     try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
     return run(&firmware, ringBytes: config.output.ringBytes, watchdogs: files.watchdogs, &program)
+  }
+
+  /// The MQTT link of the config's `mqtt` section, if it has one: the client's buffers mapped,
+  /// the credentials read, its readiness fd watched. It connects at the MQTT task's first
+  /// poll, never here: a broker that is down does not hold startup.
+  static func connectMQTT(
+    _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform
+  ) throws(StartupError) {
+    guard let link = try config.makeMQTTLink() else { return }
+    do throws(Errno) {
+      try platform.watch(link.client.readinessDescriptor, as: FirmwareInterrupt.mqtt, for: .readable)
+    } catch {
+      var e = StartupError("sensorloop: cannot watch the MQTT client's socket")
+      e.add(errno: error)
+      throw e
+    }
+    world.mqtt = consume link
   }
 
   static func makePlatform() throws(StartupError) -> EpollPlatform {

@@ -25,6 +25,7 @@ extension Board {
         .systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
     }
     if !firmware.world.stimuli.isFinished { tasks.append(.stimuli(StimulusTask())) }
+    if firmware.world.mqtt != nil { tasks.append(.mqtt(MQTTTask())) }
     for file in config.simFiles.elements {
       var values = InlineArray<16, Int64>(repeating: 0)
       for k in 0..<file.values.count { values[k] = file.values[k] }
@@ -86,6 +87,7 @@ extension Board {
           let late = firmware.takeRequests()
           if late.shutdown { break }
           for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
+          stopMQTT(&firmware)
           // Records go to the output they were made for when it takes them within a moment
           // (the new config may name another); what it does not take is carried over.
           deliverSummary(&firmware, final: late.summary, within: .milliseconds(100))
@@ -99,6 +101,7 @@ extension Board {
     program.stopCounting()
     firmware.world.notifySystemdStopping()
     for (fd, disarm) in watchdogs where disarm { _ = Watchdog.write(fd, "V") }
+    stopMQTT(&firmware)
     deliverSummary(&firmware, final: true, within: .milliseconds(500))
     if countingAvailable() {
       // Only with the allocation counter preloaded (see README: proving the loop allocates nothing).
@@ -109,6 +112,12 @@ extension Board {
       out.flush()
     }
     return .stopped
+  }
+
+  /// A clean MQTT stop: `offline` (retained) and DISCONNECT, so the broker does not publish
+  /// the last will (the loop has stopped; the few bytes go in one non-blocking write).
+  static func stopMQTT(_ firmware: inout Firmware<EpollPlatform>) {
+    if firmware.world.mqtt != nil { firmware.world.mqtt!.client.stop(now: firmware.executor.platform.now()) }
   }
 
   /// Once the loop has stopped (a reload, the exit): flushes the output (waiting at most

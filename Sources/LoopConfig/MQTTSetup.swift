@@ -1,0 +1,224 @@
+// The MQTT link built at startup from `mqtt` (ValidateMQTT.swift): the LoopMQTT client with
+// its buffers, credentials and availability topic, the command subscription, the output lines
+// commands may set, and the Home Assistant discovery configs laid out once (startup may
+// allocate; the loop only reads them). README.md ("MQTT") documents the topics and entities.
+
+import LoopCore
+import LoopLinux
+import LoopMQTT
+import LoopTasks
+
+extension BoardConfig {
+  /// Output lines no task drives: the ones MQTT commands may set (a heartbeat, a PWM or a
+  /// threshold would overwrite a command at its next step).
+  public var commandableLines: [Int] {
+    var driven = [Bool](repeating: false, count: lines.count)
+    for i in tasks.indices {
+      switch tasks[i].kind {
+      case .heartbeat(let h): driven[h.line] = true
+      case .pwm(let p): driven[p.line] = true
+      case .threshold(let t): driven[t.line] = true
+      default: break
+      }
+    }
+    return lines.indices.filter { lines[$0].direction == .output && !driven[$0] }
+  }
+
+  /// The MQTT link for `mqtt`, its client not yet connecting (the MQTT task's first poll
+  /// starts). Reads the credentials file. Throws what cannot be set up.
+  public func makeMQTTLink() throws(StartupError) -> MQTTLink? {
+    guard let m = mqtt else { return nil }
+    let credentials: MQTTCredentials?
+    do { credentials = try m.readCredentials() } catch {
+      var message: [UInt8] = []
+      error.render(into: &message)
+      var e = StartupError("sensorloop: mqtt credentials_file: ")
+      e.message.append(contentsOf: message)
+      throw e
+    }
+    let address: SocketAddress?
+    switch m.broker {
+    case .tcp(let host, let port):
+      address = host.bytes.withUnsafeBytes { SocketAddress.parse(host: $0, port: UInt16(port)) }
+    case .unix(let path):
+      address = path.bytes.withUnsafeBytes { SocketAddress.unix(path: $0) }
+    }
+    guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
+    let id = m.clientID.bytes
+    var availability = m.topicPrefix.bytes
+    availability.append(contentsOf: Array("/status".utf8))
+    var commands = m.topicPrefix.bytes
+    commands.append(contentsOf: Array("/lines/+/set".utf8))
+    let user = credentials?.username ?? []
+    let pass = credentials?.password ?? []
+    // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
+    let scratch = UnsafeMutableRawBufferPointer.allocate(
+      byteCount: id.count + availability.count + user.count + pass.count + commands.count + 1, alignment: 1)
+    defer { scratch.deallocate() }
+    var used = 0
+    func place(_ b: [UInt8]) -> UnsafeRawBufferPointer {
+      let start = used
+      for (k, byte) in b.enumerated() { scratch[start + k] = byte }
+      used += b.count
+      return UnsafeRawBufferPointer(rebasing: scratch[start..<(start + b.count)])
+    }
+    var o = ClientOptions(address: address, clientID: place(id))
+    o.availabilityTopic = place(availability)
+    if credentials != nil {
+      o.username = place(user)
+      o.password = place(pass)
+    }
+    let filter = place(commands)
+    o.keepAliveSeconds = UInt16(m.keepAliveSeconds)
+    o.sendBufferBytes = m.sendBufferBytes
+    o.receiveBufferBytes = m.receiveBufferBytes
+    o.inboxBytes = m.inboxBytes
+    o.inflightWindow = m.window
+    o.inflightPacketBytes = MQTTConfig.windowPacketBytes
+    o.stringBytes = MQTTConfig.stringBytes
+    o.reconnectMin = .milliseconds(500)
+    o.reconnectMax = .seconds(30)
+    o.connectTimeout = .seconds(10)
+    let client = try BoardConfig.makeClient(o, subscribing: commandableLines.isEmpty ? nil : filter)
+    let messages = m.discovery ? discoveryMessages() : []
+    var total = 0
+    for (t, p) in messages { total += 4 + t.count + p.count }
+    var set: RetainedSet
+    do { set = try RetainedSet(capacity: total) } catch {
+      var e = StartupError("sensorloop: cannot map the MQTT discovery configs")
+      e.add(errno: error)
+      throw e
+    }
+    for (t, p) in messages {
+      _ = t.withUnsafeBytes { tr in p.withUnsafeBytes { pr in set.add(topic: tr, payload: pr) } }
+    }
+    var link = MQTTLink(
+      client: client, prefix: m.topicPrefix, qos: UInt8(m.qos), sendBufferBytes: m.sendBufferBytes,
+      discovery: set)
+    for line in commandableLines { link.commandable[line] = true }
+    return link
+  }
+
+  static func makeClient(_ o: ClientOptions, subscribing filter: UnsafeRawBufferPointer?) throws(StartupError)
+    -> Client
+  {
+    do throws(Errno) {
+      var client = try Client(o, line: FirmwareInterrupt.mqtt)
+      if let filter { try client.subscribe(filter) }
+      return client
+    } catch {
+      var e = StartupError("sensorloop: cannot set up the MQTT client")
+      e.add(errno: error)
+      throw e
+    }
+  }
+
+  /// The Home Assistant discovery configs (topic, payload), one per entity or trigger:
+  /// readings as `sensor`, the encoder's position as `sensor`, a threshold's state as
+  /// `binary_sensor`, a button's press, release and long press as device triggers, commandable
+  /// outputs as `switch`; all with the board's `device` block and the availability topic.
+  public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
+    guard let m = mqtt else { return [] }
+    var out: [(topic: [UInt8], payload: [UInt8])] = []
+    let prefix = m.topicPrefix.bytes
+    let node = m.clientID.bytes
+    func topic(_ component: String, _ object: [UInt8]) -> [UInt8] {
+      m.discoveryPrefix.bytes + Array("/\(component)/".utf8) + node + [UInt8(ascii: "/")] + object
+        + Array("/config".utf8)
+    }
+    var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
+    device += board.bytes
+    device += Array(
+      "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
+    let availability =
+      Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8)
+    func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
+      var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
+      p += [UInt8(ascii: "_")] + uniqueSuffix + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
+      p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
+      return p
+    }
+    func state(_ task: [UInt8], _ event: String) -> [UInt8] {
+      Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/\(event)\"".utf8)
+    }
+    for i in tasks.indices {
+      let name = tasks[i].name.bytes
+      switch tasks[i].kind {
+      case .sampler(let s):
+        out.append(
+          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), s.unit.bytes))))
+      case .pulseCounter(let p):
+        out.append(
+          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
+      case .encoder:
+        var f = state(name, "step")
+        f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
+        out.append((topic("sensor", name), entity(name, name, f)))
+      case .threshold:
+        var f = state(name, "state")
+        f += Array(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        out.append((topic("binary_sensor", name), entity(name, name, f)))
+      case .button(let b):
+        var events: [(String, String)] = [
+          ("press", "button_short_press"), ("release", "button_short_release"),
+        ]
+        if b.longPress != nil { events.append(("long_press", "button_long_press")) }
+        for (event, type) in events {
+          var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
+          p += name + Array("/\(event)\",\"type\":\"\(type)\",\"subtype\":\"".utf8) + name
+          p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
+          out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
+        }
+      default: break
+      }
+    }
+    for line in commandableLines {
+      let id = lines[line].id.bytes
+      var f = Array("\"command_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
+      f += Array("\"state_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
+      f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
+      out.append((topic("switch", Array("line_".utf8) + id), entity(id, Array("line_".utf8) + id, f)))
+    }
+    return out
+  }
+
+  /// A reading sensor's fields: its state topic, the value template, and the unit with the
+  /// device class and state class Home Assistant expects for it, where the unit says it.
+  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8]) -> [UInt8] {
+    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.value }}\"".utf8)
+    let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
+    if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
+    if let deviceClass { f += Array(",\"device_class\":\"\(deviceClass)\"".utf8) }
+    f += Array(",\"state_class\":\"\(stateClass)\"".utf8)
+    return f
+  }
+}
+
+extension MQTTConfig {
+  /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
+  /// and the state class (`measurement`; `total_increasing` for energy).
+  static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: String?, stateClass: String)
+  {
+    let text = String(decoding: unit, as: UTF8.self)
+    switch text {
+    case "C", "°C", "degC", "celsius": return (Array("°C".utf8), "temperature", "measurement")
+    case "F", "°F": return (Array("°F".utf8), "temperature", "measurement")
+    case "%RH", "%rh": return (Array("%".utf8), "humidity", "measurement")
+    case "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg": return (unit, "pressure", "measurement")
+    case "V", "mV": return (unit, "voltage", "measurement")
+    case "A", "mA": return (unit, "current", "measurement")
+    case "W", "kW": return (unit, "power", "measurement")
+    case "Wh", "kWh": return (unit, "energy", "total_increasing")
+    case "m/s", "km/h", "mph", "kn": return (unit, "wind_speed", "measurement")
+    case "Hz", "kHz": return (unit, "frequency", "measurement")
+    case "lx": return (unit, "illuminance", "measurement")
+    case "mm/h": return (unit, "precipitation_intensity", "measurement")
+    default:
+      // Any other unit is shown as written, with no device class (Home Assistant checks a
+      // device class's units and would refuse the entity).
+      let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+      return (clean, nil, "measurement")
+    }
+  }
+}

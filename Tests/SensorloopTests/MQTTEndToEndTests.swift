@@ -1,0 +1,453 @@
+// sensorloop with an `mqtt` section, run as a user runs it on the simulated board, against a real
+// mosquitto (Debian's `mosquitto` and `mosquitto-clients`, installed by .ci/deps host) started
+// per test on a free loopback port and a Unix socket: records arrive at mosquitto_sub with their
+// topics, payloads and QoS; the discovery configs and the availability are retained; commands
+// sent with mosquitto_pub set an output (a command record, the state topic); faults: no broker
+// at startup, the broker killed and restarted (QoS 1 resent with DUP, seen in the broker's log),
+// sensorloop killed (the last will), wrong credentials (error records, backoff).
+// The broker support is LoopMQTTTests' (Tests/LoopMQTTTests/Mosquitto.swift), trimmed: test
+// targets share no sources.
+
+import Foundation
+import Testing
+
+/// A mosquitto process with its own directory, port and Unix socket, logging everything.
+final class MQTTBroker {
+  let directory: URL
+  let port: UInt16
+  var socketPath: String { directory.appendingPathComponent("mosquitto.sock").path }
+  var logPath: String { directory.appendingPathComponent("mosquitto.log").path }
+  private var process: Process?
+  private let extraConfig: String
+
+  init(users: [(String, String)] = []) throws {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sl-mqtt-e2e-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    port = try mqttFreePort()
+    var extra = "allow_anonymous true\n"
+    if !users.isEmpty {
+      let passwords = directory.appendingPathComponent("passwords").path
+      _ = FileManager.default.createFile(atPath: passwords, contents: Data())
+      for (user, password) in users {
+        try runTool("/usr/bin/mosquitto_passwd", ["-b", passwords, user, password])
+      }
+      extra = "allow_anonymous false\npassword_file \(passwords)\n"
+    }
+    extraConfig = extra
+  }
+
+  deinit {
+    kill()
+    try? FileManager.default.removeItem(at: directory)
+  }
+
+  /// Starts mosquitto and waits until it says it is running (up to 10 s).
+  func start() throws {
+    let config = directory.appendingPathComponent("mosquitto.conf")
+    let user = geteuid() == 0 ? "user root\n" : ""
+    let text = """
+      per_listener_settings false
+      \(user)listener \(port) 127.0.0.1
+      listener 0 \(socketPath)
+      \(extraConfig)persistence false
+      log_dest file \(logPath)
+      log_type all
+      log_timestamp false
+
+      """
+    try text.write(to: config, atomically: true, encoding: .utf8)
+    let marker = log().count
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+    p.arguments = ["-c", config.path]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    process = p
+    try waitForLog("running", after: marker)
+  }
+
+  /// SIGKILL (the test process blocks SIGTERM, and mosquitto inherits the mask).
+  func kill() {
+    guard let p = process else { return }
+    Foundation.kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    process = nil
+  }
+
+  func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+  /// Waits until the log, past its first `after` characters, contains `text`.
+  func waitForLog(_ text: String, after: Int = 0, seconds: Double = 10) throws {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+      let l = log()
+      if l.count > after, l.dropFirst(after).contains(text) { return }
+      usleep(10_000)
+    }
+    throw MQTTTestFailure("mosquitto log has no '\(text)' after \(seconds) s:\n\(log().suffix(2000))")
+  }
+
+  /// mosquitto_sub on `topic` (QoS 1), `%t|%p|%r|%q` per line, once its SUBACK is logged.
+  func subscriber(_ id: String, topic: String, count: Int = 100_000, seconds: Int) throws -> MQTTSubscriber {
+    let marker = log().count
+    let s = try MQTTSubscriber([
+      "-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-W",
+      "\(seconds)",
+      "-F", "%t|%p|%r|%q",
+    ])
+    try waitForLog("Sending SUBACK to \(id)", after: marker)
+    return s
+  }
+
+  /// The retained message on `topic` as `topic|payload|retain|qos`, or nil.
+  func retained(_ topic: String) throws -> String? {
+    let s = try MQTTSubscriber([
+      "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "-W", "1", "--retained-only",
+      "-F", "%t|%p|%r|%q",
+    ])
+    return s.lines().first
+  }
+
+  /// All retained messages under `filter`.
+  func allRetained(_ filter: String) throws -> [String] {
+    let s = try MQTTSubscriber([
+      "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", filter, "-W", "1", "--retained-only",
+      "-F", "%t|%p|%r|%q",
+    ])
+    return s.lines()
+  }
+
+  func publish(_ topic: String, _ message: String) throws {
+    try runTool(
+      "/usr/bin/mosquitto_pub", ["-p", "\(port)", "-h", "127.0.0.1", "-t", topic, "-m", message, "-q", "1"])
+  }
+}
+
+/// A running mosquitto_sub.
+final class MQTTSubscriber {
+  private let process = Process()
+  private let output = Pipe()
+
+  init(_ arguments: [String]) throws {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+    process.arguments = arguments
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+  }
+
+  /// Waits for it to exit (its count or its -W timeout) and returns its lines.
+  func lines() -> [String] {
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+  }
+}
+
+struct MQTTTestFailure: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+func runTool(_ path: String, _ arguments: [String]) throws {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: path)
+  p.arguments = arguments
+  p.standardOutput = FileHandle.nullDevice
+  try p.run()
+  p.waitUntilExit()
+  if p.terminationStatus != 0 { throw MQTTTestFailure("\(path) \(arguments) exited \(p.terminationStatus)") }
+}
+
+/// A loopback TCP port nobody listens on now.
+func mqttFreePort() throws -> UInt16 {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let ok = withUnsafeMutablePointer(to: &address) { pointer in
+    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+      bind(fd, a, length) == 0 && getsockname(fd, a, &length) == 0
+    }
+  }
+  if !ok { throw MQTTTestFailure("no free port") }
+  return UInt16(bigEndian: address.sin_port)
+}
+
+/// A simulated board with a button (presses at 0.5 s, 1.5 s; a long press at 2.5 s), a pulse
+/// counter (10 Hz, a reading a second), a threshold on it, a 0.5 s ticker and a `relay` output
+/// no task drives (commandable), with `mqtt` as given.
+func mqttBoard(_ mqtt: String, in directory: URL) throws -> String {
+  let text = """
+    {
+      "board": "MQTT test board",
+      "gpio": "mock",
+      "lines": {
+        "button": { "name": "GPIO27", "direction": "input", "bias": "pull-up", "active_low": true },
+        "wind": { "name": "GPIO22", "direction": "input", "bias": "pull-up", "active_low": true },
+        "fan": { "name": "GPIO18", "direction": "output" },
+        "relay": { "name": "GPIO23", "direction": "output" }
+      },
+      "tasks": [
+        { "name": "button", "kind": "button", "line": "button", "debounce_ms": 20, "long_press_ms": 1000 },
+        { "name": "wind", "kind": "pulse_counter", "line": "wind", "edge": "rising", "window_ms": 1000,
+          "scale": 2.4, "unit": "km/h" },
+        { "name": "gust", "kind": "threshold", "source": "wind", "line": "fan", "on_above": 20, "off_below": 10 },
+        { "name": "tick", "kind": "ticker", "period_ms": 500 }
+      ],
+      "mqtt": \(mqtt),
+      "sim": {
+        "stimuli": [
+          { "kind": "press", "line": "button", "at_ms": 500, "hold_ms": 150, "count": 2, "every_ms": 1000 },
+          { "kind": "press", "line": "button", "at_ms": 2500, "hold_ms": 1200 },
+          { "kind": "pulses", "line": "wind", "at_ms": 0, "frequency_hz": 10, "duty_percent": 50 }
+        ]
+      }
+    }
+    """
+  let path = directory.appendingPathComponent("board-\(UUID().uuidString).json").path
+  try text.write(toFile: path, atomically: true, encoding: .utf8)
+  return path
+}
+
+/// The JSON object of a `topic|payload|retain|qos` line's payload.
+func payloadObject(_ line: String) -> [String: Any]? {
+  let parts = line.split(separator: "|", maxSplits: 1)
+  guard parts.count == 2, let end = parts[1].range(of: "|", options: .backwards) else { return nil }
+  var payload = String(parts[1][..<end.lowerBound])
+  if let second = payload.range(of: "|", options: .backwards) {
+    payload = String(payload[..<second.lowerBound])
+  }
+  return try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any]
+}
+
+@Suite(.serialized) struct MQTTEndToEndTests {
+  @Test func recordsDiscoveryAndAvailabilityArriveAtMosquitto() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e1", "topic_prefix": "test/e2e1" }"#,
+      in: broker.directory)
+    let sub = try broker.subscriber("watch", topic: "test/e2e1/#", seconds: 8)
+    let run = try sensorloop(["--config", board, "--duration", "4"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let lines = sub.lines()
+    // The JSON-lines output is unchanged beside MQTT: the same records on stdout.
+    #expect(run.events("button", "press").count == 3)
+    #expect(run.events("mqtt", "connected").count == 1, "\(run.stdout)")
+    // Every task record was published, as its JSON line, on <prefix>/<task>/<event>, QoS 1.
+    let presses = lines.filter { $0.hasPrefix("test/e2e1/button/press|") }
+    #expect(presses.count == 3, "\(lines)")
+    #expect(presses.allSatisfy { $0.hasSuffix("|0|1") }, "\(presses)")
+    #expect(presses.compactMap(payloadObject).allSatisfy { $0["task"] as? String == "button" })
+    #expect(lines.filter { $0.hasPrefix("test/e2e1/button/long_press|") }.count == 1)
+    let wind = lines.filter { $0.hasPrefix("test/e2e1/wind/reading|") }.compactMap(payloadObject)
+    #expect((3...4).contains(wind.count), "\(lines)")
+    #expect(wind.allSatisfy { $0["value"] as? Double == 24 && $0["unit"] as? String == "km/h" }, "\(wind)")
+    // The threshold's on and off share one state topic.
+    #expect(
+      lines.contains { $0.hasPrefix("test/e2e1/gust/state|") && $0.contains("\"event\":\"on\"") }, "\(lines)")
+    let ticks = lines.filter { $0.hasPrefix("test/e2e1/tick/tick|") }
+    #expect(ticks.count == run.events("tick", "tick").count)
+    // Availability: online while it ran, offline (retained) after the clean stop.
+    #expect(lines.contains("test/e2e1/status|online|0|1") || lines.contains("test/e2e1/status|online|0|0"))
+    #expect(try broker.retained("test/e2e1/status") == "test/e2e1/status|offline|1|0")
+    // The latest reading and the state are retained; events are not.
+    #expect(try broker.retained("test/e2e1/wind/reading") != nil)
+    #expect(try broker.retained("test/e2e1/button/press") == nil)
+    // Discovery: retained configs with the device block and the availability topic.
+    let configs = try broker.allRetained("homeassistant/#")
+    let topics = Set(configs.map { String($0.split(separator: "|")[0]) })
+    #expect(
+      topics == [
+        "homeassistant/device_automation/e2e1/button_press/config",
+        "homeassistant/device_automation/e2e1/button_release/config",
+        "homeassistant/device_automation/e2e1/button_long_press/config",
+        "homeassistant/sensor/e2e1/wind/config",
+        "homeassistant/binary_sensor/e2e1/gust/config",
+        "homeassistant/switch/e2e1/line_relay/config",
+      ], "\(configs)")
+    let sensor = configs.first { $0.hasPrefix("homeassistant/sensor/e2e1/wind/config|") }.flatMap(
+      payloadObject)
+    #expect(sensor?["state_topic"] as? String == "test/e2e1/wind/reading")
+    #expect(sensor?["unit_of_measurement"] as? String == "km/h")
+    #expect(sensor?["device_class"] as? String == "wind_speed")
+    #expect(sensor?["state_class"] as? String == "measurement")
+    #expect(sensor?["availability_topic"] as? String == "test/e2e1/status")
+    #expect((sensor?["device"] as? [String: Any])?["identifiers"] as? [String] == ["e2e1"])
+    #expect(run.stderr.contains("mqtt: "), "\(run.stderr)")
+    #expect(run.stderr.contains(" 0 dropped"), "\(run.stderr)")
+  }
+
+  @Test func commandsSetTheOutputAndTheStateTopicConfirms() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    // Over the Unix socket this time, QoS 0.
+    let board = try mqttBoard(
+      #"{ "socket": "\#(broker.socketPath)", "client_id": "e2e2", "qos": 0, "discovery": false }"#,
+      in: broker.directory)
+    let sub = try broker.subscriber("watch", topic: "sensorloop/e2e2/lines/#", seconds: 6)
+    let run = try sensorloop(["--config", board, "--duration", "3"]) { _ in
+      // Once it has subscribed: on, a bad payload, a line that is not commandable, toggle.
+      try? broker.waitForLog("Sending SUBACK to e2e2")
+      try? broker.publish("sensorloop/e2e2/lines/relay/set", "ON")
+      try? broker.publish("sensorloop/e2e2/lines/relay/set", "bogus")
+      try? broker.publish("sensorloop/e2e2/lines/fan/set", "ON")
+      try? broker.publish("sensorloop/e2e2/lines/relay/set", "toggle")
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    let commands = run.events("mqtt", "command")
+    #expect(commands.map { $0["value"] as? Bool } == [true, false], "\(run.stdout)")
+    #expect(commands.allSatisfy { $0["line"] as? String == "relay" })
+    let errors = run.events("mqtt", "error")
+    #expect(
+      errors.compactMap { $0["error"] as? String } == ["bad command payload", "unknown command topic"],
+      "\(errors)")
+    #expect(errors.first?["payload"] as? String == "bogus")
+    let states = sub.lines().filter { $0.hasPrefix("sensorloop/e2e2/lines/relay/state|") }
+    // The initial state after the connect, then each command's.
+    #expect(states.map { $0.split(separator: "|")[1] } == ["OFF", "ON", "OFF"], "\(states)")
+    #expect(run.stderr.contains("2 commands, 2 refused"), "\(run.stderr)")
+  }
+
+  @Test func noBrokerAtStartupKeepsRetryingAndTheLoopRuns() throws {
+    let broker = try MQTTBroker()  // Not started for the first 2 s.
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e3" }"#, in: broker.directory)
+    let run = try sensorloop(["--config", board, "--duration", "4"]) { _ in
+      Thread.sleep(forTimeInterval: 2)
+      try? broker.start()
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    // The loop ran as without MQTT: every tick on time, every press.
+    #expect((7...8).contains(run.events("tick", "tick").count), "\(run.stdout)")
+    #expect(run.events("button", "press").count == 3)
+    let errors = run.events("mqtt", "error")
+    #expect(errors.count >= 2 && errors.count <= 6, "\(errors)")
+    #expect(
+      errors.allSatisfy {
+        $0["error"] as? String == "connect failed" && $0["reason"] as? String == "ECONNREFUSED"
+      })
+    #expect(run.events("mqtt", "connected").count == 1, "\(run.stdout)")
+    #expect(run.stderr.contains("connect failures"), "\(run.stderr)")
+  }
+
+  @Test func brokerKilledAndRestartedGetsTheQoS1MessagesAgain() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e4", "keepalive_s": 2 }"#,
+      in: broker.directory)
+    var restartedLog = 0
+    let run = try sensorloop(["--config", board, "--duration", "6"]) { _ in
+      try? broker.waitForLog("Sending CONNACK to e2e4")
+      Thread.sleep(forTimeInterval: 1)
+      broker.kill()
+      // Readings and ticks made while it is down wait in the QoS 1 window.
+      Thread.sleep(forTimeInterval: 1.5)
+      restartedLog = broker.log().count
+      try? broker.start()
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    let lost = run.events("mqtt", "error")
+    #expect(lost.first?["error"] as? String == "connection lost", "\(lost)")
+    #expect(run.events("mqtt", "connected").count == 2, "\(run.stdout)")
+    // After the restart the window's messages came again with DUP set (mosquitto logs `d1, q1`).
+    let after = String(broker.log().dropFirst(restartedLog))
+    #expect(after.contains("Received PUBLISH from e2e4 (d1, q1"), "\(after.suffix(3000))")
+    // Availability: online again on the new broker (which lost the retained one).
+    #expect(after.contains("'sensorloop/e2e4/status'"), "\(after.suffix(3000))")
+    #expect(run.stderr.contains(" resent;"), "\(run.stderr)")
+  }
+
+  @Test func aKilledSensorloopLeavesTheLastWill() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e5" }"#, in: broker.directory)
+    let run = try sensorloop(["--config", board, "--duration", "10"]) { process in
+      try? broker.waitForLog("Sending CONNACK to e2e5")
+      Thread.sleep(forTimeInterval: 0.5)
+      #expect((try? broker.retained("sensorloop/e2e5/status")) == "sensorloop/e2e5/status|online|1|0")
+      kill(process.processIdentifier, SIGKILL)
+    }
+    #expect(run.status != 0)
+    // The broker publishes the will (QoS 1, retained) once it sees the socket close.
+    var status: String? = nil
+    for _ in 0..<30 {
+      status = try broker.retained("sensorloop/e2e5/status")
+      if status?.contains("offline") == true { break }
+    }
+    #expect(status == "sensorloop/e2e5/status|offline|1|1")
+  }
+
+  @Test func wrongCredentialsAreErrorRecordsWithBackoff() throws {
+    let broker = try MQTTBroker(users: [("board", "right")])
+    try broker.start()
+    let credentials = broker.directory.appendingPathComponent("credentials").path
+    try "board\nwrong\n".write(toFile: credentials, atomically: true, encoding: .utf8)
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e6", "credentials_file": "\#(credentials)" }"#,
+      in: broker.directory)
+    let run = try sensorloop(["--config", board, "--duration", "3"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let errors = run.events("mqtt", "error")
+    // Refused each time, with the reason; the backoff (0.5 s, 1 s, 2 s ...) keeps it to a few.
+    #expect((2...4).contains(errors.count), "\(errors)")
+    #expect(errors.allSatisfy { $0["error"] as? String == "connection refused" }, "\(errors)")
+    #expect(errors.allSatisfy { [4, 5].contains($0["code"] as? Int ?? 0) }, "\(errors)")
+    #expect(!run.stdout.contains("wrong") && !run.stderr.contains("wrong"))
+    #expect((5...6).contains(run.events("tick", "tick").count))
+    // The right password connects.
+    try "board\nright\n".write(toFile: credentials, atomically: true, encoding: .utf8)
+    let good = try sensorloop(["--config", board, "--duration", "1"])
+    #expect(good.events("mqtt", "connected").count == 1, "\(good.stdout)")
+  }
+
+  @Test func heapAllocationsAfterStartupAreZeroWithMQTT() throws {
+    // The release build with the repo's malloc counter preloaded, as EndToEndTests does: records
+    // published at QoS 1 and 0, discovery, commands (good and bad), and a reconnect.
+    let release = try releaseSensorloop()
+    let library = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "liballoccounter-mqtt-\(getpid()).so")
+    try buildAllocCounter(at: library)
+    defer { try? FileManager.default.removeItem(at: library) }
+    let broker = try MQTTBroker()
+    try broker.start()
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e8" }"#, in: broker.directory)
+    let run = try sensorloop(
+      ["--config", board, "--duration", "5"], binary: release, environment: ["LD_PRELOAD": library.path]
+    ) { _ in
+      try? broker.waitForLog("Sending SUBACK to e2e8")
+      try? broker.publish("sensorloop/e2e8/lines/relay/set", "ON")
+      try? broker.publish("sensorloop/e2e8/lines/relay/set", "nonsense")
+      Thread.sleep(forTimeInterval: 0.5)
+      broker.kill()
+      Thread.sleep(forTimeInterval: 0.5)
+      try? broker.start()
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.events("mqtt", "command").count == 1)
+    #expect(run.events("mqtt", "connected").count == 2, "\(run.stdout)")
+    #expect(run.stderr.contains("heap allocations after startup: 0\n"), "\(run.stderr)")
+  }
+
+  @Test func checkShowsTheClientsBuffers() throws {
+    let directory = FileManager.default.temporaryDirectory
+    let board = try mqttBoard(
+      #"{ "broker": "192.168.1.10", "client_id": "e2e7", "send_buffer_bytes": 8192, "inflight_window": 8 }"#,
+      in: directory)
+    defer { try? FileManager.default.removeItem(atPath: board) }
+    let check = try sensorloop(["--config", board, "--check"])
+    #expect(check.status == 0, "\(check.stderr)")
+    #expect(
+      check.stdout.contains(
+        "mqtt bytes  15360 (send 8192, receive 2048, inbox 2048, window 8 x 512, strings 1024)\n"),
+      "\(check.stdout)")
+  }
+}
