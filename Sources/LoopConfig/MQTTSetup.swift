@@ -9,19 +9,18 @@ import LoopMQTT
 import LoopTasks
 
 extension BoardConfig {
-  /// Output lines no task drives: the ones MQTT commands may set (a heartbeat, a PWM or a
-  /// threshold would overwrite a command at its next step).
+  /// Output lines no task uses: the ones MQTT commands may set (a task driving the line, a
+  /// heartbeat, a PWM, a threshold, would overwrite a command at its next step).
   public var commandableLines: [Int] {
-    var driven = [Bool](repeating: false, count: lines.count)
-    for i in tasks.indices {
-      switch tasks[i].kind {
-      case .heartbeat(let h): driven[h.line] = true
-      case .pwm(let p): driven[p.line] = true
-      case .threshold(let t): driven[t.line] = true
-      default: break
-      }
+    lines.indices.filter { lines[$0].direction == .output && lineUsers.count > $0 && lineUsers[$0] < 0 }
+  }
+
+  /// The software PWM tasks (index, configured duty): their duty is a command.
+  public var pwmTasks: [(Int, Int)] {
+    tasks.indices.compactMap { i in
+      if case .pwm(let p) = tasks[i].kind { return (i, p.dutyPercent) }
+      return nil
     }
-    return lines.indices.filter { lines[$0].direction == .output && !driven[$0] }
   }
 
   /// The MQTT link for `mqtt`, its client not yet connecting (the MQTT task's first poll
@@ -49,11 +48,14 @@ extension BoardConfig {
     availability.append(contentsOf: Array("/status".utf8))
     var commands = m.topicPrefix.bytes
     commands.append(contentsOf: Array("/lines/+/set".utf8))
+    var duties = m.topicPrefix.bytes
+    duties.append(contentsOf: Array("/+/duty/set".utf8))
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
     let scratch = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: id.count + availability.count + user.count + pass.count + commands.count + 1, alignment: 1)
+      byteCount: id.count + availability.count + user.count + pass.count + commands.count + duties.count + 1,
+      alignment: 1)
     defer { scratch.deallocate() }
     var used = 0
     func place(_ b: [UInt8]) -> UnsafeRawBufferPointer {
@@ -69,6 +71,7 @@ extension BoardConfig {
       o.password = place(pass)
     }
     let filter = place(commands)
+    let dutyFilter = place(duties)
     o.keepAliveSeconds = UInt16(m.keepAliveSeconds)
     o.sendBufferBytes = m.sendBufferBytes
     o.receiveBufferBytes = m.receiveBufferBytes
@@ -79,7 +82,8 @@ extension BoardConfig {
     o.reconnectMin = .milliseconds(500)
     o.reconnectMax = .seconds(30)
     o.connectTimeout = .seconds(10)
-    let client = try BoardConfig.makeClient(o, subscribing: commandableLines.isEmpty ? nil : filter)
+    let client = try BoardConfig.makeClient(
+      o, subscribing: commandableLines.isEmpty ? nil : filter, pwmTasks.isEmpty ? nil : dutyFilter)
     let messages = m.discovery ? discoveryMessages() : []
     var total = 0
     for (t, p) in messages { total += 4 + t.count + p.count }
@@ -96,15 +100,17 @@ extension BoardConfig {
       client: client, prefix: m.topicPrefix, qos: UInt8(m.qos), sendBufferBytes: m.sendBufferBytes,
       discovery: set)
     for line in commandableLines { link.commandable[line] = true }
+    for (task, duty) in pwmTasks { link.duty[task] = Int8(duty) }
     return link
   }
 
-  static func makeClient(_ o: ClientOptions, subscribing filter: UnsafeRawBufferPointer?) throws(StartupError)
-    -> Client
-  {
+  static func makeClient(
+    _ o: ClientOptions, subscribing filter: UnsafeRawBufferPointer?, _ dutyFilter: UnsafeRawBufferPointer?
+  ) throws(StartupError) -> Client {
     do throws(Errno) {
       var client = try Client(o, line: FirmwareInterrupt.mqtt)
       if let filter { try client.subscribe(filter) }
+      if let dutyFilter { try client.subscribe(dutyFilter) }
       return client
     } catch {
       var e = StartupError("sensorloop: cannot set up the MQTT client")
@@ -116,7 +122,7 @@ extension BoardConfig {
   /// The Home Assistant discovery configs (topic, payload), one per entity or trigger:
   /// readings as `sensor`, the encoder's position as `sensor`, a threshold's state as
   /// `binary_sensor`, a button's press, release and long press as device triggers, commandable
-  /// outputs as `switch`; all with the board's `device` block and the availability topic.
+  /// outputs as `switch`, a software PWM's duty as `number`; all with the board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
     var out: [(topic: [UInt8], payload: [UInt8])] = []
@@ -170,6 +176,13 @@ extension BoardConfig {
           p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
           out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
         }
+      case .pwm:
+        var f =
+          Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
+          + Array("/duty/set\",".utf8)
+        f += state(name, "duty")
+        f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
+        out.append((topic("number", name), entity(name, name, f)))
       default: break
       }
     }

@@ -96,6 +96,9 @@ public struct BoardConfig: Equatable, Sendable {
   public var simFiles: FixedList<8, SimFile>
   /// The MQTT broker records are also published to (`mqtt`), if any.
   public var mqtt: MQTTConfig? = nil
+  /// By line index, the task that uses the line, -1 for none (an output no task drives is one
+  /// MQTT commands may set).
+  public var lineUsers = FixedList<32, Int>()
 
   /// The index of the line whose key in `lines` is `id`.
   public func lineIndex(_ id: [UInt8]) -> Int? {

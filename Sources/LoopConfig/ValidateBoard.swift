@@ -37,10 +37,11 @@ extension Validator {
     try readSim(root, simulated: simulated, lines: lines, stimuli: &stimuli, files: &simFiles)
     let mqtt = try readMQTT(root)
 
-    let config = BoardConfig(
+    var config = BoardConfig(
       board: board, simulated: simulated, chip: chip, consumer: consumer, lines: lines, tasks: tasks,
       output: output,
       stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
+    for i in lines.indices { config.lineUsers.append(scope.uses[i].task ?? -1) }
     try checkTotals(config, root: root)
     return config
   }

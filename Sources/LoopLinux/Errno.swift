@@ -85,6 +85,14 @@ public struct Errno: Error, Equatable, Hashable, Sendable {
     case EOPNOTSUPP: "EOPNOTSUPP"
     case ENOTTY: "ENOTTY"
     case ETIMEDOUT: "ETIMEDOUT"
+    // What a socket's connect, send and receive fail with (the MQTT client's records).
+    case ECONNREFUSED: "ECONNREFUSED"
+    case ECONNRESET: "ECONNRESET"
+    case ECONNABORTED: "ECONNABORTED"
+    case ENETUNREACH: "ENETUNREACH"
+    case EHOSTUNREACH: "EHOSTUNREACH"
+    case ENOTCONN: "ENOTCONN"
+    case EADDRNOTAVAIL: "EADDRNOTAVAIL"
     default: "E?"
     }
   }
@@ -115,6 +123,13 @@ public struct Errno: Error, Equatable, Hashable, Sendable {
     case EOPNOTSUPP: "operation not supported"
     case ENOTTY: "inappropriate ioctl for device"
     case ETIMEDOUT: "timed out"
+    case ECONNREFUSED: "connection refused"
+    case ECONNRESET: "connection reset by peer"
+    case ECONNABORTED: "connection aborted"
+    case ENETUNREACH: "network unreachable"
+    case EHOSTUNREACH: "no route to host"
+    case ENOTCONN: "not connected"
+    case EADDRNOTAVAIL: "address not available"
     default: "unknown error"
     }
   }

@@ -412,16 +412,45 @@ public struct Client: ~Copyable {
     return .pending
   }
 
-  /// Sends `offline` (retained) and DISCONNECT if connected, without waiting, then closes the
-  /// socket; `poll` returns `.ready` from now on.
-  public mutating func stop(now: Instant) {
+  /// Sends `offline` (retained) and DISCONNECT if connected, then closes the socket; `poll`
+  /// returns `.ready` from now on. With a `linger` of 0 it does not wait (from a task); a
+  /// program that has stopped its loop passes a few hundred milliseconds: after the DISCONNECT
+  /// the socket is half-closed and read, for at most `linger`, until the broker closes it. A
+  /// socket closed with unread bytes (PUBACKs on their way) sends RST, and a broker that sees the
+  /// reset before it reads the DISCONNECT publishes the will (`offline`, QoS 1) instead.
+  public mutating func stop(now: Instant, linger: Duration = .zero) {
     if phase == .connected {
       if let a = availability { _ = queuePublish(topic: a, payload: Self.offline, qos: 0, retain: true) }
       _ = queue { (out) throws(PacketError) -> Int in try Packet.disconnect(into: out) }
-      _ = flush(now)
+      if flush(now), let fd = socketDescriptor {
+        _ = cl_shutdown(fd, 1)  // SHUT_WR: a FIN after the DISCONNECT.
+        drainUntilClosed(until: monotonicNow() + linger)
+      }
     }
     closeSocket()
     phase = .stopped
+  }
+
+  /// Reads and discards until the broker closes, an error, or `deadline` (waiting on the
+  /// readiness group, which reports each new arrival).
+  private mutating func drainUntilClosed(until deadline: Instant) {
+    let room = UnsafeMutableRawBufferPointer(start: base + receive.offset, count: receive.count)
+    var event = epoll_event()
+    for _ in 0..<1_000 {
+      var got: Int? = nil
+      var failed = false
+      switch socket {
+      case .some(let s):
+        do throws(Errno) { got = try s.receive(into: room) } catch { failed = true }
+      case .none: return
+      }
+      if failed || got == 0 { return }
+      if got != nil { continue }
+      let left = deadline - monotonicNow()
+      if left <= .zero { return }
+      let ms = Int32(min(left.nanoseconds / 1_000_000 + 1, 1_000))
+      _ = cl_epoll_wait(group.descriptor, &event, 1, ms)
+    }
   }
 
   /// Closes the socket as a network failure would (no DISCONNECT: the broker publishes the

@@ -128,12 +128,16 @@ public struct MQTTLink: ~Copyable {
   public var discovery: RetainedSet
   /// Output lines a command may set (outputs no task drives).
   public var commandable = InlineArray<32, Bool>(repeating: false)
+  /// By task index, the duty (0-100) of a software PWM task a command may change, -1 for a
+  /// task that is not one.
+  public var duty = InlineArray<32, Int8>(repeating: -1)
   /// What it counted.
   public var counters = MQTTLinkCounters()
   /// The next discovery config to send on this connection, nil when all are sent.
   var discoveryCursor: Int? = nil
-  /// The next output line whose state is to be published on this connection (32: done).
-  var stateCursor = FirmwareLimits.lines
+  /// The next output line whose state is to be published on this connection (32: done), then
+  /// the next PWM task's duty (32...63: task `stateCursor - 32`).
+  var stateCursor = 2 * FirmwareLimits.lines
   /// The client's connections and failures already seen by the task.
   var seenConnections: UInt64 = 0
   var seenFailures: UInt64 = 0
@@ -219,7 +223,7 @@ public struct MQTTLink: ~Copyable {
 
   static func equals(_ span: Span<UInt8>, _ range: Range<Int>, _ word: StaticString) -> Bool {
     guard range.count == word.utf8CodeUnitCount else { return false }
-    for (k, i) in range.enumerated() where span[i] != word.utf8Start[k] { return false }
+    for k in 0..<range.count where span[range.lowerBound + k] != word.utf8Start[k] { return false }
     return true
   }
 }
@@ -348,19 +352,108 @@ public struct MQTTTask: Sendable {
     }
   }
 
-  /// Publishes each commandable output's state (after a connect), retained.
+  /// Publishes each commandable output's state and each PWM task's duty (after a connect),
+  /// retained.
   private func publishStates<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {
     if link.discoveryCursor != nil { return }
-    while link.stateCursor < FirmwareLimits.lines {
-      let line = link.stateCursor
-      if link.commandable[line], let value = world.outputValue(line) {
-        if link.sendBufferBytes - link.client.pendingSendBytes < 200 { return }
-        publishState(line, value, &cx, &link, &world)
+    while link.stateCursor < 2 * FirmwareLimits.lines {
+      let i = link.stateCursor % FirmwareLimits.lines
+      if link.sendBufferBytes - link.client.pendingSendBytes < 200 { return }
+      if link.stateCursor < FirmwareLimits.lines {
+        if link.commandable[i], let value = world.outputValue(i) {
+          publishState(i, value, &cx, &link, &world)
+        }
+      } else if link.duty[i] >= 0 {
+        publishDuty(i, &cx, &link, &world)
       }
       link.stateCursor += 1
     }
+  }
+
+  /// `<prefix>/<task>/duty` with PWM task `index`'s duty, retained.
+  private func publishDuty<S: Scheduler & ~Copyable>(
+    _ index: Int, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
+  ) {
+    var topic = Topic()
+    topic.append(link.prefix)
+    topic.append(byte: UInt8(ascii: "/"))
+    topic.append(world.names[index])
+    topic.append("/duty")
+    var payload = FixedText<8>()
+    payload.append(decimal: Int(link.duty[index]))
+    let qos = link.qos
+    let outcome = topic.withBytes { t in
+      payload.withBytes { p in
+        link.client.publish(
+          &cx, topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p), qos: qos, retain: true)
+      }
+    }
+    if outcome == .accepted { link.counters.published += 1 } else { link.counters.dropped += 1 }
+  }
+
+  /// A `<prefix>/<task>/duty/set` command: a whole number 0 to 100 for a PWM task, applied from
+  /// its next period; anything else is an error record and changes nothing. True when the topic
+  /// is a duty command's (handled here either way).
+  private func takeDutyCommand<S: Scheduler & ~Copyable>(
+    _ m: Message, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
+  ) -> Bool {
+    let prefix = link.prefix
+    let tail: StaticString = "/duty/set"
+    let t = m.topic
+    guard t.count > prefix.count + 1 + tail.utf8CodeUnitCount else { return false }
+    for i in 0..<prefix.count where t[i] != prefix[i] { return false }
+    if t[prefix.count] != UInt8(ascii: "/") { return false }
+    let end = t.count - tail.utf8CodeUnitCount
+    for i in 0..<tail.utf8CodeUnitCount where t[end + i] != tail.utf8Start[i] { return false }
+    let start = prefix.count + 1
+    var task: Int? = nil
+    for index in 0..<FirmwareLimits.tasks where link.duty[index] >= 0 {
+      let name = world.names[index]
+      guard name.count == end - start else { continue }
+      var same = true
+      for k in 0..<name.count where t[start + k] != name[k] {
+        same = false
+        break
+      }
+      if same { task = index }
+    }
+    // The payload: digits only (spaces and a newline around them allowed), 0 to 100.
+    var value = 0
+    var digits = 0
+    var clean = true
+    for i in 0..<m.payload.count {
+      let b = m.payload[i]
+      if b >= 0x30 && b <= 0x39 {
+        value = value * 10 + Int(b - 0x30)
+        digits += 1
+        if digits > 3 { clean = false }
+      } else if b != 0x20 && b != 0x0A {
+        clean = false
+      }
+    }
+    var record = RecordLine(time: cx.now, task: ShortName("mqtt"))
+    guard let task, clean, digits > 0, value <= 100 else {
+      link.counters.badCommands += 1
+      record.field("event", "error")
+      record.field("error", task == nil ? "unknown command topic" : "bad duty payload")
+      record.field("topic", text: m.topic.assumingMemoryBound(to: UInt8.self).span)
+      record.field("payload", text: m.payload.assumingMemoryBound(to: UInt8.self).span)
+      record.finish()
+      emitOwn(record, &cx, &link, &world)
+      return true
+    }
+    link.duty[task] = Int8(value)
+    world.pwmDuty[task] = Int8(value)
+    link.counters.commands += 1
+    record.field("event", "command")
+    record.field("pwm", world.names[task])
+    record.field("duty_percent", integer: Int64(value))
+    record.finish()
+    emitOwn(record, &cx, &link, &world)
+    publishDuty(task, &cx, &link, &world)
+    return true
   }
 
   private func publishState<S: Scheduler & ~Copyable>(
@@ -388,6 +481,7 @@ public struct MQTTTask: Sendable {
     _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {
     while let m = link.client.nextMessage(&cx) {
+      if takeDutyCommand(m, &cx, &link, &world) { continue }
       let now = cx.now
       let line = commandLine(m.topic, &link, &world)
       var command: Int = -1  // 0 off, 1 on, 2 toggle

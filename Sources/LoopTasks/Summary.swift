@@ -4,6 +4,7 @@
 import LoopCore
 import LoopGPIO
 import LoopLinux
+import LoopMQTT
 
 extension Firmware where P: ~Copyable {
   /// The per-task summary, as text.

@@ -197,7 +197,8 @@ public struct SoftwarePWM: Sendable {
   public let index: Int
   /// The output line index.
   public let line: Int
-  let onTime: Duration
+  var onTime: Duration
+  let period: Duration
   var ticker: Ticker
   var offAt: Instant?
 
@@ -205,6 +206,7 @@ public struct SoftwarePWM: Sendable {
   public init(index: Int, line: Int, period: Duration, dutyPercent: Int, start: Instant) {
     self.index = index
     self.line = line
+    self.period = period
     onTime = Duration(nanoseconds: period.nanoseconds / 100 * Int64(dutyPercent))
     ticker = Ticker(period: period, first: start, policy: .skip)
   }
@@ -212,12 +214,20 @@ public struct SoftwarePWM: Sendable {
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
+    // A duty commanded over MQTT (`FirmwareWorld.pwmDuty`) takes effect from the next period.
+    if world.pwmDuty[index] >= 0 {
+      onTime = Duration(nanoseconds: period.nanoseconds / 100 * Int64(world.pwmDuty[index]))
+      world.pwmDuty[index] = -1
+    }
     while let tick = nextTick(&ticker, &cx, &world.counters[index]) {
       world.counters[index].missedTicks = ticker.missed
       world.markProgress(index, due: ticker.next)
       if onTime > .zero {
         drive(&world.outputs[line]!, true, at: cx.now, &world.counters[index])
         offAt = tick.scheduled + onTime
+      } else if world.outputValue(line) == true {
+        // A duty of 0 commanded after a full one.
+        drive(&world.outputs[line]!, false, at: cx.now, &world.counters[index])
       }
     }
     if let off = offAt {

@@ -226,6 +226,8 @@ public struct FirmwareWorld: ~Copyable {
   public var stimulusLines = InlineArray<32, Interrupt?>(repeating: nil)
   /// The MQTT client every record is also published with (`mqtt` in board.json), if any.
   public var mqtt: MQTTLink? = nil
+  /// A duty (0-100) commanded for PWM task `index`, -1 for none; the task takes it at its next poll.
+  public var pwmDuty = InlineArray<32, Int8>(repeating: -1)
 
   /// A world writing records to `outputFD`, with no lines yet.
   public init(outputFD: Int32) {

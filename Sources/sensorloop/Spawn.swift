@@ -115,9 +115,11 @@ extension Board {
   }
 
   /// A clean MQTT stop: `offline` (retained) and DISCONNECT, so the broker does not publish
-  /// the last will (the loop has stopped; the few bytes go in one non-blocking write).
+  /// the last will. The loop has stopped: it waits at most 300 ms for the broker to close.
   static func stopMQTT(_ firmware: inout Firmware<EpollPlatform>) {
-    if firmware.world.mqtt != nil { firmware.world.mqtt!.client.stop(now: firmware.executor.platform.now()) }
+    if firmware.world.mqtt != nil {
+      firmware.world.mqtt!.client.stop(now: firmware.executor.platform.now(), linger: .milliseconds(300))
+    }
   }
 
   /// Once the loop has stopped (a reload, the exit): flushes the output (waiting at most

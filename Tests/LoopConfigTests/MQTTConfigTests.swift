@@ -36,7 +36,8 @@ func mqttConfig(_ mqtt: String) -> String {
     #expect(m.topicPrefix == FixedText<64>("sensorloop/greenhouse"))
     #expect(m.qos == 1 && m.keepAliveSeconds == 30 && m.credentialsFile == nil)
     #expect(m.discovery && m.discoveryPrefix == FixedText<32>("homeassistant"))
-    #expect(m.sendBufferBytes == 16_384 && m.receiveBufferBytes == 2048 && m.inboxBytes == 2048 && m.window == 16)
+    #expect(
+      m.sendBufferBytes == 16_384 && m.receiveBufferBytes == 2048 && m.inboxBytes == 2048 && m.window == 16)
     #expect(try valid(mqttConfig("")).mqtt == nil)
   }
 
@@ -62,10 +63,12 @@ func mqttConfig(_ mqtt: String) -> String {
   }
 
   @Test func credentialsAreReadFromTheirFile() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString)")
+      .path
     defer { try? FileManager.default.removeItem(atPath: path) }
     try "board\r\ns3cret\n".write(toFile: path, atomically: true, encoding: .utf8)
-    let config = try valid(mqttConfig(#"{ "broker": "10.0.0.1", "client_id": "g1", "credentials_file": "\#(path)" }"#))
+    let config = try valid(
+      mqttConfig(#"{ "broker": "10.0.0.1", "client_id": "g1", "credentials_file": "\#(path)" }"#))
     let credentials = try config.mqtt!.readCredentials()
     #expect(credentials?.username == Array("board".utf8))
     #expect(credentials?.password == Array("s3cret".utf8))

@@ -76,6 +76,10 @@ final class MQTTBroker {
     process = nil
   }
 
+  /// SIGSTOP: a broker that stops reading (the client's packets wait unacknowledged).
+  func pause() { if let p = process { Foundation.kill(p.processIdentifier, SIGSTOP) } }
+  func resume() { if let p = process { Foundation.kill(p.processIdentifier, SIGCONT) } }
+
   func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
   /// Waits until the log, past its first `after` characters, contains `text`.
@@ -92,30 +96,32 @@ final class MQTTBroker {
   /// mosquitto_sub on `topic` (QoS 1), `%t|%p|%r|%q` per line, once its SUBACK is logged.
   func subscriber(_ id: String, topic: String, count: Int = 100_000, seconds: Int) throws -> MQTTSubscriber {
     let marker = log().count
-    let s = try MQTTSubscriber([
-      "-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-W",
-      "\(seconds)",
-      "-F", "%t|%p|%r|%q",
-    ])
+    let s = try MQTTSubscriber(
+      seconds: Double(seconds),
+      [
+        "-p", "\(port)", "-h", "127.0.0.1", "-i", id, "-q", "1", "-t", topic, "-C", "\(count)", "-F",
+        "%t|%p|%r|%q",
+      ])
     try waitForLog("Sending SUBACK to \(id)", after: marker)
     return s
   }
 
   /// The retained message on `topic` as `topic|payload|retain|qos`, or nil.
   func retained(_ topic: String) throws -> String? {
-    let s = try MQTTSubscriber([
-      "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "-W", "1", "--retained-only",
-      "-F", "%t|%p|%r|%q",
-    ])
+    let s = try MQTTSubscriber(
+      seconds: 1,
+      [
+        "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-C", "1", "--retained-only", "-F",
+        "%t|%p|%r|%q",
+      ])
     return s.lines().first
   }
 
   /// All retained messages under `filter`.
   func allRetained(_ filter: String) throws -> [String] {
-    let s = try MQTTSubscriber([
-      "-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", filter, "-W", "1", "--retained-only",
-      "-F", "%t|%p|%r|%q",
-    ])
+    let s = try MQTTSubscriber(
+      seconds: 1,
+      ["-p", "\(port)", "-h", "127.0.0.1", "-q", "1", "-t", filter, "--retained-only", "-F", "%t|%p|%r|%q"])
     return s.lines()
   }
 
@@ -125,14 +131,18 @@ final class MQTTBroker {
   }
 }
 
-/// A running mosquitto_sub.
+/// A running mosquitto_sub, ended by SIGKILL after `seconds` if its count has not ended it.
+/// Not its own `-W`: that is a SIGALRM, which this test process's threads block and a child
+/// inherits blocked (mosquitto_sub never ended). `timeout` unblocks its own; `stdbuf -oL` keeps
+/// the lines printed before the kill.
 final class MQTTSubscriber {
   private let process = Process()
   private let output = Pipe()
 
-  init(_ arguments: [String]) throws {
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
-    process.arguments = arguments
+  init(seconds: Double, _ arguments: [String]) throws {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments =
+      ["-s", "KILL", "\(seconds)", "/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub"] + arguments
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
@@ -179,8 +189,8 @@ func mqttFreePort() throws -> UInt16 {
 }
 
 /// A simulated board with a button (presses at 0.5 s, 1.5 s; a long press at 2.5 s), a pulse
-/// counter (10 Hz, a reading a second), a threshold on it, a 0.5 s ticker and a `relay` output
-/// no task drives (commandable), with `mqtt` as given.
+/// counter (10 Hz, a reading a second), a threshold on it, a 0.5 s ticker, a PWM at 25 % and a
+/// `relay` output no task drives (commandable), with `mqtt` as given.
 func mqttBoard(_ mqtt: String, in directory: URL) throws -> String {
   let text = """
     {
@@ -190,14 +200,16 @@ func mqttBoard(_ mqtt: String, in directory: URL) throws -> String {
         "button": { "name": "GPIO27", "direction": "input", "bias": "pull-up", "active_low": true },
         "wind": { "name": "GPIO22", "direction": "input", "bias": "pull-up", "active_low": true },
         "fan": { "name": "GPIO18", "direction": "output" },
-        "relay": { "name": "GPIO23", "direction": "output" }
+        "relay": { "name": "GPIO23", "direction": "output" },
+        "dimmer": { "name": "GPIO12", "direction": "output" }
       },
       "tasks": [
         { "name": "button", "kind": "button", "line": "button", "debounce_ms": 20, "long_press_ms": 1000 },
         { "name": "wind", "kind": "pulse_counter", "line": "wind", "edge": "rising", "window_ms": 1000,
           "scale": 2.4, "unit": "km/h" },
         { "name": "gust", "kind": "threshold", "source": "wind", "line": "fan", "on_above": 20, "off_below": 10 },
-        { "name": "tick", "kind": "ticker", "period_ms": 500 }
+        { "name": "tick", "kind": "ticker", "period_ms": 500 },
+        { "name": "dimmer", "kind": "pwm", "line": "dimmer", "period_ms": 100, "duty_percent": 25 }
       ],
       "mqtt": \(mqtt),
       "sim": {
@@ -255,7 +267,8 @@ func payloadObject(_ line: String) -> [String: Any]? {
     #expect(ticks.count == run.events("tick", "tick").count)
     // Availability: online while it ran, offline (retained) after the clean stop.
     #expect(lines.contains("test/e2e1/status|online|0|1") || lines.contains("test/e2e1/status|online|0|0"))
-    #expect(try broker.retained("test/e2e1/status") == "test/e2e1/status|offline|1|0")
+    let status = try broker.retained("test/e2e1/status")
+    #expect(status == "test/e2e1/status|offline|1|0", "\(String(describing: status))")
     // The latest reading and the state are retained; events are not.
     #expect(try broker.retained("test/e2e1/wind/reading") != nil)
     #expect(try broker.retained("test/e2e1/button/press") == nil)
@@ -270,6 +283,7 @@ func payloadObject(_ line: String) -> [String: Any]? {
         "homeassistant/sensor/e2e1/wind/config",
         "homeassistant/binary_sensor/e2e1/gust/config",
         "homeassistant/switch/e2e1/line_relay/config",
+        "homeassistant/number/e2e1/dimmer/config",
       ], "\(configs)")
     let sensor = configs.first { $0.hasPrefix("homeassistant/sensor/e2e1/wind/config|") }.flatMap(
       payloadObject)
@@ -292,26 +306,34 @@ func payloadObject(_ line: String) -> [String: Any]? {
       in: broker.directory)
     let sub = try broker.subscriber("watch", topic: "sensorloop/e2e2/lines/#", seconds: 6)
     let run = try sensorloop(["--config", board, "--duration", "3"]) { _ in
-      // Once it has subscribed: on, a bad payload, a line that is not commandable, toggle.
+      // Once it has subscribed: on, a bad payload, a line that is not commandable, toggle; a
+      // duty, and one out of range.
       try? broker.waitForLog("Sending SUBACK to e2e2")
       try? broker.publish("sensorloop/e2e2/lines/relay/set", "ON")
       try? broker.publish("sensorloop/e2e2/lines/relay/set", "bogus")
       try? broker.publish("sensorloop/e2e2/lines/fan/set", "ON")
       try? broker.publish("sensorloop/e2e2/lines/relay/set", "toggle")
+      try? broker.publish("sensorloop/e2e2/dimmer/duty/set", "60")
+      try? broker.publish("sensorloop/e2e2/dimmer/duty/set", "150")
     }
     #expect(run.status == 0, "\(run.stderr)")
     let commands = run.events("mqtt", "command")
-    #expect(commands.map { $0["value"] as? Bool } == [true, false], "\(run.stdout)")
-    #expect(commands.allSatisfy { $0["line"] as? String == "relay" })
+    let lineCommands = commands.filter { $0["line"] != nil }
+    #expect(lineCommands.map { $0["value"] as? Bool } == [true, false], "\(run.stdout)")
+    #expect(lineCommands.allSatisfy { $0["line"] as? String == "relay" })
+    #expect(commands.filter { $0["pwm"] as? String == "dimmer" }.map { $0["duty_percent"] as? Int } == [60])
     let errors = run.events("mqtt", "error")
     #expect(
-      errors.compactMap { $0["error"] as? String } == ["bad command payload", "unknown command topic"],
-      "\(errors)")
+      errors.compactMap { $0["error"] as? String } == [
+        "bad command payload", "unknown command topic", "bad duty payload",
+      ], "\(errors)")
     #expect(errors.first?["payload"] as? String == "bogus")
     let states = sub.lines().filter { $0.hasPrefix("sensorloop/e2e2/lines/relay/state|") }
     // The initial state after the connect, then each command's.
     #expect(states.map { $0.split(separator: "|")[1] } == ["OFF", "ON", "OFF"], "\(states)")
-    #expect(run.stderr.contains("2 commands, 2 refused"), "\(run.stderr)")
+    #expect(run.stderr.contains("3 commands, 3 refused"), "\(run.stderr)")
+    // The duty's state topic: the configured 25 after the connect, then 60.
+    #expect(try broker.retained("sensorloop/e2e2/dimmer/duty") == "sensorloop/e2e2/dimmer/duty|60|1|0")
   }
 
   @Test func noBrokerAtStartupKeepsRetryingAndTheLoopRuns() throws {
@@ -340,15 +362,19 @@ func payloadObject(_ line: String) -> [String: Any]? {
     let broker = try MQTTBroker()
     try broker.start()
     let board = try mqttBoard(
-      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e4", "keepalive_s": 2 }"#,
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e4", "keepalive_s": 60 }"#,
       in: broker.directory)
     var restartedLog = 0
     let run = try sensorloop(["--config", board, "--duration", "6"]) { _ in
       try? broker.waitForLog("Sending CONNACK to e2e4")
-      Thread.sleep(forTimeInterval: 1)
+      Thread.sleep(forTimeInterval: 0.5)
+      // The broker stops reading: the records sent meanwhile wait for their PUBACK. Then it is
+      // killed (no will, no clean close) and is down for a second: the records made then wait
+      // in the window, never sent.
+      broker.pause()
+      Thread.sleep(forTimeInterval: 1.2)
       broker.kill()
-      // Readings and ticks made while it is down wait in the QoS 1 window.
-      Thread.sleep(forTimeInterval: 1.5)
+      Thread.sleep(forTimeInterval: 1)
       restartedLog = broker.log().count
       try? broker.start()
     }
@@ -356,12 +382,45 @@ func payloadObject(_ line: String) -> [String: Any]? {
     let lost = run.events("mqtt", "error")
     #expect(lost.first?["error"] as? String == "connection lost", "\(lost)")
     #expect(run.events("mqtt", "connected").count == 2, "\(run.stdout)")
-    // After the restart the window's messages came again with DUP set (mosquitto logs `d1, q1`).
     let after = String(broker.log().dropFirst(restartedLog))
+    // The unacknowledged ones came again with DUP set (mosquitto logs `d1, q1`), the never-sent
+    // ones without; each tick of the whole run reached a broker.
     #expect(after.contains("Received PUBLISH from e2e4 (d1, q1"), "\(after.suffix(3000))")
+    #expect(after.contains("Received PUBLISH from e2e4 (d0, q1"), "\(after.suffix(3000))")
+    let ticks = run.events("tick", "tick").count
+    let received = broker.log().components(separatedBy: "'sensorloop/e2e4/tick/tick'").count - 1
+    // (The last tick may still be on its way at the stop.)
+    #expect(received >= ticks - 1, "\(received) of \(ticks) ticks reached a broker")
     // Availability: online again on the new broker (which lost the retained one).
-    #expect(after.contains("'sensorloop/e2e4/status'"), "\(after.suffix(3000))")
+    #expect(
+      after.contains("Received PUBLISH from e2e4 (d0, q0, r1, m0, 'sensorloop/e2e4/status', ... (6 bytes))"),
+      "\(after.suffix(3000))")
     #expect(run.stderr.contains(" resent;"), "\(run.stderr)")
+  }
+
+  @Test func aBrokerThatStopsReadingCostsCountedDropsNotTicks() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    // A window of 2: the broker's silence fills it with the first records after the pause.
+    let board = try mqttBoard(
+      #"{ "broker": "127.0.0.1", "port": \#(broker.port), "client_id": "e2e9", "inflight_window": 2, "keepalive_s": 60 }"#,
+      in: broker.directory)
+    let run = try sensorloop(["--config", board, "--duration", "4"]) { _ in
+      try? broker.waitForLog("Sending CONNACK to e2e9")
+      broker.pause()
+      Thread.sleep(forTimeInterval: 2)
+      broker.resume()
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    // The loop went on: every tick on time, on stdout.
+    #expect((7...8).contains(run.events("tick", "tick").count), "\(run.stdout)")
+    // Records that found the window full were dropped whole and counted.
+    let line = run.stderr.split(separator: "\n").first { $0.hasPrefix("mqtt: ") }.map(String.init) ?? ""
+    let full = line.components(separatedBy: " window full").first?.split(separator: " ").last.flatMap {
+      Int($0)
+    }
+    #expect((full ?? 0) > 0, "\(line)")
+    #expect(!line.contains(" 0 dropped"), "\(line)")
   }
 
   @Test func aKilledSensorloopLeavesTheLastWill() throws {
@@ -447,7 +506,7 @@ func payloadObject(_ line: String) -> [String: Any]? {
     #expect(check.status == 0, "\(check.stderr)")
     #expect(
       check.stdout.contains(
-        "mqtt bytes  15360 (send 8192, receive 2048, inbox 2048, window 8 x 512, strings 1024)\n"),
+        "mqtt bytes  17408 (send 8192, receive 2048, inbox 2048, window 8 x 512, strings 1024)\n"),
       "\(check.stdout)")
   }
 }
