@@ -9,7 +9,7 @@ board publishing Tests/HomeAssistant/board.json (the sensorloop program, or stan
 4. a switch turned on, then off, in Home Assistant (REST service calls): the command arrives
    on the broker (`<prefix>/lines/relay/set`, seen by an MQTT subscriber), the board applies
    it (its `command` record in the board's output) and confirms it (Home Assistant's state
-   follows the board's state topic);
+   follows the board's state topic); the same for the pwm task's duty, a `number` set to 60;
 5. the board killed (SIGKILL): the broker publishes its last will and every entity becomes
    `unavailable`.
 
@@ -139,6 +139,12 @@ def expected_entities(board: dict) -> list[dict]:
             "state_text": "on or off",
         },
         {
+            "name": f"{device} dimmer", "domain": "number", "unique_id": "ha_board_dimmer",
+            "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
+            "state": lambda s: number(s) == 25,
+            "state_text": "25 (the pwm task's duty_percent)",
+        },
+        {
             "name": f"{device} relay", "domain": "switch", "unique_id": "ha_board_line_relay",
             "attributes": {},
             "state": lambda s: s == "off",
@@ -252,8 +258,8 @@ class Subscriber:
         self.client.disconnect()
 
 
-def command_records(path: str, line: str) -> list[bool]:
-    """The values of the board's `command` records for `line`, in order."""
+def command_records(path: str, line: str, key: str = "line", field: str = "value") -> list:
+    """The `field` of the board's `command` records whose `key` is `line`, in order."""
     values = []
     with open(path, errors="replace") as f:
         for text in f:
@@ -261,8 +267,8 @@ def command_records(path: str, line: str) -> list[bool]:
                 r = json.loads(text)
             except ValueError:
                 continue
-            if r.get("task") == "mqtt" and r.get("event") == "command" and r.get("line") == line:
-                values.append(r.get("value"))
+            if r.get("task") == "mqtt" and r.get("event") == "command" and r.get(key) == line:
+                values.append(r.get(field))
     return values
 
 
@@ -288,6 +294,31 @@ def check_switch(ha: HA, args, board: dict, entity_id: str, report: Report) -> N
             confirmed = wait_for(lambda: ha.states()[f"{board['board']} relay"]["state"] == state, 10, 0.2)
             report.check(bool(confirmed), f"{entity_id} is {state} (the board's state topic confirms)",
                          f"state is {ha.states()[board['board'] + ' relay']['state']!r} after 10 s")
+    finally:
+        sub.stop()
+
+
+def check_number(ha: HA, args, board: dict, entity_id: str, report: Report) -> None:
+    """Checks 4 for the pwm task's duty: number.set_value 60 in Home Assistant."""
+    prefix = board["mqtt"]["topic_prefix"]
+    topic = f"{prefix}/dimmer/duty/set"
+    sub = Subscriber(args.mqtt_port, topic)
+    try:
+        if not report.check(sub.subscribed.wait(10), f"subscribed to {topic}", "no SUBACK in 10 s"):
+            return
+        status, body = ha.request("POST", "/api/services/number/set_value", {"entity_id": entity_id, "value": 60})
+        report.check(status == 200, f"POST /api/services/number/set_value {entity_id} 60", f"HTTP {status}: {body}")
+        wait_for(lambda: sub.messages, 10, 0.1)
+        report.check(sub.messages[:1] == [(topic, b"60")], f"the broker carries {topic} 60",
+                     f"seen: {sub.messages or 'nothing in 10 s'}")
+        applied = wait_for(lambda: command_records(args.board_output, "dimmer", "pwm", "duty_percent")[-1:] == [60],
+                           10, 0.2)
+        report.check(bool(applied), "the board applied it: a command record pwm dimmer duty_percent=60",
+                     f"records: {command_records(args.board_output, 'dimmer', 'pwm', 'duty_percent')}")
+        name = f"{board['board']} dimmer"
+        confirmed = wait_for(lambda: ha.states()[name]["state"] in ("60", "60.0"), 10, 0.2)
+        report.check(bool(confirmed), f"{entity_id} is 60 (the board's duty topic confirms)",
+                     f"state is {ha.states()[name]['state']!r} after 10 s")
     finally:
         sub.stop()
 
@@ -328,6 +359,11 @@ def main() -> int:
         check_switch(ha, args, board, relay, report)
     else:
         report.fail("switch checks: no relay switch in Home Assistant")
+    dimmer = entity_ids.get(f"{board['board']} dimmer")
+    if dimmer:
+        check_number(ha, args, board, dimmer, report)
+    else:
+        report.fail("number checks: no dimmer number in Home Assistant")
     if entity_ids:
         check_availability(ha, args, list(entity_ids), report)
     print(f"checks: {report.passed + report.failed}, ok {report.passed}, failed {report.failed}")

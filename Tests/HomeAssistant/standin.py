@@ -10,7 +10,8 @@ discovery payloads of README.md's "MQTT"), with paho-mqtt (installed with Home A
 - records as JSON on `<prefix>/<task>/<event>` (a threshold's on/off on `<prefix>/<task>/state`);
 - commands on `<prefix>/lines/<line>/set` (ON/OFF/TOGGLE), confirmed on `.../state`, retained,
   and printed as a record (`{"task":"mqtt","event":"command","line":...,"value":...}`), as the
-  program prints its records on stdout.
+  program prints its records on stdout; a `pwm` task as a `number` (0...100 %), its duty set on
+  `<prefix>/<task>/duty/set` and confirmed on `<prefix>/<task>/duty`.
 
 Readings follow the board's `sim` section roughly (the file values in turn, pulses' rate times
 scale); it is a stand-in for the harness, not a simulator.
@@ -60,6 +61,7 @@ def main() -> None:
         name for name, line in board["lines"].items() if line["direction"] == "output" and name not in driven
     ]
     values = {name: bool(board["lines"][name].get("initial", 0)) for name in commandable}
+    duties = {t["name"]: t["duty_percent"] for t in tasks if t["kind"] == "pwm"}
 
     def entity(name: str, unique: str, fields: dict) -> dict:
         return {"name": name, "unique_id": f"{node}_{unique}", **fields, "availability_topic": status,
@@ -96,6 +98,10 @@ def main() -> None:
                 discovery.append((f"device_automation/{node}/{name}_{event}", {
                     "automation_type": "trigger", "topic": f"{prefix}/{name}/{event}", "type": kind_,
                     "subtype": name, "device": device}))
+        elif kind == "pwm":
+            discovery.append((f"number/{node}/{name}", entity(name, name, {
+                "command_topic": f"{prefix}/{name}/duty/set", "state_topic": f"{prefix}/{name}/duty",
+                "min": 0, "max": 100, "step": 1, "unit_of_measurement": "%", "mode": "slider"})))
     for line in commandable:
         discovery.append((f"switch/{node}/line_{line}", entity(line, f"line_{line}", {
             "command_topic": f"{prefix}/lines/{line}/set", "state_topic": f"{prefix}/lines/{line}/state",
@@ -114,10 +120,22 @@ def main() -> None:
             c.publish(f"{dprefix}/{topic}/config", json.dumps(payload, ensure_ascii=False), qos=0, retain=True)
         for line, value in values.items():
             c.publish(f"{prefix}/lines/{line}/state", "ON" if value else "OFF", qos=m.get("qos", 0), retain=True)
+        for task, duty in duties.items():
+            c.publish(f"{prefix}/{task}/duty", str(duty), qos=m.get("qos", 0), retain=True)
+            c.subscribe(f"{prefix}/{task}/duty/set", qos=1)
         c.subscribe(f"{prefix}/lines/+/set", qos=1)
 
     def on_message(c, userdata, msg):
         parts = msg.topic.split("/")
+        if msg.topic.endswith("/duty/set") and parts[-3] in duties:
+            text = msg.payload.decode(errors="replace").strip()
+            if not text.isdigit() or int(text) > 100:
+                out(record("mqtt", "error", error="bad duty payload", topic=msg.topic, payload=text))
+                return
+            duties[parts[-3]] = int(text)
+            out(record("mqtt", "command", pwm=parts[-3], duty_percent=int(text)))
+            c.publish(f"{prefix}/{parts[-3]}/duty", text, qos=m.get("qos", 0), retain=True)
+            return
         line = parts[-2] if len(parts) >= 3 and parts[-1] == "set" else None
         word = msg.payload.decode(errors="replace").strip().lower()
         if line not in values or word not in ("on", "off", "toggle", "1", "0", "true", "false"):
