@@ -1,0 +1,374 @@
+"""The checks of Tests/HomeAssistant/run, against a running Home Assistant, its mosquitto and a
+board publishing Tests/HomeAssistant/board.json (the sensorloop program, or standin.py):
+
+1. the REST API answers with the long-lived token;
+2. the board's entities appear (found by their friendly names, "<board> <task>") with the
+   names, units, device classes, state classes and states the board's records imply;
+3. over the websocket API: one device for the board (its identifiers, name, manufacturer), every
+   entity registered to it with its unique id, and the button's three device triggers;
+4. a switch turned on, then off, in Home Assistant (REST service calls): the command arrives
+   on the broker (`<prefix>/lines/relay/set`, seen by an MQTT subscriber), the board applies
+   it (its `command` record in the board's output) and confirms it (Home Assistant's state
+   follows the board's state topic); the same for the pwm task's duty, a `number` set to 60;
+5. the board killed (SIGKILL): the broker publishes its last will and every entity becomes
+   `unavailable`.
+
+Prints one `ok` or `FAIL` line per check and exits 1 if any failed.
+
+Usage: check.py --url URL --token-file F --mqtt-port P --board BOARD_JSON --board-pid PID
+                --board-output FILE
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import aiohttp
+import paho.mqtt.client as mqtt
+
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, what: str) -> None:
+        self.passed += 1
+        print(f"ok   {what}", flush=True)
+
+    def fail(self, what: str) -> None:
+        self.failed += 1
+        print(f"FAIL {what}", flush=True)
+
+    def check(self, condition: bool, what: str, why: str = "") -> bool:
+        if condition:
+            self.ok(what)
+        else:
+            self.fail(f"{what}: {why}" if why else what)
+        return condition
+
+
+class HA:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                text = r.read().decode()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    def states(self) -> dict[str, dict]:
+        """Every state by friendly name."""
+        status, body = self.request("GET", "/api/states")
+        if status != 200:
+            raise RuntimeError(f"GET /api/states: HTTP {status}: {body}")
+        return {s["attributes"].get("friendly_name", s["entity_id"]): s for s in body}
+
+
+def wait_for(predicate, timeout: float, step: float = 0.5):
+    """Calls predicate until it returns something truthy or timeout seconds pass; returns the
+    last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def expected_entities(board: dict) -> list[dict]:
+    """What Home Assistant must show for Tests/HomeAssistant/board.json: one entry per entity,
+    with the attributes it must have (None: must be absent) and a test of its state."""
+    device = board["board"]
+    temps = {v * 0.001 for f in board["sim"]["files"] for v in f["values"]}
+
+    def number(text: str) -> float | None:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    def integer(text: str) -> bool:
+        return number(text) is not None and float(text).is_integer()
+
+    return [
+        {
+            "name": f"{device} soc_temp", "domain": "sensor", "unique_id": "ha_board_soc_temp",
+            "attributes": {"unit_of_measurement": "°C", "device_class": "temperature",
+                           "state_class": "measurement"},
+            "state": lambda s: number(s) is not None and any(abs(number(s) - t) < 0.01 for t in temps),
+            "state_text": f"one of the sampler's values {sorted(temps)}",
+        },
+        {
+            "name": f"{device} wind", "domain": "sensor", "unique_id": "ha_board_wind",
+            "attributes": {"unit_of_measurement": "km/h", "device_class": "wind_speed",
+                           "state_class": "measurement"},
+            # 10 Hz pulses, a 1 s window, 2.4 km/h per pulse per second: 24 (one pulse either way
+            # at a window's edge).
+            "state": lambda s: number(s) is not None and 21.5 <= number(s) <= 26.5,
+            "state_text": "24 km/h (10 Hz x 2.4), 21.6...26.4",
+        },
+        {
+            "name": f"{device} knob", "domain": "sensor", "unique_id": "ha_board_knob",
+            "attributes": {"unit_of_measurement": None, "device_class": None, "state_class": "measurement"},
+            "state": integer,
+            "state_text": "an integer position",
+        },
+        {
+            "name": f"{device} fan", "domain": "binary_sensor", "unique_id": "ha_board_fan",
+            "attributes": {"device_class": None},
+            "state": lambda s: s in ("on", "off"),
+            "state_text": "on or off",
+        },
+        {
+            "name": f"{device} dimmer", "domain": "number", "unique_id": "ha_board_dimmer",
+            "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
+            "state": lambda s: number(s) == 25,
+            "state_text": "25 (the pwm task's duty_percent)",
+        },
+        {
+            "name": f"{device} relay", "domain": "switch", "unique_id": "ha_board_line_relay",
+            "attributes": {},
+            "state": lambda s: s == "off",
+            "state_text": "off (the line's initial 0)",
+        },
+    ]
+
+
+def check_entities(ha: HA, board: dict, report: Report, timeout: float) -> dict[str, str]:
+    """Checks 2; returns entity ids by friendly name."""
+    expected = expected_entities(board)
+    names = [e["name"] for e in expected]
+    states = wait_for(lambda: (lambda s: s if all(n in s for n in names) else None)(ha.states()), timeout, 1.0)
+    states = states or ha.states()
+    found = {}
+    for e in expected:
+        s = states.get(e["name"])
+        if not s:
+            mqtt_like = sorted(n for n in states if n.startswith(board["board"]))
+            report.fail(f"entity '{e['name']}' appears in Home Assistant: not there after {timeout:.0f} s "
+                        f"(entities of the board: {mqtt_like or 'none'}; {len(states)} states in all)")
+            continue
+        found[e["name"]] = s["entity_id"]
+        report.check(s["entity_id"].startswith(e["domain"] + "."), f"'{e['name']}' is a {e['domain']}",
+                     f"it is {s['entity_id']}")
+    # States arrive with the board's records (every second; a threshold only when it crosses).
+    def settled():
+        now = ha.states()
+        return now if all(e["state"](now[e["name"]]["state"]) for e in expected if e["name"] in now) else None
+
+    states = wait_for(settled, 30, 1.0) or ha.states()
+    for e in expected:
+        s = states.get(e["name"])
+        if not s:
+            continue
+        attrs = s["attributes"]
+        for key, want in e["attributes"].items():
+            have = attrs.get(key)
+            report.check(have == want, f"{s['entity_id']} {key} = {want!r}", f"it is {have!r}")
+        report.check(e["state"](s["state"]), f"{s['entity_id']} state {s['state']!r} is {e['state_text']}",
+                     f"state is {s['state']!r}")
+    return found
+
+
+async def websocket_checks(url: str, token: str, board: dict, entity_ids: dict[str, str], report: Report) -> None:
+    """Checks 3."""
+    ws_url = url.replace("http://", "ws://").rstrip("/") + "/api/websocket"
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url) as ws:
+            assert (await ws.receive_json())["type"] == "auth_required"
+            await ws.send_json({"type": "auth", "access_token": token})
+            auth = await ws.receive_json()
+            if not report.check(auth["type"] == "auth_ok", "websocket API accepts the token", str(auth)):
+                return
+            ids = iter(range(1, 1000))
+
+            async def call(message: dict):
+                n = next(ids)
+                await ws.send_json({"id": n, **message})
+                while True:
+                    r = await ws.receive_json()
+                    if r.get("id") == n:
+                        if not r.get("success"):
+                            raise RuntimeError(f"{message['type']}: {r.get('error')}")
+                        return r["result"]
+
+            devices = await call({"type": "config/device_registry/list"})
+            node = board["mqtt"]["client_id"]
+            mine = [d for d in devices if ["mqtt", node] in d["identifiers"]]
+            if not report.check(len(mine) == 1, f"one device with identifiers [mqtt, {node}]",
+                                f"{len(mine)} found among {len(devices)}"):
+                return
+            device = mine[0]
+            report.check(device["name"] == board["board"], f"device name {board['board']!r}", repr(device["name"]))
+            report.check(device["manufacturer"] == "sensorloop", "device manufacturer 'sensorloop'",
+                         repr(device["manufacturer"]))
+            entities = await call({"type": "config/entity_registry/list"})
+            by_id = {e["entity_id"]: e for e in entities}
+            for e in expected_entities(board):
+                entity_id = entity_ids.get(e["name"])
+                if not entity_id:
+                    continue
+                reg = by_id.get(entity_id, {})
+                report.check(reg.get("device_id") == device["id"] and reg.get("platform") == "mqtt"
+                             and reg.get("unique_id") == e["unique_id"],
+                             f"{entity_id}: mqtt entity {e['unique_id']} of the board's device",
+                             f"registry: platform {reg.get('platform')}, unique_id {reg.get('unique_id')}, "
+                             f"device {reg.get('device_id')}")
+            triggers = await call({"type": "device_automation/trigger/list", "device_id": device["id"]})
+            have = sorted((t.get("type"), t.get("subtype")) for t in triggers if t.get("domain") == "mqtt")
+            want = sorted([("button_short_press", "button"), ("button_short_release", "button"),
+                           ("button_long_press", "button")])
+            report.check(have == want, "the button's device triggers: press, release, long press", f"{have}")
+
+
+class Subscriber:
+    """An MQTT subscriber on the test's broker: the messages on one topic, in order."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(client_id=f"ha-check-{os.getpid()}", clean_session=True)
+        self.client.on_connect = lambda c, u, f, rc: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, q: self.subscribed.set()
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def command_records(path: str, line: str, key: str = "line", field: str = "value") -> list:
+    """The `field` of the board's `command` records whose `key` is `line`, in order."""
+    values = []
+    with open(path, errors="replace") as f:
+        for text in f:
+            try:
+                r = json.loads(text)
+            except ValueError:
+                continue
+            if r.get("task") == "mqtt" and r.get("event") == "command" and r.get(key) == line:
+                values.append(r.get(field))
+    return values
+
+
+def check_switch(ha: HA, args, board: dict, entity_id: str, report: Report) -> None:
+    """Checks 4."""
+    prefix = board["mqtt"]["topic_prefix"]
+    topic = f"{prefix}/lines/relay/set"
+    sub = Subscriber(args.mqtt_port, topic)
+    try:
+        if not report.check(sub.subscribed.wait(10), f"subscribed to {topic}", "no SUBACK in 10 s"):
+            return
+        for service, payload, state, value in (("turn_on", b"ON", "on", True), ("turn_off", b"OFF", "off", False)):
+            before = len(sub.messages)
+            status, body = ha.request("POST", f"/api/services/switch/{service}", {"entity_id": entity_id})
+            report.check(status == 200, f"POST /api/services/switch/{service} {entity_id}", f"HTTP {status}: {body}")
+            arrived = wait_for(lambda: len(sub.messages) > before, 10, 0.1)
+            got = sub.messages[before:]
+            report.check(arrived and got[0] == (topic, payload), f"the broker carries {topic} {payload.decode()}",
+                         f"seen: {got or 'nothing in 10 s'}")
+            records = wait_for(lambda: command_records(args.board_output, "relay")[-1:] == [value], 10, 0.2)
+            report.check(bool(records), f"the board applied it: a command record relay value={str(value).lower()}",
+                         f"command records for relay: {command_records(args.board_output, 'relay')}")
+            confirmed = wait_for(lambda: ha.states()[f"{board['board']} relay"]["state"] == state, 10, 0.2)
+            report.check(bool(confirmed), f"{entity_id} is {state} (the board's state topic confirms)",
+                         f"state is {ha.states()[board['board'] + ' relay']['state']!r} after 10 s")
+    finally:
+        sub.stop()
+
+
+def check_number(ha: HA, args, board: dict, entity_id: str, report: Report) -> None:
+    """Checks 4 for the pwm task's duty: number.set_value 60 in Home Assistant."""
+    prefix = board["mqtt"]["topic_prefix"]
+    topic = f"{prefix}/dimmer/duty/set"
+    sub = Subscriber(args.mqtt_port, topic)
+    try:
+        if not report.check(sub.subscribed.wait(10), f"subscribed to {topic}", "no SUBACK in 10 s"):
+            return
+        status, body = ha.request("POST", "/api/services/number/set_value", {"entity_id": entity_id, "value": 60})
+        report.check(status == 200, f"POST /api/services/number/set_value {entity_id} 60", f"HTTP {status}: {body}")
+        wait_for(lambda: sub.messages, 10, 0.1)
+        report.check(sub.messages[:1] == [(topic, b"60")], f"the broker carries {topic} 60",
+                     f"seen: {sub.messages or 'nothing in 10 s'}")
+        applied = wait_for(lambda: command_records(args.board_output, "dimmer", "pwm", "duty_percent")[-1:] == [60],
+                           10, 0.2)
+        report.check(bool(applied), "the board applied it: a command record pwm dimmer duty_percent=60",
+                     f"records: {command_records(args.board_output, 'dimmer', 'pwm', 'duty_percent')}")
+        name = f"{board['board']} dimmer"
+        confirmed = wait_for(lambda: ha.states()[name]["state"] in ("60", "60.0"), 10, 0.2)
+        report.check(bool(confirmed), f"{entity_id} is 60 (the board's duty topic confirms)",
+                     f"state is {ha.states()[name]['state']!r} after 10 s")
+    finally:
+        sub.stop()
+
+
+def check_availability(ha: HA, args, names: list[str], report: Report) -> None:
+    """Checks 5."""
+    os.kill(args.board_pid, signal.SIGKILL)
+    gone = wait_for(lambda: all(ha.states()[n]["state"] == "unavailable" for n in names), 20, 0.5)
+    states = ha.states()
+    report.check(bool(gone), f"board killed: its {len(names)} entities become unavailable (last will)",
+                 ", ".join(f"{n}: {states[n]['state']}" for n in names))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True)
+    p.add_argument("--token-file", required=True)
+    p.add_argument("--mqtt-port", type=int, required=True)
+    p.add_argument("--board", required=True)
+    p.add_argument("--board-pid", type=int, required=True)
+    p.add_argument("--board-output", required=True)
+    p.add_argument("--timeout", type=float, default=60)
+    args = p.parse_args()
+    board = json.load(open(args.board))
+    token = open(args.token_file).read().strip()
+    ha = HA(args.url, token)
+    report = Report()
+    started = time.monotonic()
+
+    status, body = ha.request("GET", "/api/")
+    if not report.check(status == 200, "REST API answers with the long-lived token", f"HTTP {status}: {body}"):
+        return 1
+    entity_ids = check_entities(ha, board, report, args.timeout)
+    print(f"     (entities and states checked {time.monotonic() - started:.1f} s after the API answered)")
+    asyncio.run(websocket_checks(args.url, token, board, entity_ids, report))
+    relay = entity_ids.get(f"{board['board']} relay")
+    if relay:
+        check_switch(ha, args, board, relay, report)
+    else:
+        report.fail("switch checks: no relay switch in Home Assistant")
+    dimmer = entity_ids.get(f"{board['board']} dimmer")
+    if dimmer:
+        check_number(ha, args, board, dimmer, report)
+    else:
+        report.fail("number checks: no dimmer number in Home Assistant")
+    if entity_ids:
+        check_availability(ha, args, list(entity_ids), report)
+    print(f"checks: {report.passed + report.failed}, ok {report.passed}, failed {report.failed}")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

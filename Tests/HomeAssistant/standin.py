@@ -1,0 +1,191 @@
+"""A stand-in for `sensorloop --config board.json` with an `mqtt` section, for when the program
+in this tree has no MQTT yet: publishes what the program publishes (the topic layout and
+discovery payloads of README.md's "MQTT"), with paho-mqtt (installed with Home Assistant).
+
+- availability `<prefix>/status`: `online` retained, `offline` as the last will;
+- discovery configs, retained, under `<discovery_prefix>/<component>/<client_id>/<object>/config`:
+  readings (`sampler`, `pulse_counter`) and the encoder's position as `sensor`, a threshold as
+  `binary_sensor`, a button's press/release/long press as device triggers, every output line no
+  task drives as `switch`;
+- records as JSON on `<prefix>/<task>/<event>` (a threshold's on/off on `<prefix>/<task>/state`);
+- commands on `<prefix>/lines/<line>/set` (ON/OFF/TOGGLE), confirmed on `.../state`, retained,
+  and printed as a record (`{"task":"mqtt","event":"command","line":...,"value":...}`), as the
+  program prints its records on stdout; a `pwm` task as a `number` (0...100 %), its duty set on
+  `<prefix>/<task>/duty/set` and confirmed on `<prefix>/<task>/duty`.
+
+Readings follow the board's `sim` section roughly (the file values in turn, pulses' rate times
+scale); it is a stand-in for the harness, not a simulator.
+
+Usage: standin.py BOARD_JSON
+"""
+
+import json
+import sys
+import time
+
+import paho.mqtt.client as mqtt
+
+UNITS = {
+    "°C": ("°C", "temperature"),
+    "C": ("°C", "temperature"),
+    "km/h": ("km/h", "wind_speed"),
+    "m/s": ("m/s", "wind_speed"),
+    "hPa": ("hPa", "pressure"),
+    "V": ("V", "voltage"),
+}
+
+
+def record(task: str, event: str, **fields) -> dict:
+    r = {"t_ns": time.monotonic_ns(), "task": task, "event": event}
+    r.update(fields)
+    return r
+
+
+def main() -> None:
+    board = json.load(open(sys.argv[1]))
+    m = board["mqtt"]
+    node = m["client_id"]
+    prefix = m.get("topic_prefix", f"sensorloop/{node}")
+    dprefix = m.get("discovery_prefix", "homeassistant")
+    status = f"{prefix}/status"
+    device = {
+        "identifiers": [node],
+        "name": board["board"],
+        "manufacturer": "sensorloop",
+        "model": "sensorloop",
+        "sw_version": "0.1.0",
+    }
+    tasks = board["tasks"]
+    driven = {t["line"] for t in tasks if t["kind"] in ("heartbeat", "pwm", "threshold")}
+    commandable = [
+        name for name, line in board["lines"].items() if line["direction"] == "output" and name not in driven
+    ]
+    values = {name: bool(board["lines"][name].get("initial", 0)) for name in commandable}
+    duties = {t["name"]: t["duty_percent"] for t in tasks if t["kind"] == "pwm"}
+
+    def entity(name: str, unique: str, fields: dict) -> dict:
+        return {"name": name, "unique_id": f"{node}_{unique}", **fields, "availability_topic": status,
+                "device": device}
+
+    def reading_fields(task: str, unit: str) -> dict:
+        f = {"state_topic": f"{prefix}/{task}/reading", "value_template": "{{ value_json.value }}"}
+        ha_unit, device_class = UNITS.get(unit, (unit, None))
+        if ha_unit:
+            f["unit_of_measurement"] = ha_unit
+        if device_class:
+            f["device_class"] = device_class
+        f["state_class"] = "measurement"
+        return f
+
+    discovery = []
+    for t in tasks:
+        name, kind = t["name"], t["kind"]
+        if kind in ("sampler", "pulse_counter"):
+            discovery.append((f"sensor/{node}/{name}", entity(name, name, reading_fields(name, t.get("unit", "")))))
+        elif kind == "encoder":
+            discovery.append((f"sensor/{node}/{name}", entity(name, name, {
+                "state_topic": f"{prefix}/{name}/step", "value_template": "{{ value_json.position }}",
+                "state_class": "measurement"})))
+        elif kind == "threshold":
+            discovery.append((f"binary_sensor/{node}/{name}", entity(name, name, {
+                "state_topic": f"{prefix}/{name}/state", "value_template": "{{ value_json.event }}",
+                "payload_on": "on", "payload_off": "off"})))
+        elif kind == "button":
+            events = [("press", "button_short_press"), ("release", "button_short_release")]
+            if "long_press_ms" in t:
+                events.append(("long_press", "button_long_press"))
+            for event, kind_ in events:
+                discovery.append((f"device_automation/{node}/{name}_{event}", {
+                    "automation_type": "trigger", "topic": f"{prefix}/{name}/{event}", "type": kind_,
+                    "subtype": name, "device": device}))
+        elif kind == "pwm":
+            discovery.append((f"number/{node}/{name}", entity(name, name, {
+                "command_topic": f"{prefix}/{name}/duty/set", "state_topic": f"{prefix}/{name}/duty",
+                "min": 0, "max": 100, "step": 1, "unit_of_measurement": "%", "mode": "slider"})))
+    for line in commandable:
+        discovery.append((f"switch/{node}/line_{line}", entity(line, f"line_{line}", {
+            "command_topic": f"{prefix}/lines/{line}/set", "state_topic": f"{prefix}/lines/{line}/state",
+            "payload_on": "ON", "payload_off": "OFF"})))
+
+    def out(r: dict) -> None:
+        print(json.dumps(r, ensure_ascii=False, separators=(",", ":")), flush=True)
+
+    client = mqtt.Client(client_id=node, clean_session=True)
+    client.will_set(status, "offline", qos=1, retain=True)
+
+    def on_connect(c, userdata, flags, rc):
+        out(record("mqtt", "connected", connections=1))
+        c.publish(status, "online", qos=1, retain=True)
+        for topic, payload in discovery:
+            c.publish(f"{dprefix}/{topic}/config", json.dumps(payload, ensure_ascii=False), qos=0, retain=True)
+        for line, value in values.items():
+            c.publish(f"{prefix}/lines/{line}/state", "ON" if value else "OFF", qos=m.get("qos", 0), retain=True)
+        for task, duty in duties.items():
+            c.publish(f"{prefix}/{task}/duty", str(duty), qos=m.get("qos", 0), retain=True)
+            c.subscribe(f"{prefix}/{task}/duty/set", qos=1)
+        c.subscribe(f"{prefix}/lines/+/set", qos=1)
+
+    def on_message(c, userdata, msg):
+        parts = msg.topic.split("/")
+        if msg.topic.endswith("/duty/set") and parts[-3] in duties:
+            text = msg.payload.decode(errors="replace").strip()
+            if not text.isdigit() or int(text) > 100:
+                out(record("mqtt", "error", error="bad duty payload", topic=msg.topic, payload=text))
+                return
+            duties[parts[-3]] = int(text)
+            out(record("mqtt", "command", pwm=parts[-3], duty_percent=int(text)))
+            c.publish(f"{prefix}/{parts[-3]}/duty", text, qos=m.get("qos", 0), retain=True)
+            return
+        line = parts[-2] if len(parts) >= 3 and parts[-1] == "set" else None
+        word = msg.payload.decode(errors="replace").strip().lower()
+        if line not in values or word not in ("on", "off", "toggle", "1", "0", "true", "false"):
+            out(record("mqtt", "error", error="bad command", topic=msg.topic, payload=word))
+            return
+        value = (not values[line]) if word == "toggle" else word in ("on", "1", "true")
+        values[line] = value
+        out(record("mqtt", "command", line=line, value=value))
+        c.publish(f"{prefix}/lines/{line}/state", "ON" if value else "OFF", qos=m.get("qos", 0), retain=True)
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    client.connect(m["broker"], m.get("port", 1883), keepalive=m.get("keepalive_s", 30))
+    client.loop_start()
+
+    files = {f["path"]: f["values"] for f in board.get("sim", {}).get("files", [])}
+    pulses = {s["line"]: s["frequency_hz"] for s in board.get("sim", {}).get("stimuli", []) if s["kind"] == "pulses"}
+    position, fan_on, tick = 0, None, 0
+    while True:
+        time.sleep(1)
+        tick += 1
+        for t in tasks:
+            name, kind = t["name"], t["kind"]
+            r = None
+            if kind == "sampler":
+                vals = files.get(t["path"], [0])
+                value = vals[tick % len(vals)] * t.get("scale", 1)
+                r = record(name, "reading", value=round(value, 3), unit=t.get("unit", ""))
+                for th in tasks:
+                    if th["kind"] == "threshold" and th["source"] == name:
+                        on = value > th["on_above"] or (fan_on and value >= th["off_below"])
+                        if on != fan_on:
+                            fan_on = on
+                            tr = record(th["name"], "on" if on else "off", value=round(value, 3))
+                            out(tr)
+                            client.publish(f"{prefix}/{th['name']}/state", json.dumps(tr), qos=m.get("qos", 0))
+            elif kind == "pulse_counter":
+                rate = pulses.get(t["line"], 0)
+                r = record(name, "reading", count=rate, rate_hz=rate, value=round(rate * t.get("scale", 1), 3),
+                           unit=t.get("unit", ""))
+            elif kind == "encoder" and tick % 3 == 0:
+                position += 1
+                r = record(name, "step", delta=1, position=position)
+                client.publish(f"{prefix}/{name}/step", json.dumps(r), qos=m.get("qos", 0))
+                out(r)
+                continue
+            if r is not None:
+                out(r)
+                client.publish(f"{prefix}/{name}/{r['event']}", json.dumps(r, ensure_ascii=False), qos=m.get("qos", 0))
+
+
+if __name__ == "__main__":
+    main()
