@@ -265,29 +265,43 @@ extension Kernel where P: ~Copyable {
   @usableFromInline mutating func now() -> Instant { platform.now() }
 
   @usableFromInline mutating func wake(_ waker: Waker) {
-    // One bounds and generation check; a free slot (a waker of a generation never spawned) is
-    // stale too, found by the phase switch rather than by a second check up front.
+    // The common case inline: a current waker of an idle task, one bounds, one generation and
+    // one phase compare. Every other case is `wakeOther`, out of line, so the wake inlined into
+    // every task that signals stays small enough for the optimiser to inline that task's poll
+    // into the run loop (W1: 130.7 instructions per hop with the poll called, 104.2 inlined).
+    let s = Int(waker.slot)
+    if _fastPath(s < slots && slot[s].generation == waker.generation && slot[s].phase == .idle) {
+      slot[s].phase = .queued
+      slot[s].stats.wakes &+= 1
+      ready.push(waker.slot)
+      return
+    }
+    wakeOther(waker)
+  }
+
+  /// `wake` of a waker that is stale or whose task is not idle.
+  @inline(never)
+  mutating func wakeOther(_ waker: Waker) {
     let s = Int(waker.slot)
     guard s < slots, slot[s].generation == waker.generation else {
       counters.staleWakes &+= 1
       return
     }
-    // Compared in order of frequency rather than switched over: a switch compiles to a jump
-    // table, an indirect jump on every wake. `_fastPath`: without it the optimiser tested
-    // `.free` (merged with the stale branch above) and `.running` before `.idle`, six
-    // instructions before the common case instead of two.
-    let phase = slot[s].phase
-    if _fastPath(phase == .idle) {
+    switch slot[s].phase {
+    case .idle:
       slot[s].phase = .queued
       slot[s].stats.wakes &+= 1
       ready.push(waker.slot)
-    } else if phase == .running {
+    case .running:
       slot[s].phase = .runningWoken
       slot[s].stats.wakes &+= 1
-    } else if phase == .free {
+    case .free:
+      // A waker of a generation never spawned.
       counters.staleWakes &+= 1
+    case .queued, .runningWoken:
+      // Already going to be polled.
+      break
     }
-    // .queued, .runningWoken: already going to be polled.
   }
 
   @usableFromInline mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
