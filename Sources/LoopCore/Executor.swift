@@ -125,7 +125,18 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     // own copy of the loop (4 instructions fewer per W1 hop than a test per poll, 2 fewer per W2
     // wake and W3 tick than a test per `pollReady`). The timed copy calls the out-of-line
     // `pollTimed`, so it does not inline a second copy of the tasks' poll.
-    measuresPollTime ? run(timed: true, &world) : run(timed: false, &world)
+    measuresPollTime ? runTimed(&world) : runUntimed(&world)
+  }
+
+  /// `run` with timed polls. A function of its own, as `runUntimed`.
+  @inline(never)
+  private mutating func runTimed(_ world: inout Body.World) -> RunEnd { run(timed: true, &world) }
+
+  /// `run` with untimed polls. A function of its own, with one copy of the loop: W1 measured 3
+  /// instructions per hop fewer than with both copies inlined into `run` (104.2 against 107.2).
+  @inline(never)
+  private mutating func runUntimed(_ world: inout Body.World) -> RunEnd {
+    run(timed: false, &world)
   }
 
   /// `run` with `measuresPollTime` as the constant `timed`.
