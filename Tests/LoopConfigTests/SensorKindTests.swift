@@ -23,8 +23,9 @@ import Testing
     #expect(s.device.isEmpty)  // the only sensor on the bus
     #expect(s.channels.isEmpty)
     #expect(s.keys.elements.map(\.string) == ["temperature"])
-    #expect(s.period == .seconds(1))
-    #expect(s.filters.count == 1 && s.filters[0].isEmpty)
+    #expect(s.period == Duration.seconds(1))
+    #expect(s.filters.count == 1)
+    #expect(s.filters[0].isEmpty)
     #expect(s.sysfsRoot.string == "/sys")
     let byID = try sensor(
       #"{ "name": "tank", "kind": "sensor", "source": { "preset": "ds18b20", "id": "28-0000075c293f" } }"#)
@@ -40,14 +41,17 @@ import Testing
         "filters": { "humidity": [{ "kind": "delta", "minimum": 1 }, { "kind": "heartbeat", "interval_ms": 60000 }],
                      "pressure": [{ "kind": "exponential", "alpha": 0.25 }] } }
       """#)
-    #expect(s.preset == .iio && s.device.string == "bme280")
+    #expect(s.preset == .iio)
+    #expect(s.device.string == "bme280")
     #expect(s.channels.elements.map(\.string) == ["in_temp", "in_humidityrelative", "in_pressure"])
     #expect(s.keys.elements.map(\.string) == ["temperature", "humidity", "pressure"])
-    #expect(s.period == .seconds(10))
+    #expect(s.period == Duration.seconds(10))
     #expect(s.sysfsRoot.string == "/tmp/fake")
     #expect(s.filters[0].isEmpty)
-    #expect(s.filters[1].elements == [.delta(minimum: 1), .heartbeat(interval: .seconds(60))])
-    #expect(s.filters[2].elements == [.exponential(alpha: 0.25)])
+    let humidity: [FilterSpec] = [.delta(minimum: 1), .heartbeat(interval: Duration.seconds(60))]
+    #expect(s.filters[1].elements == humidity)
+    let pressure: [FilterSpec] = [.exponential(alpha: 0.25)]
+    #expect(s.filters[2].elements == pressure)
   }
 
   @Test func everyFilterKindInOneChainForEveryValue() throws {
@@ -62,10 +66,11 @@ import Testing
     #expect(s.keys.elements.map(\.string) == ["voltage0", "voltage1"])
     let chain: [FilterSpec] = [
       .calibrate(measured1: 0.5, actual1: 0, measured2: 3.1, actual2: 100), .median(window: 5),
-      .average(window: 16), .clamp(low: -1e9, high: 1e9), .throttle(interval: .seconds(5)),
+      .average(window: 16), .clamp(low: -1e9, high: 1e9), .throttle(interval: Duration.seconds(5)),
       .delta(minimum: 0.5),
     ]
-    #expect(s.filters[0].elements == chain && s.filters[1].elements == chain)
+    #expect(s.filters[0].elements == chain)
+    #expect(s.filters[1].elements == chain)
   }
 
   @Test func hwmonInputAsOneName() throws {
@@ -75,10 +80,12 @@ import Testing
         "source": { "preset": "hwmon", "device": "cpu_thermal", "inputs": "temp1_input" },
         "filters": [{ "kind": "clamp", "low": -40, "high": 125 }] }
       """#)
-    #expect(s.preset == .hwmon && s.device.string == "cpu_thermal")
+    #expect(s.preset == .hwmon)
+    #expect(s.device.string == "cpu_thermal")
     #expect(s.channels.elements.map(\.string) == ["temp1_input"])
     #expect(s.keys.elements.map(\.string) == ["temp1"])
-    #expect(s.filters[0].elements == [.clamp(low: -40, high: 125)])
+    let clamp: [FilterSpec] = [.clamp(low: -40, high: 125)]
+    #expect(s.filters[0].elements == clamp)
   }
 
   @Test func aThresholdWatchesASensor() throws {
@@ -108,10 +115,16 @@ import Testing
       case .pwmHardware(let servo) = config.tasks[1].kind
     else { throw TestFailure("not pwm_hw") }
     #expect(fan.chip == .driver(ShortPWMName("pwm-bcm2835")))
-    #expect(fan.channel == 1 && fan.period == .microseconds(40) && fan.duty == .nanoseconds(15_000))
-    #expect(fan.polarity == .inversed && fan.sysfsRoot.string == "/tmp/fake")
-    #expect(servo.chip == .number(2) && servo.channel == 0 && servo.duty == .zero)
-    #expect(servo.polarity == .normal && servo.sysfsRoot.string == "/sys")
+    #expect(fan.channel == 1)
+    #expect(fan.period == Duration.microseconds(40))
+    #expect(fan.duty == Duration(nanoseconds: 15_000))
+    #expect(fan.polarity == .inversed)
+    #expect(fan.sysfsRoot.string == "/tmp/fake")
+    #expect(servo.chip == .number(2))
+    #expect(servo.channel == 0)
+    #expect(servo.duty == Duration.zero)
+    #expect(servo.polarity == .normal)
+    #expect(servo.sysfsRoot.string == "/sys")
     let only = try valid(mockConfig(tasks: #"{ "name": "p", "kind": "pwm_hw", "period_us": 1000 }"#))
     guard case .pwmHardware(let p) = only.tasks[0].kind else { throw TestFailure("not pwm_hw") }
     #expect(p.chip == .only)
