@@ -66,7 +66,7 @@ import Testing
     #expect(s.keys.elements.map(\.string) == ["voltage0", "voltage1"])
     let chain: [FilterSpec] = [
       .calibrate(measured1: 0.5, actual1: 0, measured2: 3.1, actual2: 100), .median(window: 5),
-      .average(window: 16), .clamp(low: -1e9, high: 1e9), .throttle(interval: Duration.seconds(5)),
+      .average(window: 16), .clamp(low: 0, high: 1e9), .throttle(interval: Duration.seconds(5)),
       .delta(minimum: 0.5),
     ]
     #expect(s.filters[0].elements == chain)
@@ -134,59 +134,59 @@ import Testing
   static let badCases: [(task: String, expected: String)] = [
     (
       #"{ "name": "s", "kind": "sensor" }"#,
-      #"board.json:5:14: tasks[0]: missing required key "source" (a source object such as {"preset": "ds18b20"})"#
+      #"board.json:5:13: tasks[0]: missing required key "source" (a source object such as {"preset": "ds18b20"})"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "ds18b20", "id": "28-xyz" } }"#,
-      #"board.json:5:77: tasks[0].source.id: expected a 1-Wire temperature sensor's id: its family (10, 22, 28, 3b or 42), '-' and 12 hex digits, as in /sys/bus/w1/devices ("28-0000075c293f"), found "28-xyz""#
+      #"board.json:5:85: tasks[0].source.id: expected a 1-Wire temperature sensor's id: its family (10, 22, 28, 3b or 42), '-' and 12 hex digits, as in /sys/bus/w1/devices ("28-0000075c293f"), found "28-xyz""#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "ds18b20", "device": "x" } }"#,
-      #"board.json:5:71: tasks[0].source.device: unknown key; a ds18b20 source has the keys "preset", "id", "sysfs_root" and "note""#
+      #"board.json:5:79: tasks[0].source.device: unknown key; a ds18b20 source has the keys "preset", "id", "sysfs_root" and "note""#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "iio", "device": "bme280", "chanels": ["in_temp"] } }"#,
-      #"board.json:5:87: tasks[0].source.chanels: unknown key; did you mean "channels"?"#
+      #"board.json:5:95: tasks[0].source.chanels: unknown key; did you mean "channels"?"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "iio", "device": "bme280", "channels": [] } }"#,
-      #"board.json:5:99: tasks[0].source.channels: expected an IIO input channel or an array of 1 to 4 ("in_voltage0", ["in_temp", "in_pressure"]), found an array"#
+      #"board.json:5:107: tasks[0].source.channels: expected an IIO input channel or an array of 1 to 4 ("in_voltage0", ["in_temp", "in_pressure"]), found an array"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "iio", "device": "a", "channels": ["in_temp", "in_temp"] } }"#,
-      #"board.json:5:107: tasks[0].source.channels[1]: the same value is listed twice"#
+      #"board.json:5:114: tasks[0].source.channels[1]: the same value is listed twice"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "imu" } }"#,
-      #"board.json:5:58: tasks[0].source.preset: expected one of "ds18b20", "iio" or "hwmon", found "imu"; did you mean "iio"?"#
+      #"board.json:5:68: tasks[0].source.preset: expected one of "ds18b20", "iio" or "hwmon", found "imu""#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "ds18b20" }, "filters": [{ "kind": "medain", "window": 3 }] }"#,
-      #"board.json:5:97: tasks[0].filters[0].kind: expected one of "average", "median", "exponential", "throttle", "delta", "heartbeat", "clamp" or "calibrate", found "medain"; did you mean "median"?"#
+      #"board.json:5:103: tasks[0].filters[0].kind: expected one of "average", "median", "exponential", "throttle", "delta", "heartbeat", "clamp" or "calibrate", found "medain"; did you mean "median"?"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "ds18b20" }, "filters": [{ "kind": "median", "window": 17 }] }"#,
-      #"board.json:5:117: tasks[0].filters[0].window: expected an integer (values) from 1 to 16, found 17"#
+      #"board.json:5:123: tasks[0].filters[0].window: expected an integer (values) from 1 to 16, found 17"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "iio", "device": "b", "channels": ["in_temp", "in_humidityrelative"] }, "filters": { "humidty": [] } }"#,
-      #"board.json:5:137: tasks[0].filters.humidty: no value of this sensor has this key; did you mean "humidity"?"#
+      #"board.json:5:153: tasks[0].filters.humidty: no value of this sensor has this key; did you mean "humidity"?"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "ds18b20" }, "filters": [{ "kind": "clamp", "low": 5, "high": 1 }] }"#,
-      #"board.json:5:124: tasks[0].filters[0].high: expected a number no lower than low (5), found 1"#
+      #"board.json:5:130: tasks[0].filters[0].high: expected a number no lower than low (5), found 1"#
     ),
     (
       #"{ "name": "s", "kind": "sensor", "source": { "preset": "ds18b20" }, "filters": [{ "kind": "calibrate", "points": [[1, 0], [1, 5]] }] }"#,
-      #"board.json:5:111: tasks[0].filters[0].points: the two measured values must differ"#
+      #"board.json:5:126: tasks[0].filters[0].points: the two measured values must differ"#
     ),
     (
       #"{ "name": "p", "kind": "pwm_hw", "period_us": 40, "duty_percent": 101 }"#,
-      #"board.json:5:69: tasks[0].duty_percent: expected a number from 0 to 100, found 101"#
+      #"board.json:5:79: tasks[0].duty_percent: expected a number from 0 to 100, found 101"#
     ),
     (
       #"{ "name": "p", "kind": "pwm_hw", "period_us": 40, "polarity": "inverted" }"#,
-      #"board.json:5:65: tasks[0].polarity: expected "normal" or "inversed", found "inverted"; did you mean "inversed"?"#
+      #"board.json:5:75: tasks[0].polarity: expected "normal" or "inversed", found "inverted"; did you mean "inversed"?"#
     ),
   ]
 
@@ -204,7 +204,7 @@ import Testing
             { "name": "a", "kind": "pwm_hw", "chip": 0, "channel": 1, "period_us": 40 },
             { "name": "b", "kind": "pwm_hw", "chip": 0, "channel": 1, "period_us": 40 }
             """#))
-        == #"board.json:6:47: tasks[1].channel: tasks[0] already drives this channel of this chip"#)
+        == #"board.json:6:56: tasks[1].channel: tasks[0] already drives this channel of this chip"#)
     let nine = (0..<9).map { #"{ "name": "s\#($0)", "kind": "sensor", "source": { "preset": "ds18b20" } }"# }
     let text = message(mockConfig(tasks: nine.joined(separator: ",\n")))
     #expect(
