@@ -5,7 +5,10 @@ import LoopConfig
 import Testing
 
 @Suite struct BoardsTests {
-  static let files = ["sim.json", "pi-zero-2w.json", "pi-3b.json", "pi-4b.json", "pi-5.json"]
+  static let files = [
+    "sim.json", "pi-zero-2w.json", "pi-3b.json", "pi-4b.json", "pi-5.json", "weather-station.json",
+    "fan-controller.json",
+  ]
 
   @Test(arguments: files) func boardFileLoads(name: String) throws {
     let path = repositoryRoot.appendingPathComponent("Boards").appendingPathComponent(name).path
