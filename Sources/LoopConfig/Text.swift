@@ -109,6 +109,50 @@ extension FixedList: Equatable where Element: Equatable {
   }
 }
 
+/// A list kept on the heap, with `FixedList`'s API: for config values that would make every
+/// `TaskConfig` large if held inline (a sensor's channels and filter chains). The config is
+/// startup-only and may allocate; a small `TaskKind` keeps the copies, compares and switches
+/// of the task table small (binary size, debug codegen time).
+public struct HeapList<Element>: Sendable where Element: Sendable {
+  private var storage: [Element]
+
+  /// An empty list.
+  public init() { storage = [] }
+
+  /// How many elements are held.
+  public var count: Int { storage.count }
+  /// Whether the list holds no elements.
+  public var isEmpty: Bool { storage.isEmpty }
+
+  /// Appends `element`.
+  public mutating func append(_ element: Element) { storage.append(element) }
+
+  /// The element at `index`.
+  public subscript(index: Int) -> Element {
+    get { storage[index] }
+    set { storage[index] = newValue }
+  }
+
+  /// The valid indices, `0..<count`.
+  public var indices: Range<Int> { 0..<storage.count }
+
+  /// The elements as an array.
+  public var elements: [Element] { storage }
+}
+
+extension HeapList: Equatable where Element: Equatable {}
+
+/// Text kept on the heap (a path given once in a config), read back as a `FixedText`.
+public struct HeapText<let capacity: Int>: Equatable, Sendable {
+  private var storage: [UInt8]
+
+  /// `text`'s bytes.
+  public init(_ text: FixedText<capacity>) { storage = text.bytes }
+
+  /// The text.
+  public var text: FixedText<capacity> { FixedText(storage) ?? FixedText() }
+}
+
 // MARK: - Writing into byte buffers
 
 /// Appending text to a byte buffer without `String`: literals, numbers and quoted bytes.

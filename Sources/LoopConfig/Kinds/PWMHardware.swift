@@ -22,7 +22,24 @@ public struct HardwarePWMConfig: Equatable, Sendable {
   /// Active high (`normal`) or low (`inversed`) for the duty.
   public var polarity: PWMPolarity
   /// Where sysfs is mounted: `/sys` on a board, a fake tree in tests.
-  public var sysfsRoot: Path
+  public var sysfsRoot: Path {
+    get { root.text }
+    set { root = HeapText(newValue) }
+  }
+  /// On the heap: inline, 256 bytes in every `TaskConfig`.
+  private var root: HeapText<256>
+
+  init(
+    chip: PWMChipSelector, channel: Int, period: Duration, dutyPercent: DecimalNumber, polarity: PWMPolarity,
+    sysfsRoot: Path
+  ) {
+    self.chip = chip
+    self.channel = channel
+    self.period = period
+    self.dutyPercent = dutyPercent
+    self.polarity = polarity
+    self.root = HeapText(sysfsRoot)
+  }
 
   /// The duty as a time within the period.
   public var duty: Duration {

@@ -18,15 +18,34 @@ public struct SensorConfig: Equatable, Sendable {
   /// `name` (or IIO `label`).
   public var device: Name
   /// iio: the channels (`in_temp`); hwmon: the inputs (`temp1_input`); empty for ds18b20.
-  public var channels: FixedList<4, Name>
+  /// (On the heap, as are the keys, filters and sysfs root: inline they made every `TaskConfig`
+  /// over 1 KB.)
+  public var channels: HeapList<Name>
   /// The key each value has in a record (`temperature`, `voltage0`, `temp1`), by channel.
-  public var keys: FixedList<4, Name>
+  public var keys: HeapList<Name>
   /// How often it is read.
   public var period: Duration
   /// Each value's filter chain, by channel.
-  public var filters: FixedList<4, FixedList<6, FilterSpec>>
+  public var filters: HeapList<HeapList<FilterSpec>>
   /// Where sysfs is mounted: `/sys` on a board, a fake tree in tests.
-  public var sysfsRoot: Path
+  public var sysfsRoot: Path {
+    get { root.text }
+    set { root = HeapText(newValue) }
+  }
+  private var root: HeapText<256>
+
+  init(
+    preset: SensorPreset, device: Name, channels: HeapList<Name>, keys: HeapList<Name>, period: Duration,
+    filters: HeapList<HeapList<FilterSpec>>, sysfsRoot: Path
+  ) {
+    self.preset = preset
+    self.device = device
+    self.channels = channels
+    self.keys = keys
+    self.period = period
+    self.filters = filters
+    self.root = HeapText(sysfsRoot)
+  }
 }
 
 extension SensorConfig: TaskKindDescription {
@@ -73,8 +92,8 @@ extension SensorConfig: TaskKindDescription {
     }
     let index = try v.choice(node, "preset", presets, default: nil)
     var config = SensorConfig(
-      preset: .ds18b20, device: Name(), channels: FixedList(), keys: FixedList(), period: .seconds(1),
-      filters: FixedList(), sysfsRoot: Path("/sys"))
+      preset: .ds18b20, device: Name(), channels: HeapList(), keys: HeapList(), period: .seconds(1),
+      filters: HeapList(), sysfsRoot: Path("/sys"))
     switch index {
     case 0:
       try v.checkObject(
@@ -233,11 +252,11 @@ extension SensorConfig: TaskKindDescription {
 
   /// `filters`: one chain for every value (an array) or a chain per value by its key (an
   /// object); each value's chain by channel.
-  static func readFilters(_ v: inout Validator, _ element: Int, keys: FixedList<4, Name>) throws(ConfigError)
-    -> FixedList<4, FixedList<6, FilterSpec>>
+  static func readFilters(_ v: inout Validator, _ element: Int, keys: HeapList<Name>) throws(ConfigError)
+    -> HeapList<HeapList<FilterSpec>>
   {
-    var chains = FixedList<4, FixedList<6, FilterSpec>>()
-    for _ in keys.indices { chains.append(FixedList()) }
+    var chains = HeapList<HeapList<FilterSpec>>()
+    for _ in keys.indices { chains.append(HeapList()) }
     guard let node = v.doc.member(element, "filters") else { return chains }
     let mark = v.push("filters")
     defer { v.pop(mark) }
@@ -293,7 +312,7 @@ extension SensorConfig: TaskKindDescription {
   }
 
   /// One value's chain: an array of at most `FilterLimits.chain` filter objects.
-  static func readChain(_ v: inout Validator, _ node: Int) throws(ConfigError) -> FixedList<6, FilterSpec> {
+  static func readChain(_ v: inout Validator, _ node: Int) throws(ConfigError) -> HeapList<FilterSpec> {
     guard v.kind(node) == .array else {
       throw v.mismatch(
         .type, at: node, expected: bytes("an array of filters ([{\"kind\": \"median\", \"window\": 5}])"))
@@ -302,7 +321,7 @@ extension SensorConfig: TaskKindDescription {
     if items.count > FilterLimits.chain {
       throw v.capacityError(at: node, most: FilterLimits.chain, of: "filters per value", found: items.count)
     }
-    var chain = FixedList<6, FilterSpec>()
+    var chain = HeapList<FilterSpec>()
     for (position, item) in items.enumerated() {
       let inner = v.push(index: position)
       chain.append(try readFilter(&v, item))
