@@ -45,11 +45,11 @@ extension BoardConfig {
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
     let id = m.clientID.bytes
     var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: Array("/status".utf8))
+    availability.append(contentsOf: bytes("/status"))
     var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: Array("/lines/+/set".utf8))
+    commands.append(contentsOf: bytes("/lines/+/set"))
     var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: Array("/+/duty/set".utf8))
+    duties.append(contentsOf: bytes("/+/duty/set"))
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
@@ -128,24 +128,24 @@ extension BoardConfig {
     var out: [(topic: [UInt8], payload: [UInt8])] = []
     let prefix = m.topicPrefix.bytes
     let node = m.clientID.bytes
-    func topic(_ component: String, _ object: [UInt8]) -> [UInt8] {
-      m.discoveryPrefix.bytes + Array("/\(component)/".utf8) + node + [UInt8(ascii: "/")] + object
-        + Array("/config".utf8)
+    func topic(_ component: StaticString, _ object: [UInt8]) -> [UInt8] {
+      m.discoveryPrefix.bytes + [UInt8(ascii: "/")] + bytes(component) + [UInt8(ascii: "/")] + node
+        + [UInt8(ascii: "/")] + object + bytes("/config")
     }
-    var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
+    var device = bytes("\"device\":{\"identifiers\":[\"") + node + bytes("\"],\"name\":\"")
     device += board.bytes
-    device += Array(
-      "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
+    device += bytes("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
     let availability =
-      Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8)
+      bytes("\"availability_topic\":\"") + prefix + bytes("/status\"")
     func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
-      var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
-      p += [UInt8(ascii: "_")] + uniqueSuffix + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
+      var p = bytes("{\"name\":\"") + name + bytes("\",\"unique_id\":\"") + node
+      p += [UInt8(ascii: "_")] + uniqueSuffix + bytes("\",") + fields + [UInt8(ascii: ",")]
       p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
       return p
     }
-    func state(_ task: [UInt8], _ event: String) -> [UInt8] {
-      Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/\(event)\"".utf8)
+    func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
+      bytes("\"state_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + [UInt8(ascii: "/")] + bytes(event)
+        + [UInt8(ascii: "\"")]
     }
     for i in tasks.indices {
       let name = tasks[i].name.bytes
@@ -158,40 +158,41 @@ extension BoardConfig {
           (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
       case .encoder:
         var f = state(name, "step")
-        f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
+        f += bytes(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
         out.append((topic("sensor", name), entity(name, name, f)))
       case .threshold:
         var f = state(name, "state")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        f += bytes(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
         out.append((topic("binary_sensor", name), entity(name, name, f)))
       case .button(let b):
-        var events: [(String, String)] = [
+        var events: [(StaticString, StaticString)] = [
           ("press", "button_short_press"), ("release", "button_short_release"),
         ]
         if b.longPress != nil { events.append(("long_press", "button_long_press")) }
         for (event, type) in events {
-          var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
-          p += name + Array("/\(event)\",\"type\":\"\(type)\",\"subtype\":\"".utf8) + name
-          p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
-          out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
+          var p = bytes("{\"automation_type\":\"trigger\",\"topic\":\"") + prefix + [UInt8(ascii: "/")]
+          p += name + [UInt8(ascii: "/")] + bytes(event) + bytes("\",\"type\":\"") + bytes(type)
+          p += bytes("\",\"subtype\":\"") + name
+          p += bytes("\",") + device + [UInt8(ascii: "}")]
+          out.append((topic("device_automation", name + [UInt8(ascii: "_")] + bytes(event)), p))
         }
       case .pwm:
         var f =
-          Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
-          + Array("/duty/set\",".utf8)
+          bytes("\"command_topic\":\"") + prefix + [UInt8(ascii: "/")] + name
+          + bytes("/duty/set\",")
         f += state(name, "duty")
-        f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
+        f += bytes(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
         out.append((topic("number", name), entity(name, name, f)))
       default: break
       }
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f = Array("\"command_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
-      f += Array("\"state_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
-      f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
-      out.append((topic("switch", Array("line_".utf8) + id), entity(id, Array("line_".utf8) + id, f)))
+      var f = bytes("\"command_topic\":\"") + prefix + bytes("/lines/") + id + bytes("/set\",")
+      f += bytes("\"state_topic\":\"") + prefix + bytes("/lines/") + id + bytes("/state\"")
+      f += bytes(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
+      out.append((topic("switch", bytes("line_") + id), entity(id, bytes("line_") + id, f)))
     }
     return out
   }
@@ -199,11 +200,11 @@ extension BoardConfig {
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
   func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8]) -> [UInt8] {
-    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.value }}\"".utf8)
+    var f = stateTopic + bytes(",\"value_template\":\"{{ value_json.value }}\"")
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
-    if let deviceClass { f += Array(",\"device_class\":\"\(deviceClass)\"".utf8) }
-    f += Array(",\"state_class\":\"\(stateClass)\"".utf8)
+    if !haUnit.isEmpty { f += bytes(",\"unit_of_measurement\":\"") + haUnit + [UInt8(ascii: "\"")] }
+    if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
+    f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
     return f
   }
 }
@@ -211,27 +212,32 @@ extension BoardConfig {
 extension MQTTConfig {
   /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
   /// and the state class (`measurement`; `total_increasing` for energy).
-  static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: String?, stateClass: String)
-  {
-    let text = String(decoding: unit, as: UTF8.self)
-    switch text {
-    case "C", "°C", "degC", "celsius": return (Array("°C".utf8), "temperature", "measurement")
-    case "F", "°F": return (Array("°F".utf8), "temperature", "measurement")
-    case "%RH", "%rh": return (Array("%".utf8), "humidity", "measurement")
-    case "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg": return (unit, "pressure", "measurement")
-    case "V", "mV": return (unit, "voltage", "measurement")
-    case "A", "mA": return (unit, "current", "measurement")
-    case "W", "kW": return (unit, "power", "measurement")
-    case "Wh", "kWh": return (unit, "energy", "total_increasing")
-    case "m/s", "km/h", "mph", "kn": return (unit, "wind_speed", "measurement")
-    case "Hz", "kHz": return (unit, "frequency", "measurement")
-    case "lx": return (unit, "illuminance", "measurement")
-    case "mm/h": return (unit, "precipitation_intensity", "measurement")
-    default:
-      // Any other unit is shown as written, with no device class (Home Assistant checks a
-      // device class's units and would refuse the entity).
-      let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-      return (clean, nil, "measurement")
+  static func homeAssistantUnit(_ unit: [UInt8]) -> (
+    unit: [UInt8], deviceClass: StaticString?, stateClass: StaticString
+  ) {
+    // Compared as bytes, not as a String: a String switch links Unicode normalisation into
+    // the Embedded board binary (and its tables, which the Embedded stdlib does not have).
+    func isOne(of names: StaticString...) -> Bool {
+      for name in names where bytesEqual(unit[...], name) { return true }
+      return false
     }
+    if isOne(of: "C", "°C", "degC", "celsius") { return (bytes("°C"), "temperature", "measurement") }
+    if isOne(of: "F", "°F") { return (bytes("°F"), "temperature", "measurement") }
+    if isOne(of: "%RH", "%rh") { return (bytes("%"), "humidity", "measurement") }
+    if isOne(of: "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg") {
+      return (unit, "pressure", "measurement")
+    }
+    if isOne(of: "V", "mV") { return (unit, "voltage", "measurement") }
+    if isOne(of: "A", "mA") { return (unit, "current", "measurement") }
+    if isOne(of: "W", "kW") { return (unit, "power", "measurement") }
+    if isOne(of: "Wh", "kWh") { return (unit, "energy", "total_increasing") }
+    if isOne(of: "m/s", "km/h", "mph", "kn") { return (unit, "wind_speed", "measurement") }
+    if isOne(of: "Hz", "kHz") { return (unit, "frequency", "measurement") }
+    if isOne(of: "lx") { return (unit, "illuminance", "measurement") }
+    if isOne(of: "mm/h") { return (unit, "precipitation_intensity", "measurement") }
+    // Any other unit is shown as written, with no device class (Home Assistant checks a
+    // device class's units and would refuse the entity).
+    let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    return (clean, nil, "measurement")
   }
 }

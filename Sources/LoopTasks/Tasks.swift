@@ -228,7 +228,6 @@ public struct SoftwarePWM: Sendable {
   public init(index: Int, line: Int, period: Duration, dutyPercent: Int, start: Instant) {
     self.index = index
     self.line = line
-    self.period = period
     onTime = Duration(nanoseconds: period.nanoseconds / 100 * Int64(dutyPercent))
     ticker = Ticker(period: period, first: start, policy: .skip)
   }
