@@ -125,74 +125,137 @@ extension BoardConfig {
   /// outputs as `switch`, a software PWM's duty as `number`; all with the board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
+    // Built by appending literals to one array at a time: chains of `+` on arrays were
+    // compiled into many temporary arrays each (startup-only code, but bytes in the binary).
     var out: [(topic: [UInt8], payload: [UInt8])] = []
     let prefix = m.topicPrefix.bytes
     let node = m.clientID.bytes
-    func topic(_ component: StaticString, _ object: [UInt8]) -> [UInt8] {
-      m.discoveryPrefix.bytes + [UInt8(ascii: "/")] + bytes(component) + [UInt8(ascii: "/")] + node
-        + [UInt8(ascii: "/")] + object + bytes("/config")
+    let discoveryPrefix = m.discoveryPrefix.bytes
+    func topic(_ component: StaticString, _ object: [UInt8], _ suffix: StaticString = "") -> [UInt8] {
+      var t = discoveryPrefix
+      t.append("/")
+      t.append(component)
+      t.append("/")
+      t += node
+      t.append("/")
+      t += object
+      t.append(suffix)
+      t.append("/config")
+      return t
     }
-    var device = bytes("\"device\":{\"identifiers\":[\"") + node + bytes("\"],\"name\":\"")
+    var device: [UInt8] = []
+    device.append("\"device\":{\"identifiers\":[\"")
+    device += node
+    device.append("\"],\"name\":\"")
     device += board.bytes
-    device += bytes("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
-    let availability =
-      bytes("\"availability_topic\":\"") + prefix + bytes("/status\"")
-    func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
-      var p = bytes("{\"name\":\"") + name + bytes("\",\"unique_id\":\"") + node
-      p += [UInt8(ascii: "_")] + uniqueSuffix + bytes("\",") + fields + [UInt8(ascii: ",")]
-      p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
+    device.append("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
+    var availability: [UInt8] = []
+    availability.append("\"availability_topic\":\"")
+    availability += prefix
+    availability.append("/status\"")
+    func entity(_ name: [UInt8], _ uniqueSuffix: StaticString, _ unique: [UInt8], _ fields: [UInt8])
+      -> [UInt8]
+    {
+      var p: [UInt8] = []
+      p.append("{\"name\":\"")
+      p += name
+      p.append("\",\"unique_id\":\"")
+      p += node
+      p.append("_")
+      p.append(uniqueSuffix)
+      p += unique
+      p.append("\",")
+      p += fields
+      p.append(",")
+      p += availability
+      p.append(",")
+      p += device
+      p.append("}")
       return p
     }
     func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
-      bytes("\"state_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + [UInt8(ascii: "/")] + bytes(event)
-        + [UInt8(ascii: "\"")]
+      var f: [UInt8] = []
+      f.append("\"state_topic\":\"")
+      f += prefix
+      f.append("/")
+      f += task
+      f.append("/")
+      f.append(event)
+      f.append("\"")
+      return f
     }
     for i in tasks.indices {
       let name = tasks[i].name.bytes
       switch tasks[i].kind {
       case .sampler(let s):
         out.append(
-          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), s.unit.bytes))))
+          (topic("sensor", name), entity(name, "", name, sensorFields(state(name, "reading"), s.unit.bytes))))
       case .pulseCounter(let p):
         out.append(
-          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
+          (topic("sensor", name), entity(name, "", name, sensorFields(state(name, "reading"), p.unit.bytes))))
       case .encoder:
         var f = state(name, "step")
-        f += bytes(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
-        out.append((topic("sensor", name), entity(name, name, f)))
+        f.append(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
+        out.append((topic("sensor", name), entity(name, "", name, f)))
       case .threshold:
         var f = state(name, "state")
-        f += bytes(
+        f.append(
           ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
-        out.append((topic("binary_sensor", name), entity(name, name, f)))
+        out.append((topic("binary_sensor", name), entity(name, "", name, f)))
       case .button(let b):
-        var events: [(StaticString, StaticString)] = [
+        let events: [(StaticString, StaticString)] = [
           ("press", "button_short_press"), ("release", "button_short_release"),
+          ("long_press", "button_long_press"),
         ]
-        if b.longPress != nil { events.append(("long_press", "button_long_press")) }
-        for (event, type) in events {
-          var p = bytes("{\"automation_type\":\"trigger\",\"topic\":\"") + prefix + [UInt8(ascii: "/")]
-          p += name + [UInt8(ascii: "/")] + bytes(event) + bytes("\",\"type\":\"") + bytes(type)
-          p += bytes("\",\"subtype\":\"") + name
-          p += bytes("\",") + device + [UInt8(ascii: "}")]
-          out.append((topic("device_automation", name + [UInt8(ascii: "_")] + bytes(event)), p))
+        for (event, type) in events.prefix(b.longPress != nil ? 3 : 2) {
+          var p: [UInt8] = []
+          p.append("{\"automation_type\":\"trigger\",\"topic\":\"")
+          p += prefix
+          p.append("/")
+          p += name
+          p.append("/")
+          p.append(event)
+          p.append("\",\"type\":\"")
+          p.append(type)
+          p.append("\",\"subtype\":\"")
+          p += name
+          p.append("\",")
+          p += device
+          p.append("}")
+          var object = name
+          object.append("_")
+          object.append(event)
+          out.append((topic("device_automation", object), p))
         }
       case .pwm:
-        var f =
-          bytes("\"command_topic\":\"") + prefix + [UInt8(ascii: "/")] + name
-          + bytes("/duty/set\",")
+        var f: [UInt8] = []
+        f.append("\"command_topic\":\"")
+        f += prefix
+        f.append("/")
+        f += name
+        f.append("/duty/set\",")
         f += state(name, "duty")
-        f += bytes(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
-        out.append((topic("number", name), entity(name, name, f)))
+        f.append(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
+        out.append((topic("number", name), entity(name, "", name, f)))
       default: break
       }
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f = bytes("\"command_topic\":\"") + prefix + bytes("/lines/") + id + bytes("/set\",")
-      f += bytes("\"state_topic\":\"") + prefix + bytes("/lines/") + id + bytes("/state\"")
-      f += bytes(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
-      out.append((topic("switch", bytes("line_") + id), entity(id, bytes("line_") + id, f)))
+      var f: [UInt8] = []
+      f.append("\"command_topic\":\"")
+      f += prefix
+      f.append("/lines/")
+      f += id
+      f.append("/set\",\"state_topic\":\"")
+      f += prefix
+      f.append("/lines/")
+      f += id
+      f.append("/state\",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
+      var object: [UInt8] = []
+      object.append("line_")
+      object += id
+      out.append((topic("switch", object), entity(id, "line_", id, f)))
     }
     return out
   }
@@ -200,11 +263,22 @@ extension BoardConfig {
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
   func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8]) -> [UInt8] {
-    var f = stateTopic + bytes(",\"value_template\":\"{{ value_json.value }}\"")
+    var f = stateTopic
+    f.append(",\"value_template\":\"{{ value_json.value }}\"")
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty { f += bytes(",\"unit_of_measurement\":\"") + haUnit + [UInt8(ascii: "\"")] }
-    if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
-    f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
+    if !haUnit.isEmpty {
+      f.append(",\"unit_of_measurement\":\"")
+      f += haUnit
+      f.append("\"")
+    }
+    if let deviceClass {
+      f.append(",\"device_class\":\"")
+      f.append(deviceClass)
+      f.append("\"")
+    }
+    f.append(",\"state_class\":\"")
+    f.append(stateClass)
+    f.append("\"")
     return f
   }
 }
