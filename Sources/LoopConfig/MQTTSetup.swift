@@ -45,11 +45,11 @@ extension BoardConfig {
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
     let id = m.clientID.bytes
     var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: Array("/status".utf8))
+    availability.append(contentsOf: bytes("/status"))
     var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: Array("/lines/+/set".utf8))
+    commands.append(contentsOf: bytes("/lines/+/set"))
     var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: Array("/+/duty/set".utf8))
+    duties.append(contentsOf: bytes("/+/duty/set"))
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
@@ -125,73 +125,137 @@ extension BoardConfig {
   /// outputs as `switch`, a software PWM's duty as `number`; all with the board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
+    // Built by appending literals to one array at a time: chains of `+` on arrays were
+    // compiled into many temporary arrays each (startup-only code, but bytes in the binary).
     var out: [(topic: [UInt8], payload: [UInt8])] = []
     let prefix = m.topicPrefix.bytes
     let node = m.clientID.bytes
-    func topic(_ component: String, _ object: [UInt8]) -> [UInt8] {
-      m.discoveryPrefix.bytes + Array("/\(component)/".utf8) + node + [UInt8(ascii: "/")] + object
-        + Array("/config".utf8)
+    let discoveryPrefix = m.discoveryPrefix.bytes
+    func topic(_ component: StaticString, _ object: [UInt8], _ suffix: StaticString = "") -> [UInt8] {
+      var t = discoveryPrefix
+      t.append("/")
+      t.append(component)
+      t.append("/")
+      t += node
+      t.append("/")
+      t += object
+      t.append(suffix)
+      t.append("/config")
+      return t
     }
-    var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
+    var device: [UInt8] = []
+    device.append("\"device\":{\"identifiers\":[\"")
+    device += node
+    device.append("\"],\"name\":\"")
     device += board.bytes
-    device += Array(
-      "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
-    let availability =
-      Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8)
-    func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
-      var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
-      p += [UInt8(ascii: "_")] + uniqueSuffix + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
-      p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
+    device.append("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
+    var availability: [UInt8] = []
+    availability.append("\"availability_topic\":\"")
+    availability += prefix
+    availability.append("/status\"")
+    func entity(_ name: [UInt8], _ uniqueSuffix: StaticString, _ unique: [UInt8], _ fields: [UInt8])
+      -> [UInt8]
+    {
+      var p: [UInt8] = []
+      p.append("{\"name\":\"")
+      p += name
+      p.append("\",\"unique_id\":\"")
+      p += node
+      p.append("_")
+      p.append(uniqueSuffix)
+      p += unique
+      p.append("\",")
+      p += fields
+      p.append(",")
+      p += availability
+      p.append(",")
+      p += device
+      p.append("}")
       return p
     }
-    func state(_ task: [UInt8], _ event: String) -> [UInt8] {
-      Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/\(event)\"".utf8)
+    func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
+      var f: [UInt8] = []
+      f.append("\"state_topic\":\"")
+      f += prefix
+      f.append("/")
+      f += task
+      f.append("/")
+      f.append(event)
+      f.append("\"")
+      return f
     }
     for i in tasks.indices {
       let name = tasks[i].name.bytes
       switch tasks[i].kind {
       case .sampler(let s):
         out.append(
-          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), s.unit.bytes))))
+          (topic("sensor", name), entity(name, "", name, sensorFields(state(name, "reading"), s.unit.bytes))))
       case .pulseCounter(let p):
         out.append(
-          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
+          (topic("sensor", name), entity(name, "", name, sensorFields(state(name, "reading"), p.unit.bytes))))
       case .encoder:
         var f = state(name, "step")
-        f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
-        out.append((topic("sensor", name), entity(name, name, f)))
+        f.append(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
+        out.append((topic("sensor", name), entity(name, "", name, f)))
       case .threshold:
         var f = state(name, "state")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
-        out.append((topic("binary_sensor", name), entity(name, name, f)))
+        f.append(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
+        out.append((topic("binary_sensor", name), entity(name, "", name, f)))
       case .button(let b):
-        var events: [(String, String)] = [
+        let events: [(StaticString, StaticString)] = [
           ("press", "button_short_press"), ("release", "button_short_release"),
+          ("long_press", "button_long_press"),
         ]
-        if b.longPress != nil { events.append(("long_press", "button_long_press")) }
-        for (event, type) in events {
-          var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
-          p += name + Array("/\(event)\",\"type\":\"\(type)\",\"subtype\":\"".utf8) + name
-          p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
-          out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
+        for (event, type) in events.prefix(b.longPress != nil ? 3 : 2) {
+          var p: [UInt8] = []
+          p.append("{\"automation_type\":\"trigger\",\"topic\":\"")
+          p += prefix
+          p.append("/")
+          p += name
+          p.append("/")
+          p.append(event)
+          p.append("\",\"type\":\"")
+          p.append(type)
+          p.append("\",\"subtype\":\"")
+          p += name
+          p.append("\",")
+          p += device
+          p.append("}")
+          var object = name
+          object.append("_")
+          object.append(event)
+          out.append((topic("device_automation", object), p))
         }
       case .pwm:
-        var f =
-          Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
-          + Array("/duty/set\",".utf8)
+        var f: [UInt8] = []
+        f.append("\"command_topic\":\"")
+        f += prefix
+        f.append("/")
+        f += name
+        f.append("/duty/set\",")
         f += state(name, "duty")
-        f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
-        out.append((topic("number", name), entity(name, name, f)))
+        f.append(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
+        out.append((topic("number", name), entity(name, "", name, f)))
       default: break
       }
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f = Array("\"command_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
-      f += Array("\"state_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
-      f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
-      out.append((topic("switch", Array("line_".utf8) + id), entity(id, Array("line_".utf8) + id, f)))
+      var f: [UInt8] = []
+      f.append("\"command_topic\":\"")
+      f += prefix
+      f.append("/lines/")
+      f += id
+      f.append("/set\",\"state_topic\":\"")
+      f += prefix
+      f.append("/lines/")
+      f += id
+      f.append("/state\",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
+      var object: [UInt8] = []
+      object.append("line_")
+      object += id
+      out.append((topic("switch", object), entity(id, "line_", id, f)))
     }
     return out
   }
@@ -199,11 +263,22 @@ extension BoardConfig {
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
   func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8]) -> [UInt8] {
-    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.value }}\"".utf8)
+    var f = stateTopic
+    f.append(",\"value_template\":\"{{ value_json.value }}\"")
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
-    if let deviceClass { f += Array(",\"device_class\":\"\(deviceClass)\"".utf8) }
-    f += Array(",\"state_class\":\"\(stateClass)\"".utf8)
+    if !haUnit.isEmpty {
+      f.append(",\"unit_of_measurement\":\"")
+      f += haUnit
+      f.append("\"")
+    }
+    if let deviceClass {
+      f.append(",\"device_class\":\"")
+      f.append(deviceClass)
+      f.append("\"")
+    }
+    f.append(",\"state_class\":\"")
+    f.append(stateClass)
+    f.append("\"")
     return f
   }
 }
@@ -211,27 +286,32 @@ extension BoardConfig {
 extension MQTTConfig {
   /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
   /// and the state class (`measurement`; `total_increasing` for energy).
-  static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: String?, stateClass: String)
-  {
-    let text = String(decoding: unit, as: UTF8.self)
-    switch text {
-    case "C", "°C", "degC", "celsius": return (Array("°C".utf8), "temperature", "measurement")
-    case "F", "°F": return (Array("°F".utf8), "temperature", "measurement")
-    case "%RH", "%rh": return (Array("%".utf8), "humidity", "measurement")
-    case "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg": return (unit, "pressure", "measurement")
-    case "V", "mV": return (unit, "voltage", "measurement")
-    case "A", "mA": return (unit, "current", "measurement")
-    case "W", "kW": return (unit, "power", "measurement")
-    case "Wh", "kWh": return (unit, "energy", "total_increasing")
-    case "m/s", "km/h", "mph", "kn": return (unit, "wind_speed", "measurement")
-    case "Hz", "kHz": return (unit, "frequency", "measurement")
-    case "lx": return (unit, "illuminance", "measurement")
-    case "mm/h": return (unit, "precipitation_intensity", "measurement")
-    default:
-      // Any other unit is shown as written, with no device class (Home Assistant checks a
-      // device class's units and would refuse the entity).
-      let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-      return (clean, nil, "measurement")
+  static func homeAssistantUnit(_ unit: [UInt8]) -> (
+    unit: [UInt8], deviceClass: StaticString?, stateClass: StaticString
+  ) {
+    // Compared as bytes, not as a String: a String switch links Unicode normalisation into
+    // the Embedded board binary (and its tables, which the Embedded stdlib does not have).
+    func isOne(of names: StaticString...) -> Bool {
+      for name in names where bytesEqual(unit[...], name) { return true }
+      return false
     }
+    if isOne(of: "C", "°C", "degC", "celsius") { return (bytes("°C"), "temperature", "measurement") }
+    if isOne(of: "F", "°F") { return (bytes("°F"), "temperature", "measurement") }
+    if isOne(of: "%RH", "%rh") { return (bytes("%"), "humidity", "measurement") }
+    if isOne(of: "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg") {
+      return (unit, "pressure", "measurement")
+    }
+    if isOne(of: "V", "mV") { return (unit, "voltage", "measurement") }
+    if isOne(of: "A", "mA") { return (unit, "current", "measurement") }
+    if isOne(of: "W", "kW") { return (unit, "power", "measurement") }
+    if isOne(of: "Wh", "kWh") { return (unit, "energy", "total_increasing") }
+    if isOne(of: "m/s", "km/h", "mph", "kn") { return (unit, "wind_speed", "measurement") }
+    if isOne(of: "Hz", "kHz") { return (unit, "frequency", "measurement") }
+    if isOne(of: "lx") { return (unit, "illuminance", "measurement") }
+    if isOne(of: "mm/h") { return (unit, "precipitation_intensity", "measurement") }
+    // Any other unit is shown as written, with no device class (Home Assistant checks a
+    // device class's units and would refuse the entity).
+    let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    return (clean, nil, "measurement")
   }
 }

@@ -8,6 +8,7 @@ import LoopConfig
 import LoopCore
 import LoopGPIO
 import LoopLinux
+import LoopMQTT
 import LoopTasks
 
 func bytes(_ text: StaticString) -> [UInt8] {

@@ -8,6 +8,7 @@ import LoopConfig
 import LoopCore
 import LoopGPIO
 import LoopLinux
+import LoopMQTT
 import LoopTasks
 
 extension Board {
