@@ -122,7 +122,9 @@ extension BoardConfig {
   /// The Home Assistant discovery configs (topic, payload), one per entity or trigger:
   /// readings as `sensor`, the encoder's position as `sensor`, a threshold's state as
   /// `binary_sensor`, a button's press, release and long press as device triggers, commandable
-  /// outputs as `switch`, a software PWM's duty as `number`; all with the board's `device` block and the availability topic.
+  /// outputs as `switch`, a software PWM's duty as `number`, a `sensor` task's values as one
+  /// `sensor` each, a `switch` task's state as `binary_sensor`, a curve's and a hardware PWM's
+  /// duty as `sensor`; all with the board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
     var out: [(topic: [UInt8], payload: [UInt8])] = []
@@ -183,6 +185,37 @@ extension BoardConfig {
         f += state(name, "duty")
         f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
         out.append((topic("number", name), entity(name, name, f)))
+      case .sensor(let c):
+        // One value: `value` and `unit`, as a sampler's. Several: one sensor per value, under
+        // its record key.
+        if c.keys.count == 1 {
+          let unit = Array(
+            MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0].bytes : []).utf8)
+          out.append((topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), unit))))
+        } else {
+          for k in c.keys.indices {
+            let key = c.keys[k].bytes
+            let unit = Array(
+              MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k].bytes : []).utf8)
+            let f = sensorFields(state(name, "reading"), unit, value: key)
+            let object = name + [UInt8(ascii: "_")] + key
+            out.append((topic("sensor", object), entity(name + [UInt8(ascii: " ")] + key, object, f)))
+          }
+        }
+      case .outputSwitch:
+        // Read-only: the switch's line is its task's (a command would be overwritten at the
+        // next press); its state is the task's `on`/`off` record on `<task>/state`.
+        var f = state(name, "state")
+        f += Array(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        out.append((topic("binary_sensor", name), entity(name, name, f)))
+      case .curve, .pwmHardware:
+        // The duty the curve set, or the hardware PWM's duty as its task reports it.
+        var f = state(name, "duty")
+        f += Array(
+          ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
+            .utf8)
+        out.append((topic("sensor", name), entity(name, name, f)))
       default: break
       }
     }
@@ -198,8 +231,8 @@ extension BoardConfig {
 
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
-  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8]) -> [UInt8] {
-    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.value }}\"".utf8)
+  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = Array("value".utf8)) -> [UInt8] {
+    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.".utf8) + value + Array(" }}\"".utf8)
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
     if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
     if let deviceClass { f += Array(",\"device_class\":\"\(deviceClass)\"".utf8) }
@@ -209,6 +242,31 @@ extension BoardConfig {
 }
 
 extension MQTTConfig {
+  /// The unit a `sensor` task's channel is reported in (SensorSources.swift's tables), as
+  /// its records write it; "" when the driver's type has no unit there.
+  static func sensorUnit(_ preset: SensorPreset, _ channel: [UInt8]) -> String {
+    let text = String(decoding: channel, as: UTF8.self)
+    switch preset {
+    case .ds18b20: return "°C"
+    case .iio:
+      if text.hasPrefix("in_temp") { return "°C" }
+      if text.hasPrefix("in_humidityrelative") { return "%RH" }
+      if text.hasPrefix("in_pressure") { return "kPa" }
+      if text.hasPrefix("in_voltage") { return "V" }
+      if text.hasPrefix("in_current") { return "A" }
+      return ""
+    case .hwmon:
+      if text.hasPrefix("temp") { return "°C" }
+      if text.hasPrefix("in") { return "V" }
+      if text.hasPrefix("curr") { return "A" }
+      if text.hasPrefix("power") { return "W" }
+      if text.hasPrefix("energy") { return "J" }
+      if text.hasPrefix("humidity") { return "%RH" }
+      if text.hasPrefix("fan") { return "RPM" }
+      return ""
+    }
+  }
+
   /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
   /// and the state class (`measurement`; `total_increasing` for energy).
   static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: String?, stateClass: String)
