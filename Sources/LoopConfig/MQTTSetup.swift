@@ -45,11 +45,11 @@ extension BoardConfig {
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
     let id = m.clientID.bytes
     var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: bytes("/status"))
+    availability.append(contentsOf: Array("/status".utf8))
     var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: bytes("/lines/+/set"))
+    commands.append(contentsOf: Array("/lines/+/set".utf8))
     var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: bytes("/+/duty/set"))
+    duties.append(contentsOf: Array("/+/duty/set".utf8))
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
@@ -122,196 +122,174 @@ extension BoardConfig {
   /// The Home Assistant discovery configs (topic, payload), one per entity or trigger:
   /// readings as `sensor`, the encoder's position as `sensor`, a threshold's state as
   /// `binary_sensor`, a button's press, release and long press as device triggers, commandable
-  /// outputs as `switch`, a software PWM's duty as `number`; all with the board's `device` block and the availability topic.
+  /// outputs as `switch`, a software PWM's duty as `number`, a `sensor` task's values as one
+  /// `sensor` each, a `switch` task's state as `binary_sensor`, a curve's and a hardware PWM's
+  /// duty as `sensor`; all with the board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
-    // Built by appending literals to one array at a time: chains of `+` on arrays were
-    // compiled into many temporary arrays each (startup-only code, but bytes in the binary).
     var out: [(topic: [UInt8], payload: [UInt8])] = []
     let prefix = m.topicPrefix.bytes
     let node = m.clientID.bytes
-    let discoveryPrefix = m.discoveryPrefix.bytes
-    func topic(_ component: StaticString, _ object: [UInt8], _ suffix: StaticString = "") -> [UInt8] {
-      var t = discoveryPrefix
-      t.append("/")
-      t.append(component)
-      t.append("/")
-      t += node
-      t.append("/")
-      t += object
-      t.append(suffix)
-      t.append("/config")
-      return t
+    func topic(_ component: String, _ object: [UInt8]) -> [UInt8] {
+      m.discoveryPrefix.bytes + Array("/\(component)/".utf8) + node + [UInt8(ascii: "/")] + object
+        + Array("/config".utf8)
     }
-    var device: [UInt8] = []
-    device.append("\"device\":{\"identifiers\":[\"")
-    device += node
-    device.append("\"],\"name\":\"")
+    var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
     device += board.bytes
-    device.append("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
-    var availability: [UInt8] = []
-    availability.append("\"availability_topic\":\"")
-    availability += prefix
-    availability.append("/status\"")
-    func entity(_ name: [UInt8], _ uniqueSuffix: StaticString, _ unique: [UInt8], _ fields: [UInt8])
-      -> [UInt8]
-    {
-      var p: [UInt8] = []
-      p.append("{\"name\":\"")
-      p += name
-      p.append("\",\"unique_id\":\"")
-      p += node
-      p.append("_")
-      p.append(uniqueSuffix)
-      p += unique
-      p.append("\",")
-      p += fields
-      p.append(",")
-      p += availability
-      p.append(",")
-      p += device
-      p.append("}")
+    device += Array(
+      "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
+    let availability =
+      Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8)
+    func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
+      var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
+      p += [UInt8(ascii: "_")] + uniqueSuffix + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
+      p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
       return p
     }
-    func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
-      var f: [UInt8] = []
-      f.append("\"state_topic\":\"")
-      f += prefix
-      f.append("/")
-      f += task
-      f.append("/")
-      f.append(event)
-      f.append("\"")
-      return f
+    func state(_ task: [UInt8], _ event: String) -> [UInt8] {
+      Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/\(event)\"".utf8)
     }
     for i in tasks.indices {
       let name = tasks[i].name.bytes
       switch tasks[i].kind {
       case .sampler(let s):
         out.append(
-          (topic("sensor", name), entity(name, "", name, sensorFields(state(name, "reading"), s.unit.bytes))))
+          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), s.unit.bytes))))
       case .pulseCounter(let p):
         out.append(
-          (topic("sensor", name), entity(name, "", name, sensorFields(state(name, "reading"), p.unit.bytes))))
+          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
       case .encoder:
         var f = state(name, "step")
-        f.append(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
-        out.append((topic("sensor", name), entity(name, "", name, f)))
+        f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
+        out.append((topic("sensor", name), entity(name, name, f)))
       case .threshold:
         var f = state(name, "state")
-        f.append(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
-        out.append((topic("binary_sensor", name), entity(name, "", name, f)))
+        f += Array(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        out.append((topic("binary_sensor", name), entity(name, name, f)))
       case .button(let b):
-        let events: [(StaticString, StaticString)] = [
+        var events: [(String, String)] = [
           ("press", "button_short_press"), ("release", "button_short_release"),
-          ("long_press", "button_long_press"),
         ]
-        for (event, type) in events.prefix(b.longPress != nil ? 3 : 2) {
-          var p: [UInt8] = []
-          p.append("{\"automation_type\":\"trigger\",\"topic\":\"")
-          p += prefix
-          p.append("/")
-          p += name
-          p.append("/")
-          p.append(event)
-          p.append("\",\"type\":\"")
-          p.append(type)
-          p.append("\",\"subtype\":\"")
-          p += name
-          p.append("\",")
-          p += device
-          p.append("}")
-          var object = name
-          object.append("_")
-          object.append(event)
-          out.append((topic("device_automation", object), p))
+        if b.longPress != nil { events.append(("long_press", "button_long_press")) }
+        for (event, type) in events {
+          var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
+          p += name + Array("/\(event)\",\"type\":\"\(type)\",\"subtype\":\"".utf8) + name
+          p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
+          out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
         }
       case .pwm:
-        var f: [UInt8] = []
-        f.append("\"command_topic\":\"")
-        f += prefix
-        f.append("/")
-        f += name
-        f.append("/duty/set\",")
+        var f =
+          Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
+          + Array("/duty/set\",".utf8)
         f += state(name, "duty")
-        f.append(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
-        out.append((topic("number", name), entity(name, "", name, f)))
+        f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
+        out.append((topic("number", name), entity(name, name, f)))
+      case .sensor(let c):
+        // One value: `value` and `unit`, as a sampler's. Several: one sensor per value, under
+        // its record key.
+        if c.keys.count == 1 {
+          let unit = Array(
+            MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0].bytes : []).utf8)
+          out.append((topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), unit))))
+        } else {
+          for k in c.keys.indices {
+            let key = c.keys[k].bytes
+            let unit = Array(
+              MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k].bytes : []).utf8)
+            let f = sensorFields(state(name, "reading"), unit, value: key)
+            let object = name + [UInt8(ascii: "_")] + key
+            out.append((topic("sensor", object), entity(name + [UInt8(ascii: " ")] + key, object, f)))
+          }
+        }
+      case .outputSwitch:
+        // Read-only: the switch's line is its task's (a command would be overwritten at the
+        // next press); its state is the task's `on`/`off` record on `<task>/state`.
+        var f = state(name, "state")
+        f += Array(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        out.append((topic("binary_sensor", name), entity(name, name, f)))
+      case .curve, .pwmHardware:
+        // The duty the curve set, or the hardware PWM's duty as its task reports it.
+        var f = state(name, "duty")
+        f += Array(
+          ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
+            .utf8)
+        out.append((topic("sensor", name), entity(name, name, f)))
       default: break
       }
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f: [UInt8] = []
-      f.append("\"command_topic\":\"")
-      f += prefix
-      f.append("/lines/")
-      f += id
-      f.append("/set\",\"state_topic\":\"")
-      f += prefix
-      f.append("/lines/")
-      f += id
-      f.append("/state\",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
-      var object: [UInt8] = []
-      object.append("line_")
-      object += id
-      out.append((topic("switch", object), entity(id, "line_", id, f)))
+      var f = Array("\"command_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
+      f += Array("\"state_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
+      f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
+      out.append((topic("switch", Array("line_".utf8) + id), entity(id, Array("line_".utf8) + id, f)))
     }
     return out
   }
 
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
-  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8]) -> [UInt8] {
-    var f = stateTopic
-    f.append(",\"value_template\":\"{{ value_json.value }}\"")
+  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = Array("value".utf8)) -> [UInt8] {
+    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.".utf8) + value + Array(" }}\"".utf8)
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty {
-      f.append(",\"unit_of_measurement\":\"")
-      f += haUnit
-      f.append("\"")
-    }
-    if let deviceClass {
-      f.append(",\"device_class\":\"")
-      f.append(deviceClass)
-      f.append("\"")
-    }
-    f.append(",\"state_class\":\"")
-    f.append(stateClass)
-    f.append("\"")
+    if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
+    if let deviceClass { f += Array(",\"device_class\":\"\(deviceClass)\"".utf8) }
+    f += Array(",\"state_class\":\"\(stateClass)\"".utf8)
     return f
   }
 }
 
 extension MQTTConfig {
+  /// The unit a `sensor` task's channel is reported in (SensorSources.swift's tables), as
+  /// its records write it; "" when the driver's type has no unit there.
+  static func sensorUnit(_ preset: SensorPreset, _ channel: [UInt8]) -> String {
+    let text = String(decoding: channel, as: UTF8.self)
+    switch preset {
+    case .ds18b20: return "°C"
+    case .iio:
+      if text.hasPrefix("in_temp") { return "°C" }
+      if text.hasPrefix("in_humidityrelative") { return "%RH" }
+      if text.hasPrefix("in_pressure") { return "kPa" }
+      if text.hasPrefix("in_voltage") { return "V" }
+      if text.hasPrefix("in_current") { return "A" }
+      return ""
+    case .hwmon:
+      if text.hasPrefix("temp") { return "°C" }
+      if text.hasPrefix("in") { return "V" }
+      if text.hasPrefix("curr") { return "A" }
+      if text.hasPrefix("power") { return "W" }
+      if text.hasPrefix("energy") { return "J" }
+      if text.hasPrefix("humidity") { return "%RH" }
+      if text.hasPrefix("fan") { return "RPM" }
+      return ""
+    }
+  }
+
   /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
   /// and the state class (`measurement`; `total_increasing` for energy).
-  static func homeAssistantUnit(_ unit: [UInt8]) -> (
-    unit: [UInt8], deviceClass: StaticString?, stateClass: StaticString
-  ) {
-    // Compared as bytes, not as a String: a String switch links Unicode normalisation into
-    // the Embedded board binary (and its tables, which the Embedded stdlib does not have).
-    func isOne(of names: StaticString...) -> Bool {
-      for name in names where bytesEqual(unit[...], name) { return true }
-      return false
+  static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: String?, stateClass: String)
+  {
+    let text = String(decoding: unit, as: UTF8.self)
+    switch text {
+    case "C", "°C", "degC", "celsius": return (Array("°C".utf8), "temperature", "measurement")
+    case "F", "°F": return (Array("°F".utf8), "temperature", "measurement")
+    case "%RH", "%rh": return (Array("%".utf8), "humidity", "measurement")
+    case "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg": return (unit, "pressure", "measurement")
+    case "V", "mV": return (unit, "voltage", "measurement")
+    case "A", "mA": return (unit, "current", "measurement")
+    case "W", "kW": return (unit, "power", "measurement")
+    case "Wh", "kWh": return (unit, "energy", "total_increasing")
+    case "m/s", "km/h", "mph", "kn": return (unit, "wind_speed", "measurement")
+    case "Hz", "kHz": return (unit, "frequency", "measurement")
+    case "lx": return (unit, "illuminance", "measurement")
+    case "mm/h": return (unit, "precipitation_intensity", "measurement")
+    default:
+      // Any other unit is shown as written, with no device class (Home Assistant checks a
+      // device class's units and would refuse the entity).
+      let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+      return (clean, nil, "measurement")
     }
-    if isOne(of: "C", "°C", "degC", "celsius") { return (bytes("°C"), "temperature", "measurement") }
-    if isOne(of: "F", "°F") { return (bytes("°F"), "temperature", "measurement") }
-    if isOne(of: "%RH", "%rh") { return (bytes("%"), "humidity", "measurement") }
-    if isOne(of: "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg") {
-      return (unit, "pressure", "measurement")
-    }
-    if isOne(of: "V", "mV") { return (unit, "voltage", "measurement") }
-    if isOne(of: "A", "mA") { return (unit, "current", "measurement") }
-    if isOne(of: "W", "kW") { return (unit, "power", "measurement") }
-    if isOne(of: "Wh", "kWh") { return (unit, "energy", "total_increasing") }
-    if isOne(of: "m/s", "km/h", "mph", "kn") { return (unit, "wind_speed", "measurement") }
-    if isOne(of: "Hz", "kHz") { return (unit, "frequency", "measurement") }
-    if isOne(of: "lx") { return (unit, "illuminance", "measurement") }
-    if isOne(of: "mm/h") { return (unit, "precipitation_intensity", "measurement") }
-    // Any other unit is shown as written, with no device class (Home Assistant checks a
-    // device class's units and would refuse the entity).
-    let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-    return (clean, nil, "measurement")
   }
 }

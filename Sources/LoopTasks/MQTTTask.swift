@@ -9,9 +9,9 @@
 // availability (`online`/`offline`, retained, the last will); `<prefix>/lines/<line>/set` a
 // command, `<prefix>/lines/<line>/state` its confirmation (`ON`/`OFF`, retained).
 // Nothing here allocates: topics are built in fixed text, the discovery configs were laid out
-// at startup in one mapping (`RetainedSet`).
+// at startup in one mapping (LoopMQTT's `RetainedSet`), a command is copied out of the client's
+// inbox into a fixed-buffer `ReceivedMessage`. No raw pointer here: LoopMQTT's span API.
 
-import CLinux
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -24,73 +24,6 @@ extension FirmwareInterrupt {
 
 /// A topic being built: at most 127 bytes (a prefix of 63, a task and an event of 31 each).
 public typealias Topic = FixedText<128>
-
-/// Retained messages published after every connect (Home Assistant discovery configs), laid
-/// out at startup in one anonymous mapping: per message a 2-byte topic length, a 2-byte
-/// payload length, the topic, the payload.
-public struct RetainedSet: ~Copyable {
-  // SAFETY: `bytes` bytes mapped at init, owned by this value, unmapped in deinit; reads stay
-  // below `used`.
-  private let base: UnsafeMutableRawPointer?
-  private let bytes: Int
-  /// Bytes laid out.
-  public private(set) var used = 0
-  /// Messages laid out.
-  public private(set) var count = 0
-
-  /// Room for `capacity` bytes of messages (nothing mapped for 0). Throws what mmap throws.
-  public init(capacity: Int) throws(Errno) {
-    bytes = capacity
-    if capacity == 0 {
-      base = nil
-      return
-    }
-    guard let mapped = cl_mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-      mapped != UnsafeMutableRawPointer(bitPattern: -1)
-    else { throw Errno(rawValue: cl_errno()) }
-    base = mapped
-  }
-
-  deinit {
-    if let base { _ = cl_munmap(base, bytes) }
-  }
-
-  /// Adds a message (at startup); false when it does not fit.
-  public mutating func add(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
-    guard let base, topic.count <= 65_535, payload.count <= 65_535,
-      bytes - used >= 4 + topic.count + payload.count
-    else { return false }
-    let at = base + used
-    // Lengths big-endian, byte by byte (messages are not aligned).
-    at.storeBytes(of: UInt8(topic.count >> 8), toByteOffset: 0, as: UInt8.self)
-    at.storeBytes(of: UInt8(topic.count & 0xFF), toByteOffset: 1, as: UInt8.self)
-    at.storeBytes(of: UInt8(payload.count >> 8), toByteOffset: 2, as: UInt8.self)
-    at.storeBytes(of: UInt8(payload.count & 0xFF), toByteOffset: 3, as: UInt8.self)
-    if topic.count > 0 { (at + 4).copyMemory(from: topic.baseAddress!, byteCount: topic.count) }
-    if payload.count > 0 {
-      (at + 4 + topic.count).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
-    }
-    used += 4 + topic.count + payload.count
-    count += 1
-    return true
-  }
-
-  /// The message at `offset` and the offset of the next, or nil past the last.
-  public func message(at offset: Int) -> (
-    topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, next: Int
-  )? {
-    guard let base, offset < used else { return nil }
-    let at = base + offset
-    let t =
-      Int(at.load(fromByteOffset: 0, as: UInt8.self)) << 8 | Int(at.load(fromByteOffset: 1, as: UInt8.self))
-    let p =
-      Int(at.load(fromByteOffset: 2, as: UInt8.self)) << 8 | Int(at.load(fromByteOffset: 3, as: UInt8.self))
-    return (
-      UnsafeRawBufferPointer(start: at + 4, count: t), UnsafeRawBufferPointer(start: at + 4 + t, count: p),
-      offset + 4 + t + p
-    )
-  }
-}
 
 /// What the MQTT link counted, beside the client's own `ClientCounters` (both in the summary).
 public struct MQTTLinkCounters: Equatable, Sendable {
@@ -162,7 +95,7 @@ public struct MQTTLink: ~Copyable {
 
   /// Publishes `record` of task `task` on `<prefix>/<task>/<event>` (the threshold's `on`/`off`
   /// on `<prefix>/<task>/state`), retained when it is a state (a reading, a threshold's state,
-  /// an encoder's position); an event (a press, a tick, an error) is not retained.
+  /// an encoder's position, a curve's or a hardware PWM's duty); an event (a press, a tick, an error) is not retained.
   mutating func publish<S: Scheduler & ~Copyable>(
     _ record: borrowing RecordLine, task: borrowing ShortName, _ cx: inout Context<S>
   ) {
@@ -183,17 +116,14 @@ public struct MQTTLink: ~Copyable {
         } else {
           for i in range { topic.append(byte: span[i]) }
           retain =
-            MQTTLink.equals(span, range, "reading") || MQTTLink.equals(span, range, "step") || length == 0
+            MQTTLink.equals(span, range, "reading") || MQTTLink.equals(span, range, "step")
+            || MQTTLink.equals(span, range, "duty") || length == 0
         }
       case .none: topic.append("record")
       }
       // The record without its newline.
       let count = span.count > 0 && span[span.count - 1] == 0x0A ? span.count - 1 : span.count
-      return span.extracting(0..<count).withUnsafeBytes { payload in
-        topic.withBytes { t in
-          client.publish(&cx, topic: UnsafeRawBufferPointer(t), payload: payload, qos: qos, retain: retain)
-        }
-      }
+      return client.publish(&cx, topic: topic, payload: span.extracting(0..<count), qos: qos, retain: retain)
     }
     if outcome == .accepted { counters.published += 1 } else { counters.dropped += 1 }
   }
@@ -335,18 +265,18 @@ public struct MQTTTask: Sendable {
     _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {
     while let offset = link.discoveryCursor {
-      guard let m = link.discovery.message(at: offset) else {
+      guard let m = link.discovery.sizes(at: offset) else {
         link.discoveryCursor = nil
         return
       }
-      let packet = 5 + 2 + m.topic.count + m.payload.count
+      let packet = 5 + 2 + m.topic + m.payload
       if packet > link.sendBufferBytes {
         link.counters.discoveryTooLarge += 1
         link.discoveryCursor = m.next
         continue
       }
       if link.sendBufferBytes - link.client.pendingSendBytes < packet { return }
-      if link.client.publish(&cx, topic: m.topic, payload: m.payload, qos: 0, retain: true) != .accepted {
+      if link.client.publish(&cx, link.discovery, messageAt: offset, qos: 0, retain: true) != .accepted {
         return
       }
       link.counters.discoveryPublished += 1
@@ -386,12 +316,7 @@ public struct MQTTTask: Sendable {
     var payload = FixedText<8>()
     payload.append(decimal: Int(link.duty[index]))
     let qos = link.qos
-    let outcome = topic.withBytes { t in
-      payload.withBytes { p in
-        link.client.publish(
-          &cx, topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p), qos: qos, retain: true)
-      }
-    }
+    let outcome = link.client.publish(&cx, topic: topic, payload: payload, qos: qos, retain: true)
     if outcome == .accepted { link.counters.published += 1 } else { link.counters.dropped += 1 }
   }
 
@@ -399,12 +324,12 @@ public struct MQTTTask: Sendable {
   /// its next period; anything else is an error record and changes nothing. True when the topic
   /// is a duty command's (handled here either way).
   private func takeDutyCommand<S: Scheduler & ~Copyable>(
-    _ m: Message, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
+    _ m: ReceivedMessage, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) -> Bool {
     let prefix = link.prefix
     let tail: StaticString = "/duty/set"
     let t = m.topic
-    guard t.count > prefix.count + 1 + tail.utf8CodeUnitCount else { return false }
+    guard !t.truncated, t.count > prefix.count + 1 + tail.utf8CodeUnitCount else { return false }
     for i in 0..<prefix.count where t[i] != prefix[i] { return false }
     if t[prefix.count] != UInt8(ascii: "/") { return false }
     let end = t.count - tail.utf8CodeUnitCount
@@ -424,7 +349,7 @@ public struct MQTTTask: Sendable {
     // The payload: digits only (spaces and a newline around them allowed), 0 to 100.
     var value = 0
     var digits = 0
-    var clean = true
+    var clean = !m.payload.truncated
     for i in 0..<m.payload.count {
       let b = m.payload[i]
       if b >= 0x30 && b <= 0x39 {
@@ -441,8 +366,8 @@ public struct MQTTTask: Sendable {
       link.counters.badCommands += 1
       record.field("event", "error")
       record.field("error", task == nil ? "unknown command topic" : "bad duty payload")
-      record.field("topic", text: m.topic.assumingMemoryBound(to: UInt8.self).span)
-      record.field("payload", text: m.payload.assumingMemoryBound(to: UInt8.self).span)
+      m.withTopic { record.field("topic", text: $0) }
+      m.withPayload { record.field("payload", text: $0) }
       record.finish()
       emitOwn(record, &cx, &link, &world)
       return true
@@ -469,11 +394,7 @@ public struct MQTTTask: Sendable {
     topic.append("/state")
     let payload: StaticString = value ? "ON" : "OFF"
     let qos = link.qos
-    let outcome = topic.withBytes { t in
-      link.client.publish(
-        &cx, topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(payload), qos: qos,
-        retain: true)
-    }
+    let outcome = link.client.publish(&cx, topic: topic, payload: payload, qos: qos, retain: true)
     if outcome == .accepted { link.counters.published += 1 } else { link.counters.dropped += 1 }
   }
 
@@ -483,7 +404,8 @@ public struct MQTTTask: Sendable {
   private func takeCommands<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {
-    while let m = link.client.nextMessage(&cx) {
+    var m = ReceivedMessage()
+    while link.client.nextMessage(&cx, into: &m) {
       if takeDutyCommand(m, &cx, &link, &world) { continue }
       let now = cx.now
       let line = commandLine(m.topic, &link, &world)
@@ -503,8 +425,8 @@ public struct MQTTTask: Sendable {
         link.counters.badCommands += 1
         record.field("event", "error")
         record.field("error", line == nil ? "unknown command topic" : "bad command payload")
-        record.field("topic", text: m.topic.assumingMemoryBound(to: UInt8.self).span)
-        record.field("payload", text: m.payload.assumingMemoryBound(to: UInt8.self).span)
+        m.withTopic { record.field("topic", text: $0) }
+        m.withPayload { record.field("payload", text: $0) }
         record.finish()
         emitOwn(record, &cx, &link, &world)
         continue
@@ -529,13 +451,13 @@ public struct MQTTTask: Sendable {
 
   /// The commandable output line a `<prefix>/lines/<line>/set` topic names, if it does.
   private func commandLine(
-    _ topic: UnsafeRawBufferPointer, _ link: inout MQTTLink, _ world: inout FirmwareWorld
+    _ topic: FixedText<128>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) -> Int? {
     let prefix = link.prefix
     let head: StaticString = "/lines/"
     let tail: StaticString = "/set"
     let fixed = prefix.count + head.utf8CodeUnitCount
-    guard topic.count > fixed + tail.utf8CodeUnitCount else { return nil }
+    guard !topic.truncated, topic.count > fixed + tail.utf8CodeUnitCount else { return nil }
     for i in 0..<prefix.count where topic[i] != prefix[i] { return nil }
     for i in 0..<head.utf8CodeUnitCount where topic[prefix.count + i] != head.utf8Start[i] { return nil }
     let end = topic.count - tail.utf8CodeUnitCount
@@ -555,7 +477,7 @@ public struct MQTTTask: Sendable {
   }
 
   /// Whether `payload` is `word` (ASCII, any case, surrounding spaces ignored).
-  static func word(_ payload: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+  static func word(_ payload: FixedText<256>, _ word: StaticString) -> Bool {
     var start = 0
     var end = payload.count
     while start < end && payload[start] == 0x20 { start += 1 }

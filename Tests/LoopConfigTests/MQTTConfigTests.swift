@@ -117,4 +117,71 @@ func mqttConfig(_ mqtt: String) -> String {
     let off = try valid(mqttConfig(#"{ "broker": "10.0.0.1", "client_id": "g1", "discovery": false }"#))
     #expect(off.mqtt?.discovery == false)
   }
+
+  /// The kinds merged with the rules and the sensor kinds: a `sensor` with several values is one
+  /// HA sensor per value (its unit's device class), a `switch` a read-only `binary_sensor`, a
+  /// curve's and a hardware PWM's duty a `sensor` in %.
+  @Test func discoveryForSensorSwitchCurveAndHardwarePWM() throws {
+    let config = try valid(
+      """
+      {
+        "board": "Shed",
+        "gpio": "mock",
+        "lines": {
+          "button": { "name": "GPIO27", "direction": "input" },
+          "dim": { "name": "GPIO17", "direction": "output" },
+          "relay": { "name": "GPIO23", "direction": "output" }
+        },
+        "tasks": [
+          { "name": "button", "kind": "button", "line": "button" },
+          { "name": "air", "kind": "sensor", "source": { "preset": "iio", "device": "bme280",
+            "channels": ["in_temp", "in_humidityrelative", "in_pressure"] } },
+          { "name": "tank", "kind": "sensor", "source": { "preset": "ds18b20", "id": "28-000005e2fdc3" } },
+          { "name": "relay", "kind": "switch", "line": "relay", "source": "button", "mode": "toggle" },
+          { "name": "dimmer", "kind": "pwm", "line": "dim", "period_ms": 20, "duty_percent": 25 },
+          { "name": "dim_curve", "kind": "curve", "source": "tank", "pwm": "dimmer", "points": [[45, 20], [58, 100]] },
+          { "name": "fan", "kind": "pwm_hw", "chip": "pwm-bcm2835", "channel": 0, "period_us": 40, "duty_percent": 30 }
+        ],
+        "mqtt": { "broker": "10.0.0.1", "client_id": "s1" }
+      }
+      """)
+    let byTopic = Dictionary(
+      uniqueKeysWithValues: config.discoveryMessages().map {
+        (String(decoding: $0.topic, as: UTF8.self), $0.payload)
+      })
+    func object(_ topic: String) throws -> [String: Any] {
+      let payload = try #require(byTopic[topic], "no \(topic) in \(byTopic.keys.sorted())")
+      return try #require(JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+    }
+    let temperature = try object("homeassistant/sensor/s1/air_temperature/config")
+    #expect(temperature["state_topic"] as? String == "sensorloop/s1/air/reading")
+    #expect(temperature["value_template"] as? String == "{{ value_json.temperature }}")
+    #expect(temperature["unit_of_measurement"] as? String == "°C")
+    #expect(temperature["device_class"] as? String == "temperature")
+    #expect(temperature["unique_id"] as? String == "s1_air_temperature")
+    let humidity = try object("homeassistant/sensor/s1/air_humidity/config")
+    #expect(humidity["value_template"] as? String == "{{ value_json.humidity }}")
+    #expect(humidity["unit_of_measurement"] as? String == "%")
+    #expect(humidity["device_class"] as? String == "humidity")
+    let pressure = try object("homeassistant/sensor/s1/air_pressure/config")
+    #expect(pressure["unit_of_measurement"] as? String == "kPa")
+    #expect(pressure["device_class"] as? String == "pressure")
+    #expect(pressure["state_class"] as? String == "measurement")
+    let tank = try object("homeassistant/sensor/s1/tank/config")
+    #expect(tank["value_template"] as? String == "{{ value_json.value }}")
+    #expect(tank["device_class"] as? String == "temperature")
+    let relay = try object("homeassistant/binary_sensor/s1/relay/config")
+    #expect(relay["state_topic"] as? String == "sensorloop/s1/relay/state")
+    #expect(relay["payload_on"] as? String == "on")
+    #expect(relay["command_topic"] == nil)
+    // The switch's line is its task's: no command entity for it.
+    #expect(byTopic["homeassistant/switch/s1/line_relay/config"] == nil)
+    for name in ["dim_curve", "fan"] {
+      let duty = try object("homeassistant/sensor/s1/\(name)/config")
+      #expect(duty["state_topic"] as? String == "sensorloop/s1/\(name)/duty")
+      #expect(duty["value_template"] as? String == "{{ value_json.duty_percent }}")
+      #expect(duty["unit_of_measurement"] as? String == "%")
+    }
+    #expect(byTopic["homeassistant/number/s1/dimmer/config"] != nil)
+  }
 }

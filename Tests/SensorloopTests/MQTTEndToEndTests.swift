@@ -336,6 +336,71 @@ func payloadObject(_ line: String) -> [String: Any]? {
     #expect(try broker.retained("sensorloop/e2e2/dimmer/duty") == "sensorloop/e2e2/dimmer/duty|60|1|0")
   }
 
+  /// The rules' kinds over MQTT: a `switch` toggled by the button is a read-only
+  /// `binary_sensor` whose `on`/`off` records are retained on `<task>/state`; a curve's duty
+  /// is a `sensor` in % read from its `duty` records, retained.
+  @Test func aSwitchAndACurveArePublishedWithTheirEntities() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    let temperature = broker.directory.appendingPathComponent("temp").path
+    let board = broker.directory.appendingPathComponent("rules.json").path
+    try """
+    {
+      "board": "MQTT rules board",
+      "gpio": "mock",
+      "lines": {
+        "button": { "name": "GPIO27", "direction": "input", "bias": "pull-up", "active_low": true },
+        "relay": { "name": "GPIO23", "direction": "output" },
+        "fan_pwm": { "name": "GPIO13", "direction": "output" }
+      },
+      "tasks": [
+        { "name": "button", "kind": "button", "line": "button", "debounce_ms": 20 },
+        { "name": "relay", "kind": "switch", "line": "relay", "source": "button", "mode": "toggle" },
+        { "name": "soc_temp", "kind": "sampler", "path": "\(temperature)", "period_ms": 200, "scale": 0.001, "unit": "°C" },
+        { "name": "fan_speed", "kind": "pwm", "line": "fan_pwm", "period_ms": 40, "duty_percent": 100 },
+        { "name": "fan_curve", "kind": "curve", "source": "soc_temp", "pwm": "fan_speed",
+          "points": [[45, 20], [50, 40], [58, 100]] }
+      ],
+      "mqtt": { "broker": "127.0.0.1", "port": \(broker.port), "client_id": "e2e9", "topic_prefix": "test/e2e9" },
+      "sim": {
+        "stimuli": [
+          { "kind": "press", "line": "button", "at_ms": 500, "hold_ms": 150, "count": 3, "every_ms": 600 }
+        ],
+        "files": [
+          { "path": "\(temperature)", "at_ms": 0, "every_ms": 400, "repeat": true,
+            "values": [45000, 48000, 52000, 57000] }
+        ]
+      }
+    }
+    """.write(toFile: board, atomically: true, encoding: .utf8)
+    let run = try sensorloop(["--config", board, "--duration", "3"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let configs = try broker.allRetained("homeassistant/#")
+    func config(_ topic: String) -> [String: Any]? {
+      configs.first { $0.hasPrefix(topic + "|") }.flatMap(payloadObject)
+    }
+    let relay = config("homeassistant/binary_sensor/e2e9/relay/config")
+    #expect(relay?["state_topic"] as? String == "test/e2e9/relay/state", "\(configs)")
+    #expect(relay?["command_topic"] == nil)
+    let curve = config("homeassistant/sensor/e2e9/fan_curve/config")
+    #expect(curve?["state_topic"] as? String == "test/e2e9/fan_curve/duty", "\(configs)")
+    #expect(curve?["value_template"] as? String == "{{ value_json.duty_percent }}")
+    #expect(curve?["unit_of_measurement"] as? String == "%")
+    // The last switch record and the last curve duty are the retained states.
+    let switched = run.events("relay").filter { ["on", "off"].contains($0["event"] as? String) }
+    #expect(switched.count >= 3, "\(run.stdout)")
+    let state = try broker.retained("test/e2e9/relay/state").flatMap(payloadObject)
+    #expect(state?["event"] as? String == switched.last?["event"] as? String, "\(String(describing: state))")
+    #expect(state?["t_ns"] as? Int == switched.last?["t_ns"] as? Int)
+    let duties = run.events("fan_curve", "duty")
+    #expect(duties.count >= 2, "\(run.stdout)")
+    let duty = try broker.retained("test/e2e9/fan_curve/duty").flatMap(payloadObject)
+    #expect(
+      duty?["duty_percent"] as? Double == duties.last?["duty_percent"] as? Double,
+      "\(String(describing: duty))")
+    #expect(duty?["t_ns"] as? Int == duties.last?["t_ns"] as? Int)
+  }
+
   @Test func noBrokerAtStartupKeepsRetryingAndTheLoopRuns() throws {
     let broker = try MQTTBroker()  // Not started for the first 2 s.
     let board = try mqttBoard(
