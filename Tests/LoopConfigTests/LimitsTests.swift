@@ -51,13 +51,16 @@ import Testing
     #expect(
       names == [
         "heartbeat", "button", "pulse_counter", "sampler", "encoder", "threshold", "watchdog", "ticker",
-        "pwm", "switch", "curve",
+        "pwm", "sensor", "pwm_hw", "switch", "curve",
       ])
-    // Boards/sim.json runs every kind: each task's kind is found under the name it was written with.
+    // Boards/sim.json runs every kind but the two that need a kernel driver's sysfs files
+    // (sensor, pwm_hw: Boards/weather-station.json and fan-controller.json, checked by
+    // BoardsTests; run over a fake sysfs tree by SensorEndToEndTests): each task's kind is
+    // found under the name it was written with.
     let config = try valid(
       String(contentsOf: repositoryRoot.appendingPathComponent("Boards/sim.json"), encoding: .utf8))
     var seen = Set<String>()
     for task in config.tasks.elements { seen.insert(String(describing: task.entry.name)) }
-    #expect(seen == Set(names))
+    #expect(seen == Set(names).subtracting(["sensor", "pwm_hw"]))
   }
 }
