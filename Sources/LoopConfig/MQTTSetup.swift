@@ -189,14 +189,14 @@ extension BoardConfig {
         // One value: `value` and `unit`, as a sampler's. Several: one sensor per value, under
         // its record key.
         if c.keys.count == 1 {
-          let unit = Array(
-            MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0].bytes : []).utf8)
+          let unit = bytes(
+            MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0].bytes : []))
           out.append((topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), unit))))
         } else {
           for k in c.keys.indices {
             let key = c.keys[k].bytes
-            let unit = Array(
-              MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k].bytes : []).utf8)
+            let unit = bytes(
+              MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k].bytes : []))
             let f = sensorFields(state(name, "reading"), unit, value: key)
             let object = name + [UInt8(ascii: "_")] + key
             out.append((topic("sensor", object), entity(name + [UInt8(ascii: " ")] + key, object, f)))
@@ -235,61 +235,65 @@ extension BoardConfig {
     var f = stateTopic + Array(",\"value_template\":\"{{ value_json.".utf8) + value + Array(" }}\"".utf8)
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
     if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
-    if let deviceClass { f += Array(",\"device_class\":\"\(deviceClass)\"".utf8) }
-    f += Array(",\"state_class\":\"\(stateClass)\"".utf8)
+    if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
+    f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
     return f
   }
 }
 
 extension MQTTConfig {
   /// The unit a `sensor` task's channel is reported in (SensorSources.swift's tables), as
-  /// its records write it; "" when the driver's type has no unit there.
-  static func sensorUnit(_ preset: SensorPreset, _ channel: [UInt8]) -> String {
-    let text = String(decoding: channel, as: UTF8.self)
+  /// its records write it; "" when the driver's type has no unit there. (Bytes compared, not
+  /// `String`s: String comparison needs Unicode normalisation, which the Embedded stdlib of the
+  /// board build does not have.)
+  static func sensorUnit(_ preset: SensorPreset, _ channel: [UInt8]) -> StaticString {
+    func starts(_ prefix: StaticString) -> Bool {
+      prefix.withUTF8Buffer { p in channel.count >= p.count && bytesEqual(channel[0..<p.count], prefix) }
+    }
     switch preset {
     case .ds18b20: return "°C"
     case .iio:
-      if text.hasPrefix("in_temp") { return "°C" }
-      if text.hasPrefix("in_humidityrelative") { return "%RH" }
-      if text.hasPrefix("in_pressure") { return "kPa" }
-      if text.hasPrefix("in_voltage") { return "V" }
-      if text.hasPrefix("in_current") { return "A" }
+      if starts("in_temp") { return "°C" }
+      if starts("in_humidityrelative") { return "%RH" }
+      if starts("in_pressure") { return "kPa" }
+      if starts("in_voltage") { return "V" }
+      if starts("in_current") { return "A" }
       return ""
     case .hwmon:
-      if text.hasPrefix("temp") { return "°C" }
-      if text.hasPrefix("in") { return "V" }
-      if text.hasPrefix("curr") { return "A" }
-      if text.hasPrefix("power") { return "W" }
-      if text.hasPrefix("energy") { return "J" }
-      if text.hasPrefix("humidity") { return "%RH" }
-      if text.hasPrefix("fan") { return "RPM" }
+      if starts("temp") { return "°C" }
+      if starts("in") { return "V" }
+      if starts("curr") { return "A" }
+      if starts("power") { return "W" }
+      if starts("energy") { return "J" }
+      if starts("humidity") { return "%RH" }
+      if starts("fan") { return "RPM" }
       return ""
     }
   }
 
   /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
   /// and the state class (`measurement`; `total_increasing` for energy).
-  static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: String?, stateClass: String)
-  {
-    let text = String(decoding: unit, as: UTF8.self)
-    switch text {
-    case "C", "°C", "degC", "celsius": return (Array("°C".utf8), "temperature", "measurement")
-    case "F", "°F": return (Array("°F".utf8), "temperature", "measurement")
-    case "%RH", "%rh": return (Array("%".utf8), "humidity", "measurement")
-    case "hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg": return (unit, "pressure", "measurement")
-    case "V", "mV": return (unit, "voltage", "measurement")
-    case "A", "mA": return (unit, "current", "measurement")
-    case "W", "kW": return (unit, "power", "measurement")
-    case "Wh", "kWh": return (unit, "energy", "total_increasing")
-    case "m/s", "km/h", "mph", "kn": return (unit, "wind_speed", "measurement")
-    case "Hz", "kHz": return (unit, "frequency", "measurement")
-    case "lx": return (unit, "illuminance", "measurement")
-    case "mm/h": return (unit, "precipitation_intensity", "measurement")
-    default:
-      // Any other unit is shown as written, with no device class (Home Assistant checks a
-      // device class's units and would refuse the entity).
-      let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-      return (clean, nil, "measurement")
+  static func homeAssistantUnit(_ unit: [UInt8]) -> (
+    unit: [UInt8], deviceClass: StaticString?, stateClass: StaticString
+  ) {
+    func one(of names: [StaticString]) -> Bool { names.contains { bytesEqual(unit[...], $0) } }
+    if one(of: ["C", "°C", "degC", "celsius"]) { return (bytes("°C"), "temperature", "measurement") }
+    if one(of: ["F", "°F"]) { return (bytes("°F"), "temperature", "measurement") }
+    if one(of: ["%RH", "%rh"]) { return (bytes("%"), "humidity", "measurement") }
+    if one(of: ["hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg"]) {
+      return (unit, "pressure", "measurement")
     }
+    if one(of: ["V", "mV"]) { return (unit, "voltage", "measurement") }
+    if one(of: ["A", "mA"]) { return (unit, "current", "measurement") }
+    if one(of: ["W", "kW"]) { return (unit, "power", "measurement") }
+    if one(of: ["Wh", "kWh"]) { return (unit, "energy", "total_increasing") }
+    if one(of: ["m/s", "km/h", "mph", "kn"]) { return (unit, "wind_speed", "measurement") }
+    if one(of: ["Hz", "kHz"]) { return (unit, "frequency", "measurement") }
+    if one(of: ["lx"]) { return (unit, "illuminance", "measurement") }
+    if one(of: ["mm/h"]) { return (unit, "precipitation_intensity", "measurement") }
+    // Any other unit is shown as written, with no device class (Home Assistant checks a
+    // device class's units and would refuse the entity).
+    let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    return (clean, nil, "measurement")
   }
 }
