@@ -21,25 +21,11 @@ public struct HardwarePWMConfig: Equatable, Sendable {
   public var dutyPercent: DecimalNumber
   /// Active high (`normal`) or low (`inversed`) for the duty.
   public var polarity: PWMPolarity
-  /// Where sysfs is mounted: `/sys` on a board, a fake tree in tests.
-  public var sysfsRoot: Path {
-    get { root.text }
-    set { root = HeapText(newValue) }
-  }
-  /// On the heap: inline, 256 bytes in every `TaskConfig`.
-  private var root: HeapText<256>
-
-  init(
-    chip: PWMChipSelector, channel: Int, period: Duration, dutyPercent: DecimalNumber, polarity: PWMPolarity,
-    sysfsRoot: Path
-  ) {
-    self.chip = chip
-    self.channel = channel
-    self.period = period
-    self.dutyPercent = dutyPercent
-    self.polarity = polarity
-    self.root = HeapText(sysfsRoot)
-  }
+  /// Where sysfs is mounted: `/sys` on a board, a fake tree in tests. (Inline, unlike the
+  /// sensor's: held in a `HeapText` here, the host compiler's release build crashed on `read`
+  /// (Swift 6.3.1, a SIL ownership verification failure); this payload stays under the
+  /// heartbeat's, the largest of `TaskKind`.)
+  public var sysfsRoot: Path
 
   /// The duty as a time within the period.
   public var duty: Duration {
@@ -73,16 +59,17 @@ extension HardwarePWMConfig: TaskKindDescription {
       }
     }
     let channel = Int(try v.integer(element, "channel", 0...15, default: 0))
+    let period = Duration.microseconds(
+      try v.integer(element, "period_us", 1...1_000_000, default: nil, unit: "microseconds"))
+    let duty = try v.decimal(
+      element, "duty_percent", from: .zero, to: DecimalNumber(significand: 100), default: .zero)
+    let inversed = try v.choice(element, "polarity", ["normal", "inversed"], default: 0) == 1
+    var root = Path("/sys")
+    if v.doc.member(element, "sysfs_root") != nil { root = try v.path(element, "sysfs_root", absolute: true) }
     let config = HardwarePWMConfig(
-      chip: chip, channel: channel,
-      period: .microseconds(
-        try v.integer(element, "period_us", 1...1_000_000, default: nil, unit: "microseconds")),
-      dutyPercent: try v.decimal(
-        element, "duty_percent", from: .zero, to: DecimalNumber(significand: 100), default: .zero),
-      polarity: try v.choice(element, "polarity", ["normal", "inversed"], default: 0) == 0
-        ? .normal : .inversed,
-      sysfsRoot: v.doc.member(element, "sysfs_root") == nil
-        ? Path("/sys") : try v.path(element, "sysfs_root", absolute: true))
+      chip: chip, channel: channel, period: period, dutyPercent: duty,
+      polarity: inversed ? .inversed : .normal,
+      sysfsRoot: root)
     var before = 0
     for i in v.scope.tasks.indices {
       guard let other = HardwarePWMConfig(v.scope.tasks[i].kind) else { continue }
