@@ -104,6 +104,10 @@ private func press(_ h: inout H, at times: [Int64], hold: Int64 = 150) throws {
   @Test func fiveSteadyMinutesOfPressesAllocateNothing() throws {
     var h = buttonAndRelay()
     try h.stimulate(.pulses(port: 0, start: H.at(100), hertz: 1, dutyPercent: 20, count: 400))
+    // A 1 MiB pipe holds the run's records unread: a full one makes the writer's write throw
+    // EAGAIN, and swift-testing's hook on thrown errors allocates a backtrace (seen once records
+    // carried wall_ns); the program itself allocates nothing there.
+    _ = fcntl(h.outputPipe.write.rawValue, 1031 /* F_SETPIPE_SZ */, 1 << 20)
     try h.spawn(.button(Button(index: 0, line: 0, longPress: nil)))
     try h.spawn(.outputSwitch(OutputSwitch(index: 1, line: 1, source: .task(0), toggles: true)))
     _ = try h.run(until: 60_000)
@@ -303,6 +307,10 @@ private func onTimes(_ history: [(ms: Int64, value: Bool)], from: Int64, to: Int
       ))
     try h.spawn(
       .pwm(SoftwarePWM(index: 4, line: 1, period: .milliseconds(50), dutyPercent: 0, start: H.start)))
+    // A 1 MiB pipe holds the run's records unread: a full one makes the writer's write throw
+    // EAGAIN, and swift-testing's hook on thrown errors allocates a backtrace (seen once records
+    // carried wall_ns); the program itself allocates nothing there.
+    _ = fcntl(h.outputPipe.write.rawValue, 1031 /* F_SETPIPE_SZ */, 1 << 20)
     _ = try h.run(until: 60_000)
     let warm = h.firmware.world.counters[1].records
     try h.spawn(.stopTimer(StopTimer(deadline: H.at(360_000))))

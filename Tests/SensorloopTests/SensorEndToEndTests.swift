@@ -36,12 +36,12 @@ final class FakeTree {
 
   func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: root + "/" + relative) }
 
-  /// A DS18B20 as w1_therm (5.10+) shows it.
-  func ds18b20(_ id: String, milliC: Int) {
+  /// A DS18B20 as w1_therm (5.10+) shows it: 12 bits take 750 ms a conversion, 9 bits 94 ms.
+  func ds18b20(_ id: String, milliC: Int, bits: Int = 12) {
     file("bus/w1/devices/\(id)/name", id + "\n")
     file("bus/w1/devices/\(id)/temperature", "\(milliC)\n")
-    file("bus/w1/devices/\(id)/resolution", "12\n")
-    file("bus/w1/devices/\(id)/conv_time", "750\n")
+    file("bus/w1/devices/\(id)/resolution", "\(bits)\n")
+    file("bus/w1/devices/\(id)/conv_time", bits == 9 ? "94\n" : "750\n")
   }
 
   /// The sensors of every test here: two DS18B20 on the bus, a BME280 and an ADS1015 over IIO
@@ -50,7 +50,7 @@ final class FakeTree {
   func board() {
     file("bus/w1/devices/w1_bus_master1/w1_master_slaves", "28-00000a000001\n28-00000a000002\n")
     ds18b20("28-00000a000001", milliC: 21500)
-    ds18b20("28-00000a000002", milliC: 18250)
+    ds18b20("28-00000a000002", milliC: 18250, bits: 9)
     let bme = "bus/iio/devices/iio:device0/"
     file(bme + "name", "bme280\n")
     file(bme + "in_temp_input", "21370\n")
@@ -138,7 +138,7 @@ final class FakeTree {
       Thread.sleep(forTimeInterval: 1.5)
       tree.remove("bus/w1/devices/28-00000a000002")
       Thread.sleep(forTimeInterval: 1.5)
-      tree.ds18b20("28-00000a000002", milliC: 18250)
+      tree.ds18b20("28-00000a000002", milliC: 18250, bits: 9)
     }
     stopped.value = true
     let release = open(fifo, O_RDONLY | O_NONBLOCK)  // ends the writer's wait for a reader
