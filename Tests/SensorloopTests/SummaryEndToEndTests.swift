@@ -179,7 +179,10 @@ private func accountedRequests(_ text: String, summaries: Int) -> Int {
     let run = try runIntoOnePipe(output: "stderr")
     #expect(run.status == 0)
     let summaries = checkWholeLines(run.text)
-    #expect(summaries >= 3)
+    // At least one mid-run summary besides the stop's own: how many more go through depends on
+    // how fast the reader drains (CI under load printed 2 once records carried wall_ns); every
+    // request is accounted for below either way.
+    #expect(summaries >= 2, "\(summaries) summaries")
     let accounted = accountedRequests(run.text, summaries: summaries)
     print(
       "summary-e2e: to stderr summaries=\(summaries) accounted=\(accounted) of \(run.signals) bytes=\(run.text.utf8.count)"
