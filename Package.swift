@@ -73,6 +73,8 @@ let package = Package(
     // GPIO for host tests: faults (lines held by other consumers, chips without access) and
     // the changes a mock output's port recorded.
     .target(name: "GPIOTestSupport", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"]),
+    // A real mosquitto and its command-line clients, for the MQTT tests.
+    .target(name: "MosquittoTestSupport"),
     .target(name: "AllocCounter"),
     .target(name: "CBaseline"),
     .executableTarget(
@@ -114,8 +116,9 @@ let package = Package(
       ]),
     // The MQTT codec, and the client against a real mosquitto (started by the tests).
     .testTarget(
-      name: "LoopMQTTTests", dependencies: ["LoopCore", "LoopLinux", "LoopMQTT", "AllocCounter"]),
-    .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig"]),
+      name: "LoopMQTTTests",
+      dependencies: ["LoopCore", "LoopLinux", "LoopMQTT", "AllocCounter", "MosquittoTestSupport"]),
+    .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig", "MosquittoTestSupport"]),
     // Each example's tasks in virtual time, with mock lines and scripted stimuli.
     .testTarget(
       name: "ExamplesTests",

@@ -189,14 +189,12 @@ extension BoardConfig {
         // One value: `value` and `unit`, as a sampler's. Several: one sensor per value, under
         // its record key.
         if c.keys.count == 1 {
-          let unit = bytes(
-            MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0].bytes : []))
+          let unit = MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0] : nil)
           out.append((topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), unit))))
         } else {
           for k in c.keys.indices {
             let key = c.keys[k].bytes
-            let unit = bytes(
-              MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k].bytes : []))
+            let unit = MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k] : nil)
             let f = sensorFields(state(name, "reading"), unit, value: key)
             let object = name + [UInt8(ascii: "_")] + key
             out.append((topic("sensor", object), entity(name + [UInt8(ascii: " ")] + key, object, f)))
@@ -242,32 +240,13 @@ extension BoardConfig {
 }
 
 extension MQTTConfig {
-  /// The unit a `sensor` task's channel is reported in (SensorSources.swift's tables), as
-  /// its records write it; "" when the driver's type has no unit there. (Bytes compared, not
-  /// `String`s: String comparison needs Unicode normalisation, which the Embedded stdlib of the
-  /// board build does not have.)
-  static func sensorUnit(_ preset: SensorPreset, _ channel: [UInt8]) -> StaticString {
-    func starts(_ prefix: StaticString) -> Bool {
-      prefix.withUTF8Buffer { p in channel.count >= p.count && bytesEqual(channel[0..<p.count], prefix) }
-    }
+  /// The unit a `sensor` task's channel is reported in, as its records write it (SensorSources'
+  /// tables: the same function the task's setup reads); empty when the driver's type has none.
+  static func sensorUnit(_ preset: SensorPreset, _ channel: Name?) -> [UInt8] {
     switch preset {
-    case .ds18b20: return "°C"
-    case .iio:
-      if starts("in_temp") { return "°C" }
-      if starts("in_humidityrelative") { return "%RH" }
-      if starts("in_pressure") { return "kPa" }
-      if starts("in_voltage") { return "V" }
-      if starts("in_current") { return "A" }
-      return ""
-    case .hwmon:
-      if starts("temp") { return "°C" }
-      if starts("in") { return "V" }
-      if starts("curr") { return "A" }
-      if starts("power") { return "W" }
-      if starts("energy") { return "J" }
-      if starts("humidity") { return "%RH" }
-      if starts("fan") { return "RPM" }
-      return ""
+    case .ds18b20: return bytes("°C")
+    case .iio: return channel.map { SensorResolver.unit(iioChannel: $0).bytes } ?? []
+    case .hwmon: return channel.map { SensorResolver.unit(hwmonInput: $0).bytes } ?? []
     }
   }
 

@@ -31,6 +31,21 @@ public struct StartupError: Error {
     add(errno.message)
     add(")")
   }
+  /// Appends a sysfs setup failure: `message: path (ERRNO: text); found: ...; hint`.
+  public mutating func add(_ error: SysfsSetupError) {
+    add(error.message)
+    add(": ")
+    add(error.path)
+    if error.errno != 0 { add(errno: Errno(rawValue: error.errno)) }
+    if !error.found.isEmpty {
+      add("; found: ")
+      add(error.found)
+    }
+    if error.hint.utf8CodeUnitCount > 0 {
+      add("; ")
+      add(error.hint)
+    }
+  }
 }
 
 /// Files the program holds open for its tasks (closed when the program ends).

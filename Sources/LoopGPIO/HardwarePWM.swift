@@ -41,26 +41,9 @@ public enum PWMPolarity: Equatable, Sendable {
 }
 
 /// Why a PWM channel could not be set up or driven.
-public struct PWMError: Error, Sendable {
-  /// What went wrong.
-  public var message: StaticString
-  /// The file or directory concerned.
-  public var path: SysfsPath
-  /// The errno of the failed call, 0 when none.
-  public var errno: Int32
-  /// What to do about it, empty when there is nothing to add.
-  public var hint: StaticString
-  /// What exists instead (chip numbers and drivers), empty when nothing.
-  public var found: FixedText<128>
+public typealias PWMError = SysfsSetupError
 
-  init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
-    self.message = message
-    self.path = path
-    self.errno = errno
-    self.hint = hint
-    found = FixedText()
-  }
-
+extension SysfsSetupError {
   /// The overlay a board needs for hardware PWM.
   public static let overlayHint: StaticString =
     "enable hardware PWM: dtoverlay=pwm-2chan in /boot/firmware/config.txt (PWM on GPIO18 and GPIO19), then reboot"

@@ -133,3 +133,28 @@ extension FixedText {
     return true
   }
 }
+
+/// Why a sysfs device (a sensor, a PWM channel) could not be set up or driven, with what the user
+/// needs to fix it.
+public struct SysfsSetupError: Error, Sendable {
+  /// What went wrong.
+  public var message: StaticString
+  /// The file or directory concerned.
+  public var path: SysfsPath
+  /// The errno of the failed call, 0 when none.
+  public var errno: Int32
+  /// What exists instead (device names, sensor ids, chip numbers and drivers), comma-separated;
+  /// empty when nothing does.
+  public var found: FixedText<128>
+  /// What to do about it (the overlay to enable), empty when there is nothing to add.
+  public var hint: StaticString
+
+  /// `message` about `path`.
+  public init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
+    self.message = message
+    self.path = path
+    self.errno = errno
+    found = FixedText()
+    self.hint = hint
+  }
+}

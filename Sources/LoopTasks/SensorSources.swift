@@ -126,26 +126,7 @@ public struct SensorNames: Sendable {
 }
 
 /// Why a source could not be resolved, with what the user needs to fix it.
-public struct SensorSetupError: Error, Sendable {
-  /// What went wrong.
-  public var message: StaticString
-  /// The file or directory concerned.
-  public var path: SysfsPath
-  /// The errno of the failed call, 0 when none.
-  public var errno: Int32
-  /// What exists instead (device names, sensor ids), comma-separated; empty when nothing does.
-  public var found: FixedText<128>
-  /// What to do about it (the overlay to enable), empty when there is nothing to add.
-  public var hint: StaticString
-
-  init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
-    self.message = message
-    self.path = path
-    self.errno = errno
-    found = FixedText()
-    self.hint = hint
-  }
-}
+public typealias SensorSetupError = SysfsSetupError
 
 /// The resolvers of the presets.
 public enum SensorResolver {
@@ -216,6 +197,16 @@ public enum SensorResolver {
   /// The key a record gives hwmon input `input`'s value (`temp1_input` → `temp1`), nil when it
   /// is not a hwmon input.
   public static func valueKey(hwmonInput input: ShortName) -> ShortName? { hwmonUnit(input)?.0 }
+
+  /// The unit IIO channel `channel`'s values are reported in (`in_voltage0` → `V`), empty when
+  /// its type has none here: the one table records and Home Assistant discovery both read.
+  public static func unit(iioChannel channel: ShortName) -> ShortName {
+    iioUnit(channel, type: iioType(channel)).1
+  }
+
+  /// The unit hwmon input `input`'s values are reported in (`temp1_input` → `°C`), empty when it
+  /// is not a hwmon input.
+  public static func unit(hwmonInput input: ShortName) -> ShortName { hwmonUnit(input)?.1 ?? ShortName() }
 
   /// The w1_therm sensors the bus masters list: their ids comma-separated into `ids`, the first
   /// one into `first`; returns how many.

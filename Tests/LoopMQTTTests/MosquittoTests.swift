@@ -13,6 +13,7 @@ import Foundation
 import LoopCore
 import LoopLinux
 import LoopMQTT
+import MosquittoTestSupport
 import Testing
 
 @Suite(.serialized) struct MosquittoTests {

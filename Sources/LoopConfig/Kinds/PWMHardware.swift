@@ -118,18 +118,7 @@ extension HardwarePWMConfig: TaskKindDescription {
         root: sysfsRoot, chip: chip, channel: channel, period: period, duty: duty, polarity: polarity)
     } catch {
       var e = prefix
-      e.add(error.message)
-      e.add(": ")
-      e.add(error.path)
-      if error.errno != 0 { e.add(errno: Errno(rawValue: error.errno)) }
-      if !error.found.isEmpty {
-        e.add("; found: ")
-        e.add(error.found)
-      }
-      if error.hint.utf8CodeUnitCount > 0 {
-        e.add("; ")
-        e.add(error.hint)
-      }
+      e.add(error)
       throw e
     }
     // One channel named twice (by number and by driver) is found here.

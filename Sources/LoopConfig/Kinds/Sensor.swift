@@ -436,18 +436,7 @@ extension SensorConfig: TaskKindDescription {
       }
     } catch {
       var e = prefix(task)
-      e.add(error.message)
-      e.add(": ")
-      e.add(error.path)
-      if error.errno != 0 { e.add(errno: Errno(rawValue: error.errno)) }
-      if !error.found.isEmpty {
-        e.add("; found: ")
-        e.add(error.found)
-      }
-      if error.hint.utf8CodeUnitCount > 0 {
-        e.add("; ")
-        e.add(error.hint)
-      }
+      e.add(error)
       throw e
     }
     if source.problem(period: period) != nil {
