@@ -15,12 +15,9 @@ extension BoardConfig {
     lines.indices.filter { lines[$0].direction == .output && lineUsers.count > $0 && lineUsers[$0] < 0 }
   }
 
-  /// The software PWM tasks (index, configured duty): their duty is a command.
+  /// The tasks whose duty an MQTT command sets (index, configured duty).
   public var pwmTasks: [(Int, Int)] {
-    tasks.indices.compactMap { i in
-      if case .pwm(let p) = tasks[i].kind { return (i, p.dutyPercent) }
-      return nil
-    }
+    tasks.indices.compactMap { i in tasks[i].entry.commandDuty(tasks[i].kind).map { (i, $0) } }
   }
 
   /// The MQTT link for `mqtt`, its client not yet connecting (the MQTT task's first poll
@@ -119,112 +116,67 @@ extension BoardConfig {
     }
   }
 
-  /// The Home Assistant discovery configs (topic, payload), one per entity or trigger:
-  /// readings as `sensor`, the encoder's position as `sensor`, a threshold's state as
-  /// `binary_sensor`, a button's press, release and long press as device triggers, commandable
-  /// outputs as `switch`, a software PWM's duty as `number`, a `sensor` task's values as one
-  /// `sensor` each, a `switch` task's state as `binary_sensor`, a curve's and a hardware PWM's
-  /// duty as `sensor`; all with the board's `device` block and the availability topic.
+  /// The Home Assistant discovery configs (topic, payload), one per entity or trigger: each task's
+  /// from its kind's `discover` (Kinds/), then commandable outputs as `switch`; all with the
+  /// board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
-    var out: [(topic: [UInt8], payload: [UInt8])] = []
-    let prefix = m.topicPrefix.bytes
     let node = m.clientID.bytes
-    func topic(_ component: String, _ object: [UInt8]) -> [UInt8] {
-      m.discoveryPrefix.bytes + Array("/\(component)/".utf8) + node + [UInt8(ascii: "/")] + object
-        + Array("/config".utf8)
-    }
     var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
     device += board.bytes
     device += Array(
       "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
-    let availability =
-      Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8)
-    func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
-      var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
-      p += [UInt8(ascii: "_")] + uniqueSuffix + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
-      p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
-      return p
-    }
-    func state(_ task: [UInt8], _ event: String) -> [UInt8] {
-      Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/\(event)\"".utf8)
-    }
+    var d = Discovery(
+      prefix: m.topicPrefix.bytes, node: node, discoveryPrefix: m.discoveryPrefix.bytes, device: device)
     for i in tasks.indices {
-      let name = tasks[i].name.bytes
-      switch tasks[i].kind {
-      case .sampler(let s):
-        out.append(
-          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), s.unit.bytes))))
-      case .pulseCounter(let p):
-        out.append(
-          (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
-      case .encoder:
-        var f = state(name, "step")
-        f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
-        out.append((topic("sensor", name), entity(name, name, f)))
-      case .threshold:
-        var f = state(name, "state")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
-        out.append((topic("binary_sensor", name), entity(name, name, f)))
-      case .button(let b):
-        var events: [(String, String)] = [
-          ("press", "button_short_press"), ("release", "button_short_release"),
-        ]
-        if b.longPress != nil { events.append(("long_press", "button_long_press")) }
-        for (event, type) in events {
-          var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
-          p += name + Array("/\(event)\",\"type\":\"\(type)\",\"subtype\":\"".utf8) + name
-          p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
-          out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
-        }
-      case .pwm:
-        var f =
-          Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
-          + Array("/duty/set\",".utf8)
-        f += state(name, "duty")
-        f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
-        out.append((topic("number", name), entity(name, name, f)))
-      case .sensor(let c):
-        // One value: `value` and `unit`, as a sampler's. Several: one sensor per value, under
-        // its record key.
-        if c.keys.count == 1 {
-          let unit = MQTTConfig.sensorUnit(c.preset, c.channels.count > 0 ? c.channels[0] : nil)
-          out.append((topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), unit))))
-        } else {
-          for k in c.keys.indices {
-            let key = c.keys[k].bytes
-            let unit = MQTTConfig.sensorUnit(c.preset, k < c.channels.count ? c.channels[k] : nil)
-            let f = sensorFields(state(name, "reading"), unit, value: key)
-            let object = name + [UInt8(ascii: "_")] + key
-            out.append((topic("sensor", object), entity(name + [UInt8(ascii: " ")] + key, object, f)))
-          }
-        }
-      case .outputSwitch:
-        // Read-only: the switch's line is its task's (a command would be overwritten at the
-        // next press); its state is the task's `on`/`off` record on `<task>/state`.
-        var f = state(name, "state")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
-        out.append((topic("binary_sensor", name), entity(name, name, f)))
-      case .curve, .pwmHardware:
-        // The duty the curve set, or the hardware PWM's duty as its task reports it.
-        var f = state(name, "duty")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
-            .utf8)
-        out.append((topic("sensor", name), entity(name, name, f)))
-      default: break
-      }
+      tasks[i].entry.discover(tasks[i].kind, &d, tasks[i].name.bytes)
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f = Array("\"command_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
-      f += Array("\"state_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
+      var f =
+        Array("\"command_topic\":\"".utf8) + d.prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
+      f += Array("\"state_topic\":\"".utf8) + d.prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
       f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
-      out.append((topic("switch", Array("line_".utf8) + id), entity(id, Array("line_".utf8) + id, f)))
+      d.add("switch", Array("line_".utf8) + id, name: id, f)
     }
-    return out
+    return d.out
+  }
+}
+
+/// What a kind's `discover` (TaskKindDescription) lays its Home Assistant discovery configs out
+/// with: the topics, the entity object around its own fields, the board's device block.
+struct Discovery {
+  /// The board's topic prefix (`sensorloop/<board>`).
+  let prefix: [UInt8]
+  /// The node id (the client id) in discovery topics and unique ids.
+  let node: [UInt8]
+  /// Home Assistant's discovery prefix (`homeassistant`).
+  let discoveryPrefix: [UInt8]
+  /// The board's `"device":{...}` block.
+  let device: [UInt8]
+  /// The configs so far (topic, payload).
+  var out: [(topic: [UInt8], payload: [UInt8])] = []
+
+  /// `<discovery prefix>/<component>/<node>/<object>/config`.
+  func topic(_ component: StaticString, _ object: [UInt8]) -> [UInt8] {
+    discoveryPrefix + [UInt8(ascii: "/")] + bytes(component) + [UInt8(ascii: "/")] + node
+      + [UInt8(ascii: "/")] + object + Array("/config".utf8)
+  }
+
+  /// `"state_topic":"<prefix>/<task>/<event>"`.
+  func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
+    Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + [UInt8(ascii: "/")]
+      + bytes(event)
+      + [UInt8(ascii: "\"")]
+  }
+
+  /// `"command_topic":"<prefix>/<task>/duty/set",` and the duty's state topic, 0–100 %.
+  func dutyNumber(_ task: [UInt8]) -> [UInt8] {
+    var f =
+      Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/duty/set\",".utf8)
+    f += state(task, "duty")
+    f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
+    return f
   }
 
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
@@ -236,6 +188,24 @@ extension BoardConfig {
     if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
     f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
     return f
+  }
+
+  /// Adds an entity of `component` (`sensor`, `number` ...) for `object` (its unique id is
+  /// `<node>_<object>`), named `name`, with `fields`, the availability topic and the device.
+  mutating func add(_ component: StaticString, _ object: [UInt8], name: [UInt8], _ fields: [UInt8]) {
+    var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
+    p += [UInt8(ascii: "_")] + object + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
+    p += Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8) + [UInt8(ascii: ",")]
+    p += device + [UInt8(ascii: "}")]
+    out.append((topic(component, object), p))
+  }
+
+  /// Adds a device trigger: `<prefix>/<task>/<event>` as Home Assistant trigger `type`.
+  mutating func trigger(_ task: [UInt8], _ event: StaticString, type: StaticString) {
+    var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
+    p += task + [UInt8(ascii: "/")] + bytes(event) + Array("\",\"type\":\"".utf8) + bytes(type)
+    p += Array("\",\"subtype\":\"".utf8) + task + Array("\",".utf8) + device + [UInt8(ascii: "}")]
+    out.append((topic("device_automation", task + [UInt8(ascii: "_")] + bytes(event)), p))
   }
 }
 

@@ -78,6 +78,11 @@ protocol TaskKindDescription: Equatable, Sendable {
   /// The firmware task that runs it.
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
     -> FirmwareTask
+
+  /// Adds its Home Assistant discovery configs for task `name` (MQTTSetup.swift).
+  func discover(_ d: inout Discovery, _ name: [UInt8])
+  /// The duty (0–100) its task starts at when an MQTT command may change it, else nil.
+  var commandDuty: Int? { get }
 }
 
 extension TaskKindDescription {
@@ -86,6 +91,8 @@ extension TaskKindDescription {
   static var takesDuty: Bool { false }
   func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) {}
   func debounce(ofLine line: Int) -> Duration? { nil }
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {}
+  var commandDuty: Int? { nil }
 }
 
 /// What one task holds of the fixed capacities besides its executor slot.
@@ -131,6 +138,8 @@ struct TaskKindEntry: Sendable {
   let debounce: @Sendable (TaskKind, Int) -> Duration?
   let build:
     @Sendable (TaskKind, TaskBuild, inout FirmwareWorld, inout OpenFiles) throws(StartupError) -> FirmwareTask
+  let discover: @Sendable (TaskKind, inout Discovery, [UInt8]) -> Void
+  let commandDuty: @Sendable (TaskKind) -> Int?
 
   init<K: TaskKindDescription>(_ kind: K.Type) {
     name = K.name
@@ -144,6 +153,8 @@ struct TaskKindEntry: Sendable {
     needs = { K($0)!.needs }
     debounce = { K($0)!.debounce(ofLine: $1) }
     build = { (kind, task, world, files) throws(StartupError) in try K(kind)!.build(task, &world, &files) }
+    discover = { K($0)!.discover(&$1, $2) }
+    commandDuty = { K($0)!.commandDuty }
   }
 }
 

@@ -53,4 +53,11 @@ extension ButtonConfig: TaskKindDescription {
   {
     .button(Button(index: task.index, line: line, longPress: longPress))
   }
+
+  /// Press, release and (when configured) long press as device triggers.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    d.trigger(name, "press", type: "button_short_press")
+    d.trigger(name, "release", type: "button_short_release")
+    if longPress != nil { d.trigger(name, "long_press", type: "button_long_press") }
+  }
 }

@@ -129,4 +129,13 @@ extension CurveConfig: TaskKindDescription {
     let follower = CurveFollower(curve: curve, hysteresis: hysteresis.double, minChange: minChange.double)
     return .curve(CurveRule(index: task.index, source: source, pwm: pwm, follower: follower))
   }
+
+  /// The duty the curve set, as a `sensor`.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    var f = d.state(name, "duty")
+    f += Array(
+      ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
+        .utf8)
+    d.add("sensor", name, name: name, f)
+  }
 }

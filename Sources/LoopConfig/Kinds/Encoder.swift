@@ -51,4 +51,11 @@ extension EncoderConfig: TaskKindDescription {
     return .encoder(
       Encoder(index: task.index, lineA: lineA, lineB: lineB, stepsPerDetent: stepsPerDetent, a: a, b: b))
   }
+
+  /// Its position as a `sensor`.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    var f = d.state(name, "step")
+    f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
+    d.add("sensor", name, name: name, f)
+  }
 }

@@ -43,4 +43,10 @@ extension PWMConfig: TaskKindDescription {
     .pwm(
       SoftwarePWM(index: task.index, line: line, period: period, dutyPercent: dutyPercent, start: task.start))
   }
+
+  /// Its duty as a `number` a command sets.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    d.add("number", name, name: name, d.dutyNumber(name))
+  }
+  var commandDuty: Int? { dutyPercent }
 }

@@ -138,4 +138,13 @@ extension HardwarePWMConfig: TaskKindDescription {
     }
     return .pwmHardware(HardwarePWMTask(index: task.index, slot: slot))
   }
+
+  /// The hardware PWM's duty as its task reports it, as a `sensor`.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    var f = d.state(name, "duty")
+    f += Array(
+      ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
+        .utf8)
+    d.add("sensor", name, name: name, f)
+  }
 }

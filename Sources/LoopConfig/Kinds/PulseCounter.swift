@@ -56,4 +56,9 @@ extension PulseCounterConfig: TaskKindDescription {
         index: task.index, line: line, window: window, scale: scale.double, unit: ShortName(unit),
         start: task.start))
   }
+
+  /// A `sensor` with the counter's unit.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit.bytes))
+  }
 }

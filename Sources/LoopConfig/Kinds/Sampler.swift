@@ -54,4 +54,9 @@ extension SamplerConfig: TaskKindDescription {
         index: task.index, path: FilePath(path), period: period, scale: scale.double, offset: offset.double,
         unit: ShortName(unit), start: task.start))
   }
+
+  /// A `sensor` with the sampler's unit.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit.bytes))
+  }
 }

@@ -486,4 +486,20 @@ extension SensorConfig: TaskKindDescription {
     e.add("): ")
     return e
   }
+
+  /// One value: a `sensor` with `value` and `unit`, as a sampler's. Several: one `sensor` per
+  /// value, under its record key.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    if keys.count == 1 {
+      let unit = MQTTConfig.sensorUnit(preset, channels.count > 0 ? channels[0] : nil)
+      d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit))
+      return
+    }
+    for k in keys.indices {
+      let key = keys[k].bytes
+      let unit = MQTTConfig.sensorUnit(preset, k < channels.count ? channels[k] : nil)
+      let f = d.sensorFields(d.state(name, "reading"), unit, value: key)
+      d.add("sensor", name + [UInt8(ascii: "_")] + key, name: name + [UInt8(ascii: " ")] + key, f)
+    }
+  }
 }

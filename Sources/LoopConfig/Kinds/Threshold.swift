@@ -110,4 +110,12 @@ extension ThresholdConfig: TaskKindDescription {
         index: task.index, source: source, target: target, onAbove: onAbove.double, offBelow: offBelow.double)
     )
   }
+
+  /// Its state as a `binary_sensor`.
+  func discover(_ d: inout Discovery, _ name: [UInt8]) {
+    var f = d.state(name, "state")
+    f += Array(
+      ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+    d.add("binary_sensor", name, name: name, f)
+  }
 }
