@@ -109,6 +109,13 @@ public struct ClientCounters: Equatable, Sendable {
   public var droppedInboxFull: UInt64 = 0
   /// Received packets skipped: longer than the receive buffer.
   public var droppedReceiveTooLarge: UInt64 = 0
+  /// PUBACKs for received QoS 1 messages that waited for room in the send buffer (sent later,
+  /// in order).
+  public var acksDelayed: UInt64 = 0
+  /// PUBACKs lost: more were waiting for room than the client keeps (`Client.pendingAckLimit`).
+  /// The broker counts each such message as in flight until the connection ends, and stops
+  /// sending once its own in-flight limit is reached.
+  public var acksLost: UInt64 = 0
   /// Subscriptions the broker refused (SUBACK 0x80).
   public var subscribeFailures: UInt64 = 0
   /// SUBACKs received.
@@ -263,6 +270,10 @@ public struct Client: ~Copyable {
   private var receiveCount = 0
   /// Bytes of an oversized packet still to be skipped.
   private var receiveSkip = 0
+  /// Packet ids of received QoS 1 messages whose PUBACK found no room in the send buffer, in
+  /// the order they arrived (acknowledgements go out in that order).
+  private var pendingAcks = InlineArray<32, UInt16>(repeating: 0)
+  private var pendingAckCount = 0
   // Inbox: entries in [inboxHead, inboxTail); the one lent by `nextMessage` is at inboxHead
   // until the next call.
   private let inbox: Region
@@ -626,6 +637,7 @@ public struct Client: ~Copyable {
       return true
     }
     if phase == .connected {
+      sendPendingAcks()
       pumpWindow()
       if keepAliveSeconds > 0 {
         if let sent = pingSentAt {
@@ -643,6 +655,11 @@ public struct Client: ~Copyable {
       }
     }
     if !flush(now) { return true }
+    // Acknowledgements that waited for the bytes just written.
+    if pendingAckCount > 0 && phase == .connected {
+      sendPendingAcks()
+      if !flush(now) { return true }
+    }
     if let consumer, inboxTail > inboxHead + inboxLent { cx.wake(consumer) }
     return finished
   }
@@ -743,9 +760,7 @@ public struct Client: ~Copyable {
     case .publish(let p):
       counters.received += 1
       deliver(p, bytes)
-      if p.qos == 1 {
-        _ = queue { (out) throws(PacketError) -> Int in try Packet.puback(packetID: p.packetID, into: out) }
-      }
+      if p.qos == 1 { acknowledge(p.packetID) }
     case .puback(let id):
       var matched = false
       for i in 0..<inflightCount {
@@ -866,6 +881,8 @@ public struct Client: ~Copyable {
   private mutating func resetConnectionState() {
     sendHead = 0
     sendTail = 0
+    // A new (clean) session owes the broker nothing.
+    pendingAckCount = 0
     receiveCount = 0
     receiveSkip = 0
     pingSentAt = nil
@@ -911,6 +928,41 @@ public struct Client: ~Copyable {
     } catch {
       return false
     }
+  }
+
+  /// How many PUBACKs may wait for room in the send buffer.
+  public static let pendingAckLimit = 32
+
+  /// Queues the PUBACK for received message `id`, or keeps it until the send buffer has room
+  /// (behind any that wait already: PUBACKs go out in the order the messages came).
+  private mutating func acknowledge(_ id: UInt16) {
+    if pendingAckCount == 0
+      && queue({ (out) throws(PacketError) -> Int in try Packet.puback(packetID: id, into: out) })
+    {
+      return
+    }
+    counters.acksDelayed += 1
+    guard pendingAckCount < Self.pendingAckLimit else {
+      counters.acksLost += 1
+      return
+    }
+    pendingAcks[pendingAckCount] = id
+    pendingAckCount += 1
+  }
+
+  /// Queues the waiting PUBACKs, oldest first, while the send buffer has room.
+  private mutating func sendPendingAcks() {
+    var sent = 0
+    while sent < pendingAckCount {
+      let id = pendingAcks[sent]
+      guard queue({ (out) throws(PacketError) -> Int in try Packet.puback(packetID: id, into: out) }) else {
+        break
+      }
+      sent += 1
+    }
+    guard sent > 0 else { return }
+    for i in sent..<pendingAckCount { pendingAcks[i - sent] = pendingAcks[i] }
+    pendingAckCount -= sent
   }
 
   private mutating func queuePublish(topic: Region, payload: StaticString, qos: UInt8, retain: Bool) -> Bool {

@@ -123,6 +123,11 @@ extension Firmware where P: ~Copyable {
       out.append(" refused, ")
       out.append(integer: Int64(mqtt.client.connectionsLost))
       out.append(" lost; ")
+      if mqtt.client.acksLost > 0 {
+        // Acknowledgements the broker never got (more waited for room than the client keeps).
+        out.append(integer: Int64(mqtt.client.acksLost))
+        out.append(" PUBACKs lost; ")
+      }
       out.append(integer: Int64(mqtt.link.commands))
       out.append(" commands, ")
       out.append(integer: Int64(mqtt.link.badCommands))
