@@ -15,10 +15,11 @@ extension BoardConfig {
     lines.indices.filter { lines[$0].direction == .output && lineUsers.count > $0 && lineUsers[$0] < 0 }
   }
 
-  /// The software PWM tasks (index, configured duty): their duty is a command.
+  /// The PWM tasks, software and hardware (index, configured duty): their duty is a command.
   public var pwmTasks: [(Int, Int)] {
     tasks.indices.compactMap { i in
       if case .pwm(let p) = tasks[i].kind { return (i, p.dutyPercent) }
+      if case .pwmHardware(let p) = tasks[i].kind { return (i, Int(p.dutyPercent.double.rounded())) }
       return nil
     }
   }
@@ -122,9 +123,9 @@ extension BoardConfig {
   /// The Home Assistant discovery configs (topic, payload), one per entity or trigger:
   /// readings as `sensor`, the encoder's position as `sensor`, a threshold's state as
   /// `binary_sensor`, a button's press, release and long press as device triggers, commandable
-  /// outputs as `switch`, a software PWM's duty as `number`, a `sensor` task's values as one
-  /// `sensor` each, a `switch` task's state as `binary_sensor`, a curve's and a hardware PWM's
-  /// duty as `sensor`; all with the board's `device` block and the availability topic.
+  /// outputs as `switch`, a PWM's duty (software or hardware) as `number`, a `sensor` task's
+  /// values as one `sensor` each, a `switch` task's state as `binary_sensor`, a curve's duty as
+  /// `sensor`; all with the board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
     var out: [(topic: [UInt8], payload: [UInt8])] = []
@@ -178,11 +179,15 @@ extension BoardConfig {
           p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
           out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
         }
-      case .pwm:
+      case .pwm, .pwmHardware:
         var f =
           Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
           + Array("/duty/set\",".utf8)
         f += state(name, "duty")
+        // A hardware PWM's state is its task's duty record, JSON; a software PWM's the number.
+        if case .pwmHardware = tasks[i].kind {
+          f += Array(",\"value_template\":\"{{ value_json.duty_percent }}\"".utf8)
+        }
         f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
         out.append((topic("number", name), entity(name, name, f)))
       case .sensor(let c):
@@ -209,8 +214,8 @@ extension BoardConfig {
         f += Array(
           ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
         out.append((topic("binary_sensor", name), entity(name, name, f)))
-      case .curve, .pwmHardware:
-        // The duty the curve set, or the hardware PWM's duty as its task reports it.
+      case .curve:
+        // The duty the curve set, as its records report it.
         var f = state(name, "duty")
         f += Array(
           ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
