@@ -15,8 +15,9 @@ import LoopTasks
 import Testing
 
 /// A chip `pwmchip<n>` with `npwm` channels, driven by `driver`, channels in `exported` present.
-private func chip(_ fake: FakeSysfs, _ n: Int, npwm: Int, driver: String, compatible: String, exported: [Int])
-{
+func fakePWMChip(
+  _ fake: FakeSysfs, _ n: Int, npwm: Int, driver: String, compatible: String, exported: [Int]
+) {
   let dir = "class/pwm/pwmchip\(n)"
   fake.file(dir + "/npwm", "\(npwm)\n")
   fake.file(dir + "/export", "")
@@ -53,7 +54,7 @@ private func failure(_ fake: FakeSysfs, _ body: () throws(PWMError) -> HardwareP
   /// then duty changes (only when they change), then released at shutdown.
   @Test func setsUpAndDrivesAChannel() throws {
     let fake = FakeSysfs()
-    chip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [1])
+    fakePWMChip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [1])
     var pwm = try HardwarePWM(
       root: fake.path, chip: .only, channel: 1, period: .microseconds(40), duty: .microseconds(10))
     let dir = "class/pwm/pwmchip0/pwm1/"
@@ -79,8 +80,8 @@ private func failure(_ fake: FakeSysfs, _ body: () throws(PWMError) -> HardwareP
 
   @Test func inversedPolarityAndAChipByDriver() throws {
     let fake = FakeSysfs()
-    chip(fake, 0, npwm: 4, driver: "rp1-pwm", compatible: "raspberrypi,rp1-pwm", exported: [])
-    chip(fake, 1, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
+    fakePWMChip(fake, 0, npwm: 4, driver: "rp1-pwm", compatible: "raspberrypi,rp1-pwm", exported: [])
+    fakePWMChip(fake, 1, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
     let pwm = try HardwarePWM(
       root: fake.path, chip: .driver(ShortPWMName("brcm,bcm2835-pwm")), channel: 0, period: .milliseconds(20),
       duty: .microseconds(1500), polarity: .inversed)
@@ -105,7 +106,7 @@ private func failure(_ fake: FakeSysfs, _ body: () throws(PWMError) -> HardwareP
     }
     #expect(none?.message == "no PWM chip" && none?.path == "/class/pwm")
     #expect(none?.hint.contains("dtoverlay=pwm-2chan") == true)
-    chip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [])
+    fakePWMChip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [])
     let wrongDriver = failure(fake) { () throws(PWMError) in
       try HardwarePWM(
         root: fake.path, chip: .driver(ShortPWMName("rp1-pwm")), channel: 0, period: .milliseconds(1))
@@ -121,7 +122,7 @@ private func failure(_ fake: FakeSysfs, _ body: () throws(PWMError) -> HardwareP
   /// Duty changes, as a fan curve makes them every reading, allocate nothing.
   @Test func dutyChangesAllocateNothing() throws {
     let fake = FakeSysfs()
-    chip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
+    fakePWMChip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
     var pwm = try HardwarePWM(root: fake.path, chip: .only, channel: 0, period: .microseconds(40))
     try pwm.setDuty(fraction: 0.1)
     var failures = 0
@@ -154,7 +155,7 @@ private func failure(_ fake: FakeSysfs, _ body: () throws(PWMError) -> HardwareP
   /// directory, which is reported.
   @Test func exportsAChannel() {
     let fake = FakeSysfs()
-    chip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [])
+    fakePWMChip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [])
     let missing = failure(fake) { () throws(PWMError) in
       try HardwarePWM(root: fake.path, chip: .only, channel: 1, period: .milliseconds(1))
     }
@@ -174,7 +175,7 @@ private func ms(_ record: Record) -> Int64 { (record.time - H.start.nanoseconds)
 private func addFan(_ h: inout H, _ fake: FakeSysfs, task: Int, dutyPercent: Double = 0) throws
   -> FirmwareTask
 {
-  chip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
+  fakePWMChip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0])
   let pwm = try HardwarePWM(
     root: fake.path, chip: .only, channel: 0, period: .microseconds(40),
     duty: .nanoseconds(Int64(400 * dutyPercent)))
