@@ -1,7 +1,9 @@
 // A simulated day: the full sim board (every task kind: heartbeat, button, pulse counter,
 // sampler, encoder, threshold, pwm, ticker, watchdog, switch, curve; and the sim file writer
-// feeding the sampler) on the virtual platform, with scripted stimuli (1 kHz gusts of anemometer pulses,
-// bouncy presses and long presses, encoder turns both ways) for 24 hours of board time. The
+// feeding the sampler), plus `DaySensors` (a `sensor` task per preset on a fake sysfs tree,
+// every filter, a curve and a duty threshold driving two `pwm_hw` channels), on the virtual
+// platform, with scripted stimuli (1 kHz gusts of anemometer pulses, bouncy presses and long
+// presses, encoder turns both ways) for 24 hours of board time. The
 // records are read from the output pipe every virtual minute and checked one by one against
 // what the stimuli must give; every virtual hour the invariants are checked: nothing lost on
 // any line, nothing dropped, no tick missed or off its grid, no heap allocation since the
@@ -9,7 +11,8 @@
 //
 // The rates are set per build. A debug build (`swift test`, CI) runs the day with the board's
 // 1 s periods (PWM at 1 s), a one-second 1 kHz gust every hour, a press every 2 minutes and a
-// turn every 5: about 30 s on a loaded 2-core host, where each stimulus edge costs ~0.1 ms
+// turn every 5: about 45 s on a loaded 2-core host (the sensors add about 8 s of it: 37.8 s
+// without them, 45.9 s with, run back to back), where each stimulus edge costs ~0.1 ms
 // (unspecialised generic code). A release build (`swift test -c release -Xswiftc -enable-testing
 // --filter SimulatedDay`) runs the same day with PWM at 20 ms, a minute of 1 kHz pulses every
 // hour and a 10 Hz breeze between, a press every 30 s and a turn every minute. `SIMDAY_HOURS`,
