@@ -104,7 +104,8 @@ extension FirmwareWorld {
   }
 }
 
-/// Reports a hardware PWM channel's duty: at start and after each change.
+/// Applies the duties asked of a hardware PWM channel and reports its duty: at start and after
+/// each change.
 public struct HardwarePWMTask: Sendable {
   /// The task index.
   public let index: Int
