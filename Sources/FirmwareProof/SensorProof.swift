@@ -1,34 +1,17 @@
 // The sensor and pwm_hw tasks in the allocation proof, never run. `FirmwareTask.poll` already
 // reaches their polls (FirmwareProof.swift); this makes the proof also see them built as
 // startup builds them (a source resolved into `FirmwareWorld.sensors`, a hardware PWM channel
-// set up into `FirmwareWorld.pwmChannels`) and run as `.sensor` and `.pwmHardware` cases, and
-// specialises `FirmwareWorld.setPWMDuty`, which no task of this branch calls from its poll yet
-// (a rule driving a fan's duty will).
+// set up into `FirmwareWorld.pwmChannels`) and run as `.sensor` and `.pwmHardware` cases (the
+// pwm_hw task's poll takes a duty from the `DutyBoard` and writes it with
+// `FirmwareWorld.setPWMDuty`, so the proof sees that write too).
 
 import LoopCore
 import LoopGPIO
 import LoopLinux
 import LoopTasks
 
-/// A task that sets a hardware PWM channel's duty, as a rule does.
-enum DutyProofTask: TaskBody {
-  typealias World = FirmwareWorld
-
-  case setter(slot: Int)
-
-  mutating func poll<S: Scheduler<Self> & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
-    -> Poll<Void>
-  {
-    switch self {
-    case .setter(let slot):
-      world.setPWMDuty(slot, percent: 62.5, &cx)
-      return .ready(())
-    }
-  }
-}
-
 /// Startup of a DS18B20 sensor and a hardware PWM channel, then the firmware's run with each
-/// task, then a duty set by a task; false when something was missing.
+/// task; false when something was missing.
 public func proveSensorsAndPWM(start: Instant) -> Bool {
   var world = FirmwareWorld(outputFD: 1)
   guard
@@ -52,12 +35,5 @@ public func proveSensorsAndPWM(start: Instant) -> Bool {
   _ = other.addPWMChannel(PWMChannel(pwm, task: 1, at: start))
   _ = proveFirmware(
     platform: second, world: other, start: start, task: .pwmHardware(HardwarePWMTask(index: 1, slot: slot)))
-  guard let third = try? EpollPlatform() else { return false }
-  var executor = Executor<1, 1, DutyProofTask, EpollPlatform>(platform: third)
-  var duty = FirmwareWorld(outputFD: 1)
-  _ = duty.addPWMChannel(PWMChannel(pwm, task: 1, at: start))
-  _ = try? executor.spawn(.setter(slot: 0))
-  _ = executor.run(&duty)
-  duty.releasePWMChannels()
   return true
 }

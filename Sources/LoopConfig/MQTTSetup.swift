@@ -15,7 +15,8 @@ extension BoardConfig {
     lines.indices.filter { lines[$0].direction == .output && lineUsers.count > $0 && lineUsers[$0] < 0 }
   }
 
-  /// The tasks whose duty an MQTT command sets (index, configured duty).
+  /// The PWM tasks, software and hardware, whose duty an MQTT command sets (index, configured
+  /// duty).
   public var pwmTasks: [(Int, Int)] {
     tasks.indices.compactMap { i in tasks[i].entry.commandDuty(tasks[i].kind).map { (i, $0) } }
   }
@@ -170,11 +171,15 @@ struct Discovery {
       + [UInt8(ascii: "\"")]
   }
 
-  /// `"command_topic":"<prefix>/<task>/duty/set",` and the duty's state topic, 0–100 %.
-  func dutyNumber(_ task: [UInt8]) -> [UInt8] {
+  /// `"command_topic":"<prefix>/<task>/duty/set",` and the duty's state topic (read with
+  /// `valueTemplate` when the state is a JSON record), 0–100 %.
+  func dutyNumber(_ task: [UInt8], valueTemplate: StaticString? = nil) -> [UInt8] {
     var f =
       Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/duty/set\",".utf8)
     f += state(task, "duty")
+    if let valueTemplate {
+      f += Array(",\"value_template\":\"".utf8) + bytes(valueTemplate) + [UInt8(ascii: "\"")]
+    }
     f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
     return f
   }

@@ -61,8 +61,8 @@ public struct MQTTLink: ~Copyable {
   public var discovery: RetainedSet
   /// Output lines a command may set (outputs no task drives).
   public var commandable = InlineArray<32, Bool>(repeating: false)
-  /// By task index, the duty (0-100) of a software PWM task a command may change, -1 for a
-  /// task that is not one.
+  /// By task index, the duty (0-100) of a PWM task (`pwm` or `pwm_hw`) a command may change, -1
+  /// for a task that is not one.
   public var duty = InlineArray<32, Int8>(repeating: -1)
   /// What it counted.
   public var counters = MQTTLinkCounters()
@@ -298,7 +298,12 @@ public struct MQTTTask: Sendable {
           publishState(i, value, &cx, &link, &world)
         }
       } else if link.duty[i] >= 0 {
-        publishDuty(i, &cx, &link, &world)
+        if let slot = world.pwmSlot(ofTask: i) {
+          // A hardware PWM's state is its task's duty record (the duty in force).
+          link.publish(world.pwmDutyRecord(slot), task: world.names[i], &cx)
+        } else {
+          publishDuty(i, &cx, &link, &world)
+        }
       }
       link.stateCursor += 1
     }
@@ -320,8 +325,8 @@ public struct MQTTTask: Sendable {
     if outcome == .accepted { link.counters.published += 1 } else { link.counters.dropped += 1 }
   }
 
-  /// A `<prefix>/<task>/duty/set` command: a whole number 0 to 100 for a PWM task, applied from
-  /// its next period; anything else is an error record and changes nothing. True when the topic
+  /// A `<prefix>/<task>/duty/set` command: a whole number 0 to 100 for a PWM task (software:
+  /// applied from its next period; pwm_hw: written at once by its task); anything else is an error record and changes nothing. True when the topic
   /// is a duty command's (handled here either way).
   private func takeDutyCommand<S: Scheduler & ~Copyable>(
     _ m: ReceivedMessage, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
@@ -380,7 +385,8 @@ public struct MQTTTask: Sendable {
     record.field("duty_percent", integer: Int64(value))
     record.finish()
     emitOwn(record, &cx, &link, &world)
-    publishDuty(task, &cx, &link, &world)
+    // A hardware PWM's task writes the duty and publishes its record on the same state topic.
+    if world.pwmSlot(ofTask: task) == nil { publishDuty(task, &cx, &link, &world) }
     return true
   }
 

@@ -120,7 +120,7 @@ func mqttConfig(_ mqtt: String) -> String {
 
   /// The kinds merged with the rules and the sensor kinds: a `sensor` with several values is one
   /// HA sensor per value (its unit's device class), a `switch` a read-only `binary_sensor`, a
-  /// curve's and a hardware PWM's duty a `sensor` in %.
+  /// curve's duty a `sensor` in %, a hardware PWM's duty a `number` commands set.
   @Test func discoveryForSensorSwitchCurveAndHardwarePWM() throws {
     let config = try valid(
       """
@@ -176,12 +176,25 @@ func mqttConfig(_ mqtt: String) -> String {
     #expect(relay["command_topic"] == nil)
     // The switch's line is its task's: no command entity for it.
     #expect(byTopic["homeassistant/switch/s1/line_relay/config"] == nil)
-    for name in ["dim_curve", "fan"] {
-      let duty = try object("homeassistant/sensor/s1/\(name)/config")
-      #expect(duty["state_topic"] as? String == "sensorloop/s1/\(name)/duty")
-      #expect(duty["value_template"] as? String == "{{ value_json.duty_percent }}")
-      #expect(duty["unit_of_measurement"] as? String == "%")
-    }
+    let curve = try object("homeassistant/sensor/s1/dim_curve/config")
+    #expect(curve["state_topic"] as? String == "sensorloop/s1/dim_curve/duty")
+    #expect(curve["value_template"] as? String == "{{ value_json.duty_percent }}")
+    #expect(curve["unit_of_measurement"] as? String == "%")
+    // The hardware PWM takes duty commands: a `number` like the software PWM's, its state the
+    // task's duty record (JSON), the software PWM's a plain number.
+    #expect(byTopic["homeassistant/sensor/s1/fan/config"] == nil)
+    let fan = try object("homeassistant/number/s1/fan/config")
+    #expect(fan["command_topic"] as? String == "sensorloop/s1/fan/duty/set")
+    #expect(fan["state_topic"] as? String == "sensorloop/s1/fan/duty")
+    #expect(fan["value_template"] as? String == "{{ value_json.duty_percent }}")
+    #expect(fan["min"] as? Int == 0 && fan["max"] as? Int == 100 && fan["step"] as? Int == 1)
+    #expect(fan["unit_of_measurement"] as? String == "%")
+    let dimmer = try object("homeassistant/number/s1/dimmer/config")
+    #expect(dimmer["command_topic"] as? String == "sensorloop/s1/dimmer/duty/set")
+    #expect(dimmer["value_template"] == nil)
+    // Both subscribe to duty commands, with their configured duties as the initial states.
+    #expect(config.pwmTasks.map { $0.0 } == [4, 6])
+    #expect(config.pwmTasks.map { $0.1 } == [25, 30])
     #expect(byTopic["homeassistant/number/s1/dimmer/config"] != nil)
   }
 }

@@ -130,6 +130,44 @@ import Testing
     #expect(p.chip == .only)
   }
 
+  /// A curve and a threshold may set a pwm_hw task's duty, as a software pwm's; a task that
+  /// takes no duty is still refused, the message naming both kinds that do.
+  @Test func rulesSetAPWMHardwareDuty() throws {
+    let config = try valid(
+      mockConfig(
+        tasks: #"""
+          { "name": "soc", "kind": "sensor", "source": { "preset": "hwmon", "device": "cpu_thermal", "inputs": "temp1_input" } },
+          { "name": "fan_curve", "kind": "curve", "source": "soc", "pwm": "fan", "points": [[40, 0], [70, 100]] },
+          { "name": "fan", "kind": "pwm_hw", "period_us": 40 },
+          { "name": "alarm", "kind": "threshold", "source": "soc", "pwm": "buzzer", "on_above": 80, "duty_on": 50 },
+          { "name": "buzzer", "kind": "pwm_hw", "channel": 1, "period_us": 500 }
+          """#))
+    guard case .curve(let curve) = config.tasks[1].kind, case .threshold(let alarm) = config.tasks[3].kind
+    else { throw TestFailure("not a curve and a threshold") }
+    #expect(curve.pwm == 2)
+    #expect(alarm.pwm == 4 && alarm.line == nil)
+    #expect(
+      message(
+        mockConfig(
+          tasks: #"""
+            { "name": "soc", "kind": "sensor", "source": { "preset": "hwmon", "device": "cpu_thermal", "inputs": "temp1_input" } },
+            { "name": "fan_curve", "kind": "curve", "source": "soc", "pwm": "soc", "points": [[40, 0], [70, 100]] }
+            """#))
+        == #"board.json:6:65: tasks[1].pwm: task "soc" is a sensor task; a duty is set on a pwm or pwm_hw task"#
+    )
+    // One rule per pwm_hw task, as per pwm task.
+    #expect(
+      message(
+        mockConfig(
+          tasks: #"""
+            { "name": "soc", "kind": "sensor", "source": { "preset": "hwmon", "device": "cpu_thermal", "inputs": "temp1_input" } },
+            { "name": "a", "kind": "curve", "source": "soc", "pwm": "fan", "points": [[40, 0], [70, 100]] },
+            { "name": "b", "kind": "threshold", "source": "soc", "pwm": "fan", "on_above": 80 },
+            { "name": "fan", "kind": "pwm_hw", "period_us": 40 }
+            """#)
+      ).contains(#"tasks[2].pwm: task "fan" already has its duty set by task "a" (tasks[1])"#))
+  }
+
   /// Each message: file:line:column, the JSON path, what was expected (and a likely fix).
   static let badCases: [(task: String, expected: String)] = [
     (

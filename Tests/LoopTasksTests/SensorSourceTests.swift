@@ -16,8 +16,10 @@ import Testing
 final class FakeSysfs {
   let root: String
 
-  init() {
-    root = NSTemporaryDirectory() + "sysfs-\(UUID().uuidString)"
+  /// A new tree in `directory` (the temporary directory unless given: /dev/shm keeps a long
+  /// run's reads and writes off a busy disk).
+  init(in directory: String = NSTemporaryDirectory()) {
+    root = directory + "/sysfs-\(UUID().uuidString)"
     try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
   }
 

@@ -1,7 +1,9 @@
 // A simulated day: the full sim board (every task kind: heartbeat, button, pulse counter,
 // sampler, encoder, threshold, pwm, ticker, watchdog, switch, curve; and the sim file writer
-// feeding the sampler) on the virtual platform, with scripted stimuli (1 kHz gusts of anemometer pulses,
-// bouncy presses and long presses, encoder turns both ways) for 24 hours of board time. The
+// feeding the sampler), plus `DaySensors` (a `sensor` task per preset on a fake sysfs tree,
+// every filter, a curve and a duty threshold driving two `pwm_hw` channels), on the virtual
+// platform, with scripted stimuli (1 kHz gusts of anemometer pulses, bouncy presses and long
+// presses, encoder turns both ways) for 24 hours of board time. The
 // records are read from the output pipe every virtual minute and checked one by one against
 // what the stimuli must give; every virtual hour the invariants are checked: nothing lost on
 // any line, nothing dropped, no tick missed or off its grid, no heap allocation since the
@@ -9,7 +11,8 @@
 //
 // The rates are set per build. A debug build (`swift test`, CI) runs the day with the board's
 // 1 s periods (PWM at 1 s), a one-second 1 kHz gust every hour, a press every 2 minutes and a
-// turn every 5: about 30 s on a loaded 2-core host, where each stimulus edge costs ~0.1 ms
+// turn every 5: about 45 s on a loaded 2-core host (the sensors add about 8 s of it: 37.8 s
+// without them, 45.9 s with, run back to back), where each stimulus edge costs ~0.1 ms
 // (unspecialised generic code). A release build (`swift test -c release -Xswiftc -enable-testing
 // --filter SimulatedDay`) runs the same day with PWM at 20 ms, a minute of 1 kHz pulses every
 // hour and a 10 Hz breeze between, a press every 30 s and a turn every minute. `SIMDAY_HOURS`,
@@ -95,6 +98,8 @@ struct FastRecord {
   var event = ""
   var numbers: [String: Int64] = [:]
   var decimals: [String: Double] = [:]
+  /// The keys whose value is `true` (a switch's "initial", a sensor's "repeat").
+  var flags: Set<String> = []
 
   /// Parses `{"t_ns":N,"wall_ns":N,"task":"…","event":"…",…}` (the firmware's own fixed layout).
   init?(_ line: ArraySlice<UInt8>) {
@@ -134,8 +139,10 @@ struct FastRecord {
       guard let key = string(), expect(":") else { return nil }
       if i < line.endIndex && line[i] == 0x22 {
         _ = string()
-      } else if expect("true") || expect("false") {
-        continue  // a flag (a switch's "initial")
+      } else if expect("true") {
+        flags.insert(key)
+      } else if expect("false") {
+        continue
       } else if let value = number() {
         numbers[key] = value.0
         decimals[key] = value.1
@@ -227,7 +234,7 @@ struct DayBook {
       names: [
         "heartbeat", "button", "wind", "soc_temp", "knob", "fan", "dimmer", "tick", "watchdog", "relay",
         "fan_speed", "fan_curve",
-      ])
+      ] + DaySensors.names)
     let start = FirmwareHarness.start
     let ns = start.nanoseconds
     let every = Duration(nanoseconds: period)
@@ -275,7 +282,7 @@ struct DayBook {
         )))
     // The watchdog watches the tasks with periodic work (as the program does): an idle button,
     // knob, threshold, switch or curve has no deadline of its own to be late for.
-    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 10
+    let watched: UInt64 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 10 | 1 << 12 | 1 << 13 | 1 << 14
     try h.spawn(
       .watchdog(
         Watchdog(index: 8, device: deviceFD, kick: every, stall: every * 5, watched: watched, start: start)))
@@ -285,6 +292,11 @@ struct DayBook {
           path: FilePath(text: temperaturePath), values: values, count: Self.temperatures.count,
           repeats: true,
           start: start + Duration(nanoseconds: period / 2), every: every)))
+    // The sensors (a reading every 5 periods), filters, rules and hardware PWM channels.
+    let fake = FakeSysfs(
+      in: FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
+    try DaySensors.spawn(&h, fake, period: 5 * period, start: start)
+    var sensors = DaySensors(period: 5 * period)
 
     var script = DayScript()
     /// Schedules the stimuli of minute `m` (presses, turns; at an hour's start its pulses).
@@ -431,6 +443,8 @@ struct DayBook {
           if abs(delta) != 1 || record.numbers["position"] != book.position {
             book.problem("knob step \(delta) to \(record.numbers["position"] ?? -99) at \(t)")
           }
+        case _ where sensors.check(record, at: t, &book):
+          break
         default:
           book.problem("unexpected record \(record.task) \(record.event) at \(t)")
         }
@@ -495,6 +509,7 @@ struct DayBook {
           duties += 1
         }
         #expect(book.fanDuties == duties, "hour \(hour): fan curve")
+        sensors.checkCounts(now: now, hour: hour, fake)
         if !book.problems.isEmpty { break }
       }
     }
@@ -502,7 +517,7 @@ struct DayBook {
     // The watchdog kicked every period and never saw a stall.
     let kicks = (try? FileManager.default.attributesOfItem(atPath: device)[.size] as? Int) ?? -1
     #expect(kicks == Int(minutes * 60 / profile.period) + 1)
-    let counters = (0..<12).map { h.firmware.world.counters[$0] }
+    let counters = (0..<19).map { h.firmware.world.counters[$0] }
     #expect(UInt64(book.records) == counters.reduce(0) { $0 + $1.records })
     let took = Date().timeIntervalSince(wall)
     let levelChanges = (0..<4).map { h.firmware.world.stimuli.counters($0).transitions }.reduce(0, +)
@@ -515,6 +530,9 @@ struct DayBook {
       (\(book.steps / 4) detents), sampler readings \(book.readings), fan switches \(book.fanSwitches), relay records \
       \(book.relayRecords), fan curve duties \(book.fanDuties); \
       watchdog kicks \(kicks)
+        sensors: cpu readings \(sensors.cpuReadings) (hw_curve duties \(sensors.curveDuties), fan_hw duties \(sensors.fanDuties), \
+      hot switches \(sensors.hotSwitches), beeper duties \(sensors.beeperDuties)), tank readings \(sensors.tankReadings) \
+      and repeats \(sensors.tankRepeats), air readings \(sensors.airReadings) (\(sensors.airTemperatures) with a temperature)
         level changes driven \(levelChanges), edges read \(edges), stimulus deliveries \
       \(h.firmware.world.stimuli.deliveries), heap allocations after the first minute \(allocations)
       """)
@@ -536,7 +554,7 @@ struct DayBook {
       let port = h.firmware.world.stimuli.counters(index)
       #expect(port.kernelDropped == 0 && port.writeErrors == 0, "hour \(hour): port \(index) \(port)")
     }
-    for task in 0..<12 {
+    for task in 0..<19 {
       let counters = h.firmware.world.counters[task]
       #expect(
         counters.missedTicks == 0 && counters.dropped == 0 && counters.errors == 0,
@@ -561,13 +579,247 @@ struct DayBook {
     for (before, after) in zip(relay, relay.dropFirst()) where before.value == after.value {
       Issue.record("hour \(hour): relay \(before) then \(after)")
     }
-    // Writer, stimuli, sim file and the twelve tasks; every stop timer has finished.
-    #expect(h.firmware.executor.liveTasks == 15, "hour \(hour)")
+    // Writer, stimuli, three sim files and the nineteen tasks; every stop timer has finished.
+    #expect(h.firmware.executor.liveTasks == 24, "hour \(hour)")
     // Deadlines held between minutes: heartbeat, wind, soc_temp, dimmer, tick, watchdog,
-    // fan_speed, stimuli, sim file (the button, knob, fan, relay, fan curve and writer wait for
-    // input only).
-    #expect(h.firmware.executor.armedTimers == 9, "hour \(hour)")
+    // fan_speed, cpu, tank, air, stimuli, three sim files (the button, knob, fan, relay, the
+    // curves, hot, the pwm_hw tasks and writer wait for input only).
+    #expect(h.firmware.executor.armedTimers == 14, "hour \(hour)")
     #expect(h.firmware.executor.counters.staleWakes == 0)
     #expect(allocations == 0, "hour \(hour): heap allocations in the loop")
+  }
+}
+
+/// The day's sensors, filters, rules and hardware PWM, on a fake sysfs tree (in /dev/shm when
+/// there is one): a hwmon `cpu_thermal` whose temperature a file writer cycles 40 → 70 → 40 °C
+/// sets a `pwm_hw` fan through a curve and a `pwm_hw` beeper through a threshold; a DS18B20
+/// with a spike and a step in a flat cycle through median, delta and heartbeat; a BME280 whose
+/// three values go through average and throttle, exponential and clamp, and calibrate. With no
+/// worker in the world (as in every virtual-time test) the sensors read on the loop thread at
+/// their tick, so every record's time and value is known in advance.
+struct DaySensors {
+  /// Task indices, after the board's twelve.
+  static let cpu = 12, tank = 13, air = 14, curve = 15, fan = 16, hot = 17, beeper = 18
+  static let names = ["cpu", "tank", "air", "hw_curve", "fan_hw", "hot", "beeper"]
+  /// The hwmon temperature cycle (millidegrees), one value a sensor period; reading 0 finds
+  /// `cpuFirst`.
+  static let cpuCycle: [Int64] = [40000, 50000, 60000, 70000, 60000, 50000]
+  static let cpuFirst: Int64 = 50000
+  /// The DS18B20's cycle: flat at 20.0/20.1 °C, a one-sample spike to 35 °C (the median
+  /// removes it), a two-sample step to 22 °C (it passes, and back); reading 0 finds 21 °C.
+  static let tankCycle: [Int64] = [
+    20000, 20000, 20100, 20000, 35000, 20100, 20000, 20000, 20100, 20000, 20000, 20000, 20100, 20000, 22000,
+    22000,
+  ]
+
+  /// The sensors' period, and the filters' intervals in periods.
+  let period: Int64
+  var throttle: Int64 { 6 * period }
+  var heartbeat: Int64 { 12 * period }
+
+  var cpuReadings: Int64 = 0
+  var curveDuties: Int64 = 0
+  var fanDuties: Int64 = 0
+  var hotSwitches: Int64 = 0
+  var beeperDuties: Int64 = 0
+  var tankReadings: Int64 = 0
+  var tankRepeats: Int64 = 0
+  var tankLast: (t: Int64, value: Double)? = nil
+  var airReadings: Int64 = 0
+  var airTemperatures: Int64 = 0
+
+  /// The cpu reading `k` in °C.
+  static func cpuValue(_ k: Int64) -> Double {
+    Double(k == 0 ? cpuFirst : cpuCycle[Int((k - 1) % Int64(cpuCycle.count))]) / 1000
+  }
+
+  /// The curve's duty at `celsius`: 40 °C 0 %, 80 °C 100 %.
+  static func curveDuty(_ celsius: Double) -> Double { (celsius - 40) * 2.5 }
+
+  /// Builds the tree under `fake`, the file writers that move its values, the tasks.
+  static func spawn(
+    _ h: inout FirmwareHarness, _ fake: FakeSysfs, period: Int64, start: Instant
+  ) throws {
+    let every = Duration(nanoseconds: period)
+    fake.file("class/hwmon/hwmon0/name", "cpu_thermal\n")
+    fake.file("class/hwmon/hwmon0/temp1_input", "\(cpuFirst)\n")
+    fake.w1([(id: "28-00000a000001", milliC: 21000)])
+    let bme = "bus/iio/devices/iio:device0/"
+    fake.file(bme + "name", "bme280\n")
+    fake.file(bme + "in_temp_input", "21370\n")
+    fake.file(bme + "in_humidityrelative_input", "75000\n")
+    fake.file(bme + "in_pressure_input", "100.768554687\n")
+    fakePWMChip(fake, 0, npwm: 2, driver: "pwm-bcm2835", compatible: "brcm,bcm2835-pwm", exported: [0, 1])
+
+    for (path, cycle) in [
+      ("class/hwmon/hwmon0/temp1_input", cpuCycle), ("bus/w1/devices/28-00000a000001/temperature", tankCycle),
+    ] {
+      var values = InlineArray<16, Int64>(repeating: 0)
+      for (k, value) in cycle.enumerated() { values[k] = value }
+      try h.spawn(
+        .simFile(
+          SimFileWriter(
+            path: FilePath(text: fake.root + "/" + path), values: values, count: cycle.count, repeats: true,
+            start: start + Duration(nanoseconds: period / 2), every: every)))
+    }
+
+    func chain(_ specs: [FilterSpec]) throws -> FilterChain {
+      var inline = InlineArray<6, FilterSpec>(repeating: .clamp(low: 0, high: 0))
+      for (k, spec) in specs.enumerated() { inline[k] = spec }
+      return try FilterChain(inline, count: specs.count)
+    }
+    let cpu = try SensorResolver.hwmon(
+      root: fake.path, device: ShortName("cpu_thermal"), inputs: SensorNames(["temp1_input"]))
+    var tankFilters = SensorFilters()
+    tankFilters.set(
+      try chain([
+        .median(window: 3), .delta(minimum: 0.5), .heartbeat(interval: .nanoseconds(12 * period)),
+      ]), channel: 0)
+    let tank = try SensorResolver.ds18b20(root: fake.path, id: ShortName("28-00000a000001"))
+    var airFilters = SensorFilters()
+    airFilters.set(
+      try chain([.average(window: 4), .throttle(interval: .nanoseconds(6 * period))]), channel: 0)
+    airFilters.set(try chain([.exponential(alpha: 0.5), .clamp(low: 0, high: 60)]), channel: 1)
+    airFilters.set(
+      try chain([.calibrate(measured1: 100, actual1: 100.5, measured2: 110, actual2: 110.5)]), channel: 2)
+    let air = try SensorResolver.iio(
+      root: fake.path, device: ShortName("bme280"),
+      channels: SensorNames(["in_temp", "in_humidityrelative", "in_pressure"]))
+    for (index, source, filters) in [
+      (Self.cpu, cpu, SensorFilters()), (Self.tank, tank, tankFilters), (Self.air, air, airFilters),
+    ] {
+      let added = h.firmware.world.addSensor(
+        SensorTask(index: index, source: source, filters: filters, period: every, start: start))
+      let slot = try #require(added)
+      try h.spawn(.sensor(slot))
+    }
+
+    var readings = InlineArray<8, Double>(repeating: 0)
+    var duties = InlineArray<8, Double>(repeating: 0)
+    (readings[0], duties[0], readings[1], duties[1]) = (40, 0, 80, 100)
+    let curve = try #require(DutyCurve(readings: readings, duties: duties, count: 2))
+    try h.spawn(
+      .curve(
+        CurveRule(index: Self.curve, source: Self.cpu, pwm: Self.fan, follower: CurveFollower(curve: curve))))
+    try h.spawn(
+      .threshold(
+        ThresholdSwitch(
+          index: Self.hot, source: Self.cpu, target: .duty(pwm: Self.beeper, on: 50, off: 0), onAbove: 65,
+          offBelow: 55)))
+    // The fan set up at full speed (the curve's first duty replaces it at once); the beeper
+    // (2 kHz) silent.
+    for (index, channel, periodUs, duty) in [(Self.fan, 0, 40, 40_000), (Self.beeper, 1, 500, 0)] {
+      let pwm = try HardwarePWM(
+        root: fake.path, chip: .only, channel: channel, period: .microseconds(Int64(periodUs)),
+        duty: .nanoseconds(Int64(duty)))
+      let added = h.firmware.world.addPWMChannel(PWMChannel(pwm, task: index, at: start))
+      let slot = try #require(added)
+      try h.spawn(.pwmHardware(HardwarePWMTask(index: index, slot: slot)))
+    }
+  }
+
+  /// Checks one record of these tasks (`t` ns after the start); false when it is not theirs.
+  mutating func check(_ record: FastRecord, at t: Int64, _ book: inout DayBook) -> Bool {
+    let k = t / period
+    let onGrid = t % period == 0
+    switch (record.task, record.event) {
+    case ("cpu", "reading"):
+      if !onGrid || k != cpuReadings || record.decimals["value"] != Self.cpuValue(k) {
+        book.problem(
+          "cpu reading \(record.decimals["value"] ?? -1) at \(t), expected \(Self.cpuValue(cpuReadings))")
+      }
+      cpuReadings += 1
+    case ("hw_curve", "duty"):
+      // Every reading moves the duty (neighbours in the cycle differ).
+      if !onGrid || k != curveDuties || record.decimals["duty_percent"] != Self.curveDuty(Self.cpuValue(k)) {
+        book.problem("hw_curve \(record.decimals["duty_percent"] ?? -1) at \(t)")
+      }
+      curveDuties += 1
+    case ("fan_hw", "duty"):
+      // The curve's duty from each reading, written in the reading's turn; the first poll
+      // comes after the curve's first duty (same turn), so the 100 % it was set up with is
+      // never reported.
+      if !onGrid || k != fanDuties || record.decimals["duty_percent"] != Self.curveDuty(Self.cpuValue(k))
+        || record.numbers["period_ns"] != 40_000
+      {
+        book.problem("fan_hw \(record.decimals["duty_percent"] ?? -1) at \(t)")
+      }
+      fanDuties += 1
+    case ("hot", let event):
+      // On at 70 °C (k ≡ 4 mod 6), off at 50 °C after it (k ≡ 0 mod 6): duty 50 %, then 0 %.
+      let on = event == "on"
+      if !onGrid || k % 6 != (on ? 4 : 0) || (event != "on" && event != "off")
+        || record.decimals["duty_percent"] != (on ? 50 : 0)
+      {
+        book.problem("hot \(event) at \(t)")
+      }
+      hotSwitches += 1
+    case ("beeper", "duty"):
+      // 0 % at start, then each of the threshold's duties.
+      let expected: Double = beeperDuties % 2 == 1 ? 50 : 0
+      let at: Int64 = beeperDuties == 0 ? 0 : (beeperDuties % 2 == 1 ? 4 : 0)
+      if !onGrid || k % 6 != at || (beeperDuties == 0 && t != 0)
+        || record.decimals["duty_percent"] != expected
+        || record.numbers["period_ns"] != 500_000
+      {
+        book.problem("beeper \(record.decimals["duty_percent"] ?? -1) at \(t)")
+      }
+      beeperDuties += 1
+    case ("tank", "reading"):
+      // Median of 3, a change of 0.5 °C at least, the last value repeated after 12 quiet
+      // periods: never the spike, no small step, never quiet longer than the heartbeat.
+      guard let value = record.decimals["value"] else {
+        book.problem("tank reading without a value at \(t)")
+        break
+      }
+      let repeated = record.flags.contains("repeat")
+      if value >= 30 { book.problem("tank spike \(value) at \(t)") }
+      if let last = tankLast {
+        if t - last.t > heartbeat || t < last.t { book.problem("tank quiet from \(last.t) to \(t)") }
+        if repeated ? value != last.value : abs(value - last.value) < 0.5 {
+          book.problem("tank \(value) after \(last.value) at \(t)\(repeated ? " (repeat)" : "")")
+        }
+      }
+      if repeated { tankRepeats += 1 } else { tankReadings += 1 }
+      if !repeated && !onGrid { book.problem("tank reading off its grid at \(t)") }
+      tankLast = (t, value)
+    case ("air", "reading"):
+      // Every period: humidity 75 %RH clamped to 60, pressure calibrated by +0.5 kPa; the
+      // temperature (averaged) once every 6 periods (the throttle).
+      let temperature = record.decimals["temperature"]
+      if !onGrid || k != airReadings || record.decimals["humidity"] != 60
+        || record.decimals["pressure"] != 101.269
+        || (k % 6 == 0 ? temperature != 21.37 : temperature != nil)
+      {
+        book.problem("air at \(t): \(record.decimals)")
+      }
+      if temperature != nil { airTemperatures += 1 }
+      airReadings += 1
+    default:
+      return false
+    }
+    return true
+  }
+
+  /// Checks the counts up to `now` (ns after the start): every reading made and its rules'
+  /// records written, the hardware channels where the last duties put them.
+  func checkCounts(now: Int64, hour: Int64, _ fake: FakeSysfs) {
+    // Readings 0 to the one at `now`; the rules have taken those before it (the one at `now`
+    // wakes them in the next minute, as the board's curve).
+    let readings = now / period + 1
+    #expect(cpuReadings == readings && airReadings == readings, "hour \(hour): readings")
+    #expect(airTemperatures == (readings - 1) / 6 + 1, "hour \(hour): air temperatures")
+    let taken = readings - 1
+    #expect(curveDuties == taken && fanDuties == taken, "hour \(hour): cpu")
+    let ons = taken > 4 ? (taken - 5) / 6 + 1 : 0
+    let offs = taken > 6 ? (taken - 7) / 6 + 1 : 0
+    #expect(hotSwitches == ons + offs && beeperDuties == 1 + ons + offs, "hour \(hour): hot")
+    #expect(tankReadings > 0 && tankRepeats > 0 && tankRepeats < readings / 12, "hour \(hour): tank")
+    let last = taken - 1
+    let fanNs = Int64((Self.curveDuty(Self.cpuValue(last)) * 400).rounded())
+    #expect(fake.read("class/pwm/pwmchip0/pwm0/duty_cycle") == "\(fanNs)", "hour \(hour): fan duty_cycle")
+    let beeping = ons > offs
+    #expect(
+      fake.read("class/pwm/pwmchip0/pwm1/duty_cycle") == (beeping ? "250000" : "0"), "hour \(hour): beeper")
   }
 }

@@ -163,6 +163,11 @@ final class LockedData: @unchecked Sendable {
     #expect(check.status == 0)
     #expect(check.stdout.contains("slots"), "\(check.stdout)")
     #expect(check.stdout.contains("timers"))
+    // The realistic wirings check on any host (their devices are looked for at startup only).
+    for board in ["Boards/fan-controller.json", "Boards/weather-station.json"] {
+      let check = try sensorloop(["--config", board, "--check"])
+      #expect(check.status == 0 && check.stdout.contains("slots"), "\(board): \(check.stderr)")
+    }
   }
 
   @Test func badUsageExitsTwoWithTheUsage() throws {

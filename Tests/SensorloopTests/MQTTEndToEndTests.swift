@@ -159,6 +159,73 @@ func payloadObject(_ line: String) -> [String: Any]? {
     #expect(try broker.retained("sensorloop/e2e2/dimmer/duty") == "sensorloop/e2e2/dimmer/duty|60|1|0")
   }
 
+  /// A hardware PWM (`pwm_hw` on a fake /sys/class/pwm) takes duty commands as a software
+  /// PWM does: a `number` in Home Assistant, a duty sent with mosquitto_pub written to the
+  /// channel's duty_cycle, its task's retained `duty` record confirming; bad payloads change
+  /// nothing.
+  @Test func aDutyCommandDrivesAHardwarePWMChannel() throws {
+    let broker = try MQTTBroker()
+    try broker.start()
+    let tree = FakeTree()
+    tree.board()
+    let board = tree.root + "/board.json"
+    try """
+    {
+      "board": "MQTT hardware PWM board", "gpio": "mock",
+      "tasks": [
+        { "name": "fan_pwm", "kind": "pwm_hw", "chip": "pwm-bcm2835", "channel": 0, "period_us": 40,
+          "duty_percent": 25, \(tree.rootKey) },
+        { "name": "tick", "kind": "ticker", "period_ms": 500 }
+      ],
+      "mqtt": { "broker": "127.0.0.1", "port": \(broker.port), "client_id": "e2e10", "topic_prefix": "test/e2e10" }
+    }
+    """.write(toFile: board, atomically: true, encoding: .utf8)
+    let dutyCycle = "class/pwm/pwmchip0/pwm0/duty_cycle"
+    let sub = try broker.subscriber("watch", topic: "test/e2e10/fan_pwm/duty", seconds: 6)
+    var during: [String?] = []
+    let run = try sensorloop(["--config", board, "--duration", "3"]) { _ in
+      try? broker.waitForLog("Sending SUBACK to e2e10")
+      during.append(tree.read(dutyCycle))
+      try? broker.publish("test/e2e10/fan_pwm/duty/set", "60")
+      Thread.sleep(forTimeInterval: 0.5)
+      during.append(tree.read(dutyCycle))
+      // Not a whole number 0 to 100: refused, the channel untouched.
+      for bad in ["150", "fast", "-5", "12.5"] { try? broker.publish("test/e2e10/fan_pwm/duty/set", bad) }
+      Thread.sleep(forTimeInterval: 0.5)
+      during.append(tree.read(dutyCycle))
+    }
+    #expect(run.status == 0, "\(run.stderr)")
+    // 25 % of 40 µs at start, 60 % after the command, still 60 % after the bad ones.
+    #expect(during == ["10000", "24000", "24000"], "\(run.stdout)")
+    #expect(tree.read(dutyCycle) == "24000")
+    let commands = run.events("mqtt", "command")
+    #expect(commands.map { $0["pwm"] as? String } == ["fan_pwm"], "\(run.stdout)")
+    #expect(commands.first?["duty_percent"] as? Int == 60)
+    let errors = run.events("mqtt", "error").compactMap { $0["error"] as? String }
+    #expect(errors == Array(repeating: "bad duty payload", count: 4), "\(run.stdout)")
+    // The task reported the duty the chip took: 25 at start, then 60.
+    #expect(run.events("fan_pwm", "duty").map { $0["duty_percent"] as? Double } == [25, 60])
+    #expect(run.events("fan_pwm", "error").isEmpty)
+    // The state topic: the duty in force after the connect (25: the start's record, queued at
+    // QoS 1 until the connect, and the state published after it), then the command's (60),
+    // retained; nothing for the bad payloads.
+    let lines = sub.lines()
+    let states = lines.compactMap(payloadObject).map { $0["duty_percent"] as? Double }
+    #expect(states.last == 60 && states.dropLast().allSatisfy { $0 == 25 }, "\(lines)")
+    #expect((2...3).contains(states.count), "\(lines)")
+    let retained = try broker.retained("test/e2e10/fan_pwm/duty")
+    #expect(retained?.hasSuffix("|1|1") == true, "\(String(describing: retained))")
+    #expect(retained.flatMap(payloadObject)?["duty_percent"] as? Double == 60)
+    // Home Assistant: a number commanding it, reading the record's duty_percent.
+    let number = try broker.allRetained("homeassistant/number/e2e10/fan_pwm/config").first.flatMap(
+      payloadObject)
+    #expect(number?["command_topic"] as? String == "test/e2e10/fan_pwm/duty/set")
+    #expect(number?["state_topic"] as? String == "test/e2e10/fan_pwm/duty")
+    #expect(number?["value_template"] as? String == "{{ value_json.duty_percent }}")
+    #expect(try broker.allRetained("homeassistant/sensor/e2e10/#").isEmpty)
+    #expect(run.stderr.contains("1 commands, 4 refused"), "\(run.stderr)")
+  }
+
   /// The rules' kinds over MQTT: a `switch` toggled by the button is a read-only
   /// `binary_sensor` whose `on`/`off` records are retained on `<task>/state`; a curve's duty
   /// is a `sensor` in % read from its `duty` records, retained.

@@ -5,7 +5,8 @@
 // `busy`), a second DS18B20 unplugged and plugged back (error records, not values), a BME280's
 // three values in one record, a hwmon input driving a threshold, a hardware PWM channel set up,
 // reported and released at exit; and, release build with the allocation counter preloaded, no
-// heap after startup with every preset and filter kind.
+// heap after startup with every preset, filter and rule kind in one config (a curve and a duty
+// threshold setting two pwm_hw channels, a switch toggled by a button).
 
 import Foundation
 import Testing
@@ -246,8 +247,10 @@ final class FakeTree {
     }
   }
 
-  /// Every preset and every filter kind in one config, on the release build with the allocation
-  /// counter preloaded: nothing allocated once started.
+  /// Every preset, every filter kind and every rule kind in one config, on the release build
+  /// with the allocation counter preloaded: nothing allocated once started. The SoC's
+  /// temperature moves every 100 ms (a sim file), so the curve and the duty threshold set the
+  /// two pwm_hw channels' duties over and over; a button toggles a relay through a switch.
   @Test func heapAllocationsAfterStartupAreZeroWithEveryPresetAndFilter() throws {
     let release = try releaseSensorloop()
     let library = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -256,9 +259,19 @@ final class FakeTree {
     defer { try? FileManager.default.removeItem(at: library) }
     let tree = FakeTree()
     tree.board()
+    let pwm = "class/pwm/pwmchip0/pwm1/"
+    for attribute in ["period", "duty_cycle", "enable"] { tree.file(pwm + attribute, "0\n") }
+    tree.file(pwm + "polarity", "normal\n")
     let file = tree.root + "/board.json"
-    try tree.config(
-      tasks: """
+    try """
+    {
+      "board": "fake sysfs", "gpio": "mock",
+      "lines": {
+        "fan": { "name": "GPIO18", "direction": "output" },
+        "relay": { "name": "GPIO23", "direction": "output" },
+        "button": { "name": "GPIO27", "direction": "input", "bias": "pull-up", "active_low": true }
+      },
+      "tasks": [
         { "name": "tank", "kind": "sensor", "period_ms": 750,
           "source": { "preset": "ds18b20", "id": "28-00000a000001", \(tree.rootKey) },
           "filters": [{ "kind": "median", "window": 5 }, { "kind": "delta", "minimum": 0.1 },
@@ -274,15 +287,37 @@ final class FakeTree {
         { "name": "soc", "kind": "sensor", "period_ms": 100,
           "source": { "preset": "hwmon", "device": "cpu_thermal", "inputs": ["temp1_input"], \(tree.rootKey) } },
         { "name": "fan", "kind": "threshold", "source": "soc", "line": "fan", "on_above": 45 },
-        { "name": "fan_pwm", "kind": "pwm_hw", "period_us": 40, "duty_percent": 50, \(tree.rootKey) }
-        """
-    ).write(toFile: file, atomically: true, encoding: .utf8)
+        { "name": "fan_curve", "kind": "curve", "source": "soc", "pwm": "fan_pwm", "points": [[40, 20], [60, 100]] },
+        { "name": "fan_pwm", "kind": "pwm_hw", "period_us": 40, "duty_percent": 50, \(tree.rootKey) },
+        { "name": "alarm", "kind": "threshold", "source": "soc", "pwm": "beeper", "on_above": 57, "off_below": 47,
+          "duty_on": 50 },
+        { "name": "beeper", "kind": "pwm_hw", "channel": 1, "period_us": 500, \(tree.rootKey) },
+        { "name": "button", "kind": "button", "line": "button", "debounce_ms": 20 },
+        { "name": "relay", "kind": "switch", "line": "relay", "source": "button", "mode": "toggle" }
+      ],
+      "sim": {
+        "stimuli": [
+          { "kind": "press", "line": "button", "at_ms": 300, "hold_ms": 100, "count": 10, "every_ms": 250 }
+        ],
+        "files": [
+          { "path": "\(tree.root)/class/hwmon/hwmon0/temp1_input", "at_ms": 50, "every_ms": 100, "repeat": true,
+            "values": [45000, 50000, 55000, 60000, 55000, 50000] }
+        ]
+      }
+    }
+    """.write(toFile: file, atomically: true, encoding: .utf8)
     let run = try sensorloop(
       ["--config", file, "--duration", "3"], binary: release, environment: ["LD_PRELOAD": library.path])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.events("air", "reading").count >= 10)
     #expect(run.events("adc", "reading").first?["value"] as? Double == 3.3)
     #expect(run.events("tank", "reading").contains { $0["repeat"] as? Bool == true })
+    // The rules drove their outputs all along: the fan's and the beeper's duties changed many
+    // times, the relay toggled at each press.
+    #expect(run.events("fan_pwm", "duty").count >= 10, "\(run.stdout)")
+    #expect(run.events("beeper", "duty").count >= 4, "\(run.stdout)")
+    #expect(run.events("relay").filter { $0["event"] as? String == "on" }.count >= 4, "\(run.stdout)")
+    #expect(run.events("fan_pwm", "error").isEmpty && run.events("beeper", "error").isEmpty)
     #expect(run.stderr.contains("heap allocations after startup: 0\n"), "\(run.stderr)")
   }
 }

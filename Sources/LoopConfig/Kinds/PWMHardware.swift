@@ -1,7 +1,9 @@
 // The pwm_hw kind: a hardware PWM channel through /sys/class/pwm (a Pi's `dtoverlay=pwm-2chan`:
 // GPIO18 and GPIO19), which the chip drives by itself: fans at 25 kHz, servos, dimmers without
-// jitter. Set up at startup (export, period, polarity, duty, enable); its task reports the duty
-// at start and whenever a rule changes it; the channel is disabled and unexported at the end.
+// jitter. Set up at startup (export, period, polarity, duty, enable); a rule (`curve`,
+// `threshold` with `pwm`) or an MQTT command may change its duty, as a software `pwm`'s; its
+// task reports the duty at start and at each change; the channel is disabled and unexported at
+// the end.
 // {"name": "fan_pwm", "kind": "pwm_hw", "chip": "pwm-bcm2835", "channel": 0, "period_us": 40, "duty_percent": 30}
 
 import LoopCore
@@ -39,6 +41,8 @@ extension HardwarePWMConfig: TaskKindDescription {
   static var keys: [StaticString] {
     ["chip", "channel", "period_us", "duty_percent", "polarity", "sysfs_root"]
   }
+  /// A curve, a threshold or an MQTT command may set its duty.
+  static var takesDuty: Bool { true }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
@@ -101,7 +105,7 @@ extension HardwarePWMConfig: TaskKindDescription {
     self = c
   }
 
-  /// It waits for duty changes only; the channel's files are opened for each write.
+  /// It waits for duty requests only; the channel's files are opened for each write.
   var needs: TaskNeeds { TaskNeeds(timer: false) }
 
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
@@ -139,12 +143,9 @@ extension HardwarePWMConfig: TaskKindDescription {
     return .pwmHardware(HardwarePWMTask(index: task.index, slot: slot))
   }
 
-  /// The hardware PWM's duty as its task reports it, as a `sensor`.
+  /// Its duty as a `number` a command sets; its state is its task's duty record (JSON).
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "duty")
-    f += Array(
-      ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
-        .utf8)
-    d.add("sensor", name, name: name, f)
+    d.add("number", name, name: name, d.dutyNumber(name, valueTemplate: "{{ value_json.duty_percent }}"))
   }
+  var commandDuty: Int? { Int(dutyPercent.double.rounded()) }
 }

@@ -48,7 +48,8 @@ extension ThresholdConfig: TaskKindDescription {
         throw v.error(
           .conflict, at: pwmNode,
           bytes(
-            "a threshold drives either \"line\" (an output line) or \"pwm\" (a pwm task's duty), not both"))
+            "a threshold drives either \"line\" (an output line) or \"pwm\" (a pwm or pwm_hw task's duty), not both"
+          ))
       }
       pwm = try v.taskRef(task, "pwm")
     } else {
@@ -58,7 +59,8 @@ extension ThresholdConfig: TaskKindDescription {
           let mark = v.push(key)
           defer { v.pop(mark) }
           throw v.error(
-            .conflict, at: node, bytes("a duty applies with \"pwm\" (a pwm task), not with \"line\""))
+            .conflict, at: node,
+            bytes("a duty applies with \"pwm\" (a pwm or pwm_hw task), not with \"line\""))
         }
       }
     }
