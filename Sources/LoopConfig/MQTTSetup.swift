@@ -130,24 +130,25 @@ extension BoardConfig {
     var out: [(topic: [UInt8], payload: [UInt8])] = []
     let prefix = m.topicPrefix.bytes
     let node = m.clientID.bytes
-    func topic(_ component: String, _ object: [UInt8]) -> [UInt8] {
-      m.discoveryPrefix.bytes + Array("/\(component)/".utf8) + node + [UInt8(ascii: "/")] + object
-        + Array("/config".utf8)
+    func topic(_ component: StaticString, _ object: [UInt8]) -> [UInt8] {
+      m.discoveryPrefix.bytes + bytes("/") + bytes(component) + bytes("/") + node + [UInt8(ascii: "/")]
+        + object
+        + bytes("/config")
     }
-    var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
+    var device = bytes("\"device\":{\"identifiers\":[\"") + node + bytes("\"],\"name\":\"")
     device += board.bytes
-    device += Array(
-      "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
+    device += bytes("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
     let availability =
-      Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8)
+      bytes("\"availability_topic\":\"") + prefix + bytes("/status\"")
     func entity(_ name: [UInt8], _ uniqueSuffix: [UInt8], _ fields: [UInt8]) -> [UInt8] {
-      var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
-      p += [UInt8(ascii: "_")] + uniqueSuffix + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
+      var p = bytes("{\"name\":\"") + name + bytes("\",\"unique_id\":\"") + node
+      p += [UInt8(ascii: "_")] + uniqueSuffix + bytes("\",") + fields + [UInt8(ascii: ",")]
       p += availability + [UInt8(ascii: ",")] + device + [UInt8(ascii: "}")]
       return p
     }
-    func state(_ task: [UInt8], _ event: String) -> [UInt8] {
-      Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/\(event)\"".utf8)
+    func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
+      bytes("\"state_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + bytes("/") + bytes(event)
+        + bytes("\"")
     }
     for i in tasks.indices {
       let name = tasks[i].name.bytes
@@ -160,30 +161,32 @@ extension BoardConfig {
           (topic("sensor", name), entity(name, name, sensorFields(state(name, "reading"), p.unit.bytes))))
       case .encoder:
         var f = state(name, "step")
-        f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
+        f += bytes(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
         out.append((topic("sensor", name), entity(name, name, f)))
       case .threshold:
         var f = state(name, "state")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        f += bytes(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
         out.append((topic("binary_sensor", name), entity(name, name, f)))
       case .button(let b):
-        var events: [(String, String)] = [
+        var events: [(StaticString, StaticString)] = [
           ("press", "button_short_press"), ("release", "button_short_release"),
         ]
         if b.longPress != nil { events.append(("long_press", "button_long_press")) }
         for (event, type) in events {
-          var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
-          p += name + Array("/\(event)\",\"type\":\"\(type)\",\"subtype\":\"".utf8) + name
-          p += Array("\",".utf8) + device + [UInt8(ascii: "}")]
-          out.append((topic("device_automation", name + Array("_\(event)".utf8)), p))
+          var p = bytes("{\"automation_type\":\"trigger\",\"topic\":\"") + prefix + [UInt8(ascii: "/")]
+          p +=
+            name + bytes("/") + bytes(event) + bytes("\",\"type\":\"") + bytes(type)
+            + bytes("\",\"subtype\":\"") + name
+          p += bytes("\",") + device + [UInt8(ascii: "}")]
+          out.append((topic("device_automation", name + bytes("_") + bytes(event)), p))
         }
       case .pwm:
         var f =
-          Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + name
-          + Array("/duty/set\",".utf8)
+          bytes("\"command_topic\":\"") + prefix + [UInt8(ascii: "/")] + name
+          + bytes("/duty/set\",")
         f += state(name, "duty")
-        f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
+        f += bytes(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
         out.append((topic("number", name), entity(name, name, f)))
       case .sensor(let c):
         // One value: `value` and `unit`, as a sampler's. Several: one sensor per value, under
@@ -206,35 +209,35 @@ extension BoardConfig {
         // Read-only: the switch's line is its task's (a command would be overwritten at the
         // next press); its state is the task's `on`/`off` record on `<task>/state`.
         var f = state(name, "state")
-        f += Array(
-          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+        f += bytes(
+          ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
         out.append((topic("binary_sensor", name), entity(name, name, f)))
       case .curve, .pwmHardware:
         // The duty the curve set, or the hardware PWM's duty as its task reports it.
         var f = state(name, "duty")
-        f += Array(
+        f += bytes(
           ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
-            .utf8)
+        )
         out.append((topic("sensor", name), entity(name, name, f)))
       default: break
       }
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f = Array("\"command_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
-      f += Array("\"state_topic\":\"".utf8) + prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
-      f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
-      out.append((topic("switch", Array("line_".utf8) + id), entity(id, Array("line_".utf8) + id, f)))
+      var f = bytes("\"command_topic\":\"") + prefix + bytes("/lines/") + id + bytes("/set\",")
+      f += bytes("\"state_topic\":\"") + prefix + bytes("/lines/") + id + bytes("/state\"")
+      f += bytes(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
+      out.append((topic("switch", bytes("line_") + id), entity(id, bytes("line_") + id, f)))
     }
     return out
   }
 
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
-  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = Array("value".utf8)) -> [UInt8] {
-    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.".utf8) + value + Array(" }}\"".utf8)
+  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = bytes("value")) -> [UInt8] {
+    var f = stateTopic + bytes(",\"value_template\":\"{{ value_json.") + value + bytes(" }}\"")
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
+    if !haUnit.isEmpty { f += bytes(",\"unit_of_measurement\":\"") + haUnit + [UInt8(ascii: "\"")] }
     if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
     f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
     return f
