@@ -45,11 +45,11 @@ extension BoardConfig {
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
     let id = m.clientID.bytes
     var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: Array("/status".utf8))
+    availability.append(contentsOf: bytes("/status"))
     var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: Array("/lines/+/set".utf8))
+    commands.append(contentsOf: bytes("/lines/+/set"))
     var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: Array("/+/duty/set".utf8))
+    duties.append(contentsOf: bytes("/+/duty/set"))
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
