@@ -61,6 +61,7 @@ struct JSONDocument {
   }
 
   /// The (key, value) node pairs of object `node`.
+  @inline(never)
   func members(_ node: Int) -> [(key: Int, value: Int)] {
     var result: [(key: Int, value: Int)] = []
     var child = firstChild(node)
@@ -73,6 +74,7 @@ struct JSONDocument {
   }
 
   /// The element nodes of array `node`.
+  @inline(never)
   func elements(_ node: Int) -> [Int] {
     var result: [Int] = []
     var child = firstChild(node)
@@ -84,6 +86,7 @@ struct JSONDocument {
   }
 
   /// The value of `key` in object `node`, or nil (the first one if a key repeats).
+  @inline(never)
   func member(_ node: Int, _ key: StaticString) -> Int? {
     var child = firstChild(node)
     for _ in 0..<Int(nodes[node].a) {
@@ -95,6 +98,7 @@ struct JSONDocument {
 
   /// 1-based line and column of byte `offset`; columns count Unicode scalars, so an editor
   /// lands on the same character. CR LF and a lone CR each end a line.
+  @inline(never)
   func position(of offset: Int) -> (line: Int, column: Int) {
     var line = 1
     var column = 1

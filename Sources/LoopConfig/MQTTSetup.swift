@@ -43,11 +43,11 @@ extension BoardConfig {
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
     let id = m.clientID.bytes
     var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: Array("/status".utf8))
+    availability.append(contentsOf: bytes("/status"))
     var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: Array("/lines/+/set".utf8))
+    commands.append(contentsOf: bytes("/lines/+/set"))
     var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: Array("/+/duty/set".utf8))
+    duties.append(contentsOf: bytes("/+/duty/set"))
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
@@ -123,10 +123,9 @@ extension BoardConfig {
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
     let node = m.clientID.bytes
-    var device = Array("\"device\":{\"identifiers\":[\"".utf8) + node + Array("\"],\"name\":\"".utf8)
+    var device = bytes("\"device\":{\"identifiers\":[\"") + node + bytes("\"],\"name\":\"")
     device += board.bytes
-    device += Array(
-      "\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}".utf8)
+    device += bytes("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
     var d = Discovery(
       prefix: m.topicPrefix.bytes, node: node, discoveryPrefix: m.discoveryPrefix.bytes, device: device)
     for i in tasks.indices {
@@ -135,10 +134,10 @@ extension BoardConfig {
     for line in commandableLines {
       let id = lines[line].id.bytes
       var f =
-        Array("\"command_topic\":\"".utf8) + d.prefix + Array("/lines/".utf8) + id + Array("/set\",".utf8)
-      f += Array("\"state_topic\":\"".utf8) + d.prefix + Array("/lines/".utf8) + id + Array("/state\"".utf8)
-      f += Array(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"".utf8)
-      d.add("switch", Array("line_".utf8) + id, name: id, f)
+        bytes("\"command_topic\":\"") + d.prefix + bytes("/lines/") + id + bytes("/set\",")
+      f += bytes("\"state_topic\":\"") + d.prefix + bytes("/lines/") + id + bytes("/state\"")
+      f += bytes(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
+      d.add("switch", bytes("line_") + id, name: id, f)
     }
     return d.out
   }
@@ -161,12 +160,12 @@ struct Discovery {
   /// `<discovery prefix>/<component>/<node>/<object>/config`.
   func topic(_ component: StaticString, _ object: [UInt8]) -> [UInt8] {
     discoveryPrefix + [UInt8(ascii: "/")] + bytes(component) + [UInt8(ascii: "/")] + node
-      + [UInt8(ascii: "/")] + object + Array("/config".utf8)
+      + [UInt8(ascii: "/")] + object + bytes("/config")
   }
 
   /// `"state_topic":"<prefix>/<task>/<event>"`.
   func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
-    Array("\"state_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + [UInt8(ascii: "/")]
+    bytes("\"state_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + [UInt8(ascii: "/")]
       + bytes(event)
       + [UInt8(ascii: "\"")]
   }
@@ -175,21 +174,21 @@ struct Discovery {
   /// `valueTemplate` when the state is a JSON record), 0–100 %.
   func dutyNumber(_ task: [UInt8], valueTemplate: StaticString? = nil) -> [UInt8] {
     var f =
-      Array("\"command_topic\":\"".utf8) + prefix + [UInt8(ascii: "/")] + task + Array("/duty/set\",".utf8)
+      bytes("\"command_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + bytes("/duty/set\",")
     f += state(task, "duty")
     if let valueTemplate {
-      f += Array(",\"value_template\":\"".utf8) + bytes(valueTemplate) + [UInt8(ascii: "\"")]
+      f += bytes(",\"value_template\":\"") + bytes(valueTemplate) + [UInt8(ascii: "\"")]
     }
-    f += Array(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"".utf8)
+    f += bytes(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
     return f
   }
 
   /// A reading sensor's fields: its state topic, the value template, and the unit with the
   /// device class and state class Home Assistant expects for it, where the unit says it.
-  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = Array("value".utf8)) -> [UInt8] {
-    var f = stateTopic + Array(",\"value_template\":\"{{ value_json.".utf8) + value + Array(" }}\"".utf8)
+  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = bytes("value")) -> [UInt8] {
+    var f = stateTopic + bytes(",\"value_template\":\"{{ value_json.") + value + bytes(" }}\"")
     let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty { f += Array(",\"unit_of_measurement\":\"".utf8) + haUnit + [UInt8(ascii: "\"")] }
+    if !haUnit.isEmpty { f += bytes(",\"unit_of_measurement\":\"") + haUnit + [UInt8(ascii: "\"")] }
     if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
     f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
     return f
@@ -198,18 +197,18 @@ struct Discovery {
   /// Adds an entity of `component` (`sensor`, `number` ...) for `object` (its unique id is
   /// `<node>_<object>`), named `name`, with `fields`, the availability topic and the device.
   mutating func add(_ component: StaticString, _ object: [UInt8], name: [UInt8], _ fields: [UInt8]) {
-    var p = Array("{\"name\":\"".utf8) + name + Array("\",\"unique_id\":\"".utf8) + node
-    p += [UInt8(ascii: "_")] + object + Array("\",".utf8) + fields + [UInt8(ascii: ",")]
-    p += Array("\"availability_topic\":\"".utf8) + prefix + Array("/status\"".utf8) + [UInt8(ascii: ",")]
+    var p = bytes("{\"name\":\"") + name + bytes("\",\"unique_id\":\"") + node
+    p += [UInt8(ascii: "_")] + object + bytes("\",") + fields + [UInt8(ascii: ",")]
+    p += bytes("\"availability_topic\":\"") + prefix + bytes("/status\"") + [UInt8(ascii: ",")]
     p += device + [UInt8(ascii: "}")]
     out.append((topic(component, object), p))
   }
 
   /// Adds a device trigger: `<prefix>/<task>/<event>` as Home Assistant trigger `type`.
   mutating func trigger(_ task: [UInt8], _ event: StaticString, type: StaticString) {
-    var p = Array("{\"automation_type\":\"trigger\",\"topic\":\"".utf8) + prefix + [UInt8(ascii: "/")]
-    p += task + [UInt8(ascii: "/")] + bytes(event) + Array("\",\"type\":\"".utf8) + bytes(type)
-    p += Array("\",\"subtype\":\"".utf8) + task + Array("\",".utf8) + device + [UInt8(ascii: "}")]
+    var p = bytes("{\"automation_type\":\"trigger\",\"topic\":\"") + prefix + [UInt8(ascii: "/")]
+    p += task + [UInt8(ascii: "/")] + bytes(event) + bytes("\",\"type\":\"") + bytes(type)
+    p += bytes("\",\"subtype\":\"") + task + bytes("\",") + device + [UInt8(ascii: "}")]
     out.append((topic("device_automation", task + [UInt8(ascii: "_")] + bytes(event)), p))
   }
 }

@@ -159,11 +159,13 @@ public struct HeapText<let capacity: Int>: Equatable, Sendable {
 /// Internal, so these overloads do not leak into modules that import LoopConfig.
 extension Array where Element == UInt8 {
   /// Appends the literal's UTF-8 bytes.
+  @inline(never)
   mutating func append(_ literal: StaticString) {
     literal.withUTF8Buffer { self.append(contentsOf: $0) }
   }
 
   /// Appends `value` in decimal.
+  @inline(never)
   mutating func appendDecimal(_ value: Int64) {
     let text = DecimalText(value)
     for i in 0..<text.count { append(text[i]) }
@@ -173,6 +175,7 @@ extension Array where Element == UInt8 {
   mutating func appendDecimal(_ value: Int) { appendDecimal(Int64(value)) }
 
   /// Appends `value` in decimal.
+  @inline(never)
   mutating func appendDecimal(_ value: UInt64) {
     let text = DecimalText(value)
     for i in 0..<text.count { append(text[i]) }
@@ -180,6 +183,7 @@ extension Array where Element == UInt8 {
 
   /// Appends `bytes` between double quotes, escaped as in JSON (`\"`, `\\`, control bytes as
   /// `\u00XX`): text from the config may hold anything, and a message stays one line.
+  @inline(never)
   mutating func appendQuoted(_ bytes: some Sequence<UInt8>) {
     append(UInt8(ascii: "\""))
     for byte in bytes { JSONEscape.escape(byte) { append($0) } }
@@ -187,6 +191,7 @@ extension Array where Element == UInt8 {
   }
 
   /// Appends `text` between double quotes.
+  @inline(never)
   mutating func appendQuoted<let n: Int>(_ text: FixedText<n>) {
     append(UInt8(ascii: "\""))
     for index in 0..<text.count { append(text[index]) }
@@ -194,6 +199,7 @@ extension Array where Element == UInt8 {
   }
 
   /// Appends the literal between double quotes.
+  @inline(never)
   mutating func appendQuoted(_ literal: StaticString) {
     append(UInt8(ascii: "\""))
     append(literal)
@@ -203,12 +209,14 @@ extension Array where Element == UInt8 {
 
 /// The literal's UTF-8 bytes. (Not `Array("...".utf8)`: that goes through `String` and links
 /// its index and breadcrumb machinery into the board binary, about 8 KB.)
+@inline(never)
 func bytes(_ literal: StaticString) -> [UInt8] {
   literal.withUTF8Buffer { Array($0) }
 }
 
 /// Whether `lhs` holds exactly the literal's bytes. (Concrete types, not generics: the
 /// validator compares keys constantly and unspecialised generics are slow in debug builds.)
+@inline(never)
 func bytesEqual(_ lhs: ArraySlice<UInt8>, _ rhs: StaticString) -> Bool {
   // withUTF8Buffer, not utf8Start: a one-character literal may be stored as a scalar.
   rhs.withUTF8Buffer { buffer in

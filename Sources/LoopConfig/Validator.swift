@@ -24,6 +24,7 @@ struct Validator {
   // MARK: The path
 
   /// Appends `.key` to the path; returns the mark `pop` restores.
+  @inline(never)
   mutating func push(_ key: StaticString) -> Int {
     let mark = path.count
     if !path.isEmpty { path.append(UInt8(ascii: ".")) }
@@ -32,6 +33,7 @@ struct Validator {
   }
 
   /// Appends a key from the document (quoted as `["..."]` unless it is a plain word).
+  @inline(never)
   mutating func push(key: ArraySlice<UInt8>) -> Int {
     let mark = path.count
     if !key.isEmpty && key.allSatisfy(isNameByte) {
@@ -46,6 +48,7 @@ struct Validator {
   }
 
   /// Appends `[index]` to the path.
+  @inline(never)
   mutating func push(index: Int) -> Int {
     let mark = path.count
     path.append(UInt8(ascii: "["))
@@ -55,6 +58,7 @@ struct Validator {
   }
 
   /// Restores the path to `mark`.
+  @inline(never)
   mutating func pop(_ mark: Int) { path.removeSubrange(mark...) }
 
   // MARK: Errors
@@ -63,6 +67,7 @@ struct Validator {
   func kind(_ node: Int) -> JSONKind { doc.nodes[node].kind }
 
   /// An error at `node` with the current path.
+  @inline(never)
   func error(_ kind: ConfigError.Kind, at node: Int, _ message: [UInt8]) -> ConfigError {
     let position = doc.position(of: Int(doc.nodes[node].offset))
     return ConfigError(
@@ -70,6 +75,7 @@ struct Validator {
   }
 
   /// `expected <expected>, found <node>` (and `; did you mean "<suggested>"?`).
+  @inline(never)
   func mismatch(
     _ kind: ConfigError.Kind, at node: Int, expected: [UInt8], suggested: [UInt8]? = nil
   ) -> ConfigError {
@@ -87,6 +93,7 @@ struct Validator {
   }
 
   /// A type mismatch (`.type` when the JSON type differs, else `kind`).
+  @inline(never)
   func mismatch(_ node: Int, wantedType: JSONKind, expected: [UInt8], else kind: ConfigError.Kind)
     -> ConfigError
   {
@@ -94,6 +101,7 @@ struct Validator {
   }
 
   /// Writes what `node` is: its text for scalars (shortened), "an object" or "an array".
+  @inline(never)
   func describe(_ node: Int, into out: inout [UInt8]) {
     switch kind(node) {
     case .object: out.append("an object")
@@ -115,6 +123,7 @@ struct Validator {
   }
 
   /// The error for a required key that is absent from object `object`.
+  @inline(never)
   func missing(_ object: Int, _ key: StaticString, _ expected: [UInt8]) -> ConfigError {
     var message: [UInt8] = []
     message.append("missing required key ")
@@ -188,6 +197,7 @@ struct Validator {
   // MARK: Scalars
 
   /// Reads an integer (written without fraction or exponent) within `range`.
+  @inline(never)
   func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString = "") throws(ConfigError)
     -> Int64
   {
@@ -209,6 +219,7 @@ struct Validator {
   }
 
   /// Reads a number (integer or decimal) within `low...high`.
+  @inline(never)
   func readDecimal(_ node: Int, from low: DecimalNumber, to high: DecimalNumber, nonZero: Bool = false)
     throws(ConfigError) -> DecimalNumber
   {
@@ -227,6 +238,7 @@ struct Validator {
   }
 
   /// Reads `true` or `false`.
+  @inline(never)
   func readBool(_ node: Int) throws(ConfigError) -> Bool {
     guard kind(node) == .boolean else {
       throw mismatch(.type, at: node, expected: bytes("true or false"))
@@ -235,6 +247,7 @@ struct Validator {
   }
 
   /// Reads 0 or 1 (or `false`/`true`) as a level.
+  @inline(never)
   func readLevel(_ node: Int) throws(ConfigError) -> Bool {
     if kind(node) == .boolean { return doc.nodes[node].a != 0 }
     if kind(node) == .number, let value = integerToken(doc.token(node)), value == 0 || value == 1 {
@@ -244,6 +257,7 @@ struct Validator {
   }
 
   /// Reads a string that is one of `options`; returns its index.
+  @inline(never)
   func readChoice(_ node: Int, _ options: [StaticString]) throws(ConfigError) -> Int {
     if kind(node) == .string {
       let text = doc.string(node)
@@ -262,6 +276,7 @@ struct Validator {
 
   /// Reads an identifier-like name: 1 to 31 ASCII letters, digits, `_` or `-`, starting with a
   /// letter (task names and line keys; they appear unescaped in output records).
+  @inline(never)
   func readName(_ node: Int) throws(ConfigError) -> Name {
     if kind(node) == .string, let name = asName(doc.string(node)) { return name }
     throw mismatch(node, wantedType: .string, expected: nameExpectation(), else: .range)
@@ -273,6 +288,7 @@ struct Validator {
   }
 
   /// Reads a kernel line or chip name: 1 to 31 printable ASCII characters, no spaces or quotes.
+  @inline(never)
   func readKernelName(_ node: Int) throws(ConfigError) -> Name {
     if kind(node) == .string {
       let text = doc.string(node)
@@ -291,6 +307,7 @@ struct Validator {
 
   /// Reads free text of up to `FixedText<n>.maxCount` bytes with no control characters,
   /// quotes or backslashes (it goes into output records unescaped).
+  @inline(never)
   func readText<let n: Int>(_ node: Int, allowEmpty: Bool) throws(ConfigError) -> FixedText<n> {
     if kind(node) == .string {
       let text = doc.string(node)
@@ -313,6 +330,7 @@ struct Validator {
   }
 
   /// Reads a file path of 1 to 255 bytes without NUL; absolute (starting with `/`) if asked.
+  @inline(never)
   func readPath(_ node: Int, absolute: Bool) throws(ConfigError) -> Path {
     if kind(node) == .string {
       let text = doc.string(node)
@@ -332,6 +350,7 @@ struct Validator {
   // MARK: Keyed readers: a key of an object, with the key pushed on the path
 
   /// The integer at `key` of `object` (`fallback` when absent; required when nil).
+  @inline(never)
   mutating func integer(
     _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?,
     unit: StaticString = ""
@@ -351,6 +370,7 @@ struct Validator {
   }
 
   /// A duration in milliseconds at `key` (`fallback` ms when absent; required when nil).
+  @inline(never)
   mutating func milliseconds(
     _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?
   ) throws(ConfigError) -> Duration {
@@ -358,6 +378,7 @@ struct Validator {
   }
 
   /// The number at `key` (`fallback` when absent; required when nil).
+  @inline(never)
   mutating func decimal(
     _ object: Int, _ key: StaticString, from low: DecimalNumber, to high: DecimalNumber,
     default fallback: DecimalNumber?, nonZero: Bool = false
@@ -377,6 +398,7 @@ struct Validator {
   }
 
   /// The boolean at `key`, `fallback` when absent.
+  @inline(never)
   mutating func boolean(_ object: Int, _ key: StaticString, default fallback: Bool) throws(ConfigError)
     -> Bool
   {
@@ -387,6 +409,7 @@ struct Validator {
   }
 
   /// The choice at `key` as an index into `options` (`fallback` when absent; required when nil).
+  @inline(never)
   mutating func choice(
     _ object: Int, _ key: StaticString, _ options: [StaticString], default fallback: Int?
   ) throws(ConfigError) -> Int {
@@ -402,6 +425,7 @@ struct Validator {
   }
 
   /// The text at `key` (`fallback` when absent; required when nil).
+  @inline(never)
   mutating func text<let n: Int>(
     _ object: Int, _ key: StaticString, allowEmpty: Bool, default fallback: FixedText<n>?
   ) throws(ConfigError) -> FixedText<n> {
@@ -415,6 +439,7 @@ struct Validator {
   }
 
   /// The path at `key`, required.
+  @inline(never)
   mutating func path(_ object: Int, _ key: StaticString, absolute: Bool) throws(ConfigError) -> Path {
     guard let node = doc.member(object, key) else {
       throw missing(
@@ -429,6 +454,7 @@ struct Validator {
 // MARK: - Helpers
 
 /// `"a", "b" or "c"` for messages.
+@inline(never)
 func appendChoices(_ options: [StaticString], into out: inout [UInt8]) {
   if options.count > 2 { out.append("one of ") }
   for (index, option) in options.enumerated() {

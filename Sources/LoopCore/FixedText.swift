@@ -48,11 +48,13 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Appends `bytes`.
+  @inline(never)
   public mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
     for byte in bytes { append(byte: byte) }
   }
 
   /// Appends a string literal.
+  @inline(never)
   public mutating func append(_ literal: StaticString) {
     precondition(literal.hasPointerRepresentation, "FixedText.append: not a UTF-8 literal")
     // SAFETY: a literal with a pointer representation is `utf8CodeUnitCount` valid bytes that
@@ -61,6 +63,7 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Appends a NUL-terminated C string; nothing for nil.
+  @inline(never)
   public mutating func append(cString: UnsafePointer<CChar>?) {
     guard let cString else { return }
     var i = 0
@@ -71,11 +74,13 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Appends another text.
+  @inline(never)
   public mutating func append<let other: Int>(_ text: borrowing FixedText<other>) {
     for i in 0..<text.count { append(byte: text[i]) }
   }
 
   /// Appends `value` in decimal.
+  @inline(never)
   public mutating func append(decimal value: Int64) {
     let text = DecimalText(value)
     for i in 0..<text.count { append(byte: text[i]) }

@@ -29,12 +29,14 @@ public struct RecordLine: ByteAppending {
   }
 
   /// Adds `,"key":"value"`.
+  @inline(never)
   public mutating func field(_ key: StaticString, _ value: ShortName) {
     appendKey(key)
     append(quoted: value)
   }
 
   /// Adds `,"key":"value"` for a literal value.
+  @inline(never)
   public mutating func field(_ key: StaticString, _ value: StaticString) {
     appendKey(key)
     append(byte: 0x22)
@@ -43,6 +45,7 @@ public struct RecordLine: ByteAppending {
   }
 
   /// Adds `,"key":123`.
+  @inline(never)
   public mutating func field(_ key: StaticString, integer value: Int64) {
     appendKey(key)
     append(integer: value)
@@ -50,12 +53,14 @@ public struct RecordLine: ByteAppending {
 
   /// Adds `,"key":12.345` with `decimals` digits after the point (rounded half away from zero);
   /// a value that is not finite is written as `null`, which JSON has for it.
+  @inline(never)
   public mutating func field(_ key: StaticString, _ value: Double, decimals: Int) {
     appendKey(key)
     append(decimal: value, decimals: decimals)
   }
 
   /// Adds `,"key":true` or `false`.
+  @inline(never)
   public mutating func field(_ key: StaticString, bool value: Bool) {
     appendKey(key)
     append(value ? "true" : "false")
@@ -90,6 +95,7 @@ public struct RecordLine: ByteAppending {
   }
 
   /// Closes the object and ends the line.
+  @inline(never)
   public mutating func finish() { append("}\n") }
 
   /// The bytes of the line.
@@ -97,6 +103,7 @@ public struct RecordLine: ByteAppending {
     body(bytes.span.extracting(0..<count))
   }
 
+  @inline(never)
   private mutating func appendKey(_ key: StaticString) {
     append(",\"")
     append(key)
@@ -113,6 +120,7 @@ public struct RecordLine: ByteAppending {
   }
 
   /// Writes a JSON string, escaping quotes, backslashes and control bytes.
+  @inline(never)
   private mutating func append(quoted name: ShortName) {
     append(byte: 0x22)
     for i in 0..<name.count { JSONEscape.escape(name[i]) { append(byte: $0) } }
@@ -129,23 +137,27 @@ public protocol ByteAppending {
 
 extension ByteAppending {
   /// Appends a literal.
+  @inline(never)
   public mutating func append(_ text: StaticString) {
     let start = text.utf8Start
     for i in 0..<text.utf8CodeUnitCount { append(byte: start[i]) }
   }
 
   /// Appends the bytes of `text`.
+  @inline(never)
   public mutating func append<let n: Int>(_ text: borrowing FixedText<n>) {
     for i in 0..<text.count { append(byte: text[i]) }
   }
 
   /// Appends `value` in decimal.
+  @inline(never)
   public mutating func append(integer value: Int64) {
     let text = DecimalText(value)
     for i in 0..<text.count { append(byte: text[i]) }
   }
 
   /// Appends `value` with `decimals` digits after the point, or `null` when not finite.
+  @inline(never)
   public mutating func append(decimal value: Double, decimals: Int) {
     let places = max(0, min(decimals, 9))
     var scale = 1.0

@@ -260,7 +260,9 @@ public enum SensorResolver {
       "enable the chip's overlay in /boot/firmware/config.txt (dtoverlay=i2c-sensor,bme280; dtoverlay=ads1015; dtoverlay=mcp3008)"
     var prefix = devices
     prefix.append("/iio:device")
-    let (dir, number) = try findDevice(prefix, named: device, allDevices: devices, hint: hint)
+    let number = try findDevice(prefix, named: device, allDevices: devices, hint: hint)
+    var dir = prefix
+    dir.append(decimal: number)
     var found = ShortName("iio:device")
     found.append(decimal: number)
     var source = SensorSource(preset: .iio, device: found, readTime: .zero)
@@ -299,7 +301,9 @@ public enum SensorResolver {
     devices.append("/class/hwmon")
     var prefix = devices
     prefix.append("/hwmon")
-    let (dir, number) = try findDevice(prefix, named: device, allDevices: devices, hint: "")
+    let number = try findDevice(prefix, named: device, allDevices: devices, hint: "")
+    var dir = prefix
+    dir.append(decimal: number)
     var found = ShortName("hwmon")
     found.append(decimal: number)
     var source = SensorSource(preset: .hwmon, device: found, readTime: .zero)
@@ -329,11 +333,12 @@ public enum SensorResolver {
     return source
   }
 
-  /// The first of `prefix0` … `prefix31` whose `name` (or `label`) file's first line is
-  /// `name`, and its number; the error lists the names found.
+  /// The number of the first of `prefix0` … `prefix31` whose `name` (or `label`) file's first
+  /// line is `name` (the caller appends it to `prefix`: a path returned by value is copied byte
+  /// by byte, about 2 KB of code per copy); the error lists the names found.
   static func findDevice(
     _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString
-  ) throws(SensorSetupError) -> (SysfsPath, Int) {
+  ) throws(SensorSetupError) -> Int {
     var names = FixedText<128>()
     for n in 0..<probedDevices {
       var dir = prefix
@@ -342,12 +347,12 @@ public enum SensorResolver {
       file.append("/name")
       guard let text = try? SysfsFile.read(file) else { continue }
       let found = text.firstLine
-      if found == SysfsText(name) { return (dir, n) }
+      if found == SysfsText(name) { return n }
       // Two chips of one kind share a name; a device-tree `label` (IIO, Linux 5.11+) tells
       // them apart.
       var labelFile = dir
       labelFile.append("/label")
-      if let label = try? SysfsFile.read(labelFile), label.firstLine == SysfsText(name) { return (dir, n) }
+      if let label = try? SysfsFile.read(labelFile), label.firstLine == SysfsText(name) { return n }
       if !names.isEmpty { names.append(", ") }
       names.append(found)
     }

@@ -133,9 +133,9 @@ extension CurveConfig: TaskKindDescription {
   /// The duty the curve set, as a `sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
     var f = d.state(name, "duty")
-    f += Array(
+    f += bytes(
       ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
-        .utf8)
+    )
     d.add("sensor", name, name: name, f)
   }
 }

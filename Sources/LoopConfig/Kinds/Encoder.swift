@@ -55,7 +55,7 @@ extension EncoderConfig: TaskKindDescription {
   /// Its position as a `sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
     var f = d.state(name, "step")
-    f += Array(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"".utf8)
+    f += bytes(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
     d.add("sensor", name, name: name, f)
   }
 }

@@ -112,8 +112,7 @@ extension SwitchConfig: TaskKindDescription {
   /// overwritten at the next press); its state is the task's `on`/`off` record on `<task>/state`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
     var f = d.state(name, "state")
-    f += Array(
-      ",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"".utf8)
+    f += bytes(",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
     d.add("binary_sensor", name, name: name, f)
   }
 }
