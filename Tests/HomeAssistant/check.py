@@ -2,14 +2,18 @@
 board publishing Tests/HomeAssistant/board.json (the sensorloop program, or standin.py):
 
 1. the REST API answers with the long-lived token;
-2. the board's entities appear (found by their friendly names, "<board> <task>") with the
-   names, units, device classes, state classes and states the board's records imply;
+2. the board's entities appear (found by their friendly names, "<board> <task>", "<board>
+   <task> <key>" for one value of a `sensor` of several) with the names, units, device
+   classes, state classes and states the board's records imply (a `sensor`'s: the values of
+   the fake sysfs tree the run script wrote, read back here as the IIO ABI defines them);
 3. over the websocket API: one device for the board (its identifiers, name, manufacturer), every
    entity registered to it with its unique id, and the button's three device triggers;
 4. a switch turned on, then off, in Home Assistant (REST service calls): the command arrives
    on the broker (`<prefix>/lines/relay/set`, seen by an MQTT subscriber), the board applies
    it (its `command` record in the board's output) and confirms it (Home Assistant's state
-   follows the board's state topic); the same for the pwm task's duty, a `number` set to 60;
+   follows the board's state topic); the same for the pwm and pwm_hw tasks' duties, each a
+   `number` set to 60 (for the pwm_hw also its task's `duty` record, and its fake chip's
+   `duty_cycle` before and after: the configured duty, then 60 % of the period);
 5. the board killed (SIGKILL): the broker publishes its last will and every entity becomes
    `unavailable`.
 
@@ -150,7 +154,71 @@ def expected_entities(board: dict) -> list[dict]:
             "state": lambda s: s == "off",
             "state_text": "off (the line's initial 0)",
         },
+    ] + sensor_entities(board, number) + [
+        {
+            "name": f"{device} {t['name']}", "domain": "number", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
+            "state": lambda s, duty=t["duty_percent"]: number(s) == duty,
+            "state_text": f"{t['duty_percent']} (the pwm_hw task's duty_percent, its duty record)",
+        }
+        for t in board["tasks"] if t["kind"] == "pwm_hw"
     ]
+
+
+# What a `sensor` task's iio channel reports: its record key, its unit in Home Assistant, the
+# device class, and the factor from the IIO ABI's unit (milli-degrees C, milli-%RH, kPa, mV).
+IIO_CHANNELS = {
+    "in_temp": ("temperature", "°C", "temperature", 0.001),
+    "in_humidityrelative": ("humidity", "%", "humidity", 0.001),
+    "in_pressure": ("pressure", "kPa", "pressure", 1.0),
+    "in_voltage0": ("value", "V", "voltage", 0.001),
+}
+
+
+def iio_value(root: str, device: str, channel: str) -> float:
+    """A channel's value as the IIO ABI defines it, read from the fake tree the run script wrote:
+    `_input`, else `(_raw + _offset) x _scale`, in the channel type's unit."""
+    devices = os.path.join(root, "bus/iio/devices")
+    for d in sorted(os.listdir(devices)):
+        base = os.path.join(devices, d)
+        if open(os.path.join(base, "name")).read().strip() != device:
+            continue
+        def read(suffix: str, default: float | None = None) -> float:
+            path = os.path.join(base, channel + suffix)
+            return float(open(path).read()) if os.path.exists(path) or default is None else default
+        if os.path.exists(os.path.join(base, channel + "_input")):
+            value = read("_input")
+        else:
+            value = (read("_raw") + read("_offset", 0)) * read("_scale", 1)
+        return value * IIO_CHANNELS[channel][3]
+    raise RuntimeError(f"no IIO device {device!r} under {devices}")
+
+
+def sensor_entities(board: dict, number) -> list[dict]:
+    """The `sensor` tasks' entities: one per value (`<task> <key>`, unique id
+    `<client_id>_<task>_<key>`) for a task of several channels, one (`<task>`) for one channel;
+    states the values of the fake sysfs tree, to the record's 3 decimals."""
+    device, node = board["board"], board["mqtt"]["client_id"]
+    out = []
+    for t in board["tasks"]:
+        if t["kind"] != "sensor":
+            continue
+        src = t["source"]
+        channels = src["channels"] if isinstance(src["channels"], list) else [src["channels"]]
+        for channel in channels:
+            key, unit, device_class, _ = IIO_CHANNELS[channel]
+            want = round(iio_value(src["sysfs_root"], src["device"], channel), 3)
+            several = len(channels) > 1
+            out.append({
+                "name": f"{device} {t['name']} {key}" if several else f"{device} {t['name']}",
+                "domain": "sensor",
+                "unique_id": f"{node}_{t['name']}_{key}" if several else f"{node}_{t['name']}",
+                "attributes": {"unit_of_measurement": unit, "device_class": device_class,
+                               "state_class": "measurement"},
+                "state": lambda s, want=want: number(s) is not None and abs(number(s) - want) < 0.0005,
+                "state_text": f"{want} (the fake {src['device']}'s {channel})",
+            })
+    return out
 
 
 def check_entities(ha: HA, board: dict, report: Report, timeout: float) -> dict[str, str]:
@@ -298,10 +366,48 @@ def check_switch(ha: HA, args, board: dict, entity_id: str, report: Report) -> N
         sub.stop()
 
 
-def check_number(ha: HA, args, board: dict, entity_id: str, report: Report) -> None:
-    """Checks 4 for the pwm task's duty: number.set_value 60 in Home Assistant."""
+def duty_records(path: str, task: str) -> list:
+    """The duty_percent of task `task`'s own `duty` records (a pwm_hw's), in order."""
+    values = []
+    with open(path, errors="replace") as f:
+        for text in f:
+            try:
+                r = json.loads(text)
+            except ValueError:
+                continue
+            if r.get("task") == task and r.get("event") == "duty":
+                values.append(r.get("duty_percent"))
+    return values
+
+
+def pwm_file(board: dict, task: dict, attribute: str) -> str:
+    """A pwm_hw task's channel attribute in the fake tree (its only chip, pwmchip0)."""
+    path = os.path.join(task["sysfs_root"], "class/pwm/pwmchip0", f"pwm{task.get('channel', 0)}", attribute)
+    try:
+        return open(path).read().strip()
+    except OSError as e:
+        return f"<{e.strerror}>"
+
+
+def check_number(ha: HA, args, board: dict, task: str, entity_id: str, report: Report) -> None:
+    """Checks 4 for a PWM's duty: number.set_value 60 in Home Assistant. For a pwm_hw also its
+    fake chip: enabled with the configured duty at start, and 60 % of the period after."""
     prefix = board["mqtt"]["topic_prefix"]
-    topic = f"{prefix}/dimmer/duty/set"
+    topic = f"{prefix}/{task}/duty/set"
+    config = next(t for t in board["tasks"] if t["name"] == task)
+    hardware = config["kind"] == "pwm_hw"
+    period = None
+    if hardware:
+        period_text = pwm_file(board, config, "period")
+        want_period = config["period_us"] * 1000
+        report.check(period_text == str(want_period) and pwm_file(board, config, "enable") == "1",
+                     f"the fake chip's pwm0: period {want_period} ns, enabled",
+                     f"period {period_text!r}, enable {pwm_file(board, config, 'enable')!r}")
+        period = int(period_text) if period_text.isdigit() else want_period
+        start = round(period * config["duty_percent"] / 100)
+        report.check(pwm_file(board, config, "duty_cycle") == str(start),
+                     f"the fake chip's duty_cycle {start} ns: {config['duty_percent']} % at start",
+                     f"duty_cycle is {pwm_file(board, config, 'duty_cycle')!r}")
     sub = Subscriber(args.mqtt_port, topic)
     try:
         if not report.check(sub.subscribed.wait(10), f"subscribed to {topic}", "no SUBACK in 10 s"):
@@ -311,14 +417,23 @@ def check_number(ha: HA, args, board: dict, entity_id: str, report: Report) -> N
         wait_for(lambda: sub.messages, 10, 0.1)
         report.check(sub.messages[:1] == [(topic, b"60")], f"the broker carries {topic} 60",
                      f"seen: {sub.messages or 'nothing in 10 s'}")
-        applied = wait_for(lambda: command_records(args.board_output, "dimmer", "pwm", "duty_percent")[-1:] == [60],
+        applied = wait_for(lambda: command_records(args.board_output, task, "pwm", "duty_percent")[-1:] == [60],
                            10, 0.2)
-        report.check(bool(applied), "the board applied it: a command record pwm dimmer duty_percent=60",
-                     f"records: {command_records(args.board_output, 'dimmer', 'pwm', 'duty_percent')}")
-        name = f"{board['board']} dimmer"
+        report.check(bool(applied), f"the board applied it: a command record pwm {task} duty_percent=60",
+                     f"records: {command_records(args.board_output, task, 'pwm', 'duty_percent')}")
+        if hardware:
+            took = wait_for(lambda: duty_records(args.board_output, task)[-1:] == [60], 10, 0.2)
+            report.check(bool(took), f"the chip took it: {task}'s duty record duty_percent=60",
+                         f"duty records: {duty_records(args.board_output, task)}")
+        name = f"{board['board']} {task}"
         confirmed = wait_for(lambda: ha.states()[name]["state"] in ("60", "60.0"), 10, 0.2)
         report.check(bool(confirmed), f"{entity_id} is 60 (the board's duty topic confirms)",
                      f"state is {ha.states()[name]['state']!r} after 10 s")
+        if hardware:
+            want = round(period * 60 / 100)
+            report.check(pwm_file(board, config, "duty_cycle") == str(want),
+                         f"the fake chip's duty_cycle {want} ns: 60 % of the period",
+                         f"duty_cycle is {pwm_file(board, config, 'duty_cycle')!r}")
     finally:
         sub.stop()
 
@@ -359,11 +474,12 @@ def main() -> int:
         check_switch(ha, args, board, relay, report)
     else:
         report.fail("switch checks: no relay switch in Home Assistant")
-    dimmer = entity_ids.get(f"{board['board']} dimmer")
-    if dimmer:
-        check_number(ha, args, board, dimmer, report)
-    else:
-        report.fail("number checks: no dimmer number in Home Assistant")
+    for task in [t["name"] for t in board["tasks"] if t["kind"] in ("pwm", "pwm_hw")]:
+        entity_id = entity_ids.get(f"{board['board']} {task}")
+        if entity_id:
+            check_number(ha, args, board, task, entity_id, report)
+        else:
+            report.fail(f"number checks: no {task} number in Home Assistant")
     if entity_ids:
         check_availability(ha, args, list(entity_ids), report)
     print(f"checks: {report.passed + report.failed}, ok {report.passed}, failed {report.failed}")

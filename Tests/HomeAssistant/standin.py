@@ -11,7 +11,11 @@ discovery payloads of README.md's "MQTT"), with paho-mqtt (installed with Home A
 - commands on `<prefix>/lines/<line>/set` (ON/OFF/TOGGLE), confirmed on `.../state`, retained,
   and printed as a record (`{"task":"mqtt","event":"command","line":...,"value":...}`), as the
   program prints its records on stdout; a `pwm` task as a `number` (0...100 %), its duty set on
-  `<prefix>/<task>/duty/set` and confirmed on `<prefix>/<task>/duty`.
+  `<prefix>/<task>/duty/set` and confirmed on `<prefix>/<task>/duty`;
+- a `sensor` task (the `iio` preset only) read from its `sysfs_root` as the IIO ABI defines
+  it (`_input`, else `(_raw + _offset) x _scale`), one `sensor` per value for several channels;
+- a `pwm_hw` task on its `sysfs_root`'s pwmchip0: period, duty and enable written at start, a
+  `number` whose state is the task's `duty` record, a duty command written to `duty_cycle`.
 
 Readings follow the board's `sim` section roughly (the file values in turn, pulses' rate times
 scale); it is a stand-in for the harness, not a simulator.
@@ -20,6 +24,7 @@ Usage: standin.py BOARD_JSON
 """
 
 import json
+import os
 import sys
 import time
 
@@ -32,7 +37,40 @@ UNITS = {
     "m/s": ("m/s", "wind_speed"),
     "hPa": ("hPa", "pressure"),
     "V": ("V", "voltage"),
+    "%RH": ("%", "humidity"),
+    "kPa": ("kPa", "pressure"),
 }
+
+
+# An iio channel's record key, unit as sensorloop writes it, and factor from the ABI's unit.
+IIO = {
+    "in_temp": ("temperature", "°C", 0.001),
+    "in_humidityrelative": ("humidity", "%RH", 0.001),
+    "in_pressure": ("pressure", "kPa", 1.0),
+    "in_voltage0": ("value", "V", 0.001),
+}
+
+
+def iio_read(root: str, device: str, channel: str) -> float:
+    devices = os.path.join(root, "bus/iio/devices")
+    for d in sorted(os.listdir(devices)):
+        base = os.path.join(devices, d)
+        if open(os.path.join(base, "name")).read().strip() != device:
+            continue
+
+        def read(suffix: str, default=None) -> float:
+            path = os.path.join(base, channel + suffix)
+            return float(open(path).read()) if os.path.exists(path) or default is None else default
+
+        if os.path.exists(os.path.join(base, channel + "_input")):
+            return read("_input") * IIO[channel][2]
+        return (read("_raw") + read("_offset", 0)) * read("_scale", 1) * IIO[channel][2]
+    raise RuntimeError(f"no IIO device {device!r}")
+
+
+def channels(task: dict) -> list[str]:
+    c = task["source"]["channels"]
+    return c if isinstance(c, list) else [c]
 
 
 def record(task: str, event: str, **fields) -> dict:
@@ -62,13 +100,31 @@ def main() -> None:
     ]
     values = {name: bool(board["lines"][name].get("initial", 0)) for name in commandable}
     duties = {t["name"]: t["duty_percent"] for t in tasks if t["kind"] == "pwm"}
+    hw = {t["name"]: t for t in tasks if t["kind"] == "pwm_hw"}
+    hw_duties = {name: float(t.get("duty_percent", 0)) for name, t in hw.items()}
+
+    def pwm_write(task: str, attribute: str, value) -> None:
+        t = hw[task]
+        with open(os.path.join(t["sysfs_root"], "class/pwm/pwmchip0", f"pwm{t.get('channel', 0)}", attribute), "w") as f:
+            f.write(str(value))
+
+    def duty_record(task: str) -> dict:
+        return record(task, "duty", duty_percent=round(hw_duties[task], 3), period_ns=hw[task]["period_us"] * 1000)
+
+    for name, t in hw.items():
+        period = t["period_us"] * 1000
+        pwm_write(name, "enable", 0)
+        pwm_write(name, "period", period)
+        pwm_write(name, "polarity", t.get("polarity", "normal"))
+        pwm_write(name, "duty_cycle", round(period * hw_duties[name] / 100))
+        pwm_write(name, "enable", 1)
 
     def entity(name: str, unique: str, fields: dict) -> dict:
         return {"name": name, "unique_id": f"{node}_{unique}", **fields, "availability_topic": status,
                 "device": device}
 
-    def reading_fields(task: str, unit: str) -> dict:
-        f = {"state_topic": f"{prefix}/{task}/reading", "value_template": "{{ value_json.value }}"}
+    def reading_fields(task: str, unit: str, key: str = "value") -> dict:
+        f = {"state_topic": f"{prefix}/{task}/reading", "value_template": f"{{{{ value_json.{key} }}}}"}
         ha_unit, device_class = UNITS.get(unit, (unit, None))
         if ha_unit:
             f["unit_of_measurement"] = ha_unit
@@ -102,6 +158,20 @@ def main() -> None:
             discovery.append((f"number/{node}/{name}", entity(name, name, {
                 "command_topic": f"{prefix}/{name}/duty/set", "state_topic": f"{prefix}/{name}/duty",
                 "min": 0, "max": 100, "step": 1, "unit_of_measurement": "%", "mode": "slider"})))
+        elif kind == "pwm_hw":
+            discovery.append((f"number/{node}/{name}", entity(name, name, {
+                "command_topic": f"{prefix}/{name}/duty/set", "state_topic": f"{prefix}/{name}/duty",
+                "value_template": "{{ value_json.duty_percent }}",
+                "min": 0, "max": 100, "step": 1, "unit_of_measurement": "%", "mode": "slider"})))
+        elif kind == "sensor" and t["source"]["preset"] == "iio":
+            cs = channels(t)
+            if len(cs) == 1:
+                discovery.append((f"sensor/{node}/{name}", entity(name, name, reading_fields(name, IIO[cs[0]][1]))))
+            else:
+                for c in cs:
+                    key, unit, _ = IIO[c]
+                    discovery.append((f"sensor/{node}/{name}_{key}", entity(
+                        f"{name} {key}", f"{name}_{key}", reading_fields(name, unit, key))))
     for line in commandable:
         discovery.append((f"switch/{node}/line_{line}", entity(line, f"line_{line}", {
             "command_topic": f"{prefix}/lines/{line}/set", "state_topic": f"{prefix}/lines/{line}/state",
@@ -123,10 +193,26 @@ def main() -> None:
         for task, duty in duties.items():
             c.publish(f"{prefix}/{task}/duty", str(duty), qos=m.get("qos", 0), retain=True)
             c.subscribe(f"{prefix}/{task}/duty/set", qos=1)
+        for task in hw:
+            c.publish(f"{prefix}/{task}/duty", json.dumps(duty_record(task)), qos=m.get("qos", 0), retain=True)
+            c.subscribe(f"{prefix}/{task}/duty/set", qos=1)
         c.subscribe(f"{prefix}/lines/+/set", qos=1)
 
     def on_message(c, userdata, msg):
         parts = msg.topic.split("/")
+        if msg.topic.endswith("/duty/set") and parts[-3] in hw:
+            text = msg.payload.decode(errors="replace").strip()
+            if not text.isdigit() or int(text) > 100:
+                out(record("mqtt", "error", error="bad duty payload", topic=msg.topic, payload=text))
+                return
+            task = parts[-3]
+            out(record("mqtt", "command", pwm=task, duty_percent=int(text)))
+            hw_duties[task] = float(text)
+            pwm_write(task, "duty_cycle", round(hw[task]["period_us"] * 1000 * int(text) / 100))
+            r = duty_record(task)
+            out(r)
+            c.publish(f"{prefix}/{task}/duty", json.dumps(r), qos=m.get("qos", 0), retain=True)
+            return
         if msg.topic.endswith("/duty/set") and parts[-3] in duties:
             text = msg.payload.decode(errors="replace").strip()
             if not text.isdigit() or int(text) > 100:
@@ -176,6 +262,14 @@ def main() -> None:
                 rate = pulses.get(t["line"], 0)
                 r = record(name, "reading", count=rate, rate_hz=rate, value=round(rate * t.get("scale", 1), 3),
                            unit=t.get("unit", ""))
+            elif kind == "sensor" and t["source"]["preset"] == "iio":
+                src = t["source"]
+                readings = {c: round(iio_read(src["sysfs_root"], src["device"], c), 3) for c in channels(t)}
+                if len(readings) == 1:
+                    c, v = next(iter(readings.items()))
+                    r = record(name, "reading", value=v, unit=IIO[c][1])
+                else:
+                    r = record(name, "reading", **{IIO[c][0]: v for c, v in readings.items()})
             elif kind == "encoder" and tick % 3 == 0:
                 position += 1
                 r = record(name, "step", delta=1, position=position)
