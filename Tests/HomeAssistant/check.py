@@ -15,12 +15,15 @@ board publishing Tests/HomeAssistant/board.json (the sensorloop program, or stan
    `number` set to 60 (for the pwm_hw also its task's `duty` record, and its fake chip's
    `duty_cycle` before and after: the configured duty, then 60 % of the period);
 5. the board killed (SIGKILL): the broker publishes its last will and every entity becomes
-   `unavailable`.
+   `unavailable`;
+6. Home Assistant's log (--ha-log) has no warning or error from MQTT or an entity platform:
+   what Home Assistant says when it refuses a discovery message, or takes an entity but
+   objects to it (a unit its device class does not allow, a state it cannot parse).
 
 Prints one `ok` or `FAIL` line per check and exits 1 if any failed.
 
 Usage: check.py --url URL --token-file F --mqtt-port P --board BOARD_JSON --board-pid PID
-                --board-output FILE
+                --board-output FILE [--ha-log FILE]
 """
 
 import argparse
@@ -447,6 +450,28 @@ def check_availability(ha: HA, args, names: list[str], report: Report) -> None:
                  ", ".join(f"{n}: {states[n]['state']}" for n in names))
 
 
+# The loggers that speak about the board's discovery messages and entities.
+ENTITY_LOGGERS = ("homeassistant.components.mqtt", "homeassistant.components.sensor",
+                  "homeassistant.components.number", "homeassistant.components.switch",
+                  "homeassistant.components.binary_sensor", "homeassistant.components.device_automation",
+                  "homeassistant.helpers.entity", "homeassistant.helpers.template")
+
+
+def check_log(path: str, report: Report) -> None:
+    """Checks 6."""
+    complaints = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            # `2024-... WARNING (MainThread) [homeassistant.components.sensor] ...`
+            parts = line.split(" ", 4)
+            if len(parts) == 5 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
+                logger = parts[4].split("]", 1)[0].lstrip("[")
+                if logger.startswith(ENTITY_LOGGERS):
+                    complaints.append(line.strip()[:400])
+    report.check(not complaints, "Home Assistant's log: no warning or error about MQTT or an entity",
+                 "\n     " + "\n     ".join(complaints))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
@@ -455,6 +480,7 @@ def main() -> int:
     p.add_argument("--board", required=True)
     p.add_argument("--board-pid", type=int, required=True)
     p.add_argument("--board-output", required=True)
+    p.add_argument("--ha-log")
     p.add_argument("--timeout", type=float, default=60)
     args = p.parse_args()
     board = json.load(open(args.board))
@@ -482,6 +508,8 @@ def main() -> int:
             report.fail(f"number checks: no {task} number in Home Assistant")
     if entity_ids:
         check_availability(ha, args, list(entity_ids), report)
+    if args.ha_log:
+        check_log(args.ha_log, report)
     print(f"checks: {report.passed + report.failed}, ok {report.passed}, failed {report.failed}")
     return 1 if report.failed else 0
 
