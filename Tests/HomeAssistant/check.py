@@ -7,13 +7,17 @@ board publishing Tests/HomeAssistant/board.json (the sensorloop program, or stan
    classes, state classes and states the board's records imply (a `sensor`'s: the values of
    the fake sysfs tree the run script wrote, read back here as the IIO ABI defines them);
 3. over the websocket API: one device for the board (its identifiers, name, manufacturer), every
-   entity registered to it with its unique id, and the button's three device triggers;
+   entity registered to it with its unique id, no other entity, and the button's three device
+   triggers;
 4. a switch turned on, then off, in Home Assistant (REST service calls): the command arrives
    on the broker (`<prefix>/lines/relay/set`, seen by an MQTT subscriber), the board applies
    it (its `command` record in the board's output) and confirms it (Home Assistant's state
    follows the board's state topic); the same for the pwm and pwm_hw tasks' duties, each a
    `number` set to 60 (for the pwm_hw also its task's `duty` record, and its fake chip's
-   `duty_cycle` before and after: the configured duty, then 60 % of the period);
+   `duty_cycle` before and after: the configured duty, then 60 % of the period); a pwm_hw a
+   curve drives shows the curve's duties, and its chip's `duty_cycle` is the last of them; a
+   `switch` task toggled by the sim's button presses reports each, and Home Assistant shows
+   the last;
 5. the board killed (SIGKILL): the broker publishes its last will and every entity becomes
    `unavailable`;
 6. Home Assistant's log (--ha-log) has no warning or error from MQTT or an entity platform:
@@ -116,6 +120,8 @@ def expected_entities(board: dict) -> list[dict]:
     def integer(text: str) -> bool:
         return number(text) is not None and float(text).is_integer()
 
+    curves = curve_duties(board)
+
     return [
         {
             "name": f"{device} soc_temp", "domain": "sensor", "unique_id": "ha_board_soc_temp",
@@ -163,9 +169,49 @@ def expected_entities(board: dict) -> list[dict]:
             "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
             "state": lambda s, duty=t["duty_percent"]: number(s) == duty,
             "state_text": f"{t['duty_percent']} (the pwm_hw task's duty_percent, its duty record)",
+        } if t["name"] not in curves else {
+            "name": f"{device} {t['name']}", "domain": "number", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
+            "state": lambda s, duties=curves[t["name"]]: number(s) in duties,
+            "state_text": f"a duty its curve gives for the sampler's values {sorted(curves[t['name']])}",
         }
         for t in board["tasks"] if t["kind"] == "pwm_hw"
+    ] + [
+        {
+            "name": f"{device} {t['name']}", "domain": "sensor", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"unit_of_measurement": "%", "device_class": None, "state_class": "measurement"},
+            "state": lambda s, duties=curves[t["pwm"]]: number(s) in duties,
+            "state_text": f"a duty the curve gives for the sampler's values {sorted(curves[t['pwm']])}",
+        }
+        for t in board["tasks"] if t["kind"] == "curve"
+    ] + [
+        {
+            "name": f"{device} {t['name']}", "domain": "binary_sensor", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"device_class": None},
+            "state": lambda s: s in ("on", "off"),
+            "state_text": "on or off",
+        }
+        for t in board["tasks"] if t["kind"] == "switch"
     ]
+
+
+def curve_duty(points: list, reading: float) -> float:
+    """A curve's duty for `reading`: linear between the points around it, clamped at the ends
+    (Boards/README.md, `curve`; no hysteresis)."""
+    if reading <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if reading <= x1:
+            return y0 + (y1 - y0) * (reading - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def curve_duties(board: dict) -> dict[str, set]:
+    """The duties each curve-driven pwm task can show, by pwm task: the curve's duty for each
+    of the sampler file's values (the board's only curve source), to the record's one decimal."""
+    temps = [v * 0.001 for f in board["sim"]["files"] for v in f["values"]]
+    return {t["pwm"]: {round(curve_duty(t["points"], x), 1) for x in temps}
+            for t in board["tasks"] if t["kind"] == "curve"}
 
 
 # What a `sensor` task's iio channel reports: its record key, its unit in Home Assistant, the
@@ -304,6 +350,11 @@ async def websocket_checks(url: str, token: str, board: dict, entity_ids: dict[s
                              f"{entity_id}: mqtt entity {e['unique_id']} of the board's device",
                              f"registry: platform {reg.get('platform')}, unique_id {reg.get('unique_id')}, "
                              f"device {reg.get('device_id')}")
+            registered = sorted(e["unique_id"] for e in entities if e.get("device_id") == device["id"])
+            expected = sorted(e["unique_id"] for e in expected_entities(board))
+            report.check(registered == expected, f"the board's device has exactly the {len(expected)} entities expected",
+                         f"extra: {sorted(set(registered) - set(expected))}, "
+                         f"missing: {sorted(set(expected) - set(registered))}")
             triggers = await call({"type": "device_automation/trigger/list", "device_id": device["id"]})
             have = sorted((t.get("type"), t.get("subtype")) for t in triggers if t.get("domain") == "mqtt")
             want = sorted([("button_short_press", "button"), ("button_short_release", "button"),
@@ -441,6 +492,51 @@ def check_number(ha: HA, args, board: dict, task: str, entity_id: str, report: R
         sub.stop()
 
 
+def switch_records(path: str, task: str) -> list[str]:
+    """The events (`on`/`off`) of switch task `task`'s records, in order."""
+    events = []
+    with open(path, errors="replace") as f:
+        for text in f:
+            try:
+                r = json.loads(text)
+            except ValueError:
+                continue
+            if r.get("task") == task and r.get("event") in ("on", "off"):
+                events.append(r["event"])
+    return events
+
+
+def check_switch_task(ha: HA, args, board: dict, task: dict, entity_id: str, report: Report) -> None:
+    """A `switch` task toggled by the button: its initial state and one change per press of
+    the sim's stimuli, and Home Assistant's state the last of them."""
+    presses = sum(s.get("count", 1) for s in board["sim"]["stimuli"]
+                  if s["kind"] == "press" and s["line"] == next(t["line"] for t in board["tasks"]
+                                                                 if t["name"] == task["source"]))
+    want = ["off"] + ["on" if i % 2 == 0 else "off" for i in range(presses)]
+    done = wait_for(lambda: switch_records(args.board_output, task["name"]) == want, 20, 0.5)
+    report.check(bool(done), f"{task['name']}: the switch's records {' '.join(want)} ({presses} presses toggle it)",
+                 f"records: {switch_records(args.board_output, task['name'])}")
+    name = f"{board['board']} {task['name']}"
+    confirmed = wait_for(lambda: ha.states()[name]["state"] == want[-1], 10, 0.5)
+    report.check(bool(confirmed), f"{entity_id} is {want[-1]}, the switch's last record",
+                 f"state is {ha.states()[name]['state']!r}")
+
+
+def check_ruled_pwm_hw(args, board: dict, task: dict, report: Report) -> None:
+    """A pwm_hw a curve drives: its fake chip's duty_cycle is its last duty record's duty."""
+    period = task["period_us"] * 1000
+
+    def agree():
+        duties = duty_records(args.board_output, task["name"])
+        return duties and pwm_file(board, task, "duty_cycle") == str(round(period * duties[-1] / 100))
+
+    agreed = wait_for(agree, 10, 0.2)
+    report.check(bool(agreed), f"{task['name']}: the fake chip's pwm{task.get('channel', 0)} duty_cycle is the curve's "
+                 "last duty, as its duty record says",
+                 f"duty records {duty_records(args.board_output, task['name'])}, "
+                 f"duty_cycle {pwm_file(board, task, 'duty_cycle')!r} of {period}")
+
+
 def check_availability(ha: HA, args, names: list[str], report: Report) -> None:
     """Checks 5."""
     os.kill(args.board_pid, signal.SIGKILL)
@@ -500,12 +596,19 @@ def main() -> int:
         check_switch(ha, args, board, relay, report)
     else:
         report.fail("switch checks: no relay switch in Home Assistant")
-    for task in [t["name"] for t in board["tasks"] if t["kind"] in ("pwm", "pwm_hw")]:
+    ruled = {t["pwm"] for t in board["tasks"] if t["kind"] in ("curve", "threshold") and "pwm" in t}
+    for task in [t["name"] for t in board["tasks"] if t["kind"] in ("pwm", "pwm_hw") and t["name"] not in ruled]:
         entity_id = entity_ids.get(f"{board['board']} {task}")
         if entity_id:
             check_number(ha, args, board, task, entity_id, report)
         else:
             report.fail(f"number checks: no {task} number in Home Assistant")
+    for task in [t for t in board["tasks"] if t["kind"] == "pwm_hw" and t["name"] in ruled]:
+        check_ruled_pwm_hw(args, board, task, report)
+    for task in [t for t in board["tasks"] if t["kind"] == "switch"]:
+        entity_id = entity_ids.get(f"{board['board']} {task['name']}")
+        if entity_id:
+            check_switch_task(ha, args, board, task, entity_id, report)
     if entity_ids:
         check_availability(ha, args, list(entity_ids), report)
     if args.ha_log:

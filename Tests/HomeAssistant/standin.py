@@ -15,7 +15,10 @@ discovery payloads of README.md's "MQTT"), with paho-mqtt (installed with Home A
 - a `sensor` task (the `iio` preset only) read from its `sysfs_root` as the IIO ABI defines
   it (`_input`, else `(_raw + _offset) x _scale`), one `sensor` per value for several channels;
 - a `pwm_hw` task on its `sysfs_root`'s pwmchip0: period, duty and enable written at start, a
-  `number` whose state is the task's `duty` record, a duty command written to `duty_cycle`.
+  `number` whose state is the task's `duty` record, a duty command written to `duty_cycle`;
+- a `curve` from a sampler to a `pwm_hw` (its duty record on `<prefix>/<task>/duty`, a
+  `sensor`), and a `switch` task toggled by a button (`binary_sensor` on `<prefix>/<task>/state`),
+  its presses taken from the `sim` section's `press` stimuli at whole seconds.
 
 Readings follow the board's `sim` section roughly (the file values in turn, pulses' rate times
 scale); it is a stand-in for the harness, not a simulator.
@@ -94,7 +97,7 @@ def main() -> None:
         "sw_version": "0.1.0",
     }
     tasks = board["tasks"]
-    driven = {t["line"] for t in tasks if t["kind"] in ("heartbeat", "pwm", "threshold")}
+    driven = {t["line"] for t in tasks if t["kind"] in ("heartbeat", "pwm", "threshold", "switch")}
     commandable = [
         name for name, line in board["lines"].items() if line["direction"] == "output" and name not in driven
     ]
@@ -107,6 +110,18 @@ def main() -> None:
         t = hw[task]
         with open(os.path.join(t["sysfs_root"], "class/pwm/pwmchip0", f"pwm{t.get('channel', 0)}", attribute), "w") as f:
             f.write(str(value))
+
+    # Switch tasks toggled by a button: their state, and the whole seconds the button is pressed.
+    switches = {t["name"]: bool(board["lines"][t["line"]].get("initial", 0)) for t in tasks if t["kind"] == "switch"}
+    button_lines = {t["name"]: t["line"] for t in tasks if t["kind"] == "button"}
+    press_ticks = {}
+    for t in tasks:
+        if t["kind"] == "switch":
+            ticks = []
+            for st in board.get("sim", {}).get("stimuli", []):
+                if st["kind"] == "press" and st["line"] == button_lines.get(t["source"]):
+                    ticks += [(st["at_ms"] + i * st.get("every_ms", 0)) // 1000 + 1 for i in range(st.get("count", 1))]
+            press_ticks[t["name"]] = ticks
 
     def duty_record(task: str) -> dict:
         return record(task, "duty", duty_percent=round(hw_duties[task], 3), period_ns=hw[task]["period_us"] * 1000)
@@ -158,6 +173,14 @@ def main() -> None:
             discovery.append((f"number/{node}/{name}", entity(name, name, {
                 "command_topic": f"{prefix}/{name}/duty/set", "state_topic": f"{prefix}/{name}/duty",
                 "min": 0, "max": 100, "step": 1, "unit_of_measurement": "%", "mode": "slider"})))
+        elif kind == "curve":
+            discovery.append((f"sensor/{node}/{name}", entity(name, name, {
+                "state_topic": f"{prefix}/{name}/duty", "value_template": "{{ value_json.duty_percent }}",
+                "unit_of_measurement": "%", "state_class": "measurement"})))
+        elif kind == "switch":
+            discovery.append((f"binary_sensor/{node}/{name}", entity(name, name, {
+                "state_topic": f"{prefix}/{name}/state", "value_template": "{{ value_json.event }}",
+                "payload_on": "on", "payload_off": "off"})))
         elif kind == "pwm_hw":
             discovery.append((f"number/{node}/{name}", entity(name, name, {
                 "command_topic": f"{prefix}/{name}/duty/set", "state_topic": f"{prefix}/{name}/duty",
@@ -188,6 +211,10 @@ def main() -> None:
         c.publish(status, "online", qos=1, retain=True)
         for topic, payload in discovery:
             c.publish(f"{dprefix}/{topic}/config", json.dumps(payload, ensure_ascii=False), qos=0, retain=True)
+        for name, on in switches.items():
+            r = record(name, "on" if on else "off", initial=True)
+            out(r)
+            c.publish(f"{prefix}/{name}/state", json.dumps(r), qos=m.get("qos", 0), retain=True)
         for line, value in values.items():
             c.publish(f"{prefix}/lines/{line}/state", "ON" if value else "OFF", qos=m.get("qos", 0), retain=True)
         for task, duty in duties.items():
@@ -243,6 +270,12 @@ def main() -> None:
     while True:
         time.sleep(1)
         tick += 1
+        for name, ticks in press_ticks.items():
+            if tick in ticks:
+                switches[name] = not switches[name]
+                r = record(name, "on" if switches[name] else "off")
+                out(r)
+                client.publish(f"{prefix}/{name}/state", json.dumps(r), qos=m.get("qos", 0), retain=True)
         for t in tasks:
             name, kind = t["name"], t["kind"]
             r = None
@@ -250,6 +283,23 @@ def main() -> None:
                 vals = files.get(t["path"], [0])
                 value = vals[tick % len(vals)] * t.get("scale", 1)
                 r = record(name, "reading", value=round(value, 3), unit=t.get("unit", ""))
+                for cv in tasks:
+                    if cv["kind"] == "curve" and cv["source"] == name and cv["pwm"] in hw:
+                        pts = cv["points"]
+                        duty = pts[0][1] if value <= pts[0][0] else pts[-1][1]
+                        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+                            if x0 < value <= x1:
+                                duty = y0 + (y1 - y0) * (value - x0) / (x1 - x0)
+                        cr = record(cv["name"], "duty", value=round(value, 3), duty_percent=round(duty, 1))
+                        out(cr)
+                        client.publish(f"{prefix}/{cv['name']}/duty", json.dumps(cr), qos=m.get("qos", 0), retain=True)
+                        if duty != hw_duties[cv["pwm"]]:
+                            hw_duties[cv["pwm"]] = duty
+                            period = hw[cv["pwm"]]["period_us"] * 1000
+                            pwm_write(cv["pwm"], "duty_cycle", round(period * duty / 100))
+                            dr = duty_record(cv["pwm"])
+                            out(dr)
+                            client.publish(f"{prefix}/{cv['pwm']}/duty", json.dumps(dr), qos=m.get("qos", 0), retain=True)
                 for th in tasks:
                     if th["kind"] == "threshold" and th["source"] == name:
                         on = value > th["on_above"] or (fan_on and value >= th["off_below"])
