@@ -2,21 +2,32 @@
 board publishing Tests/HomeAssistant/board.json (the sensorloop program, or standin.py):
 
 1. the REST API answers with the long-lived token;
-2. the board's entities appear (found by their friendly names, "<board> <task>") with the
-   names, units, device classes, state classes and states the board's records imply;
+2. the board's entities appear (found by their friendly names, "<board> <task>", "<board>
+   <task> <key>" for one value of a `sensor` of several) with the names, units, device
+   classes, state classes and states the board's records imply (a `sensor`'s: the values of
+   the fake sysfs tree the run script wrote, read back here as the IIO ABI defines them);
 3. over the websocket API: one device for the board (its identifiers, name, manufacturer), every
-   entity registered to it with its unique id, and the button's three device triggers;
+   entity registered to it with its unique id, no other entity, and the button's three device
+   triggers;
 4. a switch turned on, then off, in Home Assistant (REST service calls): the command arrives
    on the broker (`<prefix>/lines/relay/set`, seen by an MQTT subscriber), the board applies
    it (its `command` record in the board's output) and confirms it (Home Assistant's state
-   follows the board's state topic); the same for the pwm task's duty, a `number` set to 60;
+   follows the board's state topic); the same for the pwm and pwm_hw tasks' duties, each a
+   `number` set to 60 (for the pwm_hw also its task's `duty` record, and its fake chip's
+   `duty_cycle` before and after: the configured duty, then 60 % of the period); a pwm_hw a
+   curve drives shows the curve's duties, and its chip's `duty_cycle` is the last of them; a
+   `switch` task toggled by the sim's button presses reports each, and Home Assistant shows
+   the last;
 5. the board killed (SIGKILL): the broker publishes its last will and every entity becomes
-   `unavailable`.
+   `unavailable`;
+6. Home Assistant's log (--ha-log) has no warning or error from MQTT or an entity platform:
+   what Home Assistant says when it refuses a discovery message, or takes an entity but
+   objects to it (a unit its device class does not allow, a state it cannot parse).
 
 Prints one `ok` or `FAIL` line per check and exits 1 if any failed.
 
 Usage: check.py --url URL --token-file F --mqtt-port P --board BOARD_JSON --board-pid PID
-                --board-output FILE
+                --board-output FILE [--ha-log FILE]
 """
 
 import argparse
@@ -109,6 +120,8 @@ def expected_entities(board: dict) -> list[dict]:
     def integer(text: str) -> bool:
         return number(text) is not None and float(text).is_integer()
 
+    curves = curve_duties(board)
+
     return [
         {
             "name": f"{device} soc_temp", "domain": "sensor", "unique_id": "ha_board_soc_temp",
@@ -150,7 +163,111 @@ def expected_entities(board: dict) -> list[dict]:
             "state": lambda s: s == "off",
             "state_text": "off (the line's initial 0)",
         },
+    ] + sensor_entities(board, number) + [
+        {
+            "name": f"{device} {t['name']}", "domain": "number", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
+            "state": lambda s, duty=t["duty_percent"]: number(s) == duty,
+            "state_text": f"{t['duty_percent']} (the pwm_hw task's duty_percent, its duty record)",
+        } if t["name"] not in curves else {
+            "name": f"{device} {t['name']}", "domain": "number", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"unit_of_measurement": "%", "min": 0, "max": 100, "step": 1, "mode": "slider"},
+            "state": lambda s, duties=curves[t["name"]]: number(s) in duties,
+            "state_text": f"a duty its curve gives for the sampler's values {sorted(curves[t['name']])}",
+        }
+        for t in board["tasks"] if t["kind"] == "pwm_hw"
+    ] + [
+        {
+            "name": f"{device} {t['name']}", "domain": "sensor", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"unit_of_measurement": "%", "device_class": None, "state_class": "measurement"},
+            "state": lambda s, duties=curves[t["pwm"]]: number(s) in duties,
+            "state_text": f"a duty the curve gives for the sampler's values {sorted(curves[t['pwm']])}",
+        }
+        for t in board["tasks"] if t["kind"] == "curve"
+    ] + [
+        {
+            "name": f"{device} {t['name']}", "domain": "binary_sensor", "unique_id": f"ha_board_{t['name']}",
+            "attributes": {"device_class": None},
+            "state": lambda s: s in ("on", "off"),
+            "state_text": "on or off",
+        }
+        for t in board["tasks"] if t["kind"] == "switch"
     ]
+
+
+def curve_duty(points: list, reading: float) -> float:
+    """A curve's duty for `reading`: linear between the points around it, clamped at the ends
+    (Boards/README.md, `curve`; no hysteresis)."""
+    if reading <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if reading <= x1:
+            return y0 + (y1 - y0) * (reading - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def curve_duties(board: dict) -> dict[str, set]:
+    """The duties each curve-driven pwm task can show, by pwm task: the curve's duty for each
+    of the sampler file's values (the board's only curve source), to the record's one decimal."""
+    temps = [v * 0.001 for f in board["sim"]["files"] for v in f["values"]]
+    return {t["pwm"]: {round(curve_duty(t["points"], x), 1) for x in temps}
+            for t in board["tasks"] if t["kind"] == "curve"}
+
+
+# What a `sensor` task's iio channel reports: its record key, its unit in Home Assistant, the
+# device class, and the factor from the IIO ABI's unit (milli-degrees C, milli-%RH, kPa, mV).
+IIO_CHANNELS = {
+    "in_temp": ("temperature", "°C", "temperature", 0.001),
+    "in_humidityrelative": ("humidity", "%", "humidity", 0.001),
+    "in_pressure": ("pressure", "kPa", "pressure", 1.0),
+    "in_voltage0": ("value", "V", "voltage", 0.001),
+}
+
+
+def iio_value(root: str, device: str, channel: str) -> float:
+    """A channel's value as the IIO ABI defines it, read from the fake tree the run script wrote:
+    `_input`, else `(_raw + _offset) x _scale`, in the channel type's unit."""
+    devices = os.path.join(root, "bus/iio/devices")
+    for d in sorted(os.listdir(devices)):
+        base = os.path.join(devices, d)
+        if open(os.path.join(base, "name")).read().strip() != device:
+            continue
+        def read(suffix: str, default: float | None = None) -> float:
+            path = os.path.join(base, channel + suffix)
+            return float(open(path).read()) if os.path.exists(path) or default is None else default
+        if os.path.exists(os.path.join(base, channel + "_input")):
+            value = read("_input")
+        else:
+            value = (read("_raw") + read("_offset", 0)) * read("_scale", 1)
+        return value * IIO_CHANNELS[channel][3]
+    raise RuntimeError(f"no IIO device {device!r} under {devices}")
+
+
+def sensor_entities(board: dict, number) -> list[dict]:
+    """The `sensor` tasks' entities: one per value (`<task> <key>`, unique id
+    `<client_id>_<task>_<key>`) for a task of several channels, one (`<task>`) for one channel;
+    states the values of the fake sysfs tree, to the record's 3 decimals."""
+    device, node = board["board"], board["mqtt"]["client_id"]
+    out = []
+    for t in board["tasks"]:
+        if t["kind"] != "sensor":
+            continue
+        src = t["source"]
+        channels = src["channels"] if isinstance(src["channels"], list) else [src["channels"]]
+        for channel in channels:
+            key, unit, device_class, _ = IIO_CHANNELS[channel]
+            want = round(iio_value(src["sysfs_root"], src["device"], channel), 3)
+            several = len(channels) > 1
+            out.append({
+                "name": f"{device} {t['name']} {key}" if several else f"{device} {t['name']}",
+                "domain": "sensor",
+                "unique_id": f"{node}_{t['name']}_{key}" if several else f"{node}_{t['name']}",
+                "attributes": {"unit_of_measurement": unit, "device_class": device_class,
+                               "state_class": "measurement"},
+                "state": lambda s, want=want: number(s) is not None and abs(number(s) - want) < 0.0005,
+                "state_text": f"{want} (the fake {src['device']}'s {channel})",
+            })
+    return out
 
 
 def check_entities(ha: HA, board: dict, report: Report, timeout: float) -> dict[str, str]:
@@ -233,6 +350,11 @@ async def websocket_checks(url: str, token: str, board: dict, entity_ids: dict[s
                              f"{entity_id}: mqtt entity {e['unique_id']} of the board's device",
                              f"registry: platform {reg.get('platform')}, unique_id {reg.get('unique_id')}, "
                              f"device {reg.get('device_id')}")
+            registered = sorted(e["unique_id"] for e in entities if e.get("device_id") == device["id"])
+            expected = sorted(e["unique_id"] for e in expected_entities(board))
+            report.check(registered == expected, f"the board's device has exactly the {len(expected)} entities expected",
+                         f"extra: {sorted(set(registered) - set(expected))}, "
+                         f"missing: {sorted(set(expected) - set(registered))}")
             triggers = await call({"type": "device_automation/trigger/list", "device_id": device["id"]})
             have = sorted((t.get("type"), t.get("subtype")) for t in triggers if t.get("domain") == "mqtt")
             want = sorted([("button_short_press", "button"), ("button_short_release", "button"),
@@ -298,10 +420,48 @@ def check_switch(ha: HA, args, board: dict, entity_id: str, report: Report) -> N
         sub.stop()
 
 
-def check_number(ha: HA, args, board: dict, entity_id: str, report: Report) -> None:
-    """Checks 4 for the pwm task's duty: number.set_value 60 in Home Assistant."""
+def duty_records(path: str, task: str) -> list:
+    """The duty_percent of task `task`'s own `duty` records (a pwm_hw's), in order."""
+    values = []
+    with open(path, errors="replace") as f:
+        for text in f:
+            try:
+                r = json.loads(text)
+            except ValueError:
+                continue
+            if r.get("task") == task and r.get("event") == "duty":
+                values.append(r.get("duty_percent"))
+    return values
+
+
+def pwm_file(board: dict, task: dict, attribute: str) -> str:
+    """A pwm_hw task's channel attribute in the fake tree (its only chip, pwmchip0)."""
+    path = os.path.join(task["sysfs_root"], "class/pwm/pwmchip0", f"pwm{task.get('channel', 0)}", attribute)
+    try:
+        return open(path).read().strip()
+    except OSError as e:
+        return f"<{e.strerror}>"
+
+
+def check_number(ha: HA, args, board: dict, task: str, entity_id: str, report: Report) -> None:
+    """Checks 4 for a PWM's duty: number.set_value 60 in Home Assistant. For a pwm_hw also its
+    fake chip: enabled with the configured duty at start, and 60 % of the period after."""
     prefix = board["mqtt"]["topic_prefix"]
-    topic = f"{prefix}/dimmer/duty/set"
+    topic = f"{prefix}/{task}/duty/set"
+    config = next(t for t in board["tasks"] if t["name"] == task)
+    hardware = config["kind"] == "pwm_hw"
+    period = None
+    if hardware:
+        period_text = pwm_file(board, config, "period")
+        want_period = config["period_us"] * 1000
+        report.check(period_text == str(want_period) and pwm_file(board, config, "enable") == "1",
+                     f"the fake chip's pwm0: period {want_period} ns, enabled",
+                     f"period {period_text!r}, enable {pwm_file(board, config, 'enable')!r}")
+        period = int(period_text) if period_text.isdigit() else want_period
+        start = round(period * config["duty_percent"] / 100)
+        report.check(pwm_file(board, config, "duty_cycle") == str(start),
+                     f"the fake chip's duty_cycle {start} ns: {config['duty_percent']} % at start",
+                     f"duty_cycle is {pwm_file(board, config, 'duty_cycle')!r}")
     sub = Subscriber(args.mqtt_port, topic)
     try:
         if not report.check(sub.subscribed.wait(10), f"subscribed to {topic}", "no SUBACK in 10 s"):
@@ -311,16 +471,70 @@ def check_number(ha: HA, args, board: dict, entity_id: str, report: Report) -> N
         wait_for(lambda: sub.messages, 10, 0.1)
         report.check(sub.messages[:1] == [(topic, b"60")], f"the broker carries {topic} 60",
                      f"seen: {sub.messages or 'nothing in 10 s'}")
-        applied = wait_for(lambda: command_records(args.board_output, "dimmer", "pwm", "duty_percent")[-1:] == [60],
+        applied = wait_for(lambda: command_records(args.board_output, task, "pwm", "duty_percent")[-1:] == [60],
                            10, 0.2)
-        report.check(bool(applied), "the board applied it: a command record pwm dimmer duty_percent=60",
-                     f"records: {command_records(args.board_output, 'dimmer', 'pwm', 'duty_percent')}")
-        name = f"{board['board']} dimmer"
+        report.check(bool(applied), f"the board applied it: a command record pwm {task} duty_percent=60",
+                     f"records: {command_records(args.board_output, task, 'pwm', 'duty_percent')}")
+        if hardware:
+            took = wait_for(lambda: duty_records(args.board_output, task)[-1:] == [60], 10, 0.2)
+            report.check(bool(took), f"the chip took it: {task}'s duty record duty_percent=60",
+                         f"duty records: {duty_records(args.board_output, task)}")
+        name = f"{board['board']} {task}"
         confirmed = wait_for(lambda: ha.states()[name]["state"] in ("60", "60.0"), 10, 0.2)
         report.check(bool(confirmed), f"{entity_id} is 60 (the board's duty topic confirms)",
                      f"state is {ha.states()[name]['state']!r} after 10 s")
+        if hardware:
+            want = round(period * 60 / 100)
+            report.check(pwm_file(board, config, "duty_cycle") == str(want),
+                         f"the fake chip's duty_cycle {want} ns: 60 % of the period",
+                         f"duty_cycle is {pwm_file(board, config, 'duty_cycle')!r}")
     finally:
         sub.stop()
+
+
+def switch_records(path: str, task: str) -> list[str]:
+    """The events (`on`/`off`) of switch task `task`'s records, in order."""
+    events = []
+    with open(path, errors="replace") as f:
+        for text in f:
+            try:
+                r = json.loads(text)
+            except ValueError:
+                continue
+            if r.get("task") == task and r.get("event") in ("on", "off"):
+                events.append(r["event"])
+    return events
+
+
+def check_switch_task(ha: HA, args, board: dict, task: dict, entity_id: str, report: Report) -> None:
+    """A `switch` task toggled by the button: its initial state and one change per press of
+    the sim's stimuli, and Home Assistant's state the last of them."""
+    presses = sum(s.get("count", 1) for s in board["sim"]["stimuli"]
+                  if s["kind"] == "press" and s["line"] == next(t["line"] for t in board["tasks"]
+                                                                 if t["name"] == task["source"]))
+    want = ["off"] + ["on" if i % 2 == 0 else "off" for i in range(presses)]
+    done = wait_for(lambda: switch_records(args.board_output, task["name"]) == want, 20, 0.5)
+    report.check(bool(done), f"{task['name']}: the switch's records {' '.join(want)} ({presses} presses toggle it)",
+                 f"records: {switch_records(args.board_output, task['name'])}")
+    name = f"{board['board']} {task['name']}"
+    confirmed = wait_for(lambda: ha.states()[name]["state"] == want[-1], 10, 0.5)
+    report.check(bool(confirmed), f"{entity_id} is {want[-1]}, the switch's last record",
+                 f"state is {ha.states()[name]['state']!r}")
+
+
+def check_ruled_pwm_hw(args, board: dict, task: dict, report: Report) -> None:
+    """A pwm_hw a curve drives: its fake chip's duty_cycle is its last duty record's duty."""
+    period = task["period_us"] * 1000
+
+    def agree():
+        duties = duty_records(args.board_output, task["name"])
+        return duties and pwm_file(board, task, "duty_cycle") == str(round(period * duties[-1] / 100))
+
+    agreed = wait_for(agree, 10, 0.2)
+    report.check(bool(agreed), f"{task['name']}: the fake chip's pwm{task.get('channel', 0)} duty_cycle is the curve's "
+                 "last duty, as its duty record says",
+                 f"duty records {duty_records(args.board_output, task['name'])}, "
+                 f"duty_cycle {pwm_file(board, task, 'duty_cycle')!r} of {period}")
 
 
 def check_availability(ha: HA, args, names: list[str], report: Report) -> None:
@@ -332,6 +546,28 @@ def check_availability(ha: HA, args, names: list[str], report: Report) -> None:
                  ", ".join(f"{n}: {states[n]['state']}" for n in names))
 
 
+# The loggers that speak about the board's discovery messages and entities.
+ENTITY_LOGGERS = ("homeassistant.components.mqtt", "homeassistant.components.sensor",
+                  "homeassistant.components.number", "homeassistant.components.switch",
+                  "homeassistant.components.binary_sensor", "homeassistant.components.device_automation",
+                  "homeassistant.helpers.entity", "homeassistant.helpers.template")
+
+
+def check_log(path: str, report: Report) -> None:
+    """Checks 6."""
+    complaints = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            # `2024-... WARNING (MainThread) [homeassistant.components.sensor] ...`
+            parts = line.split(" ", 4)
+            if len(parts) == 5 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
+                logger = parts[4].split("]", 1)[0].lstrip("[")
+                if logger.startswith(ENTITY_LOGGERS):
+                    complaints.append(line.strip()[:400])
+    report.check(not complaints, "Home Assistant's log: no warning or error about MQTT or an entity",
+                 "\n     " + "\n     ".join(complaints))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
@@ -340,6 +576,7 @@ def main() -> int:
     p.add_argument("--board", required=True)
     p.add_argument("--board-pid", type=int, required=True)
     p.add_argument("--board-output", required=True)
+    p.add_argument("--ha-log")
     p.add_argument("--timeout", type=float, default=60)
     args = p.parse_args()
     board = json.load(open(args.board))
@@ -359,13 +596,23 @@ def main() -> int:
         check_switch(ha, args, board, relay, report)
     else:
         report.fail("switch checks: no relay switch in Home Assistant")
-    dimmer = entity_ids.get(f"{board['board']} dimmer")
-    if dimmer:
-        check_number(ha, args, board, dimmer, report)
-    else:
-        report.fail("number checks: no dimmer number in Home Assistant")
+    ruled = {t["pwm"] for t in board["tasks"] if t["kind"] in ("curve", "threshold") and "pwm" in t}
+    for task in [t["name"] for t in board["tasks"] if t["kind"] in ("pwm", "pwm_hw") and t["name"] not in ruled]:
+        entity_id = entity_ids.get(f"{board['board']} {task}")
+        if entity_id:
+            check_number(ha, args, board, task, entity_id, report)
+        else:
+            report.fail(f"number checks: no {task} number in Home Assistant")
+    for task in [t for t in board["tasks"] if t["kind"] == "pwm_hw" and t["name"] in ruled]:
+        check_ruled_pwm_hw(args, board, task, report)
+    for task in [t for t in board["tasks"] if t["kind"] == "switch"]:
+        entity_id = entity_ids.get(f"{board['board']} {task['name']}")
+        if entity_id:
+            check_switch_task(ha, args, board, task, entity_id, report)
     if entity_ids:
         check_availability(ha, args, list(entity_ids), report)
+    if args.ha_log:
+        check_log(args.ha_log, report)
     print(f"checks: {report.passed + report.failed}, ok {report.passed}, failed {report.failed}")
     return 1 if report.failed else 0
 
