@@ -158,8 +158,9 @@ private func accountedRequests(_ text: String, summaries: Int) -> Int {
     #expect(run.status == 0)
     let summaries = checkWholeLines(run.text)
     // Requests that come while the previous summary is still queued are counted, not printed;
-    // at least a few go through, and the stop's own summary ends the output.
-    #expect(summaries >= 3, "\(summaries) summaries")
+    // at least one goes through besides the stop's own, which ends the output (a loaded host
+    // printed 2: every request was still accounted for, below).
+    #expect(summaries >= 2, "\(summaries) summaries")
     // Every SIGUSR1 is accounted for: printed, or said to be skipped (two sent within one
     // wait of the loop may count as one).
     let accounted = accountedRequests(run.text, summaries: summaries)
