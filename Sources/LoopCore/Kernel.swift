@@ -207,9 +207,12 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   /// `requested` is `.distantFuture` outside a poll (this resets it, and so does a slot's
   /// `free`), so an unchanged deadline costs one comparison (and a store of the value already
   /// there: cheaper than a second comparison and branch).
+  ///
+  /// `s` must be below `slots` (the run loop's polled slot): the flag is read unchecked.
   @inline(__always)
   mutating func settleTimer(_ s: Int) {
-    if _fastPath(!slot[s].usesTimer) { return }
+    // SAFETY: s < slots, the caller's promise (`Executor.poll(slot:timed:_:)`).
+    if _fastPath(unsafe !slot[unchecked: s].usesTimer) { return }
     let requested = slot[s].requested
     if requested == slot[s].deadline {
       slot[s].requested = .distantFuture
