@@ -80,7 +80,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   public mutating func spawn(_ body: Body) throws(CapacityError) -> Waker {
     let s = try core.kernel.reserve()
     tasks[s] = body
-    return Waker(slot: UInt16(s), generation: core.kernel.slot[s].generation)
+    return core.kernel.slot[s].waker
   }
 
   /// Ends the task named by `waker` without polling it again; false when it is stale.
@@ -114,7 +114,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// The waker of the task in `slot`, if one is there.
   public func waker(slot: Int) -> Waker? {
     guard slot < slots, core.kernel.slot[slot].phase != .free else { return nil }
-    return Waker(slot: UInt16(slot), generation: core.kernel.slot[slot].generation)
+    return core.kernel.slot[slot].waker
   }
 
   /// Runs until a stop is asked for or no task is left, blocking in the platform when idle.
@@ -252,8 +252,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   @inline(__always)
   private mutating func pollTask(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
     // SAFETY: s < slots (see `poll(slot:timed:_:)`).
-    let generation = unsafe core.kernel.slot[unchecked: s].generation
-    let waker = Waker(slot: UInt16(truncatingIfNeeded: s), generation: generation)
+    let waker = unsafe core.kernel.slot[unchecked: s].waker
     return Self.poll(&tasks, slot: s, waker: waker, &core, &world)
   }
 

@@ -71,7 +71,9 @@ public struct ExecutorCounters: Equatable, Sendable {
 }
 
 struct SlotState {
-  var generation: UInt32 = 0
+  /// The waker of the slot's current generation: this slot's index and its generation, so a
+  /// wake checks a waker with one 8-byte compare and a poll loads its context's waker.
+  var waker: Waker
   var phase: SlotPhase = .free
   /// False guarantees that `deadline` and `requested` are both `.distantFuture`, so the end of
   /// a poll skips `settleTimer` with one byte compare (a task that uses no timer: W1). Set by
@@ -84,6 +86,12 @@ struct SlotState {
   /// `deadline` when the poll ends, so only the poll's outcome moves the slot in the queue.
   var requested: Instant = .distantFuture
   var stats = TaskStats()
+
+  /// The slot's generation: moved on each time its task finishes.
+  var generation: UInt32 { waker.generation }
+
+  /// Slot `index`, free, in generation 0.
+  init(index: Int) { waker = Waker(slot: UInt16(truncatingIfNeeded: index), generation: 0) }
 }
 
 /// The operations a task can ask of the executor while it is polled (through `Context`).
@@ -135,7 +143,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   var live = 0
   /// Each slot's joiner: the task waiting for it to finish (`join`).
   var joiners = InlineArray<slots, WakerRegistration>(repeating: WakerRegistration())
-  var slot = InlineArray<slots, SlotState>(repeating: SlotState())
+  var slot = InlineArray<slots, SlotState> { SlotState(index: $0) }
   var ready = ReadyQueue<slots>()
   var timerQueue = TimerQueue<timers>()
   var pending = InterruptSet()
@@ -155,7 +163,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
 
   func isCurrent(_ waker: Waker) -> Bool {
     let s = Int(waker.slot)
-    return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+    return s < slots && slot[s].waker == waker && slot[s].phase != .free
   }
 
   /// `isCurrent` for the kernel's own mutating paths (wake, schedule). `mutating` although it
@@ -164,7 +172,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   /// builds (a memcpy per call; figures in the commit that added this).
   mutating func ownsSlot(_ waker: Waker) -> Bool {
     let s = Int(waker.slot)
-    return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+    return s < slots && slot[s].waker == waker && slot[s].phase != .free
   }
 
   /// Takes the lowest free slot: queued, counters zeroed, counted live. The caller stores the
@@ -187,7 +195,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
     slot[s].requested = .distantFuture
     slot[s].usesTimer = false
     slot[s].phase = .free
-    slot[s].generation &+= 1
+    slot[s].waker = Waker(slot: UInt16(truncatingIfNeeded: s), generation: slot[s].generation &+ 1)
     live -= 1
     if let joiner = joiners[s].take() { wake(joiner) }
   }
@@ -203,30 +211,30 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   /// Ends a poll's deadline requests: the slot keeps the earliest one it asked for (in its old
   /// place among equal deadlines when unchanged), or none when it asked for none.
   ///
-  /// A slot that never asked for a deadline (`usesTimer` false) costs one byte compare. Else
-  /// `requested` is `.distantFuture` outside a poll (this resets it, and so does a slot's
-  /// `free`), so an unchanged deadline costs one comparison (and a store of the value already
-  /// there: cheaper than a second comparison and branch).
+  /// A slot that never asked for a deadline (`usesTimer` false) costs one byte compare; the
+  /// rest is `settleRequested`, out of line.
   ///
   /// `s` must be below `slots` (the run loop's polled slot): the flag is read unchecked.
   @inline(__always)
   mutating func settleTimer(_ s: Int) {
     // SAFETY: s < slots, the caller's promise (`Executor.poll(slot:timed:_:)`).
     if _fastPath(unsafe !slot[unchecked: s].usesTimer) { return }
+    settleRequested(s)
+  }
+
+  /// `settleTimer` for a slot that asked for a deadline. `requested` is `.distantFuture` outside
+  /// a poll (this resets it, and so does a slot's `free`), so an unchanged deadline costs one
+  /// comparison. Not inlined: inlined in the run loop, the comparison's registers and constants
+  /// cost W1 4 instructions per hop (99.2 against 95.2), the move 6 before that; W3, which
+  /// takes it on every tick, pays one call.
+  @inline(never)
+  mutating func settleRequested(_ s: Int) {
     let requested = slot[s].requested
     if requested == slot[s].deadline {
       slot[s].requested = .distantFuture
       slot[s].usesTimer = requested != .distantFuture
       return
     }
-    moveTimer(s, to: requested)
-  }
-
-  /// `settleTimer`'s slow path: the slot's deadline changes to `requested`. Not inlined: in the
-  /// run loop it cost W1 6 instructions per hop in register spills (W3, which takes it on every
-  /// tick, pays 14 per tick for the call; both are fewer than before `usesTimer`).
-  @inline(never)
-  mutating func moveTimer(_ s: Int, to requested: Instant) {
     slot[s].requested = .distantFuture
     disarm(s)
     if requested == .distantFuture { return }
@@ -244,7 +252,15 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
       let s = Int(entry.slot)
       slot[s].deadline = .distantFuture
       counters.timersFired += 1
-      wake(Waker(slot: entry.slot, generation: slot[s].generation))
+      // The entry's task is current: `release` removes a finished task's entry. So the slot
+      // needs no generation check, only the phase `wake` would check.
+      if slot[s].phase == .idle {
+        slot[s].phase = .queued
+        slot[s].stats.wakes &+= 1
+        ready.push(entry.slot)
+      } else {
+        wakeOther(slot[s].waker)
+      }
     }
   }
 
@@ -273,7 +289,7 @@ extension Kernel where P: ~Copyable {
     // every task that signals stays small enough for the optimiser to inline that task's poll
     // into the run loop (W1: 130.7 instructions per hop with the poll called, 104.2 inlined).
     let s = Int(waker.slot)
-    if _fastPath(s < slots && slot[s].generation == waker.generation && slot[s].phase == .idle) {
+    if _fastPath(s < slots && slot[s].waker == waker && slot[s].phase == .idle) {
       slot[s].phase = .queued
       slot[s].stats.wakes &+= 1
       ready.push(waker.slot)
@@ -286,7 +302,7 @@ extension Kernel where P: ~Copyable {
   @inline(never)
   mutating func wakeOther(_ waker: Waker) {
     let s = Int(waker.slot)
-    guard s < slots, slot[s].generation == waker.generation else {
+    guard s < slots, slot[s].waker == waker else {
       counters.staleWakes &+= 1
       return
     }
@@ -356,7 +372,7 @@ extension Kernel where P: ~Copyable {
     // SAFETY: `storage` is the executor's `InlineArray<slots, Body?>`, set for this poll; slot
     // `s` was free, so no other access (the polled task is another slot) touches its element.
     unsafe storage.assumingMemoryBound(to: Body?.self)[s] = body
-    return Waker(slot: UInt16(s), generation: slot[s].generation)
+    return slot[s].waker
   }
 
   @usableFromInline mutating func join(_ task: Waker, waker: Waker) -> Bool {
