@@ -80,7 +80,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   public mutating func spawn(_ body: Body) throws(CapacityError) -> Waker {
     let s = try core.kernel.reserve()
     tasks[s] = body
-    return core.kernel.slot[s].waker
+    return core.kernel.slot.waker[s]
   }
 
   /// Ends the task named by `waker` without polling it again; false when it is stale.
@@ -88,8 +88,8 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   public mutating func cancel(_ waker: Waker) -> Bool {
     guard core.kernel.isCurrent(waker) else { return false }
     let s = Int(waker.slot)
-    if core.kernel.slot[s].phase == .queued { core.kernel.ready.remove(waker.slot) }
-    precondition(core.kernel.slot[s].phase != .running, "Executor.cancel: task is being polled")
+    if core.kernel.slot.phase[s] == .queued { core.kernel.ready.remove(waker.slot) }
+    precondition(core.kernel.slot.phase[s] != .running, "Executor.cancel: task is being polled")
     free(s)
     return true
   }
@@ -108,13 +108,13 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
 
   /// The counters of the task named by `waker`, if it is still running.
   public func stats(_ waker: Waker) -> TaskStats? {
-    core.kernel.isCurrent(waker) ? core.kernel.slot[Int(waker.slot)].stats : nil
+    core.kernel.isCurrent(waker) ? core.kernel.stats(Int(waker.slot)) : nil
   }
 
   /// The waker of the task in `slot`, if one is there.
   public func waker(slot: Int) -> Waker? {
-    guard slot < slots, core.kernel.slot[slot].phase != .free else { return nil }
-    return core.kernel.slot[slot].waker
+    guard slot < slots, core.kernel.slot.phase[slot] != .free else { return nil }
+    return core.kernel.slot.waker[slot]
   }
 
   /// Runs until a stop is asked for or no task is left, blocking in the platform when idle.
@@ -221,8 +221,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       assert(s < slots, "Executor.poll: slot out of range")
     }
     // SAFETY: s < slots, as above.
-    unsafe core.kernel.slot[unchecked: s].phase = .running
-    unsafe core.kernel.slot[unchecked: s].stats.polls &+= 1
+    unsafe core.kernel.slot.phase[unchecked: s] = .running
     let result = timed ? pollTimed(slot: s, &world) : pollTask(slot: s, &world)
     if result.isReady {
       free(s)
@@ -230,11 +229,11 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     }
     core.kernel.settleTimer(s)
     // SAFETY: s < slots, as above.
-    if unsafe core.kernel.slot[unchecked: s].phase == .runningWoken {
-      unsafe core.kernel.slot[unchecked: s].phase = .queued
+    if unsafe core.kernel.slot.phase[unchecked: s] == .runningWoken {
+      unsafe core.kernel.slot.phase[unchecked: s] = .queued
       core.kernel.ready.push(UInt16(truncatingIfNeeded: s))
     } else {
-      unsafe core.kernel.slot[unchecked: s].phase = .idle
+      unsafe core.kernel.slot.phase[unchecked: s] = .idle
     }
   }
 
@@ -245,14 +244,14 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     let start = core.kernel.platform.now()
     let result = pollTask(slot: s, &world)
     let took = core.kernel.platform.now() - start
-    if took > core.kernel.slot[s].stats.longestPoll { core.kernel.slot[s].stats.longestPoll = took }
+    if took > core.kernel.slot.longestPoll[s] { core.kernel.slot.longestPoll[s] = took }
     return result
   }
 
   @inline(__always)
   private mutating func pollTask(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
     // SAFETY: s < slots (see `poll(slot:timed:_:)`).
-    let waker = unsafe core.kernel.slot[unchecked: s].waker
+    let waker = unsafe core.kernel.slot.waker[unchecked: s]
     return Self.poll(&tasks, slot: s, waker: waker, &core, &world)
   }
 
