@@ -6,6 +6,7 @@
 //   sensorloop-bench [all | w1 w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
 //   sensorloop-bench w4-child        (internal: the host build's W4 child process)
 //   sensorloop-bench count-child W I N  (internal: a case `instructions` runs under callgrind)
+//   sensorloop-bench w3-tail [--quick]  (a diagnosis: W3's late ticks on both sides, matched)
 
 import CBaseline
 import Glibc
@@ -40,6 +41,7 @@ let usage = """
     w5  GPIO edges through the mock path
     w6  MQTT: 1,000 readings/s published to a local mosquitto at QoS 0 and 1 (skipped without it)
     instructions  instructions per W1 hop, W2 wake and W3 tick, counted by callgrind (valgrind)
+    w3-tail  both W3 tickers at once on one CPU: are the late ticks each side's own, or shared?
     --quick   a short run of each workload (a smoke test: the figures mean little)
     --runs N  N runs; each figure is the median
     --no-pin  leave thread placement to the scheduler (default: loop on CPU 1, helpers on 0)
@@ -112,6 +114,13 @@ func main() {
   }
   if arguments.first == "count-child" {
     countChildMain(Array(arguments.dropFirst()))
+    return
+  }
+  if arguments.first == "w3-tail" {
+    let quick = arguments.contains("--quick")
+    print("# " + pinForMeasuring())
+    let lines = runW3Tail(deadlines: quick ? 1_000 : 10_000, period: 1_000_000)
+    for line in lines { print(line.text) }
     return
   }
   var workloads: [String] = []
