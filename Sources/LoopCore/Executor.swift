@@ -250,16 +250,14 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
 
   @inline(__always)
   private mutating func pollTask(slot s: Int, _ world: inout Body.World) -> Poll<Void> {
-    // SAFETY: s < slots (see `poll(slot:timed:_:)`).
-    let waker = unsafe core.kernel.slot.waker[unchecked: s]
-    return Self.poll(&tasks, slot: s, waker: waker, &core, &world)
+    Self.poll(&tasks, slot: s, &core, &world)
   }
 
   /// Polls the task in slot `s` with a context lent the kernel. Static so that the tasks and
   /// the kernel are two separate exclusive accesses. The kernel gets the tasks' storage for the
   /// poll, so that a `cx.spawn` can put a new task in a free slot (never the polled one).
   private static func poll(
-    _ tasks: inout InlineArray<slots, Body?>, slot s: Int, waker: Waker,
+    _ tasks: inout InlineArray<slots, Body?>, slot s: Int,
     _ core: inout TaskKernel<slots, timers, Body, P>, _ world: inout Body.World
   ) -> Poll<Void> {
     var span = tasks.mutableSpan
@@ -268,7 +266,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
         // SAFETY: `pointer` and `storage` live for these closures only; the context is dropped
         // before they end, and the kernel's copy of `storage` is used only through it.
         unsafe pointer.pointee.kernel.taskStorage = UnsafeMutableRawPointer(storage.baseAddress)
-        var cx = Context(pointer, waker: waker)
+        var cx = Context(pointer, slot: s)
         return unsafe storage[s]!.poll(&cx, &world)
       }
     }

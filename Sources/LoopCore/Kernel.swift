@@ -107,6 +107,8 @@ public protocol Scheduler<Body>: ~Copyable {
   associatedtype Body
   /// The platform's current time.
   mutating func now() -> Instant
+  /// The waker of the task in `slot`, the slot being polled (`Context.waker`).
+  mutating func waker(ofPolledSlot slot: Int) -> Waker
   /// Makes the task named by `waker` ready (ignored if stale).
   mutating func wake(_ waker: Waker)
   /// Asks for the running task to be woken at `deadline`; the earliest of a poll's requests is
@@ -412,6 +414,11 @@ struct TaskKernel<let slots: Int, let timers: Int, Body, P: Platform & ~Copyable
 
 extension TaskKernel: Scheduler where P: ~Copyable {
   @usableFromInline mutating func now() -> Instant { kernel.now() }
+  @usableFromInline mutating func waker(ofPolledSlot slot: Int) -> Waker {
+    // SAFETY: only `Context` calls this, with the slot `Executor.poll(slot:timed:_:)` polls,
+    // which is below `slots`.
+    unsafe kernel.slot.waker[unchecked: slot]
+  }
   @usableFromInline mutating func wake(_ waker: Waker) { kernel.wake(waker) }
   @usableFromInline mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
     try kernel.schedule(waker, at: deadline)
