@@ -310,3 +310,32 @@ done:
   close(epfd);
   return result;
 }
+
+// ---- W3's tail, diagnosed (`sensorloop-bench w3-tail`) -------------------------------------
+
+int64_t cb_w3_ticker_stamped(int64_t first_ns, int64_t period_ns, int64_t count,
+                             int64_t *deadlines, int64_t *delivered) {
+  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  int64_t result = -1;
+  if (tfd < 0 || epfd < 0 || epoll_add(epfd, tfd, 0) < 0) goto done;
+  struct itimerspec spec = {.it_interval = timespec_of(period_ns), .it_value = timespec_of(first_ns)};
+  if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &spec, NULL) < 0) goto done;
+  int64_t k = 0, ticks = 0;
+  while (k < count) {
+    struct epoll_event event;
+    int ready = epoll_wait(epfd, &event, 1, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) goto done;
+    uint64_t expirations;
+    if (read(tfd, &expirations, sizeof expirations) != sizeof expirations) continue;
+    delivered[ticks] = cb_now_ns();
+    deadlines[ticks++] = first_ns + k * period_ns;  // the oldest grid deadline this read covers
+    k += (int64_t)expirations;
+  }
+  result = ticks;
+done:
+  if (epfd >= 0) close(epfd);
+  if (tfd >= 0) close(tfd);
+  return result;
+}

@@ -194,3 +194,41 @@ int64_t cb_stripped_size(const char *path, const char *strip_tool) {
   unlink(copy);
   return size;
 }
+
+struct cb_w3_tail {
+  pthread_t thread;
+  int cpu;
+  int64_t first_ns, period_ns, count;
+  int64_t *deadlines, *delivered;
+  int64_t ticks;
+};
+
+static void *w3_tail_main(void *argument) {
+  cb_w3_tail *tail = argument;
+  if (tail->cpu >= 0) cb_pin_thread(tail->cpu);
+  tail->ticks = cb_w3_ticker_stamped(tail->first_ns, tail->period_ns, tail->count, tail->deadlines,
+                                     tail->delivered);
+  return NULL;
+}
+
+cb_w3_tail *cb_w3_tail_start(int cpu, int64_t first_ns, int64_t period_ns, int64_t count,
+                             int64_t *deadlines, int64_t *delivered) {
+  cb_w3_tail *tail = calloc(1, sizeof *tail);
+  if (tail == NULL) return NULL;
+  *tail = (cb_w3_tail){.cpu = cpu, .first_ns = first_ns, .period_ns = period_ns, .count = count,
+                       .deadlines = deadlines, .delivered = delivered};
+  int error = pthread_create(&tail->thread, NULL, w3_tail_main, tail);
+  if (error != 0) {
+    free(tail);
+    errno = error;
+    return NULL;
+  }
+  return tail;
+}
+
+int64_t cb_w3_tail_join(cb_w3_tail *tail) {
+  pthread_join(tail->thread, NULL);
+  int64_t ticks = tail->ticks;
+  free(tail);
+  return ticks;
+}

@@ -70,20 +70,31 @@ public struct ExecutorCounters: Equatable, Sendable {
   public init() {}
 }
 
-struct SlotState {
-  var generation: UInt32 = 0
-  var phase: SlotPhase = .free
+/// The task slots' state as one array per field: each field of slot `s` is at its array's base
+/// plus `s` times the field's size, which x86-64 and arm64 addressing modes compute for free.
+/// An array of 32- to 56-byte records took a multiply or a shift (and a register to hold the
+/// record's address) per access: W1 8 instructions per hop more (94.2 against 86.2).
+struct SlotTable<let count: Int> {
+  /// Each slot's current waker: the slot's index and its generation, which moves on each time
+  /// its task finishes. A wake checks a waker with one 8-byte compare; a poll loads its
+  /// context's waker in one load.
+  var waker = InlineArray<count, Waker> { Waker(slot: UInt16(truncatingIfNeeded: $0), generation: 0) }
+  /// What each slot is doing (the diagram above).
+  var phase = InlineArray<count, SlotPhase>(repeating: .free)
   /// False guarantees that `deadline` and `requested` are both `.distantFuture`, so the end of
   /// a poll skips `settleTimer` with one byte compare (a task that uses no timer: W1). Set by
   /// `schedule`; cleared by `release` and by a settle that finds neither (true with neither
   /// only costs that settle its comparison).
-  var usesTimer = false
+  var usesTimer = InlineArray<count, Bool>(repeating: false)
   /// The armed deadline, `.distantFuture` when none.
-  var deadline: Instant = .distantFuture
+  var deadline = InlineArray<count, Instant>(repeating: .distantFuture)
   /// The earliest deadline the current poll asked for (`.distantFuture`: none yet). It replaces
   /// `deadline` when the poll ends, so only the poll's outcome moves the slot in the queue.
-  var requested: Instant = .distantFuture
-  var stats = TaskStats()
+  var requested = InlineArray<count, Instant>(repeating: .distantFuture)
+  /// Wakes that made the task ready (`TaskStats.wakes`).
+  var wakes = InlineArray<count, UInt64>(repeating: 0)
+  /// The task's longest poll (`TaskStats.longestPoll`), kept when polls are timed.
+  var longestPoll = InlineArray<count, Duration>(repeating: .zero)
 }
 
 /// The operations a task can ask of the executor while it is polled (through `Context`).
@@ -96,6 +107,8 @@ public protocol Scheduler<Body>: ~Copyable {
   associatedtype Body
   /// The platform's current time.
   mutating func now() -> Instant
+  /// The waker of the task in `slot`, the slot being polled (`Context.waker`).
+  mutating func waker(ofPolledSlot slot: Int) -> Waker
   /// Makes the task named by `waker` ready (ignored if stale).
   mutating func wake(_ waker: Waker)
   /// Asks for the running task to be woken at `deadline`; the earliest of a poll's requests is
@@ -135,7 +148,7 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   var live = 0
   /// Each slot's joiner: the task waiting for it to finish (`join`).
   var joiners = InlineArray<slots, WakerRegistration>(repeating: WakerRegistration())
-  var slot = InlineArray<slots, SlotState>(repeating: SlotState())
+  var slot = SlotTable<slots>()
   var ready = ReadyQueue<slots>()
   var timerQueue = TimerQueue<timers>()
   var pending = InterruptSet()
@@ -153,9 +166,22 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
     self.platform = platform
   }
 
+  /// The counters of the task in slot `s`, with `polls` derived from its wakes: a task is
+  /// polled once on spawn and once after each wake that made it ready (the wakes counted), less
+  /// the one poll still to come while it is queued or was woken during its poll. So the run
+  /// loop does not count polls (one read-modify-write fewer per poll).
+  func stats(_ s: Int) -> TaskStats {
+    var stats = TaskStats()
+    let pending: UInt64 = slot.phase[s] == .queued || slot.phase[s] == .runningWoken ? 1 : 0
+    stats.polls = 1 &+ slot.wakes[s] &- pending
+    stats.wakes = slot.wakes[s]
+    stats.longestPoll = slot.longestPoll[s]
+    return stats
+  }
+
   func isCurrent(_ waker: Waker) -> Bool {
     let s = Int(waker.slot)
-    return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+    return s < slots && slot.waker[s] == waker && slot.phase[s] != .free
   }
 
   /// `isCurrent` for the kernel's own mutating paths (wake, schedule). `mutating` although it
@@ -164,17 +190,18 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   /// builds (a memcpy per call; figures in the commit that added this).
   mutating func ownsSlot(_ waker: Waker) -> Bool {
     let s = Int(waker.slot)
-    return s < slots && slot[s].generation == waker.generation && slot[s].phase != .free
+    return s < slots && slot.waker[s] == waker && slot.phase[s] != .free
   }
 
   /// Takes the lowest free slot: queued, counters zeroed, counted live. The caller stores the
   /// task value. Throws `.taskSlots` when every slot is in use.
   mutating func reserve() throws(CapacityError) -> Int {
     var s = 0
-    while s < slots && slot[s].phase != .free { s += 1 }
+    while s < slots && slot.phase[s] != .free { s += 1 }
     if s == slots { throw .taskSlots }
-    slot[s].phase = .queued
-    slot[s].stats = TaskStats()
+    slot.phase[s] = .queued
+    slot.wakes[s] = 0
+    slot.longestPoll[s] = .zero
     ready.push(UInt16(s))
     live += 1
     return s
@@ -184,47 +211,50 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   /// joiner woken, its generation moved on so every waker and join of the old task is stale.
   mutating func release(_ s: Int) {
     disarm(s)
-    slot[s].requested = .distantFuture
-    slot[s].usesTimer = false
-    slot[s].phase = .free
-    slot[s].generation &+= 1
+    slot.requested[s] = .distantFuture
+    slot.usesTimer[s] = false
+    slot.phase[s] = .free
+    slot.waker[s] = Waker(slot: UInt16(truncatingIfNeeded: s), generation: slot.waker[s].generation &+ 1)
     live -= 1
     if let joiner = joiners[s].take() { wake(joiner) }
   }
 
   /// Removes a slot's armed deadline, if any.
   mutating func disarm(_ s: Int) {
-    if slot[s].deadline != .distantFuture {
+    if slot.deadline[s] != .distantFuture {
       timerQueue.remove(slot: UInt16(s))
-      slot[s].deadline = .distantFuture
+      slot.deadline[s] = .distantFuture
     }
   }
 
   /// Ends a poll's deadline requests: the slot keeps the earliest one it asked for (in its old
   /// place among equal deadlines when unchanged), or none when it asked for none.
   ///
-  /// A slot that never asked for a deadline (`usesTimer` false) costs one byte compare. Else
-  /// `requested` is `.distantFuture` outside a poll (this resets it, and so does a slot's
-  /// `free`), so an unchanged deadline costs one comparison (and a store of the value already
-  /// there: cheaper than a second comparison and branch).
+  /// A slot that never asked for a deadline (`usesTimer` false) costs one byte compare; the
+  /// rest is `settleRequested`, out of line.
+  ///
+  /// `s` must be below `slots` (the run loop's polled slot): the flag is read unchecked.
   @inline(__always)
   mutating func settleTimer(_ s: Int) {
-    if _fastPath(!slot[s].usesTimer) { return }
-    let requested = slot[s].requested
-    if requested == slot[s].deadline {
-      slot[s].requested = .distantFuture
-      slot[s].usesTimer = requested != .distantFuture
-      return
-    }
-    moveTimer(s, to: requested)
+    // SAFETY: s < slots, the caller's promise (`Executor.poll(slot:timed:_:)`).
+    if _fastPath(unsafe !slot.usesTimer[unchecked: s]) { return }
+    settleRequested(s)
   }
 
-  /// `settleTimer`'s slow path: the slot's deadline changes to `requested`. Not inlined: in the
-  /// run loop it cost W1 6 instructions per hop in register spills (W3, which takes it on every
-  /// tick, pays 14 per tick for the call; both are fewer than before `usesTimer`).
+  /// `settleTimer` for a slot that asked for a deadline. `requested` is `.distantFuture` outside
+  /// a poll (this resets it, and so does a slot's `free`), so an unchanged deadline costs one
+  /// comparison. Not inlined: inlined in the run loop, the comparison's registers and constants
+  /// cost W1 4 instructions per hop (99.2 against 95.2), the move 6 before that; W3, which
+  /// takes it on every tick, pays one call.
   @inline(never)
-  mutating func moveTimer(_ s: Int, to requested: Instant) {
-    slot[s].requested = .distantFuture
+  mutating func settleRequested(_ s: Int) {
+    let requested = slot.requested[s]
+    if requested == slot.deadline[s] {
+      slot.requested[s] = .distantFuture
+      slot.usesTimer[s] = requested != .distantFuture
+      return
+    }
+    slot.requested[s] = .distantFuture
     disarm(s)
     if requested == .distantFuture { return }
     do throws(CapacityError) {
@@ -232,16 +262,24 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
     } catch {
       preconditionFailure("Kernel.settleTimer: queue full although schedule found room")
     }
-    slot[s].deadline = requested
+    slot.deadline[s] = requested
   }
 
   /// Wakes every task whose deadline is due at `now`.
   mutating func fireTimers(at now: Instant) {
     while let entry = timerQueue.popDue(at: now) {
       let s = Int(entry.slot)
-      slot[s].deadline = .distantFuture
+      slot.deadline[s] = .distantFuture
       counters.timersFired += 1
-      wake(Waker(slot: entry.slot, generation: slot[s].generation))
+      // The entry's task is current: `release` removes a finished task's entry. So the slot
+      // needs no generation check, only the phase `wake` would check.
+      if slot.phase[s] == .idle {
+        slot.phase[s] = .queued
+        slot.wakes[s] &+= 1
+        ready.push(entry.slot)
+      } else {
+        wakeOther(slot.waker[s])
+      }
     }
   }
 
@@ -270,9 +308,9 @@ extension Kernel where P: ~Copyable {
     // every task that signals stays small enough for the optimiser to inline that task's poll
     // into the run loop (W1: 130.7 instructions per hop with the poll called, 104.2 inlined).
     let s = Int(waker.slot)
-    if _fastPath(s < slots && slot[s].generation == waker.generation && slot[s].phase == .idle) {
-      slot[s].phase = .queued
-      slot[s].stats.wakes &+= 1
+    if _fastPath(s < slots && slot.waker[s] == waker && slot.phase[s] == .idle) {
+      slot.phase[s] = .queued
+      slot.wakes[s] &+= 1
       ready.push(waker.slot)
       return
     }
@@ -283,18 +321,18 @@ extension Kernel where P: ~Copyable {
   @inline(never)
   mutating func wakeOther(_ waker: Waker) {
     let s = Int(waker.slot)
-    guard s < slots, slot[s].generation == waker.generation else {
+    guard s < slots, slot.waker[s] == waker else {
       counters.staleWakes &+= 1
       return
     }
-    switch slot[s].phase {
+    switch slot.phase[s] {
     case .idle:
-      slot[s].phase = .queued
-      slot[s].stats.wakes &+= 1
+      slot.phase[s] = .queued
+      slot.wakes[s] &+= 1
       ready.push(waker.slot)
     case .running:
-      slot[s].phase = .runningWoken
-      slot[s].stats.wakes &+= 1
+      slot.phase[s] = .runningWoken
+      slot.wakes[s] &+= 1
     case .free:
       // A waker of a generation never spawned.
       counters.staleWakes &+= 1
@@ -309,14 +347,14 @@ extension Kernel where P: ~Copyable {
     let s = Int(waker.slot)
     // A slot that holds an entry, or was promised room earlier in this poll, needs no more:
     // nothing else touches the queue during a poll, so `settleTimer` will find the room.
-    if slot[s].deadline == .distantFuture && slot[s].requested == .distantFuture
+    if slot.deadline[s] == .distantFuture && slot.requested[s] == .distantFuture
       && timerQueue.isFull
     {
       throw .timerQueue
     }
-    if deadline < slot[s].requested {
-      slot[s].requested = deadline
-      slot[s].usesTimer = true
+    if deadline < slot.requested[s] {
+      slot.requested[s] = deadline
+      slot.usesTimer[s] = true
     }
   }
 
@@ -353,7 +391,7 @@ extension Kernel where P: ~Copyable {
     // SAFETY: `storage` is the executor's `InlineArray<slots, Body?>`, set for this poll; slot
     // `s` was free, so no other access (the polled task is another slot) touches its element.
     unsafe storage.assumingMemoryBound(to: Body?.self)[s] = body
-    return Waker(slot: UInt16(s), generation: slot[s].generation)
+    return slot.waker[s]
   }
 
   @usableFromInline mutating func join(_ task: Waker, waker: Waker) -> Bool {
@@ -376,6 +414,11 @@ struct TaskKernel<let slots: Int, let timers: Int, Body, P: Platform & ~Copyable
 
 extension TaskKernel: Scheduler where P: ~Copyable {
   @usableFromInline mutating func now() -> Instant { kernel.now() }
+  @usableFromInline mutating func waker(ofPolledSlot slot: Int) -> Waker {
+    // SAFETY: only `Context` calls this, with the slot `Executor.poll(slot:timed:_:)` polls,
+    // which is below `slots`.
+    unsafe kernel.slot.waker[unchecked: slot]
+  }
   @usableFromInline mutating func wake(_ waker: Waker) { kernel.wake(waker) }
   @usableFromInline mutating func schedule(_ waker: Waker, at deadline: Instant) throws(CapacityError) {
     try kernel.schedule(waker, at: deadline)

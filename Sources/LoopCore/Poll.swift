@@ -23,15 +23,19 @@ extension Poll: Sendable where Value: Sendable {}
 /// A waker aimed at a slot whose task has finished (and whose slot may hold a new task) carries
 /// an old generation and is ignored: waking a stale waker is always safe.
 public struct Waker: Hashable, Sendable {
+  /// The slot in the low 16 bits, the generation in the high 32, the bits between zero: one
+  /// register, one 8-byte load, store or compare (a wake, a registration and a poll's context
+  /// each move wakers; with `SlotState.waker`, W1 3 instructions per hop fewer, W2 14 per wake).
+  private let bits: UInt64
+
   /// The slot index in the executor.
-  public let slot: UInt16
+  public var slot: UInt16 { UInt16(truncatingIfNeeded: bits) }
   /// The slot's generation at spawn time.
-  public let generation: UInt32
+  public var generation: UInt32 { UInt32(truncatingIfNeeded: bits &>> 32) }
 
   /// A waker for `slot` in `generation`.
   public init(slot: UInt16, generation: UInt32) {
-    self.slot = slot
-    self.generation = generation
+    bits = UInt64(generation) &<< 32 | UInt64(slot)
   }
 }
 

@@ -55,9 +55,7 @@ public struct WakerRegistration: Sendable {
   public mutating func wake<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Waker? {
     let old = stored
     if old.slot == .max { return nil }
-    // `none` is any waker of slot `.max` (only the slot is ever compared): keeping the old
-    // generation makes this one 2-byte store instead of two (W1 wakes through it every hop).
-    stored = Waker(slot: .max, generation: old.generation)
+    stored = Self.none
     // The count feeds only `register`'s debug-build assertion; a release build skips the store.
     if _isDebugAssertConfiguration() { bounces = 0 }
     cx.wake(old)

@@ -6,6 +6,7 @@
 //   sensorloop-bench [all | w1 w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
 //   sensorloop-bench w4-child        (internal: the host build's W4 child process)
 //   sensorloop-bench count-child W I N  (internal: a case `instructions` runs under callgrind)
+//   sensorloop-bench w3-tail [--quick]  (a diagnosis: W3's late ticks on both sides, matched)
 
 import CBaseline
 import Glibc
@@ -14,7 +15,10 @@ import LoopLinux
 
 /// Workload sizes: BENCH.md's, or a short smoke run for CI (`--quick`).
 struct Sizes {
-  var pingPongRoundTrips: Int64 = 1_000_000
+  /// W1 in-process: `pingPongChunks` runs of `pingPongRoundTrips` round trips per side.
+  var pingPongRoundTrips: Int64 = 25_000
+  var pingPongChunks = 40
+  /// W1 with an eventfd per hop: the fastest of `pingPongRepeats` runs per side.
   var pingPongRepeats = 5
   var eventfdRoundTrips: Int64 = 200_000
   var latencyWrites: Int64 = 10_000  // 5 s at 500 µs
@@ -27,7 +31,8 @@ struct Sizes {
   var mqttReadings: Int64 = 5_000
 
   static let quick = Sizes(
-    pingPongRoundTrips: 20_000, pingPongRepeats: 1, eventfdRoundTrips: 2_000, latencyWrites: 400,
+    pingPongRoundTrips: 5_000, pingPongChunks: 4, pingPongRepeats: 1, eventfdRoundTrips: 2_000,
+    latencyWrites: 400,
     tickerDeadlines: 300, mqttReadings: 600)
 }
 
@@ -40,6 +45,7 @@ let usage = """
     w5  GPIO edges through the mock path
     w6  MQTT: 1,000 readings/s published to a local mosquitto at QoS 0 and 1 (skipped without it)
     instructions  instructions per W1 hop, W2 wake and W3 tick, counted by callgrind (valgrind)
+    w3-tail  both W3 tickers at once on one CPU: are the late ticks each side's own, or shared?
     --quick   a short run of each workload (a smoke test: the figures mean little)
     --runs N  N runs; each figure is the median
     --no-pin  leave thread placement to the scheduler (default: loop on CPU 1, helpers on 0)
@@ -68,13 +74,25 @@ func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
   for w in workloads {
     switch w {
     case "w1":
-      // A W1 run lasts milliseconds, so one descheduling skews it: both sides run `repeats`
-      // times, interleaved, and each reports its fastest (noise only ever adds time).
-      var best: [ResultLine?] = [nil, nil, nil, nil]
+      // In-process: many short runs per side, interleaved C, sensorloop, C, ... on the same
+      // pinned CPU, each side's figure the median of its runs. Runs of equal hop counts (tenths
+      // of a millisecond) are as likely to be hit by a descheduling on either side; one long run
+      // per side was not (the slower side's run lasted four times as long, so on a loaded host it
+      // was hit more often, and its best of five moved by 40% where C's moved by 3%).
+      var c: [[ResultLine]] = []
+      var ours: [[ResultLine]] = []
+      for _ in 0..<sizes.pingPongChunks {
+        c.append([runW1C(roundTrips: sizes.pingPongRoundTrips)])
+        ours.append([
+          runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop")
+        ])
+      }
+      lines += medians(c) + medians(ours)
+      // With an eventfd per hop a run lasts a second: both sides run `repeats` times,
+      // interleaved, and each reports its fastest (noise only ever adds time).
+      var best: [ResultLine?] = [nil, nil]
       for _ in 0..<sizes.pingPongRepeats {
         let round = [
-          runW1C(roundTrips: sizes.pingPongRoundTrips),
-          runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop"),
           runW1EventfdC(roundTrips: sizes.eventfdRoundTrips),
           runW1Eventfd(roundTrips: sizes.eventfdRoundTrips),
         ]
@@ -112,6 +130,13 @@ func main() {
   }
   if arguments.first == "count-child" {
     countChildMain(Array(arguments.dropFirst()))
+    return
+  }
+  if arguments.first == "w3-tail" {
+    let quick = arguments.contains("--quick")
+    print("# " + pinForMeasuring())
+    let lines = runW3Tail(deadlines: quick ? 1_000 : 10_000, period: 1_000_000)
+    for line in lines { print(line.text) }
     return
   }
   var workloads: [String] = []

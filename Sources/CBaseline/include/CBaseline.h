@@ -105,6 +105,23 @@ typedef struct {
 /// or -1 with errno set.
 int cb_w3_ticker(int64_t period_ns, int64_t count, int64_t *samples, cb_ticker_result *result);
 
+/// W3's C ticker for `sensorloop-bench w3-tail`: the loop of `cb_w3_ticker` on a grid starting
+/// at `first_ns`, recording each tick's deadline (the oldest grid deadline its read covers) and
+/// delivery time (CLOCK_MONOTONIC ns) in `deadlines` and `delivered` (room for `count`). Returns
+/// the ticks, or -1 with errno set.
+int64_t cb_w3_ticker_stamped(int64_t first_ns, int64_t period_ns, int64_t count,
+                             int64_t *deadlines, int64_t *delivered);
+
+/// `cb_w3_ticker_stamped` on a thread of its own, pinned to `cpu` (-1: not pinned).
+typedef struct cb_w3_tail cb_w3_tail;
+
+/// Starts the thread; NULL with errno set on failure.
+cb_w3_tail *cb_w3_tail_start(int cpu, int64_t first_ns, int64_t period_ns, int64_t count,
+                             int64_t *deadlines, int64_t *delivered);
+
+/// Waits for the thread; returns its ticks (or -1) and frees `tail`.
+int64_t cb_w3_tail_join(cb_w3_tail *tail);
+
 // ---- W5: GPIO edges ------------------------------------------------------------------------
 
 /// The bare epoll loop reading GPIO v1 edge records (`struct gpioevent_data`, 16 bytes: u64
