@@ -195,7 +195,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
       repeat {
-        poll(slot: Int(core.kernel.ready.popNonEmpty()), timed: timed, &world)
+        poll(slot: core.kernel.ready.popNonEmpty(), timed: timed, &world)
         turn &-= 1
       } while turn > 0
       if untilCheck <= 0 {
