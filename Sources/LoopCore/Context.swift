@@ -13,6 +13,8 @@ public struct Context<S: Scheduler & ~Copyable> {
   private let scheduler: UnsafeMutablePointer<S>
   /// The polled task's slot (below the executor's slot count).
   private let slot: Int
+  /// The executor's task values, for `spawn` (valid for the poll, as `scheduler`).
+  private let tasks: UnsafeMutableRawPointer
 
   /// The waker of the task being polled.
   ///
@@ -21,9 +23,10 @@ public struct Context<S: Scheduler & ~Copyable> {
   /// reloaded on every poll (W1: 2 instructions per hop, W3 2 per tick).
   public var waker: Waker { scheduler.pointee.waker(ofPolledSlot: slot) }
 
-  init(_ scheduler: UnsafeMutablePointer<S>, slot: Int) {
+  init(_ scheduler: UnsafeMutablePointer<S>, slot: Int, tasks: UnsafeMutableRawPointer) {
     self.scheduler = scheduler
     self.slot = slot
+    self.tasks = tasks
   }
 
   /// The current time on the platform's monotonic clock.
@@ -77,7 +80,7 @@ public struct Context<S: Scheduler & ~Copyable> {
   /// executor's type parameter; nothing grows. Never blocks or allocates. The task's poll must
   /// be declared `poll<S: Scheduler<Self> & ~Copyable>` for `S.Body` to be its own type.
   public func spawn(_ task: S.Body) throws(CapacityError) -> Waker {
-    try scheduler.pointee.spawn(task)
+    try scheduler.pointee.spawn(task, into: tasks)
   }
 
   /// `.ready` once the task named by `task` has finished (returned `.ready` or was cancelled);

@@ -195,7 +195,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
       repeat {
-        poll(slot: Int(core.kernel.ready.popNonEmpty()), timed: timed, &world)
+        poll(slot: core.kernel.ready.popNonEmpty(), timed: timed, &world)
         turn &-= 1
       } while turn > 0
       if untilCheck <= 0 {
@@ -254,7 +254,7 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   }
 
   /// Polls the task in slot `s` with a context lent the kernel. Static so that the tasks and
-  /// the kernel are two separate exclusive accesses. The kernel gets the tasks' storage for the
+  /// the kernel are two separate exclusive accesses. The context gets the tasks' storage for the
   /// poll, so that a `cx.spawn` can put a new task in a free slot (never the polled one).
   private static func poll(
     _ tasks: inout InlineArray<slots, Body?>, slot s: Int,
@@ -263,10 +263,9 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     var span = tasks.mutableSpan
     return span.withUnsafeMutableBufferPointer { storage in
       withUnsafeMutablePointer(to: &core) { pointer in
-        // SAFETY: `pointer` and `storage` live for these closures only; the context is dropped
-        // before they end, and the kernel's copy of `storage` is used only through it.
-        unsafe pointer.pointee.kernel.taskStorage = UnsafeMutableRawPointer(storage.baseAddress)
-        var cx = Context(pointer, slot: s)
+        // SAFETY: `pointer` and `storage` live for these closures only; the context, which
+        // holds both, is dropped before they end.
+        var cx = unsafe Context(pointer, slot: s, tasks: UnsafeMutableRawPointer(storage.baseAddress!))
         return unsafe storage[s]!.poll(&cx, &world)
       }
     }

@@ -121,9 +121,10 @@ public protocol Scheduler<Body>: ~Copyable {
   mutating func raise(_ line: Interrupt)
   /// Asks the run loop to return after the current turn.
   mutating func requestStop()
-  /// Puts `body` in the lowest free task slot, queued to be polled; throws `.taskSlots` when
-  /// every slot is in use.
-  mutating func spawn(_ body: Body) throws(CapacityError) -> Waker
+  /// Puts `body` in the lowest free task slot of `tasks` (the executor's task storage, which
+  /// the polled task's `Context` passes), queued to be polled; throws `.taskSlots` when every
+  /// slot is in use.
+  mutating func spawn(_ body: Body, into tasks: UnsafeMutableRawPointer) throws(CapacityError) -> Waker
   /// True when the task named by `task` has finished (its slot is free or holds a newer task);
   /// otherwise registers `waker` as its one joiner (waking the one it replaces) and returns false.
   mutating func join(_ task: Waker, waker: Waker) -> Bool
@@ -138,12 +139,6 @@ public protocol Scheduler<Body>: ~Copyable {
 @usableFromInline
 struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyable {
   var platform: P
-  /// The executor's task values (`InlineArray<slots, Body?>`), set before each poll: `spawn`
-  /// writes a new task into its free slot through it. Valid only during a poll (the only time a
-  /// `Context` can reach `spawn`). Untyped so that the kernel is not generic over the task type:
-  /// executors of different task types share its specialisations (a kernel generic over the
-  /// task type cost W2 and W3 about 24 instructions per wake, in LLVM-merged copies).
-  var taskStorage: UnsafeMutableRawPointer? = nil
   /// Slots in use (spawned and not finished).
   var live = 0
   /// Each slot's joiner: the task waiting for it to finish (`join`).
@@ -385,12 +380,19 @@ extension Kernel where P: ~Copyable {
 
   @usableFromInline mutating func requestStop() { stopRequested = true }
 
-  @usableFromInline mutating func spawn<Body>(_ body: Body) throws(CapacityError) -> Waker {
-    guard let storage = taskStorage else { preconditionFailure("Kernel.spawn: outside a poll") }
+  /// `tasks` is the executor's task values (`InlineArray<slots, Body?>`), which the polled
+  /// task's context holds: untyped so that the kernel is not generic over the task type
+  /// (executors of different task types share its specialisations; a kernel generic over the
+  /// task type cost W2 and W3 about 24 instructions per wake, in LLVM-merged copies). Passed by
+  /// the context rather than stored in the kernel before each poll: one store fewer per poll.
+  @usableFromInline mutating func spawn<Body>(_ body: Body, into tasks: UnsafeMutableRawPointer)
+    throws(CapacityError) -> Waker
+  {
     let s = try reserve()
-    // SAFETY: `storage` is the executor's `InlineArray<slots, Body?>`, set for this poll; slot
-    // `s` was free, so no other access (the polled task is another slot) touches its element.
-    unsafe storage.assumingMemoryBound(to: Body?.self)[s] = body
+    // SAFETY: `tasks` is the executor's `InlineArray<slots, Body?>`, lent to the context of the
+    // poll that calls this; slot `s` was free, so no other access (the polled task is another
+    // slot) touches its element.
+    unsafe tasks.assumingMemoryBound(to: Body?.self)[s] = body
     return slot.waker[s]
   }
 
@@ -428,8 +430,10 @@ extension TaskKernel: Scheduler where P: ~Copyable {
   }
   @usableFromInline mutating func raise(_ line: Interrupt) { kernel.raise(line) }
   @usableFromInline mutating func requestStop() { kernel.requestStop() }
-  @usableFromInline mutating func spawn(_ body: Body) throws(CapacityError) -> Waker {
-    try kernel.spawn(body)
+  @usableFromInline mutating func spawn(_ body: Body, into tasks: UnsafeMutableRawPointer)
+    throws(CapacityError) -> Waker
+  {
+    try kernel.spawn(body, into: tasks)
   }
   @usableFromInline mutating func join(_ task: Waker, waker: Waker) -> Bool {
     kernel.join(task, waker: waker)

@@ -18,7 +18,10 @@ struct ReadyQueue<let capacity: Int> {
   private var head = 0
   /// Entries in `ring`. The lane holds the oldest entry exactly when `count > ringCount`.
   private var ringCount = 0
-  private var lane: UInt16 = 0
+  /// The lane's entry, widened: the run loop polls it as an `Int` and may push the same slot
+  /// again, and with a 16-bit lane the optimiser kept the 16-bit value alive beside the index,
+  /// one more spill per W1 hop.
+  private var lane = 0
   /// Entries queued, the lane's included.
   private(set) var count = 0
 
@@ -27,7 +30,7 @@ struct ReadyQueue<let capacity: Int> {
   @inline(__always)
   mutating func push(_ slot: UInt16) {
     if count == 0 {
-      lane = slot
+      lane = Int(slot)
       count = 1
       return
     }
@@ -51,17 +54,17 @@ struct ReadyQueue<let capacity: Int> {
 
   mutating func pop() -> UInt16? {
     if count == 0 { return nil }
-    return popNonEmpty()
+    return UInt16(truncatingIfNeeded: popNonEmpty())
   }
 
   /// `pop` for a caller that knows the queue is not empty (the run loop pops exactly the count
   /// it read at the start of a turn).
   @inline(__always)
-  mutating func popNonEmpty() -> UInt16 {
+  mutating func popNonEmpty() -> Int {
     count &-= 1
     // The lane is set only when the queue was empty, so it is older than every ring entry.
     if count == ringCount { return lane }
-    return popFromRing()
+    return Int(popFromRing())
   }
 
   /// `popNonEmpty` when the lane is empty. Not inlined, as `pushToRing`.
