@@ -73,8 +73,9 @@ let package = Package(
     // GPIO for host tests: faults (lines held by other consumers, chips without access) and
     // the changes a mock output's port recorded.
     .target(name: "GPIOTestSupport", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO"]),
-    // A real mosquitto and its command-line clients, for the MQTT tests.
-    .target(name: "MosquittoTestSupport"),
+    // Host-only test support on Foundation (never built for the board, so it lives in Tests/):
+    // a real mosquitto and its command-line clients, a fake sysfs tree.
+    .target(name: "HostTestSupport", path: "Tests/HostTestSupport"),
     .target(name: "AllocCounter"),
     .target(name: "CBaseline"),
     .executableTarget(
@@ -113,12 +114,13 @@ let package = Package(
       name: "LoopTasksTests",
       dependencies: [
         "LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopTesting", "GPIOTestSupport", "AllocCounter",
+        "HostTestSupport",
       ]),
     // The MQTT codec, and the client against a real mosquitto (started by the tests).
     .testTarget(
       name: "LoopMQTTTests",
-      dependencies: ["LoopCore", "LoopLinux", "LoopMQTT", "AllocCounter", "MosquittoTestSupport"]),
-    .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig", "MosquittoTestSupport"]),
+      dependencies: ["LoopCore", "LoopLinux", "LoopMQTT", "AllocCounter", "HostTestSupport"]),
+    .testTarget(name: "SensorloopTests", dependencies: ["LoopConfig", "HostTestSupport"]),
     // Each example's tasks in virtual time, with mock lines and scripted stimuli.
     .testTarget(
       name: "ExamplesTests",

@@ -8,10 +8,10 @@
 // not read), on the test's thread between slices of the loop.
 
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopLinux
 import LoopMQTT
-import MosquittoTestSupport
 import Testing
 
 /// The broker's end: a listening socket with a small receive buffer, its one accepted

@@ -1,11 +1,11 @@
 // Test support: the client on a real epoll loop, run in slices, against a real mosquitto
-// (Sources/MosquittoTestSupport).
+// (Tests/HostTestSupport).
 
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopLinux
 import LoopMQTT
-import MosquittoTestSupport
 import Testing
 
 /// The shared support's names, as these tests have always called them.

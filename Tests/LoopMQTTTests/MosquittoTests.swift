@@ -10,10 +10,10 @@
 
 import AllocCounter
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopLinux
 import LoopMQTT
-import MosquittoTestSupport
 import Testing
 
 @Suite(.serialized) struct MosquittoTests {

@@ -8,6 +8,7 @@
 
 import AllocCounter
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopGPIO
 import LoopLinux
@@ -240,9 +241,9 @@ private func sampler(_ index: Int, _ path: String, every period: Duration, scale
     #expect(refused == 0)
   }
 
-  /// A threshold with a `pwm` target: its on and off duties on the hardware channel.
-  @Test func aThresholdSetsAHardwarePWMDutyOnAndOff() throws {
-    let fake = FakeSysfs()
+  /// A sampler reading `temp` (20 at first) every 100 ms, a threshold on it setting 80 % above
+  /// 30 and 20 % below 25 on the fan (task 2: a hardware PWM channel at 10 %).
+  private func thresholdOnAFan(_ fake: FakeSysfs) throws -> H {
     fake.file("temp", "20")
     var h = H(lines: [.output(initial: false)], names: ["temp", "fan_switch", "fan"])
     let fan = try addFan(&h, fake, task: 2, dutyPercent: 10)
@@ -252,6 +253,13 @@ private func sampler(_ index: Int, _ path: String, every period: Duration, scale
         ThresholdSwitch(
           index: 1, source: 0, target: .duty(pwm: 2, on: 80, off: 20), onAbove: 30, offBelow: 25)))
     try h.spawn(fan)
+    return h
+  }
+
+  /// A threshold with a `pwm` target: its on and off duties on the hardware channel.
+  @Test func aThresholdSetsAHardwarePWMDutyOnAndOff() throws {
+    let fake = FakeSysfs()
+    var h = try thresholdOnAFan(fake)
     let dutyCycle = "class/pwm/pwmchip0/pwm0/duty_cycle"
     var seen: [String?] = []
     for (until, value) in [(50, "31"), (150, "27"), (250, "24")] {
@@ -273,15 +281,7 @@ private func sampler(_ index: Int, _ path: String, every period: Duration, scale
   /// record, counted; the channel keeps its duty and reports no change. The next duty applies.
   @Test func aRefusedDutyWriteChangesNothing() throws {
     let fake = FakeSysfs()
-    fake.file("temp", "20")
-    var h = H(lines: [.output(initial: false)], names: ["temp", "fan_switch", "fan"])
-    let fan = try addFan(&h, fake, task: 2, dutyPercent: 10)
-    try h.spawn(sampler(0, fake.root + "/temp", every: .milliseconds(100), scale: 1))
-    try h.spawn(
-      .threshold(
-        ThresholdSwitch(
-          index: 1, source: 0, target: .duty(pwm: 2, on: 80, off: 20), onAbove: 30, offBelow: 25)))
-    try h.spawn(fan)
+    var h = try thresholdOnAFan(fake)
     _ = try h.run(until: 50)
     // A directory in the file's place: the write fails with EISDIR.
     let dutyCycle = "class/pwm/pwmchip0/pwm0/duty_cycle"

@@ -7,42 +7,15 @@
 
 import AllocCounter
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopLinux
 import LoopTasks
 import Testing
 
-/// A sysfs tree in a temporary directory.
-final class FakeSysfs {
-  let root: String
-
-  /// A new tree in `directory` (the temporary directory unless given: /dev/shm keeps a long
-  /// run's reads and writes off a busy disk).
-  init(in directory: String = NSTemporaryDirectory()) {
-    root = directory + "/sysfs-\(UUID().uuidString)"
-    try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-  }
-
-  deinit { try? FileManager.default.removeItem(atPath: root) }
-
+extension FakeSysfs {
   /// The root as resolvers take it.
   var path: SysfsPath { SysfsPath(text: root) }
-
-  /// Writes `text` to `relative` (under the root), making its directories.
-  func file(_ relative: String, _ text: String) {
-    let full = root + "/" + relative
-    try! FileManager.default.createDirectory(
-      atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try! text.write(toFile: full, atomically: false, encoding: .utf8)
-  }
-
-  /// What `relative` holds now.
-  func read(_ relative: String) -> String? {
-    try? String(contentsOfFile: root + "/" + relative, encoding: .utf8)
-  }
-
-  /// Removes `relative` (a file or a whole directory: a sensor unplugged).
-  func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: root + "/" + relative) }
 
   /// A w1 bus master listing `ids`, each a w1_therm sensor at `milliC`.
   func w1(master: Int = 1, _ sensors: [(id: String, milliC: Int)], slaveFile: Bool = false) {

@@ -6,6 +6,7 @@
 
 import AllocCounter
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopLinux
 import LoopTasks

@@ -21,6 +21,7 @@
 
 import AllocCounter
 import Foundation
+import HostTestSupport
 import LoopCore
 import LoopGPIO
 import LoopLinux

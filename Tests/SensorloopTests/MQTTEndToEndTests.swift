@@ -5,10 +5,10 @@
 // sent with mosquitto_pub set an output (a command record, the state topic); faults: no broker
 // at startup, the broker killed and restarted (QoS 1 resent with DUP, seen in the broker's log),
 // sensorloop killed (the last will), wrong credentials (error records, backoff).
-// The broker support is Sources/MosquittoTestSupport, shared with LoopMQTTTests.
+// The broker support is Tests/HostTestSupport, shared with LoopMQTTTests.
 
 import Foundation
-import MosquittoTestSupport
+import HostTestSupport
 import Testing
 
 /// A simulated board with a button (presses at 0.5 s, 1.5 s; a long press at 2.5 s), a pulse
@@ -166,7 +166,7 @@ func payloadObject(_ line: String) -> [String: Any]? {
   @Test func aDutyCommandDrivesAHardwarePWMChannel() throws {
     let broker = try MQTTBroker()
     try broker.start()
-    let tree = FakeTree()
+    let tree = FakeSysfs()
     tree.board()
     let board = tree.root + "/board.json"
     try """

@@ -9,34 +9,11 @@
 // threshold setting two pwm_hw channels, a switch toggled by a button).
 
 import Foundation
+import HostTestSupport
 import Testing
 
-/// A fake sysfs tree in a temporary folder.
-final class FakeTree {
-  let root: String
-
-  init() {
-    root =
-      FileManager.default.temporaryDirectory.appendingPathComponent("sl-sysfs-\(UUID().uuidString.prefix(8))")
-      .path
-    try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-  }
-
-  deinit { try? FileManager.default.removeItem(atPath: root) }
-
-  func file(_ relative: String, _ text: String) {
-    let full = root + "/" + relative
-    try! FileManager.default.createDirectory(
-      atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try! text.write(toFile: full, atomically: false, encoding: .utf8)
-  }
-
-  func read(_ relative: String) -> String? {
-    try? String(contentsOfFile: root + "/" + relative, encoding: .utf8)
-  }
-
-  func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: root + "/" + relative) }
-
+/// The layouts these tests use, on the fake sysfs tree of HostTestSupport.
+extension FakeSysfs {
   /// A DS18B20 as w1_therm (5.10+) shows it: 12 bits take 750 ms a conversion, 9 bits 94 ms.
   func ds18b20(_ id: String, milliC: Int, bits: Int = 12) {
     file("bus/w1/devices/\(id)/name", id + "\n")
@@ -92,7 +69,7 @@ final class FakeTree {
 @Suite(.serialized) struct SensorEndToEndTests {
   @Test func presetsThresholdAndHardwarePWMOnAFakeTree() throws {
     signal(SIGPIPE, SIG_IGN)
-    let tree = FakeTree()
+    let tree = FakeSysfs()
     tree.board()
     let fifo = tree.root + "/bus/w1/devices/28-00000a000001/temperature"
     tree.remove("bus/w1/devices/28-00000a000001/temperature")
@@ -213,7 +190,7 @@ final class FakeTree {
   }
 
   @Test func startupErrorsNameWhatIsMissing() throws {
-    let tree = FakeTree()
+    let tree = FakeSysfs()
     tree.board()
     let cases: [(String, String)] = [
       (
@@ -257,7 +234,7 @@ final class FakeTree {
       "liballoccounter-s-\(getpid()).so")
     try buildAllocCounter(at: library)
     defer { try? FileManager.default.removeItem(at: library) }
-    let tree = FakeTree()
+    let tree = FakeSysfs()
     tree.board()
     let pwm = "class/pwm/pwmchip0/pwm1/"
     for attribute in ["period", "duty_cycle", "enable"] { tree.file(pwm + attribute, "0\n") }
