@@ -49,10 +49,11 @@ let package = Package(
     .target(name: "LoopMQTT", dependencies: ["LoopCore", "LoopLinux", "CLinux"], swiftSettings: hotPath),
     // board.json: a small JSON reader with positions, validation into fixed capacities, and the
     // task kinds (one file each in Kinds/: keys, checks, capacity needs, how the task is built).
-    // Its values are the GPIO and task layers' own types.
+    // Its values are the GPIO and task layers' own types. Kinds/registry.txt lists the kinds;
+    // Kinds/generate writes TaskKind.generated.swift and LoopTasks' FirmwareTask from it.
     .target(
       name: "LoopConfig", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopTasks", "LoopMQTT"],
-      linkerSettings: [.linkedLibrary("m")]),
+      exclude: ["Kinds/registry.txt", "Kinds/generate"], linkerSettings: [.linkedLibrary("m")]),
     // The firmware task library and the non-blocking JSON-lines output.
     .target(
       name: "LoopTasks", dependencies: ["LoopCore", "LoopLinux", "LoopGPIO", "LoopMQTT", "CLinux"],

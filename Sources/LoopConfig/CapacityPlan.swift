@@ -56,7 +56,7 @@ public struct CapacityPlan: Equatable, Sendable {
     var transient = !config.simFiles.isEmpty
     for index in config.tasks.indices {
       let task = config.tasks[index]
-      let needs = task.entry.needs(task.kind)
+      let needs = task.kind.needs
       if needs.timer { timed += 1 }
       taskFds += needs.fds
       if needs.fileReads { transient = true }

@@ -18,7 +18,7 @@ extension BoardConfig {
   /// The PWM tasks, software and hardware, whose duty an MQTT command sets (index, configured
   /// duty).
   public var pwmTasks: [(Int, Int)] {
-    tasks.indices.compactMap { i in tasks[i].entry.commandDuty(tasks[i].kind).map { (i, $0) } }
+    tasks.indices.compactMap { i in tasks[i].kind.commandDuty.map { (i, $0) } }
   }
 
   /// The MQTT link for `mqtt`, its client not yet connecting (the MQTT task's first poll
@@ -129,7 +129,7 @@ extension BoardConfig {
     var d = Discovery(
       prefix: m.topicPrefix.bytes, node: node, discoveryPrefix: m.discoveryPrefix.bytes, device: device)
     for i in tasks.indices {
-      tasks[i].entry.discover(tasks[i].kind, &d, tasks[i].name.bytes)
+      tasks[i].kind.discover(&d, tasks[i].name.bytes)
     }
     for line in commandableLines {
       let id = lines[line].id.bytes

@@ -1,48 +1,12 @@
-// The task kinds sensorloop knows, and what a kind's file describes. Each kind lives in one
-// file of Kinds/: its settings (the value `board.json` becomes), its JSON name and keys, how
-// its task object is read and checked, what it holds of the fixed capacities, and how its
-// firmware task is built. Registering a kind is its case in `TaskKind` and its entry in
-// `TaskKind.registry` (README.md, "Adding a task kind", walks through it).
+// What a task kind's file describes. Each kind lives in one file of Kinds/: its settings (the
+// value `board.json` becomes), its JSON name and keys, how its task object is read and checked,
+// what it holds of the fixed capacities, and how its firmware task is built. Registering a kind
+// is its line in Kinds/registry.txt, from which Kinds/generate writes `TaskKind`, its registry
+// and its dispatch (TaskKind.generated.swift; README.md, "Adding a task kind", walks through it).
 
 import LoopCore
 import LoopLinux
 import LoopTasks
-
-/// The task kinds and their settings: one case per file of Kinds/.
-public enum TaskKind: Equatable, Sendable {
-  case heartbeat(HeartbeatConfig)
-  case button(ButtonConfig)
-  case pulseCounter(PulseCounterConfig)
-  case sampler(SamplerConfig)
-  case encoder(EncoderConfig)
-  case threshold(ThresholdConfig)
-  case watchdog(WatchdogConfig)
-  case ticker(TickerConfig)
-  case pwm(PWMConfig)
-  case sensor(SensorConfig)
-  case pwmHardware(HardwarePWMConfig)
-  case outputSwitch(SwitchConfig)
-  case curve(CurveConfig)
-}
-
-extension TaskKind {
-  /// Every kind, in the order messages list them ("expected one of ...").
-  static let registry: [TaskKindEntry] = [
-    TaskKindEntry(HeartbeatConfig.self),
-    TaskKindEntry(ButtonConfig.self),
-    TaskKindEntry(PulseCounterConfig.self),
-    TaskKindEntry(SamplerConfig.self),
-    TaskKindEntry(EncoderConfig.self),
-    TaskKindEntry(ThresholdConfig.self),
-    TaskKindEntry(WatchdogConfig.self),
-    TaskKindEntry(TickerConfig.self),
-    TaskKindEntry(PWMConfig.self),
-    TaskKindEntry(SensorConfig.self),
-    TaskKindEntry(HardwarePWMConfig.self),
-    TaskKindEntry(SwitchConfig.self),
-    TaskKindEntry(CurveConfig.self),
-  ]
-}
 
 /// What one kind's file describes. The settings type conforms (`HeartbeatConfig`).
 protocol TaskKindDescription: Equatable, Sendable {
@@ -123,8 +87,11 @@ public struct TaskBuild {
   public let start: Instant
 }
 
-/// One registered kind: its description's parts, reachable without knowing its type.
+/// One registered kind's facts that messages and checks need without a task of that kind; what
+/// a task of it does goes through a `switch` over its `TaskKind` (TaskKind.generated.swift).
 struct TaskKindEntry: Sendable {
+  /// Where it is in `TaskKind.registry`.
+  let index: Int
   let name: StaticString
   let what: StaticString
   /// `name`, `kind`, then the kind's own keys.
@@ -132,29 +99,20 @@ struct TaskKindEntry: Sendable {
   let makesReadings: Bool
   let isPeriodic: Bool
   let takesDuty: Bool
-  let read: @Sendable (inout Validator, TaskObject) throws(ConfigError) -> TaskKind
-  let check: @Sendable (TaskKind, inout Validator, TaskObject) throws(ConfigError) -> Void
-  let needs: @Sendable (TaskKind) -> TaskNeeds
-  let debounce: @Sendable (TaskKind, Int) -> Duration?
-  let build:
-    @Sendable (TaskKind, TaskBuild, inout FirmwareWorld, inout OpenFiles) throws(StartupError) -> FirmwareTask
-  let discover: @Sendable (TaskKind, inout Discovery, [UInt8]) -> Void
-  let commandDuty: @Sendable (TaskKind) -> Int?
 
-  init<K: TaskKindDescription>(_ kind: K.Type) {
+  init<K: TaskKindDescription>(_ kind: K.Type, index: Int) {
+    self.index = index
     name = K.name
     what = K.what
     keys = ["name", "kind"] + K.keys
     makesReadings = K.makesReadings
     isPeriodic = K.isPeriodic
     takesDuty = K.takesDuty
-    read = { (v, task) throws(ConfigError) in try K.read(&v, task).kind }
-    check = { (kind, v, task) throws(ConfigError) in try K(kind)!.check(&v, task) }
-    needs = { K($0)!.needs }
-    debounce = { K($0)!.debounce(ofLine: $1) }
-    build = { (kind, task, world, files) throws(StartupError) in try K(kind)!.build(task, &world, &files) }
-    discover = { K($0)!.discover(&$1, $2) }
-    commandDuty = { K($0)!.commandDuty }
+  }
+
+  /// Reads and checks task object `task` as this kind.
+  func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> TaskKind {
+    try TaskKind.read(kind: index, &v, task)
   }
 }
 
@@ -171,7 +129,7 @@ extension BoardConfig {
   public func debounce(ofLine line: Int) -> Duration {
     var window = lines[line].debounce
     for task in tasks.elements {
-      if let wanted = task.entry.debounce(task.kind, line), wanted > window { window = wanted }
+      if let wanted = task.kind.debounce(ofLine: line), wanted > window { window = wanted }
     }
     return window
   }
@@ -180,8 +138,6 @@ extension BoardConfig {
   public func buildTask(
     _ index: Int, start: Instant, _ world: inout FirmwareWorld, _ files: inout OpenFiles
   ) throws(StartupError) -> FirmwareTask {
-    let task = tasks[index]
-    return try task.entry.build(
-      task.kind, TaskBuild(index: index, config: self, start: start), &world, &files)
+    try tasks[index].kind.build(TaskBuild(index: index, config: self, start: start), &world, &files)
   }
 }

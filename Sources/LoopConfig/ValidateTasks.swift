@@ -87,7 +87,7 @@ extension Validator {
       let inner = push(index: index)
       defer { pop(inner) }
       let task = scope.tasks[index]
-      try task.entry.check(task.kind, &self, TaskObject(node: element, index: index))
+      try task.kind.check(&self, TaskObject(node: element, index: index))
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices

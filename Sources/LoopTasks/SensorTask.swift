@@ -113,7 +113,9 @@ public struct SensorSlot: Sendable {
   /// Its entry in `FirmwareWorld.sensors`.
   public let slot: Int
 
-  func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld) -> Poll<Void> {
+  mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
+    -> Poll<Void>
+  {
     // Taken out while it runs (its poll needs the whole world), then put back.
     guard var task = world.sensors[slot].take() else { return .ready(()) }
     defer { world.sensors[slot] = task }
