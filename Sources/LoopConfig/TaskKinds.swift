@@ -30,11 +30,6 @@ protocol TaskKindDescription: Equatable, Sendable {
   /// the task.
   func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError)
 
-  /// Wraps the settings as a `TaskKind` (`.heartbeat(self)`).
-  var kind: TaskKind { get }
-  /// The settings of `kind`, if it is this kind.
-  init?(_ kind: TaskKind)
-
   /// What one task of this kind holds of the fixed capacities (besides its slot).
   var needs: TaskNeeds { get }
   /// The debounce window this task wants on input line `line`, if it reads that line.

@@ -37,12 +37,6 @@ extension ButtonConfig: TaskKindDescription {
     return ButtonConfig(line: line, debounce: debounce, longPress: longPress == .zero ? nil : longPress)
   }
 
-  var kind: TaskKind { .button(self) }
-  init?(_ kind: TaskKind) {
-    guard case .button(let c) = kind else { return nil }
-    self = c
-  }
-
   var needs: TaskNeeds { TaskNeeds(timer: true) }
 
   /// The button's window is applied to its line where the edges are read.

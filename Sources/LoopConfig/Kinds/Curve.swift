@@ -105,12 +105,6 @@ extension CurveConfig: TaskKindDescription {
     try v.checkDutyTarget(task, pwm)
   }
 
-  var kind: TaskKind { .curve(self) }
-  init?(_ kind: TaskKind) {
-    guard case .curve(let c) = kind else { return nil }
-    self = c
-  }
-
   /// It waits for its source's readings only.
   var needs: TaskNeeds { TaskNeeds(timer: false) }
 

@@ -34,12 +34,6 @@ extension EncoderConfig: TaskKindDescription {
     return EncoderConfig(lineA: lineA, lineB: lineB, stepsPerDetent: steps)
   }
 
-  var kind: TaskKind { .encoder(self) }
-  init?(_ kind: TaskKind) {
-    guard case .encoder(let c) = kind else { return nil }
-    self = c
-  }
-
   /// It waits for edges only.
   var needs: TaskNeeds { TaskNeeds(timer: false) }
 

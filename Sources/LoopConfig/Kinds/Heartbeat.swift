@@ -58,12 +58,6 @@ extension HeartbeatConfig: TaskKindDescription {
     return result
   }
 
-  var kind: TaskKind { .heartbeat(self) }
-  init?(_ kind: TaskKind) {
-    guard case .heartbeat(let c) = kind else { return nil }
-    self = c
-  }
-
   var needs: TaskNeeds { TaskNeeds(timer: true) }
 
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)

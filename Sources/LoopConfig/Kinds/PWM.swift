@@ -29,12 +29,6 @@ extension PWMConfig: TaskKindDescription {
       dutyPercent: Int(try v.integer(task.node, "duty_percent", 0...100, default: nil, unit: "percent")))
   }
 
-  var kind: TaskKind { .pwm(self) }
-  init?(_ kind: TaskKind) {
-    guard case .pwm(let c) = kind else { return nil }
-    self = c
-  }
-
   var needs: TaskNeeds { TaskNeeds(timer: true) }
 
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)

@@ -99,12 +99,6 @@ extension HardwarePWMConfig: TaskKindDescription {
     return config
   }
 
-  var kind: TaskKind { .pwmHardware(self) }
-  init?(_ kind: TaskKind) {
-    guard case .pwmHardware(let c) = kind else { return nil }
-    self = c
-  }
-
   /// It waits for duty requests only; the channel's files are opened for each write.
   var needs: TaskNeeds { TaskNeeds(timer: false) }
 

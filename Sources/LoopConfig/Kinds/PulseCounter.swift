@@ -40,12 +40,6 @@ extension PulseCounterConfig: TaskKindDescription {
       unit: try v.text(element, "unit", allowEmpty: true, default: Unit("Hz")))
   }
 
-  var kind: TaskKind { .pulseCounter(self) }
-  init?(_ kind: TaskKind) {
-    guard case .pulseCounter(let c) = kind else { return nil }
-    self = c
-  }
-
   var needs: TaskNeeds { TaskNeeds(timer: true) }
 
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)

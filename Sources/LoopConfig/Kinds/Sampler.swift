@@ -37,12 +37,6 @@ extension SamplerConfig: TaskKindDescription {
       unit: try v.text(element, "unit", allowEmpty: true, default: Unit()))
   }
 
-  var kind: TaskKind { .sampler(self) }
-  init?(_ kind: TaskKind) {
-    guard case .sampler(let c) = kind else { return nil }
-    self = c
-  }
-
   /// Its file is open only while a worker thread reads it.
   var needs: TaskNeeds { TaskNeeds(timer: true, fileReads: true) }
 

@@ -413,12 +413,6 @@ extension SensorConfig: TaskKindDescription {
     }
   }
 
-  var kind: TaskKind { .sensor(self) }
-  init?(_ kind: TaskKind) {
-    guard case .sensor(let c) = kind else { return nil }
-    self = c
-  }
-
   /// Its files are open only while a worker thread reads them.
   var needs: TaskNeeds { TaskNeeds(timer: true, fileReads: true) }
 

@@ -92,12 +92,6 @@ extension SwitchConfig: TaskKindDescription {
     }
   }
 
-  var kind: TaskKind { .outputSwitch(self) }
-  init?(_ kind: TaskKind) {
-    guard case .outputSwitch(let c) = kind else { return nil }
-    self = c
-  }
-
   /// It waits for its source's events only.
   var needs: TaskNeeds { TaskNeeds(timer: false) }
 

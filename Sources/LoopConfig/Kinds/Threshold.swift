@@ -89,12 +89,6 @@ extension ThresholdConfig: TaskKindDescription {
     if let pwm { try v.checkDutyTarget(task, pwm) }
   }
 
-  var kind: TaskKind { .threshold(self) }
-  init?(_ kind: TaskKind) {
-    guard case .threshold(let c) = kind else { return nil }
-    self = c
-  }
-
   /// It waits for its source's readings only.
   var needs: TaskNeeds { TaskNeeds(timer: false) }
 

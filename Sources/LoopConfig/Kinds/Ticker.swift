@@ -20,12 +20,6 @@ extension TickerConfig: TaskKindDescription {
     TickerConfig(period: try v.milliseconds(task.node, "period_ms", 1...3_600_000, default: nil))
   }
 
-  var kind: TaskKind { .ticker(self) }
-  init?(_ kind: TaskKind) {
-    guard case .ticker(let c) = kind else { return nil }
-    self = c
-  }
-
   var needs: TaskNeeds { TaskNeeds(timer: true) }
 
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)

@@ -87,12 +87,6 @@ extension WatchdogConfig: TaskKindDescription {
       disarmOnExit: try v.boolean(element, "disarm_on_exit", default: true))
   }
 
-  var kind: TaskKind { .watchdog(self) }
-  init?(_ kind: TaskKind) {
-    guard case .watchdog(let c) = kind else { return nil }
-    self = c
-  }
-
   /// The device, when given, is held open.
   var needs: TaskNeeds { TaskNeeds(timer: true, fds: device == nil ? 0 : 1) }
 
