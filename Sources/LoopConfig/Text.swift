@@ -23,22 +23,11 @@ extension FixedText {
   }
 
   /// The text as an array (for tests and startup code; allocates).
-  public var bytes: [UInt8] {
-    var result: [UInt8] = []
-    result.reserveCapacity(count)
-    for index in 0..<count { result.append(self[index]) }
-    return result
-  }
+  public var bytes: [UInt8] { withBytes { Array($0) } }
 
   /// Whether the text equals `other` byte for byte.
   public func equals(_ other: ArraySlice<UInt8>) -> Bool {
-    guard other.count == count else { return false }
-    var index = other.startIndex
-    for offset in 0..<count {
-      if self[offset] != other[index] { return false }
-      index += 1
-    }
-    return true
+    withBytes { mine in other.withUnsafeBufferPointer { fixedTextEqual(mine.span, $0.span) } }
   }
 
   /// Whether the text equals `other` byte for byte.
