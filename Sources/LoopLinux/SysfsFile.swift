@@ -150,6 +150,7 @@ public struct SysfsSetupError: Error, Sendable {
   public var hint: StaticString
 
   /// `message` about `path`.
+  @inline(never)
   public init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
     self.message = message
     self.path = path

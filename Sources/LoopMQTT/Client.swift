@@ -843,6 +843,7 @@ public struct Client: ~Copyable {
 
   /// Ends the connection or attempt: counts it, closes the socket, waits `backoff` (doubled
   /// for next time, up to `reconnectMax`).
+  @inline(never)
   private mutating func fail(_ failure: ClientFailure, now: Instant) {
     switch failure {
     case .connect, .connectTimeout:
@@ -904,6 +905,7 @@ public struct Client: ~Copyable {
 
   /// Encodes one packet at the end of the send buffer (moving waiting bytes to the front when
   /// that makes room); false when it does not fit.
+  @inline(never)
   private mutating func queue(_ encode: (UnsafeMutableRawBufferPointer) throws(PacketError) -> Int) -> Bool {
     if sendHead == sendTail {
       sendHead = 0
@@ -1043,6 +1045,7 @@ public struct Client: ~Copyable {
   // MARK: Strings
 
   /// Copies `bytes` into the strings region; the caller checked the room.
+  @inline(never)
   private mutating func storeString(_ bytes: UnsafeRawBufferPointer) -> Region {
     precondition(bytes.count <= strings.count - stringsUsed, "Client: strings region full")
     let r = Region(offset: strings.offset + stringsUsed, count: bytes.count)

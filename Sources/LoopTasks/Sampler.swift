@@ -92,6 +92,7 @@ public struct Sampler: Sendable {
   }
 
   /// Emits one sample's record (stamped `time`, the tick) and publishes a good reading.
+  @inline(never)
   private func report<S: Scheduler & ~Copyable>(
     _ outcome: Result<Double, Failure>, at time: Instant, readTime: Duration?, _ cx: inout Context<S>,
     _ world: inout FirmwareWorld
