@@ -23,6 +23,7 @@ extension FixedText {
   }
 
   /// The text as an array (for tests and startup code; allocates).
+  @inline(never)
   public var bytes: [UInt8] { withBytes { Array($0) } }
 
   /// Whether the text equals `other` byte for byte.

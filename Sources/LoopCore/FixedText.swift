@@ -17,6 +17,7 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   public init() {}
 
   /// The bytes of a string literal.
+  @inline(never)
   public init(_ literal: StaticString) { append(literal) }
 
   /// The bytes of a NUL-terminated C string (empty for nil).

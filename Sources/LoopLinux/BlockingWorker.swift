@@ -209,6 +209,7 @@ public struct BlockingWorker: ~Copyable {
   /// Asks a worker to open `path` (a NUL-terminated C string), read up to `maxBytes` bytes and
   /// close it; `waker` is woken when it is done. False when the slot is busy (its previous
   /// request is still in flight or not collected) or the path does not fit: nothing submitted.
+  @inline(never)
   public mutating func submitRead(
     slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker
   ) -> Bool {

@@ -476,6 +476,7 @@ public struct Client: ~Copyable {
   /// Publishes `payload` on `topic` at `qos` (0 or 1). QoS 0 goes into the send buffer (dropped
   /// when not connected or no room); QoS 1 into the in-flight window (dropped when full), sent
   /// when connected and kept until acknowledged. Wakes the client's task.
+  @inline(never)
   public mutating func publish<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: UInt8,
     retain: Bool = false

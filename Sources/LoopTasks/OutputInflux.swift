@@ -187,6 +187,7 @@ struct JSONMember {
   }
 
   /// Whether the key is `name`.
+  @inline(never)
   func isKey(_ record: Span<UInt8>, _ name: StaticString) -> Bool {
     guard keyEnd - keyStart == name.utf8CodeUnitCount else { return false }
     let p = name.utf8Start

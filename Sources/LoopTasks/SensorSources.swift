@@ -90,6 +90,7 @@ public struct SensorSource: Sendable {
     return list[i]
   }
 
+  @inline(never)
   mutating func add(_ channel: SensorChannel) {
     precondition(count < SensorSource.maxChannels, "SensorSource.add: full")
     list[count] = channel
