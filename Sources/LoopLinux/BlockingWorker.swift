@@ -229,6 +229,7 @@ public struct BlockingWorker: ~Copyable {
   /// Asks a worker to write all of `bytes` (at most `dataBytes`, copied now) to `fd`, which
   /// must stay open until the result is collected; `waker` is woken when it is done. False
   /// when the slot is busy: nothing submitted.
+  @inline(never)
   public mutating func submitWrite(slot: Int, fd: Int32, bytes: Span<UInt8>, waker: Waker) -> Bool {
     precondition(bytes.count <= BlockingWorker.dataBytes, "BlockingWorker.submitWrite: too many bytes")
     guard isIdle(slot) else { return false }

@@ -247,6 +247,7 @@ struct JSONMember {
 
   /// The string starting at the quote at `i`: its text's range and the index after its
   /// closing quote.
+  @inline(never)
   private static func string(_ record: Span<UInt8>, from i: Int) -> (start: Int, end: Int, next: Int)? {
     guard i < record.count, record[i] == 0x22 else { return nil }
     var j = i + 1

@@ -158,6 +158,7 @@ extension FirmwareWorld {
   /// (a slow bus, a FIFO nobody writes): one read per task at a time, so this tick's sample is
   /// skipped, counted as missed beside the ticker's own `missed`, and said in a record stamped
   /// with the tick: `{"event":"busy","pending_ms":…}`, how long the read in flight has taken.
+  @inline(never)
   mutating func skipBusyTick<S: Scheduler & ~Copyable>(
     _ index: Int, _ tick: Instant, pending: Instant, busy: inout UInt64, missed: UInt64,
     _ cx: inout Context<S>

@@ -241,6 +241,7 @@ public enum SensorResolver {
 
   /// Whether `id` names a sensor w1_therm drives: family 10 (DS18S20), 22 (DS1822),
   /// 28 (DS18B20), 3b (DS1825) or 42 (DS28EA00), then `-` and 12 hex digits.
+  @inline(never)
   public static func isThermID(_ id: ShortName) -> Bool {
     guard id.count == 15, id[2] == UInt8(ascii: "-") else { return false }
     let family = (id[0], id[1])
