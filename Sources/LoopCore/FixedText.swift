@@ -35,13 +35,15 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   /// The byte at `index` (below `count`).
   public subscript(index: Int) -> UInt8 {
     precondition(index >= 0 && index < count, "FixedText.subscript: index out of range")
-    return storage[index]
+    // SAFETY: count < capacity, so the precondition keeps `index` inside the storage.
+    return storage[unchecked: index]
   }
 
   /// Appends one byte if it fits (the last slot stays free for the NUL terminator).
   public mutating func append(byte: UInt8) {
     if count + 1 < capacity {
-      storage[count] = byte
+      // SAFETY: 0 <= count < capacity - 1 here.
+      storage[unchecked: count] = byte
       count += 1
     } else {
       truncated = true

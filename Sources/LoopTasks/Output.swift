@@ -111,11 +111,12 @@ public struct RecordLine: ByteAppending {
   }
 
   public mutating func append(byte: UInt8) {
-    if count == RecordLine.capacity {
+    if count >= RecordLine.capacity {
       overflowed = true
       return
     }
-    bytes[count] = byte
+    // SAFETY: 0 <= count < capacity here (count only grows from 0, by one, below capacity).
+    bytes[unchecked: count] = byte
     count += 1
   }
 

@@ -112,11 +112,12 @@ public struct InfluxLine: ByteAppending {
   }
 
   public mutating func append(byte: UInt8) {
-    if count == InfluxLine.capacity {
+    if count >= InfluxLine.capacity {
       overflowed = true
       return
     }
-    bytes[count] = byte
+    // SAFETY: 0 <= count < capacity here (count only grows from 0, by one, below capacity).
+    bytes[unchecked: count] = byte
     count += 1
   }
 
