@@ -15,6 +15,13 @@ extension FixedText {
   /// The most bytes of text this type holds (one byte is kept for the NUL).
   public static var maxCount: Int { capacity - 1 }
 
+  /// The text `bytes`, or nil when it does not fit (parsed text: one copy, no loop per byte).
+  public init?(_ bytes: ArraySlice<UInt8>) {
+    self.init()
+    bytes.withUnsafeBufferPointer { append(bytes: $0) }
+    if truncated { return nil }
+  }
+
   /// The text `bytes`, or nil when it does not fit.
   public init?(_ bytes: some Sequence<UInt8>) {
     self.init()

@@ -297,24 +297,33 @@ struct Validator {
 
   /// Reads free text of up to `FixedText<n>.maxCount` bytes with no control characters,
   /// quotes or backslashes (it goes into output records unescaped).
-  @inline(never)
   func readText<let n: Int>(_ node: Int, allowEmpty: Bool) throws(ConfigError) -> FixedText<n> {
+    let text = try readTextBytes(node, allowEmpty: allowEmpty, maxCount: FixedText<n>.maxCount)
+    var value = FixedText<n>()
+    text.withUnsafeBufferPointer { value.append(bytes: $0) }  // Fits: checked above.
+    return value
+  }
+
+  /// `readText`'s checks, once for every capacity: the text's bytes, at most `maxCount`.
+  @inline(never)
+  func readTextBytes(_ node: Int, allowEmpty: Bool, maxCount: Int) throws(ConfigError)
+    -> ArraySlice<UInt8>
+  {
     if kind(node) == .string {
       let text = doc.string(node)
-      if (allowEmpty || !text.isEmpty)
+      if (allowEmpty || !text.isEmpty) && text.count <= maxCount
         && text.allSatisfy({
           $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\")
-        }),
-        let value = FixedText<n>(text)
+        })
       {
-        return value
+        return text
       }
     }
     var expected: [UInt8] = []
     expected.append("text of ")
     expected.append(allowEmpty ? "0" : "1")
     expected.append(" to ")
-    expected.appendDecimal(FixedText<n>.maxCount)
+    expected.appendDecimal(maxCount)
     expected.append(" bytes without quotes, backslashes or control characters")
     throw mismatch(node, wantedType: .string, expected: expected, else: .range)
   }
