@@ -105,14 +105,14 @@ public struct ConfigError: Error, Sendable {
   /// Appends the one-line message `file:line:column: path: message` (no newline).
   public func render(into out: inout [UInt8]) {
     out.append(contentsOf: file)
-    out.append(UInt8(ascii: ":"))
+    out.append(byte: UInt8(ascii: ":"))
     if line > 0 {
       out.appendDecimal(line)
-      out.append(UInt8(ascii: ":"))
+      out.append(byte: UInt8(ascii: ":"))
       out.appendDecimal(column)
-      out.append(UInt8(ascii: ":"))
+      out.append(byte: UInt8(ascii: ":"))
     }
-    out.append(UInt8(ascii: " "))
+    out.append(byte: UInt8(ascii: " "))
     if !path.isEmpty {
       out.append(contentsOf: path)
       out.append(": ")

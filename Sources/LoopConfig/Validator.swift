@@ -27,7 +27,7 @@ struct Validator {
   @inline(never)
   mutating func push(_ key: StaticString) -> Int {
     let mark = path.count
-    if !path.isEmpty { path.append(UInt8(ascii: ".")) }
+    if !path.isEmpty { path.append(byte: UInt8(ascii: ".")) }
     path.append(key)
     return mark
   }
@@ -37,7 +37,7 @@ struct Validator {
   mutating func push(key: ArraySlice<UInt8>) -> Int {
     let mark = path.count
     if !key.isEmpty && key.allSatisfy(isNameByte) {
-      if !path.isEmpty { path.append(UInt8(ascii: ".")) }
+      if !path.isEmpty { path.append(byte: UInt8(ascii: ".")) }
       path.append(contentsOf: key)
     } else {
       path.append("[")
@@ -51,9 +51,9 @@ struct Validator {
   @inline(never)
   mutating func push(index: Int) -> Int {
     let mark = path.count
-    path.append(UInt8(ascii: "["))
+    path.append(byte: UInt8(ascii: "["))
     path.appendDecimal(index)
-    path.append(UInt8(ascii: "]"))
+    path.append(byte: UInt8(ascii: "]"))
     return mark
   }
 
@@ -117,7 +117,7 @@ struct Validator {
         while end > token.startIndex && token[end] & 0xC0 == 0x80 { end -= 1 }
         out.append(contentsOf: token[token.startIndex..<end])
         out.append("...")
-        if kind(node) == .string { out.append(UInt8(ascii: "\"")) }
+        if kind(node) == .string { out.append(byte: UInt8(ascii: "\"")) }
       }
     }
   }

@@ -17,7 +17,7 @@ struct Words: ExpressibleByStringLiteral {
     text.withUTF8Buffer { all in
       for byte in all {
         if byte != UInt8(ascii: " ") && byte != 0x0A {
-          word.append(byte)
+          word.append(byte: byte)
         } else if !word.isEmpty {
           list.append(word)
           word = []

@@ -220,7 +220,7 @@ extension SensorConfig: TaskKindDescription {
     if text.starts(with: prefix) {
       for byte in text.dropFirst(3) {
         if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-        type.append(byte)
+        type.append(byte: byte)
       }
     }
     if iioTypes.index(of: type[...]) != nil { return }
@@ -230,7 +230,7 @@ extension SensorConfig: TaskKindDescription {
     var typedType: [UInt8] = []
     for byte in typed {
       if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-      typedType.append(byte)
+      typedType.append(byte: byte)
     }
     if let close = suggestion(for: typedType[...], among: iioTypes) {
       var word = prefix
