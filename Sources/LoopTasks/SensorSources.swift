@@ -211,6 +211,7 @@ public enum SensorResolver {
 
   /// The w1_therm sensors the bus masters list: their ids comma-separated into `ids`, the first
   /// one into `first`; returns how many.
+  @inline(never)
   static func thermSensors(_ devices: SysfsPath, into ids: inout FixedText<128>, first: inout ShortName)
     -> Int
   {
