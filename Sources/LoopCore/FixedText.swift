@@ -128,6 +128,7 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Whether both hold the same bytes (capacity and `truncated` aside).
+  @inline(never)
   public static func == (lhs: FixedText, rhs: FixedText) -> Bool {
     fixedTextEqual(lhs.storage.span.extracting(0..<lhs.count), rhs.storage.span.extracting(0..<rhs.count))
   }
