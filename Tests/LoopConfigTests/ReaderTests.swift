@@ -140,6 +140,10 @@ import Testing
     #expect(words.index(of: ArraySlice("influx".utf8)) == 1)
     #expect(words.index(of: ArraySlice("jso".utf8)) == nil)
     #expect(Words(["a", "bc"]).list == [[UInt8(ascii: "a")], Array("bc".utf8)])
+    let one: Words = "C"  // a one-scalar literal, stored without a pointer
+    #expect(one.list == [[UInt8(ascii: "C")]])
+    let units: Words = "°C degC"
+    #expect(units.index(of: ArraySlice("°C".utf8)) == 0)
     #expect(suggestion(for: ArraySlice("nte".utf8), among: "name", orNote: true) == Array("note".utf8))
     var quoted: [UInt8] = []
     quoted.appendQuoted(words, separator: ", ")
