@@ -104,15 +104,15 @@ public struct CapacityPlan: Equatable, Sendable {
   public func render(into out: inout [UInt8]) {
     for row in rows {
       out.append(row.name)
-      for _ in row.name.utf8CodeUnitCount..<12 { out.append(UInt8(ascii: " ")) }
+      for _ in row.name.utf8CodeUnitCount..<12 { out.append(byte: UInt8(ascii: " ")) }
       out.appendDecimal(row.used)
       out.append(" of ")
       out.appendDecimal(row.limit)
-      out.append(UInt8(ascii: "\n"))
+      out.append(byte: UInt8(ascii: "\n"))
     }
     out.append("ring bytes  ")
     out.appendDecimal(ringBytes)
-    out.append(UInt8(ascii: "\n"))
+    out.append(byte: UInt8(ascii: "\n"))
     if let m = mqtt {
       // The client's one mapping, region by region (Sources/LoopMQTT/Client.swift's layout).
       out.append("mqtt bytes  ")

@@ -32,40 +32,87 @@ public struct ConfigError: Error, Sendable {
     case capacity
   }
 
+  /// The fields, behind one reference: a typed error this small is passed back in a register,
+  /// where six fields were copied through memory at each of the validator's ~240 `try`s.
+  private final class Fields: Sendable {
+    let kind: Kind
+    let file: [UInt8]
+    let path: [UInt8]
+    let line: Int
+    let column: Int
+    let message: [UInt8]
+
+    init(kind: Kind, file: [UInt8], path: [UInt8], line: Int, column: Int, message: [UInt8]) {
+      self.kind = kind
+      self.file = file
+      self.path = path
+      self.line = line
+      self.column = column
+      self.message = message
+    }
+  }
+
+  private var fields: Fields
+
   /// The broad class of the problem.
-  public var kind: Kind
+  public var kind: Kind {
+    get { fields.kind }
+    set {
+      self = ConfigError(kind: newValue, file: file, path: path, line: line, column: column, message: message)
+    }
+  }
   /// The file name as the user gave it.
-  public var file: [UInt8]
+  public var file: [UInt8] {
+    get { fields.file }
+    set {
+      self = ConfigError(kind: kind, file: newValue, path: path, line: line, column: column, message: message)
+    }
+  }
   /// The JSON path of the offending value (`tasks[2].period_ms`), empty for the whole file.
-  public var path: [UInt8]
+  public var path: [UInt8] {
+    get { fields.path }
+    set {
+      self = ConfigError(kind: kind, file: file, path: newValue, line: line, column: column, message: message)
+    }
+  }
   /// 1-based line of the offending value, 0 when the error has no position.
-  public var line: Int
+  public var line: Int {
+    get { fields.line }
+    set {
+      self = ConfigError(kind: kind, file: file, path: path, line: newValue, column: column, message: message)
+    }
+  }
   /// 1-based column (in characters), 0 when the error has no position.
-  public var column: Int
+  public var column: Int {
+    get { fields.column }
+    set {
+      self = ConfigError(kind: kind, file: file, path: path, line: line, column: newValue, message: message)
+    }
+  }
   /// What was expected and what was found.
-  public var message: [UInt8]
+  public var message: [UInt8] {
+    get { fields.message }
+    set {
+      self = ConfigError(kind: kind, file: file, path: path, line: line, column: column, message: newValue)
+    }
+  }
 
   /// An error of `kind` at `line`:`column` of `file`.
   public init(kind: Kind, file: [UInt8], path: [UInt8], line: Int, column: Int, message: [UInt8]) {
-    self.kind = kind
-    self.file = file
-    self.path = path
-    self.line = line
-    self.column = column
-    self.message = message
+    fields = Fields(kind: kind, file: file, path: path, line: line, column: column, message: message)
   }
 
   /// Appends the one-line message `file:line:column: path: message` (no newline).
   public func render(into out: inout [UInt8]) {
     out.append(contentsOf: file)
-    out.append(UInt8(ascii: ":"))
+    out.append(byte: UInt8(ascii: ":"))
     if line > 0 {
       out.appendDecimal(line)
-      out.append(UInt8(ascii: ":"))
+      out.append(byte: UInt8(ascii: ":"))
       out.appendDecimal(column)
-      out.append(UInt8(ascii: ":"))
+      out.append(byte: UInt8(ascii: ":"))
     }
-    out.append(UInt8(ascii: " "))
+    out.append(byte: UInt8(ascii: " "))
     if !path.isEmpty {
       out.append(contentsOf: path)
       out.append(": ")

@@ -69,13 +69,13 @@ public struct DecimalNumber: Equatable, Sendable {
 
   /// Writes the number in plain decimal notation (`2.4`, `-0.001`, `1000`).
   func render(into out: inout [UInt8]) {
-    if significand < 0 { out.append(UInt8(ascii: "-")) }
+    if significand < 0 { out.append(byte: UInt8(ascii: "-")) }
     var digits: [UInt8] = []
     digits.appendDecimal(significand.magnitude)
     if exponent >= 0 {
       out.append(contentsOf: digits)
       if significand != 0 && exponent <= 30 {
-        for _ in 0..<Int(exponent) { out.append(UInt8(ascii: "0")) }
+        for _ in 0..<Int(exponent) { out.append(byte: UInt8(ascii: "0")) }
       } else if significand != 0 {
         out.append("e")
         out.appendDecimal(Int(exponent))
@@ -91,11 +91,11 @@ public struct DecimalNumber: Equatable, Sendable {
     }
     if digits.count <= fraction {
       out.append("0.")
-      for _ in 0..<(fraction - digits.count) { out.append(UInt8(ascii: "0")) }
+      for _ in 0..<(fraction - digits.count) { out.append(byte: UInt8(ascii: "0")) }
       out.append(contentsOf: digits)
     } else {
       out.append(contentsOf: digits[0..<(digits.count - fraction)])
-      out.append(UInt8(ascii: "."))
+      out.append(byte: UInt8(ascii: "."))
       out.append(contentsOf: digits[(digits.count - fraction)...])
     }
   }

@@ -375,7 +375,7 @@ struct JSONReader {
         throw JSONSyntaxError(offset: index, message: message)
       }
       if byte < 0x80 {
-        document.pool.append(byte)
+        document.pool.append(byte: byte)
         index += 1
         continue
       }
@@ -406,12 +406,12 @@ struct JSONReader {
     let byte = source[index]
     index += 1
     switch byte {
-    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): document.pool.append(byte)
-    case UInt8(ascii: "b"): document.pool.append(0x08)
-    case UInt8(ascii: "f"): document.pool.append(0x0C)
-    case UInt8(ascii: "n"): document.pool.append(0x0A)
-    case UInt8(ascii: "r"): document.pool.append(0x0D)
-    case UInt8(ascii: "t"): document.pool.append(0x09)
+    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): document.pool.append(byte: byte)
+    case UInt8(ascii: "b"): document.pool.append(byte: 0x08)
+    case UInt8(ascii: "f"): document.pool.append(byte: 0x0C)
+    case UInt8(ascii: "n"): document.pool.append(byte: 0x0A)
+    case UInt8(ascii: "r"): document.pool.append(byte: 0x0D)
+    case UInt8(ascii: "t"): document.pool.append(byte: 0x09)
     case UInt8(ascii: "u"):
       var scalar = try parseHex4(escapeStart: start)
       if scalar >= 0xDC00 && scalar <= 0xDFFF {
@@ -442,7 +442,7 @@ struct JSONReader {
       var message: [UInt8] = []
       message.append("invalid escape '\\")
       if byte >= 0x20 && byte < 0x7F {
-        message.append(byte)
+        message.append(byte: byte)
         message.append("'")
       } else {
         message.append("' followed by byte ")
@@ -468,19 +468,19 @@ struct JSONReader {
 
   private mutating func appendUTF8(_ scalar: UInt32) {
     if scalar < 0x80 {
-      document.pool.append(UInt8(scalar))
+      document.pool.append(byte: UInt8(scalar))
     } else if scalar < 0x800 {
-      document.pool.append(UInt8(0xC0 | (scalar >> 6)))
-      document.pool.append(UInt8(0x80 | (scalar & 0x3F)))
+      document.pool.append(byte: UInt8(0xC0 | (scalar >> 6)))
+      document.pool.append(byte: UInt8(0x80 | (scalar & 0x3F)))
     } else if scalar < 0x10000 {
-      document.pool.append(UInt8(0xE0 | (scalar >> 12)))
-      document.pool.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-      document.pool.append(UInt8(0x80 | (scalar & 0x3F)))
+      document.pool.append(byte: UInt8(0xE0 | (scalar >> 12)))
+      document.pool.append(byte: UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+      document.pool.append(byte: UInt8(0x80 | (scalar & 0x3F)))
     } else {
-      document.pool.append(UInt8(0xF0 | (scalar >> 18)))
-      document.pool.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
-      document.pool.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-      document.pool.append(UInt8(0x80 | (scalar & 0x3F)))
+      document.pool.append(byte: UInt8(0xF0 | (scalar >> 18)))
+      document.pool.append(byte: UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+      document.pool.append(byte: UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+      document.pool.append(byte: UInt8(0x80 | (scalar & 0x3F)))
     }
   }
 
@@ -572,7 +572,7 @@ struct JSONReader {
     }
     if byte >= 0x21 && byte < 0x7F {
       message.append("'")
-      message.append(byte)
+      message.append(byte: byte)
       message.append("'")
       return
     }

@@ -13,7 +13,7 @@ public func loadBoardConfig(cString path: UnsafePointer<CChar>) throws(ConfigErr
   var index = 0
   // SAFETY: the caller passes a NUL-terminated string (an argv entry); reading stops at the NUL.
   while path[index] != 0 {
-    bytes.append(UInt8(bitPattern: path[index]))
+    bytes.append(byte: UInt8(bitPattern: path[index]))
     index += 1
   }
   return try loadBoardConfig(path: bytes)

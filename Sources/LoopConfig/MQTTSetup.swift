@@ -229,21 +229,21 @@ extension MQTTConfig {
   static func homeAssistantUnit(_ unit: [UInt8]) -> (
     unit: [UInt8], deviceClass: StaticString?, stateClass: StaticString
   ) {
-    func one(of names: [StaticString]) -> Bool { names.contains { bytesEqual(unit[...], $0) } }
-    if one(of: ["C", "°C", "degC", "celsius"]) { return (bytes("°C"), "temperature", "measurement") }
-    if one(of: ["F", "°F"]) { return (bytes("°F"), "temperature", "measurement") }
-    if one(of: ["%RH", "%rh"]) { return (bytes("%"), "humidity", "measurement") }
-    if one(of: ["hPa", "Pa", "kPa", "mbar", "bar", "psi", "mmHg", "inHg"]) {
+    func one(of names: Words) -> Bool { names.index(of: unit[...]) != nil }
+    if one(of: "C °C degC celsius") { return (bytes("°C"), "temperature", "measurement") }
+    if one(of: "F °F") { return (bytes("°F"), "temperature", "measurement") }
+    if one(of: "%RH %rh") { return (bytes("%"), "humidity", "measurement") }
+    if one(of: "hPa Pa kPa mbar bar psi mmHg inHg") {
       return (unit, "pressure", "measurement")
     }
-    if one(of: ["V", "mV"]) { return (unit, "voltage", "measurement") }
-    if one(of: ["A", "mA"]) { return (unit, "current", "measurement") }
-    if one(of: ["W", "kW"]) { return (unit, "power", "measurement") }
-    if one(of: ["Wh", "kWh"]) { return (unit, "energy", "total_increasing") }
-    if one(of: ["m/s", "km/h", "mph", "kn"]) { return (unit, "wind_speed", "measurement") }
-    if one(of: ["Hz", "kHz"]) { return (unit, "frequency", "measurement") }
-    if one(of: ["lx"]) { return (unit, "illuminance", "measurement") }
-    if one(of: ["mm/h"]) { return (unit, "precipitation_intensity", "measurement") }
+    if one(of: "V mV") { return (unit, "voltage", "measurement") }
+    if one(of: "A mA") { return (unit, "current", "measurement") }
+    if one(of: "W kW") { return (unit, "power", "measurement") }
+    if one(of: "Wh kWh") { return (unit, "energy", "total_increasing") }
+    if one(of: "m/s km/h mph kn") { return (unit, "wind_speed", "measurement") }
+    if one(of: "Hz kHz") { return (unit, "frequency", "measurement") }
+    if one(of: "lx") { return (unit, "illuminance", "measurement") }
+    if one(of: "mm/h") { return (unit, "precipitation_intensity", "measurement") }
     // Any other unit is shown as written, with no device class (Home Assistant checks a
     // device class's units and would refuse the entity).
     let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }

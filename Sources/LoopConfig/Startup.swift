@@ -9,6 +9,10 @@ public struct StartupError: Error {
   /// The message, without a trailing newline.
   public var message: [UInt8]
 
+  /// A message: `part`. (Not the variadic init: it builds an array at every call site.)
+  @inline(never)
+  public init(_ part: StaticString) { message = bytes(part) }
+
   /// A message made of `parts`.
   public init(_ parts: StaticString...) {
     message = []

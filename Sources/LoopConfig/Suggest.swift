@@ -2,20 +2,12 @@
 // (optimal string alignment: insertions, deletions, substitutions and swaps of neighbours),
 // ignoring case. Only a close match is offered; a wild guess is worse than none.
 
-/// The candidate closest to `word`, when one is close enough to be a likely typo.
-func suggestion(for word: ArraySlice<UInt8>, among candidates: [StaticString]) -> StaticString? {
-  var best: StaticString? = nil
-  var bestDistance = Int.max
-  let typed = Array(word)
-  for candidate in candidates {
-    let distance = candidate.withUTF8Buffer { editDistance(typed, Array($0)) }
-    let close = candidate.withUTF8Buffer { isClose(distance, typed, Array($0)) }
-    if distance < bestDistance && close {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
+/// The candidate closest to `word` (or `note`, when `orNote`), when one is close enough to be
+/// a likely typo.
+func suggestion(for word: ArraySlice<UInt8>, among candidates: Words, orNote: Bool = false) -> [UInt8]? {
+  var names = candidates.list
+  if orNote { names.append(bytes("note")) }
+  return suggestionIndex(for: word, among: names).map { names[$0] }
 }
 
 /// The index of the name in `candidates` closest to `word`, when one is close enough.

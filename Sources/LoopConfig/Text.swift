@@ -15,6 +15,13 @@ extension FixedText {
   /// The most bytes of text this type holds (one byte is kept for the NUL).
   public static var maxCount: Int { capacity - 1 }
 
+  /// The text `bytes`, or nil when it does not fit (parsed text: one copy, no loop per byte).
+  public init?(_ bytes: ArraySlice<UInt8>) {
+    self.init()
+    bytes.withUnsafeBufferPointer { append(bytes: $0) }
+    if truncated { return nil }
+  }
+
   /// The text `bytes`, or nil when it does not fit.
   public init?(_ bytes: some Sequence<UInt8>) {
     self.init()
@@ -23,22 +30,12 @@ extension FixedText {
   }
 
   /// The text as an array (for tests and startup code; allocates).
-  public var bytes: [UInt8] {
-    var result: [UInt8] = []
-    result.reserveCapacity(count)
-    for index in 0..<count { result.append(self[index]) }
-    return result
-  }
+  @inline(never)
+  public var bytes: [UInt8] { withBytes { Array($0) } }
 
   /// Whether the text equals `other` byte for byte.
   public func equals(_ other: ArraySlice<UInt8>) -> Bool {
-    guard other.count == count else { return false }
-    var index = other.startIndex
-    for offset in 0..<count {
-      if self[offset] != other[index] { return false }
-      index += 1
-    }
-    return true
+    withBytes { mine in other.withUnsafeBufferPointer { fixedTextEqual(mine.span, $0.span) } }
   }
 
   /// Whether the text equals `other` byte for byte.
@@ -158,6 +155,11 @@ public struct HeapText<let capacity: Int>: Equatable, Sendable {
 /// Appending text to a byte buffer without `String`: literals, numbers and quoted bytes.
 /// Internal, so these overloads do not leak into modules that import LoopConfig.
 extension Array where Element == UInt8 {
+  /// Appends one byte. Out of line: `Array.append`, inlined, is about 80 bytes at each of the
+  /// validator's many single-byte appends.
+  @inline(never)
+  mutating func append(byte: UInt8) { append(byte) }
+
   /// Appends the literal's UTF-8 bytes.
   @inline(never)
   mutating func append(_ literal: StaticString) {

@@ -19,11 +19,11 @@ extension Validator {
         throw mismatch(
           .range, at: node,
           expected: bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"),
-          suggested: suggestion(for: doc.string(node), among: ["mock"]).map { _ in bytes("mock") })
+          suggested: suggestion(for: doc.string(node), among: "mock"))
       }
       return (simulated.0, simulated.1, Name("sensorloop"))
     }
-    try checkObject(node, allowed: ["chip", "consumer"], what: "gpio", example: example)
+    try checkObject(node, allowed: "chip consumer", what: "gpio", example: example)
     let consumer: Name
     if let consumerNode = doc.member(node, "consumer") {
       let inner = push("consumer")

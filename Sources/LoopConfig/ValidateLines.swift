@@ -15,10 +15,9 @@ struct LineUse {
 }
 
 extension Validator {
-  static let lineKeys: [StaticString] = [
-    "name", "aliases", "offset", "pin", "direction", "edge", "bias", "active_low", "debounce_ms", "drive",
-    "initial", "kernel_queue",
-  ]
+  static let lineKeys: Words = """
+    name aliases offset pin direction edge bias active_low debounce_ms drive initial kernel_queue
+    """
 
   mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector, uses: inout [LineUse])
     throws(ConfigError)
@@ -199,14 +198,14 @@ extension Validator {
     }
 
     let direction: Direction =
-      try choice(object, "direction", ["input", "output"], default: nil) == 0 ? .input : .output
+      try choice(object, "direction", "input output", default: nil) == 0 ? .input : .output
     let isInput = direction == .input
     try onlyFor(
       object, keys: isInput ? ["drive", "initial"] : ["edge", "debounce_ms", "kernel_queue"],
       direction: direction)
-    let edgeIndex = try choice(object, "edge", ["none", "rising", "falling", "both"], default: 3)
-    let bias = try choice(object, "bias", ["as-is", "disabled", "pull-up", "pull-down"], default: 0)
-    let drive = try choice(object, "drive", ["push-pull", "open-drain", "open-source"], default: 0)
+    let edgeIndex = try choice(object, "edge", "none rising falling both", default: 3)
+    let bias = try choice(object, "bias", "as-is disabled pull-up pull-down", default: 0)
+    let drive = try choice(object, "drive", "push-pull open-drain open-source", default: 0)
     var initial = false
     if let node = doc.member(object, "initial") {
       let mark = push("initial")

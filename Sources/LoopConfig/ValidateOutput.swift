@@ -10,7 +10,7 @@ extension Validator {
     let mark = push("output")
     defer { pop(mark) }
     try checkObject(
-      node, allowed: ["to", "format", "ring_bytes"], what: "output", example: "{\"to\": \"stdout\"}")
+      node, allowed: "to format ring_bytes", what: "output", example: "{\"to\": \"stdout\"}")
     if let to = doc.member(node, "to") {
       let inner = push("to")
       defer { pop(inner) }
@@ -26,7 +26,7 @@ extension Validator {
     }
     // JSON lines, or InfluxDB line protocol (for Telegraf's execd input).
     let formats: [OutputFormat] = [.json, .influx]
-    output.format = formats[try choice(node, "format", ["json", "influx"], default: 0)]
+    output.format = formats[try choice(node, "format", "json influx", default: 0)]
     let range = ConfigLimits.ringBytes
     output.ringBytes = Int(
       try integer(

@@ -3,7 +3,7 @@
 import LoopCore
 
 extension Validator {
-  static let stimulusKinds: [StaticString] = ["edge", "pulses", "bounce", "press", "quadrature"]
+  static let stimulusKinds: Words = "edge pulses bounce press quadrature"
 
   mutating func readSim(
     _ root: Int, simulated: Bool, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, SimStimulus>,
@@ -17,7 +17,7 @@ extension Validator {
         .conflict, at: node,
         bytes("scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\""))
     }
-    try checkObject(node, allowed: ["stimuli", "files"], what: "sim", example: "{\"stimuli\": [...]}")
+    try checkObject(node, allowed: "stimuli files", what: "sim", example: "{\"stimuli\": [...]}")
     if let list = doc.member(node, "stimuli") {
       let inner = push("stimuli")
       defer { pop(inner) }
@@ -60,23 +60,23 @@ extension Validator {
         .type, at: object, expected: bytes("a stimulus object ({\"kind\": \"press\", ...})"))
     }
     let kindIndex = try choice(object, "kind", Validator.stimulusKinds, default: nil)
-    let keys: [StaticString]
+    let keys: Words
     let what: StaticString
     switch kindIndex {
     case 0:
-      keys = ["kind", "line", "at_ms", "value"]
+      keys = "kind line at_ms value"
       what = "an edge stimulus"
     case 1:
-      keys = ["kind", "line", "at_ms", "frequency_hz", "duty_percent", "count", "duration_ms"]
+      keys = "kind line at_ms frequency_hz duty_percent count duration_ms"
       what = "a pulses stimulus"
     case 2:
-      keys = ["kind", "line", "at_ms", "transitions", "within_us", "value"]
+      keys = "kind line at_ms transitions within_us value"
       what = "a bounce stimulus"
     case 3:
-      keys = ["kind", "line", "at_ms", "hold_ms", "count", "every_ms", "bounce", "bounce_us"]
+      keys = "kind line at_ms hold_ms count every_ms bounce bounce_us"
       what = "a press stimulus"
     default:
-      keys = ["kind", "line_a", "line_b", "at_ms", "steps", "direction", "rate_hz"]
+      keys = "kind line_a line_b at_ms steps direction rate_hz"
       what = "a quadrature stimulus"
     }
     try checkObject(object, allowed: keys, what: what, example: "{\"kind\": \"press\", ...}")
@@ -159,7 +159,7 @@ extension Validator {
           .conflict, at: doc.member(object, "line_b")!, bytes("line_b must differ from line_a"))
       }
       let steps = Int(try integer(object, "steps", 1...1_000_000, default: nil))
-      let clockwise = try choice(object, "direction", ["cw", "ccw"], default: 0) == 0
+      let clockwise = try choice(object, "direction", "cw ccw", default: 0) == 0
       let rate = try decimal(
         object, "rate_hz", from: DecimalNumber(significand: 1, exponent: -1),
         to: DecimalNumber(significand: 10_000),
@@ -193,7 +193,7 @@ extension Validator {
 
   mutating func simFile(_ object: Int) throws(ConfigError) -> SimFile {
     try checkObject(
-      object, allowed: ["path", "values", "at_ms", "every_ms", "repeat"], what: "a scripted file",
+      object, allowed: "path values at_ms every_ms repeat", what: "a scripted file",
       example: "{\"path\": \"/tmp/temp\", \"values\": [41000, 42000]}")
     let path = try path(object, "path", absolute: true)
     var values = FixedList<16, Int64>()

@@ -60,10 +60,10 @@ extension Validator {
         throw mismatch(
           .type, at: element, expected: bytes("a task object ({\"name\": ..., \"kind\": ..., ...})"))
       }
-      let kindIndex = try choice(element, "kind", kindNames, default: nil)
+      let kindIndex = try choice(element, "kind", Words(kindNames), default: nil)
       let entry = TaskKind.registry[kindIndex]
       try checkObject(
-        element, allowed: entry.keys, what: entry.what, example: "{\"name\": ..., \"kind\": ..., ...}")
+        element, allowed: Words(entry.keys), what: entry.what, example: "{\"name\": ..., \"kind\": ..., ...}")
       guard let nameNode = doc.member(element, "name") else {
         throw missing(element, "name", nameExpectation())
       }

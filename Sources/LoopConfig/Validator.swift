@@ -27,7 +27,7 @@ struct Validator {
   @inline(never)
   mutating func push(_ key: StaticString) -> Int {
     let mark = path.count
-    if !path.isEmpty { path.append(UInt8(ascii: ".")) }
+    if !path.isEmpty { path.append(byte: UInt8(ascii: ".")) }
     path.append(key)
     return mark
   }
@@ -37,7 +37,7 @@ struct Validator {
   mutating func push(key: ArraySlice<UInt8>) -> Int {
     let mark = path.count
     if !key.isEmpty && key.allSatisfy(isNameByte) {
-      if !path.isEmpty { path.append(UInt8(ascii: ".")) }
+      if !path.isEmpty { path.append(byte: UInt8(ascii: ".")) }
       path.append(contentsOf: key)
     } else {
       path.append("[")
@@ -51,9 +51,9 @@ struct Validator {
   @inline(never)
   mutating func push(index: Int) -> Int {
     let mark = path.count
-    path.append(UInt8(ascii: "["))
+    path.append(byte: UInt8(ascii: "["))
     path.appendDecimal(index)
-    path.append(UInt8(ascii: "]"))
+    path.append(byte: UInt8(ascii: "]"))
     return mark
   }
 
@@ -117,7 +117,7 @@ struct Validator {
         while end > token.startIndex && token[end] & 0xC0 == 0x80 { end -= 1 }
         out.append(contentsOf: token[token.startIndex..<end])
         out.append("...")
-        if kind(node) == .string { out.append(UInt8(ascii: "\"")) }
+        if kind(node) == .string { out.append(byte: UInt8(ascii: "\"")) }
       }
     }
   }
@@ -139,7 +139,7 @@ struct Validator {
   /// Checks that `node` is an object whose keys are all in `allowed` (plus `note`, free text
   /// allowed everywhere), none repeated. `what` names the object for messages.
   mutating func checkObject(
-    _ node: Int, allowed: [StaticString], what: StaticString, example: StaticString
+    _ node: Int, allowed: Words, what: StaticString, example: StaticString
   ) throws(ConfigError) {
     guard kind(node) == .object else {
       var expected: [UInt8] = []
@@ -150,18 +150,18 @@ struct Validator {
       expected.append(")")
       throw mismatch(.type, at: node, expected: expected)
     }
-    var seen = [Int](repeating: -1, count: allowed.count + 1)
+    let noteSlot = allowed.count
+    var seen = [Int](repeating: -1, count: noteSlot + 1)
     for member in doc.members(node) {
       let key = doc.string(member.key)
-      var slot = -1
-      for (index, candidate) in allowed.enumerated() where bytesEqual(key, candidate) { slot = index }
-      if bytesEqual(key, "note") { slot = allowed.count }
+      var slot = allowed.index(of: key) ?? -1
+      if bytesEqual(key, "note") { slot = noteSlot }
       let mark = push(key: key)
       defer { pop(mark) }
       guard slot >= 0 else {
         var message: [UInt8] = []
         message.append("unknown key")
-        if let close = suggestion(for: key, among: allowed + ["note"]) {
+        if let close = suggestion(for: key, among: allowed, orNote: true) {
           message.append("; did you mean ")
           message.appendQuoted(close)
           message.append("?")
@@ -169,10 +169,7 @@ struct Validator {
           message.append("; ")
           message.append(what)
           message.append(" has the keys ")
-          for (index, candidate) in allowed.enumerated() {
-            if index > 0 { message.append(", ") }
-            message.appendQuoted(candidate)
-          }
+          message.appendQuoted(allowed, separator: ", ")
           message.append(" and \"note\"")
         }
         throw error(.unknownKey, at: member.key, message)
@@ -188,7 +185,7 @@ struct Validator {
         throw error(.duplicateKey, at: member.key, message)
       }
       seen[slot] = member.key
-      if slot == allowed.count && kind(member.value) != .string {
+      if slot == noteSlot && kind(member.value) != .string {
         throw mismatch(.type, at: member.value, expected: bytes("a string (free text)"))
       }
     }
@@ -258,19 +255,12 @@ struct Validator {
 
   /// Reads a string that is one of `options`; returns its index.
   @inline(never)
-  func readChoice(_ node: Int, _ options: [StaticString]) throws(ConfigError) -> Int {
-    if kind(node) == .string {
-      let text = doc.string(node)
-      for (index, option) in options.enumerated() where bytesEqual(text, option) { return index }
-    }
+  func readChoice(_ node: Int, _ options: Words) throws(ConfigError) -> Int {
+    if kind(node) == .string, let index = options.index(of: doc.string(node)) { return index }
     var expected: [UInt8] = []
     appendChoices(options, into: &expected)
     var suggested: [UInt8]? = nil
-    if kind(node) == .string, let close = suggestion(for: doc.string(node), among: options) {
-      var bytes: [UInt8] = []
-      bytes.append(close)
-      suggested = bytes
-    }
+    if kind(node) == .string { suggested = suggestion(for: doc.string(node), among: options) }
     throw mismatch(kind(node) == .string ? .range : .type, at: node, expected: expected, suggested: suggested)
   }
 
@@ -307,24 +297,33 @@ struct Validator {
 
   /// Reads free text of up to `FixedText<n>.maxCount` bytes with no control characters,
   /// quotes or backslashes (it goes into output records unescaped).
-  @inline(never)
   func readText<let n: Int>(_ node: Int, allowEmpty: Bool) throws(ConfigError) -> FixedText<n> {
+    let text = try readTextBytes(node, allowEmpty: allowEmpty, maxCount: FixedText<n>.maxCount)
+    var value = FixedText<n>()
+    text.withUnsafeBufferPointer { value.append(bytes: $0) }  // Fits: checked above.
+    return value
+  }
+
+  /// `readText`'s checks, once for every capacity: the text's bytes, at most `maxCount`.
+  @inline(never)
+  func readTextBytes(_ node: Int, allowEmpty: Bool, maxCount: Int) throws(ConfigError)
+    -> ArraySlice<UInt8>
+  {
     if kind(node) == .string {
       let text = doc.string(node)
-      if (allowEmpty || !text.isEmpty)
+      if (allowEmpty || !text.isEmpty) && text.count <= maxCount
         && text.allSatisfy({
           $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\")
-        }),
-        let value = FixedText<n>(text)
+        })
       {
-        return value
+        return text
       }
     }
     var expected: [UInt8] = []
     expected.append("text of ")
     expected.append(allowEmpty ? "0" : "1")
     expected.append(" to ")
-    expected.appendDecimal(FixedText<n>.maxCount)
+    expected.appendDecimal(maxCount)
     expected.append(" bytes without quotes, backslashes or control characters")
     throw mismatch(node, wantedType: .string, expected: expected, else: .range)
   }
@@ -411,7 +410,7 @@ struct Validator {
   /// The choice at `key` as an index into `options` (`fallback` when absent; required when nil).
   @inline(never)
   mutating func choice(
-    _ object: Int, _ key: StaticString, _ options: [StaticString], default fallback: Int?
+    _ object: Int, _ key: StaticString, _ options: Words, default fallback: Int?
   ) throws(ConfigError) -> Int {
     guard let node = doc.member(object, key) else {
       if let fallback { return fallback }
@@ -455,11 +454,11 @@ struct Validator {
 
 /// `"a", "b" or "c"` for messages.
 @inline(never)
-func appendChoices(_ options: [StaticString], into out: inout [UInt8]) {
+func appendChoices(_ options: Words, into out: inout [UInt8]) {
   if options.count > 2 { out.append("one of ") }
-  for (index, option) in options.enumerated() {
+  for index in options.list.indices {
     if index > 0 { out.append(index == options.count - 1 ? " or " : ", ") }
-    out.appendQuoted(option)
+    out.appendQuoted(options.list[index])
   }
 }
 

@@ -17,6 +17,7 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   public init() {}
 
   /// The bytes of a string literal.
+  @inline(never)
   public init(_ literal: StaticString) { append(literal) }
 
   /// The bytes of a NUL-terminated C string (empty for nil).
@@ -34,23 +35,28 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   /// The byte at `index` (below `count`).
   public subscript(index: Int) -> UInt8 {
     precondition(index >= 0 && index < count, "FixedText.subscript: index out of range")
-    return storage[index]
+    // SAFETY: count < capacity, so the precondition keeps `index` inside the storage.
+    return storage[unchecked: index]
   }
 
   /// Appends one byte if it fits (the last slot stays free for the NUL terminator).
   public mutating func append(byte: UInt8) {
     if count + 1 < capacity {
-      storage[count] = byte
+      // SAFETY: 0 <= count < capacity - 1 here.
+      storage[unchecked: count] = byte
       count += 1
     } else {
       truncated = true
     }
   }
 
-  /// Appends `bytes`.
-  @inline(never)
-  public mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
-    for byte in bytes { append(byte: byte) }
+  /// Appends `bytes` (what fits; `truncated` is set if not all did).
+  public mutating func append(bytes: UnsafeBufferPointer<UInt8>) { append(span: bytes.span) }
+
+  /// Appends `bytes` (what fits; `truncated` is set if not all did).
+  private mutating func append(span bytes: Span<UInt8>) {
+    var target = storage.mutableSpan
+    if fixedTextAppend(&target, count: &count, bytes) { truncated = true }
   }
 
   /// Appends a string literal.
@@ -66,31 +72,35 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   @inline(never)
   public mutating func append(cString: UnsafePointer<CChar>?) {
     guard let cString else { return }
-    var i = 0
-    while cString[i] != 0 {
-      append(byte: UInt8(bitPattern: cString[i]))
-      i += 1
+    var length = 0
+    while cString[length] != 0 { length += 1 }
+    // SAFETY: the `length` bytes before the NUL are the C string's, valid for this call.
+    cString.withMemoryRebound(to: UInt8.self, capacity: length) {
+      append(bytes: UnsafeBufferPointer(start: $0, count: length))
     }
   }
 
   /// Appends another text.
-  @inline(never)
   public mutating func append<let other: Int>(_ text: borrowing FixedText<other>) {
-    for i in 0..<text.count { append(byte: text[i]) }
+    append(span: text.storage.span.extracting(0..<text.count))
   }
 
   /// Appends `value` in decimal.
   @inline(never)
   public mutating func append(decimal value: Int64) {
     let text = DecimalText(value)
-    for i in 0..<text.count { append(byte: text[i]) }
+    text.withSpan { append(span: $0) }
   }
 
   /// Appends `value` in decimal.
   public mutating func append(decimal value: Int) { append(decimal: Int64(value)) }
 
   /// Whether the text equals the literal.
-  public func equals(_ literal: StaticString) -> Bool { self == FixedText(literal) }
+  public func equals(_ literal: StaticString) -> Bool {
+    // SAFETY: as in `append(_:)`, the literal's bytes live as long as the program.
+    let bytes = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+    return fixedTextEqual(storage.span.extracting(0..<count), bytes.span)
+  }
 
   /// Calls `body` with the bytes (no NUL).
   public func withBytes<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E)
@@ -118,9 +128,39 @@ public struct FixedText<let capacity: Int>: Equatable, Sendable {
   }
 
   /// Whether both hold the same bytes (capacity and `truncated` aside).
+  @inline(never)
   public static func == (lhs: FixedText, rhs: FixedText) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    for i in 0..<lhs.count where lhs.storage[i] != rhs.storage[i] { return false }
-    return true
+    fixedTextEqual(lhs.storage.span.extracting(0..<lhs.count), rhs.storage.span.extracting(0..<rhs.count))
   }
+}
+
+// The work of every `FixedText<n>`, written once: a generic method specialised for each
+// capacity would otherwise be compiled once per capacity (ten in the board binary).
+
+/// Appends what fits of `bytes` to the text in `storage` (its first `count` bytes); the last
+/// byte stays free for the NUL. Returns whether some did not fit.
+@inline(never)
+package func fixedTextAppend(_ storage: inout MutableSpan<UInt8>, count: inout Int, _ bytes: Span<UInt8>)
+  -> Bool
+{
+  var n = count
+  let limit = storage.count - 1
+  for i in 0..<bytes.count {
+    guard n < limit else {
+      count = n
+      return true
+    }
+    storage[n] = bytes[i]
+    n += 1
+  }
+  count = n
+  return false
+}
+
+/// Whether `a` and `b` hold the same bytes.
+@inline(never)
+package func fixedTextEqual(_ a: Span<UInt8>, _ b: Span<UInt8>) -> Bool {
+  guard a.count == b.count else { return false }
+  for i in 0..<a.count where a[i] != b[i] { return false }
+  return true
 }

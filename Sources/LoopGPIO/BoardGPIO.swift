@@ -42,6 +42,7 @@ package struct BoardGPIO: GPIOSystem, ~Copyable {
   package var openedChip: ChipInfo? { simulated ? mock.openedChip : chips.openedChip }
 
   /// The name of line `offset` of the opened chip.
+  @inline(never)
   package mutating func lineName(offset: Int) -> GPIOName {
     simulated ? mock.lineName(offset: offset) : chips.lineName(offset: offset)
   }

@@ -217,6 +217,7 @@ public struct LibgpiodSystem: GPIOSystem, ~Copyable {
 
   /// v1: opens the opened chip's path again, so the requested line has a chip handle of its
   /// own (closing it releases the line), then requests the line.
+  @inline(never)
   private mutating func requestV1(
     _ offset: Int, type: Int32, flags: Int32, consumer: GPIOName, value: Int32
   ) throws(Errno) -> (OpaquePointer, OpaquePointer) {

@@ -23,6 +23,7 @@ public struct ChipInfo: Equatable, Sendable {
   public var accessible: Bool
 
   /// A chip record.
+  @inline(never)
   public init(name: GPIOName, label: GPIOName, path: GPIOName, lineCount: Int, accessible: Bool = true) {
     self.name = name
     self.label = label
@@ -80,6 +81,7 @@ public struct LineSelector: Equatable, Sendable {
   }
 
   /// The `index`-th name (0 is the preferred one).
+  @inline(never)
   public func name(_ index: Int) -> GPIOName {
     precondition(index >= 0 && index < nameCount, "LineSelector.name: index out of range")
     return names[index]

@@ -447,6 +447,7 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)
   }
 
+  @inline(never)
   private static func path(_ name: GPIOName) -> GPIOName {
     var path = GPIOName("/dev/")
     path.append(name)

@@ -35,6 +35,7 @@ public enum Stimulus: Equatable, Sendable {
   }
 
   /// The `k`-th level change: when, on which port, to which level.
+  @inline(never)
   public func transition(_ k: Int64) -> Transition {
     switch self {
     case .level(let port, let at, let high):

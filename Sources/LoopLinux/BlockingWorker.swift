@@ -209,6 +209,7 @@ public struct BlockingWorker: ~Copyable {
   /// Asks a worker to open `path` (a NUL-terminated C string), read up to `maxBytes` bytes and
   /// close it; `waker` is woken when it is done. False when the slot is busy (its previous
   /// request is still in flight or not collected) or the path does not fit: nothing submitted.
+  @inline(never)
   public mutating func submitRead(
     slot: Int, path: UnsafePointer<CChar>, maxBytes: Int, waker: Waker
   ) -> Bool {
@@ -228,6 +229,7 @@ public struct BlockingWorker: ~Copyable {
   /// Asks a worker to write all of `bytes` (at most `dataBytes`, copied now) to `fd`, which
   /// must stay open until the result is collected; `waker` is woken when it is done. False
   /// when the slot is busy: nothing submitted.
+  @inline(never)
   public mutating func submitWrite(slot: Int, fd: Int32, bytes: Span<UInt8>, waker: Waker) -> Bool {
     precondition(bytes.count <= BlockingWorker.dataBytes, "BlockingWorker.submitWrite: too many bytes")
     guard isIdle(slot) else { return false }

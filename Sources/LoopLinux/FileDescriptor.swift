@@ -71,6 +71,7 @@ public struct FileDescriptor: ~Copyable {
 
   /// Writes up to `buffer.count` bytes; nil when a nonblocking fd has no room (EAGAIN),
   /// reported without a throw.
+  @inline(never)
   public func tryWrite(_ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int? {
     let outcome = systemCallResult("FileDescriptor.tryWrite", via: LinuxCalls.self) {
       cl_write(rawValue, buffer.baseAddress, buffer.count)

@@ -90,6 +90,7 @@ public enum SysfsFile {
 
 extension FixedText {
   /// The text with trailing newlines, carriage returns, blanks and NULs removed.
+  @inline(never)
   public var trimmed: FixedText {
     var end = count
     while end > 0 {
@@ -126,6 +127,7 @@ extension FixedText {
   }
 
   /// Whether the text begins with `prefix`.
+  @inline(never)
   public func hasPrefix(_ prefix: StaticString) -> Bool {
     let n = prefix.utf8CodeUnitCount
     guard n <= count else { return false }
@@ -150,6 +152,7 @@ public struct SysfsSetupError: Error, Sendable {
   public var hint: StaticString
 
   /// `message` about `path`.
+  @inline(never)
   public init(_ message: StaticString, path: SysfsPath, errno: Int32 = 0, hint: StaticString = "") {
     self.message = message
     self.path = path

@@ -73,11 +73,21 @@ public func systemCallResult<Sys: SystemCalls, Value: FixedWidthInteger>(
   while true {
     let result = call()
     if result != -1 { return .success(result) }
-    let error = Errno(rawValue: Sys.lastErrno())
-    if error == .interrupted && retryOnInterrupt { continue }
-    if error == .badFileDescriptor || error == .badAddress { bug(function) }
-    return .failure(error)
+    if let error = callFailed(function, Sys.lastErrno(), retryOnInterrupt: retryOnInterrupt) {
+      return .failure(error)
+    }
   }
+}
+
+/// What a failed call's `errno` means: nil to retry (EINTR when `retryOnInterrupt`), else the
+/// error; EBADF and EFAULT trap. Out of line: every system call site shares it (about 60 call
+/// sites in the board binary).
+@inline(never)
+package func callFailed(_ function: StaticString, _ errno: Int32, retryOnInterrupt: Bool) -> Errno? {
+  let error = Errno(rawValue: errno)
+  if error == .interrupted && retryOnInterrupt { return nil }
+  if error == .badFileDescriptor || error == .badAddress { bug(function) }
+  return error
 }
 
 /// `systemCallResult`, throwing the failure.

@@ -476,6 +476,7 @@ public struct Client: ~Copyable {
   /// Publishes `payload` on `topic` at `qos` (0 or 1). QoS 0 goes into the send buffer (dropped
   /// when not connected or no room); QoS 1 into the in-flight window (dropped when full), sent
   /// when connected and kept until acknowledged. Wakes the client's task.
+  @inline(never)
   public mutating func publish<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: UInt8,
     retain: Bool = false
@@ -843,6 +844,7 @@ public struct Client: ~Copyable {
 
   /// Ends the connection or attempt: counts it, closes the socket, waits `backoff` (doubled
   /// for next time, up to `reconnectMax`).
+  @inline(never)
   private mutating func fail(_ failure: ClientFailure, now: Instant) {
     switch failure {
     case .connect, .connectTimeout:
@@ -904,6 +906,7 @@ public struct Client: ~Copyable {
 
   /// Encodes one packet at the end of the send buffer (moving waiting bytes to the front when
   /// that makes room); false when it does not fit.
+  @inline(never)
   private mutating func queue(_ encode: (UnsafeMutableRawBufferPointer) throws(PacketError) -> Int) -> Bool {
     if sendHead == sendTail {
       sendHead = 0
@@ -1043,6 +1046,7 @@ public struct Client: ~Copyable {
   // MARK: Strings
 
   /// Copies `bytes` into the strings region; the caller checked the room.
+  @inline(never)
   private mutating func storeString(_ bytes: UnsafeRawBufferPointer) -> Region {
     precondition(bytes.count <= strings.count - stringsUsed, "Client: strings region full")
     let r = Region(offset: strings.offset + stringsUsed, count: bytes.count)

@@ -259,6 +259,7 @@ public enum Packet {
 
   /// PUBLISH of `payload` on `topic`; `packetID` is used (and must be non-zero) at QoS 1 only.
   /// Returns the bytes written.
+  @inline(never)
   public static func publish(
     topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: UInt8, retain: Bool,
     dup: Bool = false, packetID: UInt16 = 0, into out: UnsafeMutableRawBufferPointer

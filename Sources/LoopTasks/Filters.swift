@@ -388,6 +388,7 @@ public struct FilterChain: Sendable {
   }
 
   /// When the earliest heartbeat falls due (nil: no heartbeat has a value to repeat).
+  @inline(never)
   public var nextDue: Instant? {
     var earliest: Instant? = nil
     for i in 0..<count {

@@ -87,6 +87,7 @@ public struct Button: Sendable {
     return logic.check(now: deadline)
   }
 
+  @inline(never)
   private func report<S: Scheduler & ~Copyable>(
     _ event: ButtonLogic.Event?, at time: Instant?, _ cx: inout Context<S>, _ world: inout FirmwareWorld
   ) {
@@ -201,6 +202,7 @@ public struct PulseCounter: Sendable {
   }
 
   /// Reports `count` pulses over `windows` windows ending at `time`.
+  @inline(never)
   private func report<S: Scheduler & ~Copyable>(
     _ count: Int64, windows: Int64, at time: Instant, _ cx: inout Context<S>, _ world: inout FirmwareWorld
   ) {

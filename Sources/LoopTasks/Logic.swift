@@ -53,6 +53,7 @@ public struct ButtonLogic: Sendable {
   }
 
   /// When the long press falls due, if the button is down and it has not been reported.
+  @inline(never)
   public var longPressDeadline: Instant? {
     guard let start = pressedAt, !longReported else { return nil }
     return start + longPress

@@ -252,6 +252,7 @@ public struct MQTTTask: Sendable {
   }
 
   /// The task's own records go to the output only (not published: they are about the link).
+  @inline(never)
   private func emitOwn<S: Scheduler & ~Copyable>(
     _ record: borrowing RecordLine, _ cx: inout Context<S>, _ link: inout MQTTLink,
     _ world: inout FirmwareWorld
@@ -390,6 +391,7 @@ public struct MQTTTask: Sendable {
     return true
   }
 
+  @inline(never)
   private func publishState<S: Scheduler & ~Copyable>(
     _ line: Int, _ value: Bool, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {

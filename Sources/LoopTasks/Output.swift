@@ -111,11 +111,12 @@ public struct RecordLine: ByteAppending {
   }
 
   public mutating func append(byte: UInt8) {
-    if count == RecordLine.capacity {
+    if count >= RecordLine.capacity {
       overflowed = true
       return
     }
-    bytes[count] = byte
+    // SAFETY: 0 <= count < capacity here (count only grows from 0, by one, below capacity).
+    bytes[unchecked: count] = byte
     count += 1
   }
 
@@ -136,24 +137,29 @@ public protocol ByteAppending {
 }
 
 extension ByteAppending {
+  /// Appends `bytes`, one at a time (the one loop over `append(byte:)` each sink has).
+  @inline(never)
+  public mutating func append(bytes: Span<UInt8>) {
+    for i in 0..<bytes.count { append(byte: bytes[i]) }
+  }
+
   /// Appends a literal.
   @inline(never)
   public mutating func append(_ text: StaticString) {
-    let start = text.utf8Start
-    for i in 0..<text.utf8CodeUnitCount { append(byte: start[i]) }
+    // SAFETY: a literal's `utf8CodeUnitCount` bytes from `utf8Start` live as long as the program.
+    append(bytes: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount).span)
   }
 
   /// Appends the bytes of `text`.
   @inline(never)
   public mutating func append<let n: Int>(_ text: borrowing FixedText<n>) {
-    for i in 0..<text.count { append(byte: text[i]) }
+    text.withBytes { append(bytes: $0.span) }
   }
 
   /// Appends `value` in decimal.
   @inline(never)
   public mutating func append(integer value: Int64) {
-    let text = DecimalText(value)
-    for i in 0..<text.count { append(byte: text[i]) }
+    DecimalText(value).withSpan { append(bytes: $0) }
   }
 
   /// Appends `value` with `decimals` digits after the point, or `null` when not finite.

@@ -112,11 +112,12 @@ public struct InfluxLine: ByteAppending {
   }
 
   public mutating func append(byte: UInt8) {
-    if count == InfluxLine.capacity {
+    if count >= InfluxLine.capacity {
       overflowed = true
       return
     }
-    bytes[count] = byte
+    // SAFETY: 0 <= count < capacity here (count only grows from 0, by one, below capacity).
+    bytes[unchecked: count] = byte
     count += 1
   }
 
@@ -187,6 +188,7 @@ struct JSONMember {
   }
 
   /// Whether the key is `name`.
+  @inline(never)
   func isKey(_ record: Span<UInt8>, _ name: StaticString) -> Bool {
     guard keyEnd - keyStart == name.utf8CodeUnitCount else { return false }
     let p = name.utf8Start
@@ -246,6 +248,7 @@ struct JSONMember {
 
   /// The string starting at the quote at `i`: its text's range and the index after its
   /// closing quote.
+  @inline(never)
   private static func string(_ record: Span<UInt8>, from i: Int) -> (start: Int, end: Int, next: Int)? {
     guard i < record.count, record[i] == 0x22 else { return nil }
     var j = i + 1

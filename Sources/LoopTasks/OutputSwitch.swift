@@ -103,6 +103,7 @@ public struct OutputSwitch: Sendable {
   /// Drives the output to `value` now and reports it, when that is a change (or when presses
   /// that cancelled out left it as it was: the record says how many). The record is stamped
   /// when the output changed.
+  @inline(never)
   private func set<S: Scheduler & ~Copyable>(
     _ value: Bool, presses: UInt64, _ cx: inout Context<S>, _ world: inout FirmwareWorld
   ) {
@@ -112,6 +113,7 @@ public struct OutputSwitch: Sendable {
     if changed || presses > 1 { report(value, at: now, presses: presses, initial: false, &cx, &world) }
   }
 
+  @inline(never)
   private func report<S: Scheduler & ~Copyable>(
     _ value: Bool, at time: Instant, presses: UInt64, initial: Bool, _ cx: inout Context<S>,
     _ world: inout FirmwareWorld

@@ -65,6 +65,7 @@ public struct BinaryBoard: Sendable {
   public func latest(_ index: Int) -> BinaryState { states[index] }
 
   /// Stores task `index`'s new level (a rise counts as a press) and wakes its listeners.
+  @inline(never)
   public mutating func publish<S: Scheduler & ~Copyable>(
     _ index: Int, level: Bool, at time: Instant, _ cx: inout Context<S>
   ) {

@@ -92,6 +92,7 @@ public struct Sampler: Sendable {
   }
 
   /// Emits one sample's record (stamped `time`, the tick) and publishes a good reading.
+  @inline(never)
   private func report<S: Scheduler & ~Copyable>(
     _ outcome: Result<Double, Failure>, at time: Instant, readTime: Duration?, _ cx: inout Context<S>,
     _ world: inout FirmwareWorld
@@ -157,6 +158,7 @@ extension FirmwareWorld {
   /// (a slow bus, a FIFO nobody writes): one read per task at a time, so this tick's sample is
   /// skipped, counted as missed beside the ticker's own `missed`, and said in a record stamped
   /// with the tick: `{"event":"busy","pending_ms":…}`, how long the read in flight has taken.
+  @inline(never)
   mutating func skipBusyTick<S: Scheduler & ~Copyable>(
     _ index: Int, _ tick: Instant, pending: Instant, busy: inout UInt64, missed: UInt64,
     _ cx: inout Context<S>

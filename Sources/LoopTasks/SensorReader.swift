@@ -130,6 +130,7 @@ public struct SensorReader: Sendable {
     return sample
   }
 
+  @inline(never)
   private mutating func submit<F: FileReadService & ~Copyable>(_ files: inout F, channel: Int, waker: Waker)
     -> Bool
   {

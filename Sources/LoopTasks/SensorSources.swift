@@ -90,6 +90,7 @@ public struct SensorSource: Sendable {
     return list[i]
   }
 
+  @inline(never)
   mutating func add(_ channel: SensorChannel) {
     precondition(count < SensorSource.maxChannels, "SensorSource.add: full")
     list[count] = channel
@@ -210,6 +211,7 @@ public enum SensorResolver {
 
   /// The w1_therm sensors the bus masters list: their ids comma-separated into `ids`, the first
   /// one into `first`; returns how many.
+  @inline(never)
   static func thermSensors(_ devices: SysfsPath, into ids: inout FixedText<128>, first: inout ShortName)
     -> Int
   {
@@ -240,6 +242,7 @@ public enum SensorResolver {
 
   /// Whether `id` names a sensor w1_therm drives: family 10 (DS18S20), 22 (DS1822),
   /// 28 (DS18B20), 3b (DS1825) or 42 (DS28EA00), then `-` and 12 hex digits.
+  @inline(never)
   public static func isThermID(_ id: ShortName) -> Bool {
     guard id.count == 15, id[2] == UInt8(ascii: "-") else { return false }
     let family = (id[0], id[1])

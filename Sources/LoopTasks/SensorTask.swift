@@ -81,6 +81,7 @@ public struct SensorTask: Sendable {
 
   /// Emits `sample`'s record (a reading of the values that passed, or its error) and publishes
   /// the first channel's value for the tasks that watch this one.
+  @inline(never)
   private mutating func report<S: Scheduler & ~Copyable>(
     _ sample: SensorSample, _ cx: inout Context<S>, _ world: inout FirmwareWorld
   ) {

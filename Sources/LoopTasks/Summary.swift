@@ -177,6 +177,7 @@ public struct SummaryText: TextColumns {
   /// Bytes rendered but not yet delivered.
   public var remaining: Int { count - delivered }
 
+  @inline(never)
   public mutating func append(byte: UInt8) {
     if count == SummaryText.capacity { return }
     bytes[count] = byte

@@ -33,6 +33,7 @@ public struct SystemdKeepalive: Sendable {
 
 extension FirmwareWorld {
   /// Sends `WATCHDOG=1` (or `READY=1`) to systemd; false when it failed or there is no systemd.
+  @inline(never)
   public func notifySystemd(watchdog: Bool) -> Bool {
     switch systemd {
     case .some(let notify):

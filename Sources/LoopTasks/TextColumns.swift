@@ -12,6 +12,7 @@ public protocol TextColumns: ByteAppending {
 
 extension TextColumns {
   /// Appends `text` padded with spaces to `width` (left-aligned unless `right`).
+  @inline(never)
   public mutating func column(_ text: StaticString, _ width: Int, right: Bool = false) {
     let start = currentColumn
     if right { pad(width - text.utf8CodeUnitCount) }
@@ -20,6 +21,7 @@ extension TextColumns {
   }
 
   /// Appends a name padded to `width`.
+  @inline(never)
   public mutating func column(_ text: ShortName, _ width: Int) {
     let start = currentColumn
     append(text)
@@ -59,6 +61,7 @@ public struct TextWriter: TextColumns {
   /// A writer to `fd`.
   public init(fd: Int32) { self.fd = fd }
 
+  @inline(never)
   public mutating func append(byte: UInt8) {
     if count == 512 { flush() }
     buffer[count] = byte
@@ -67,6 +70,7 @@ public struct TextWriter: TextColumns {
   }
 
   /// Writes what is buffered (blocking writes; errors ignored: there is nowhere to report them).
+  @inline(never)
   public mutating func flush() {
     writeAllBlocking(fd, buffer.span.extracting(0..<count))
     count = 0

@@ -78,6 +78,7 @@ public struct Watchdog: Sendable {
   }
 
   /// Writes a kick to the device, if there is one.
+  @inline(never)
   private mutating func kick(_ world: inout FirmwareWorld) {
     guard device >= 0 else { return }
     if Watchdog.write(device, "k") { kicks += 1 } else { world.counters[index].errors += 1 }
@@ -92,6 +93,7 @@ public struct Watchdog: Sendable {
   }
 
   /// Writes the one-byte `command` (`k` kicks, `V` disarms on close); false on failure.
+  @inline(never)
   public static func write(_ fd: Int32, _ command: StaticString) -> Bool {
     (try? BorrowedFileDescriptor(fd).write(command)) == 1
   }

@@ -288,6 +288,7 @@ public struct FirmwareWorld: ~Copyable {
 
   /// A record stamped `time` (and `time` on the wall clock) for task `index`, to add fields to
   /// and emit.
+  @inline(never)
   public func record(_ index: Int, at time: Instant) -> RecordLine {
     RecordLine(time: time, wall: wallClock.unixNanoseconds(at: time), task: names[index])
   }

@@ -115,6 +115,7 @@ struct Options {
   }
 
   /// Prints `sensorloop: <before><arg><after>` and the usage to stderr; exit code 2.
+  @inline(never)
   static func fail(_ before: StaticString, _ arg: UnsafePointer<CChar>?, _ after: StaticString) -> Parsed {
     var out = TextWriter(fd: 2)
     out.append("sensorloop: ")

@@ -130,10 +130,30 @@ import Testing
     #expect(integerToken(ArraySlice("1.0".utf8)) == nil)
   }
 
+  /// A word list is one literal split at spaces and line breaks, or a list of literals.
+  @Test func wordLists() {
+    let words: Words = """
+      json  influx
+      none
+      """
+    #expect(words.list == [Array("json".utf8), Array("influx".utf8), Array("none".utf8)])
+    #expect(words.index(of: ArraySlice("influx".utf8)) == 1)
+    #expect(words.index(of: ArraySlice("jso".utf8)) == nil)
+    #expect(Words(["a", "bc"]).list == [[UInt8(ascii: "a")], Array("bc".utf8)])
+    let one: Words = "C"  // a one-scalar literal, stored without a pointer
+    #expect(one.list == [[UInt8(ascii: "C")]])
+    let units: Words = "°C degC"
+    #expect(units.index(of: ArraySlice("°C".utf8)) == 0)
+    #expect(suggestion(for: ArraySlice("nte".utf8), among: "name", orNote: true) == Array("note".utf8))
+    var quoted: [UInt8] = []
+    quoted.appendQuoted(words, separator: ", ")
+    #expect(String(decoding: quoted, as: UTF8.self) == "\"json\", \"influx\", \"none\"")
+  }
+
   @Test func suggestions() {
-    let keys: [StaticString] = ["period_ms", "pattern_ms", "line", "name", "kind", "debounce_ms"]
+    let keys: Words = "period_ms pattern_ms line name kind debounce_ms"
     func suggest(_ word: String) -> String? {
-      suggestion(for: Array(word.utf8)[...], among: keys).map { $0.description }
+      suggestion(for: Array(word.utf8)[...], among: keys).map { String(decoding: $0, as: UTF8.self) }
     }
     #expect(suggest("perod_ms") == "period_ms")  // a deletion
     #expect(suggest("periodMs") == "period_ms")  // case and one edit

@@ -67,7 +67,7 @@ extension HardwarePWMConfig: TaskKindDescription {
       try v.integer(element, "period_us", 1...1_000_000, default: nil, unit: "microseconds"))
     let duty = try v.decimal(
       element, "duty_percent", from: .zero, to: DecimalNumber(significand: 100), default: .zero)
-    let inversed = try v.choice(element, "polarity", ["normal", "inversed"], default: 0) == 1
+    let inversed = try v.choice(element, "polarity", "normal inversed", default: 0) == 1
     var root = Path("/sys")
     if v.doc.member(element, "sysfs_root") != nil { root = try v.path(element, "sysfs_root", absolute: true) }
     let config = HardwarePWMConfig(

@@ -55,10 +55,8 @@ extension SensorConfig: TaskKindDescription {
   static var makesReadings: Bool { true }
   static var isPeriodic: Bool { true }
 
-  static let presets: [StaticString] = ["ds18b20", "iio", "hwmon"]
-  static let filterKinds: [StaticString] = [
-    "average", "median", "exponential", "throttle", "delta", "heartbeat", "clamp", "calibrate",
-  ]
+  static let presets: Words = "ds18b20 iio hwmon"
+  static let filterKinds: Words = "average median exponential throttle delta heartbeat clamp calibrate"
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
@@ -97,7 +95,7 @@ extension SensorConfig: TaskKindDescription {
     switch index {
     case 0:
       try v.checkObject(
-        node, allowed: ["preset", "id", "sysfs_root"], what: "a ds18b20 source",
+        node, allowed: "preset id sysfs_root", what: "a ds18b20 source",
         example: "{\"preset\": \"ds18b20\", \"id\": \"28-0000075c293f\"}")
       if let id = v.doc.member(node, "id") {
         let mark = v.push("id")
@@ -116,14 +114,14 @@ extension SensorConfig: TaskKindDescription {
     case 1:
       config.preset = .iio
       try v.checkObject(
-        node, allowed: ["preset", "device", "channels", "sysfs_root"], what: "an iio source",
+        node, allowed: "preset device channels sysfs_root", what: "an iio source",
         example: "{\"preset\": \"iio\", \"device\": \"ads1015\", \"channels\": [\"in_voltage0\"]}")
       config.device = try deviceName(&v, node)
       try readNames(&v, node, "channels", into: &config)
     default:
       config.preset = .hwmon
       try v.checkObject(
-        node, allowed: ["preset", "device", "inputs", "sysfs_root"], what: "a hwmon source",
+        node, allowed: "preset device inputs sysfs_root", what: "a hwmon source",
         example: "{\"preset\": \"hwmon\", \"device\": \"cpu_thermal\", \"inputs\": [\"temp1_input\"]}")
       config.device = try deviceName(&v, node)
       try readNames(&v, node, "inputs", into: &config)
@@ -145,14 +143,12 @@ extension SensorConfig: TaskKindDescription {
   }
 
   /// IIO channel types (the kernel's iio_chan_type_name_spec), for "did you mean".
-  static let iioTypes: [StaticString] = [
-    "voltage", "current", "power", "accel", "anglvel", "magn", "illuminance", "intensity", "proximity",
-    "temp", "incli", "rot", "angl", "timestamp", "capacitance", "altvoltage", "cct", "pressure",
-    "humidityrelative", "activity", "steps", "energy", "distance", "velocity", "concentration",
-    "resistance", "ph", "uvindex", "electricalconductivity", "count", "index", "gravity",
-    "positionrelative", "phase", "massconcentration", "deltaangl", "deltavelocity", "colortemp",
-    "chromaticity", "attention",
-  ]
+  static let iioTypes: Words = """
+    voltage current power accel anglvel magn illuminance intensity proximity temp incli rot angl
+    timestamp capacitance altvoltage cct pressure humidityrelative activity steps energy distance
+    velocity concentration resistance ph uvindex electricalconductivity count index gravity
+    positionrelative phase massconcentration deltaangl deltavelocity colortemp chromaticity attention
+    """
 
   /// `channels` of an iio source or `inputs` of a hwmon one: one name or an array of 1 to 4,
   /// each checked, none twice; their record keys go into `config.keys`.
@@ -224,21 +220,21 @@ extension SensorConfig: TaskKindDescription {
     if text.starts(with: prefix) {
       for byte in text.dropFirst(3) {
         if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-        type.append(byte)
+        type.append(byte: byte)
       }
     }
-    for known in iioTypes where bytesEqual(type[...], known) { return }
+    if iioTypes.index(of: type[...]) != nil { return }
     // A close type (in_humidity → in_humidityrelative) is offered with the rest of the name.
     var suggested: [UInt8]? = nil
     let typed = text.starts(with: prefix) ? Array(text.dropFirst(3)) : text
     var typedType: [UInt8] = []
     for byte in typed {
       if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-      typedType.append(byte)
+      typedType.append(byte: byte)
     }
     if let close = suggestion(for: typedType[...], among: iioTypes) {
       var word = prefix
-      word.append(close)
+      word.append(contentsOf: close)
       word.append(contentsOf: typed.dropFirst(typedType.count))
       suggested = word
     }
@@ -341,28 +337,28 @@ extension SensorConfig: TaskKindDescription {
     switch kind {
     case 0, 1:
       try v.checkObject(
-        node, allowed: ["kind", "window"], what: kind == 0 ? "an average filter" : "a median filter",
+        node, allowed: "kind window", what: kind == 0 ? "an average filter" : "a median filter",
         example: example)
       let window = Int(
         try v.integer(node, "window", 1...Int64(FilterLimits.window), default: nil, unit: "values"))
       return kind == 0 ? .average(window: window) : .median(window: window)
     case 2:
-      try v.checkObject(node, allowed: ["kind", "alpha"], what: "an exponential filter", example: example)
+      try v.checkObject(node, allowed: "kind alpha", what: "an exponential filter", example: example)
       let alpha = try v.decimal(
         node, "alpha", from: DecimalNumber(significand: 1, exponent: -6), to: .one, default: nil)
       return .exponential(alpha: alpha.double)
     case 3, 5:
       try v.checkObject(
-        node, allowed: ["kind", "interval_ms"], what: kind == 3 ? "a throttle filter" : "a heartbeat filter",
+        node, allowed: "kind interval_ms", what: kind == 3 ? "a throttle filter" : "a heartbeat filter",
         example: example)
       let interval = try v.milliseconds(node, "interval_ms", 1...86_400_000, default: nil)
       return kind == 3 ? .throttle(interval: interval) : .heartbeat(interval: interval)
     case 4:
-      try v.checkObject(node, allowed: ["kind", "minimum"], what: "a delta filter", example: example)
+      try v.checkObject(node, allowed: "kind minimum", what: "a delta filter", example: example)
       return .delta(
         minimum: try v.decimal(node, "minimum", from: .zero, to: maxPositive, default: nil).double)
     case 6:
-      try v.checkObject(node, allowed: ["kind", "low", "high"], what: "a clamp filter", example: example)
+      try v.checkObject(node, allowed: "kind low high", what: "a clamp filter", example: example)
       if v.doc.member(node, "low") == nil && v.doc.member(node, "high") == nil {
         throw v.missing(node, "low", bytes("a number; or \"high\", or both"))
       }
@@ -379,7 +375,7 @@ extension SensorConfig: TaskKindDescription {
       }
       return .clamp(low: low.double, high: high.double)
     default:
-      try v.checkObject(node, allowed: ["kind", "points"], what: "a calibrate filter", example: example)
+      try v.checkObject(node, allowed: "kind points", what: "a calibrate filter", example: example)
       let expected = bytes("two [measured, actual] pairs ([[0.5, 0], [99.1, 100]])")
       guard let points = v.doc.member(node, "points") else { throw v.missing(node, "points", expected) }
       let mark = v.push("points")

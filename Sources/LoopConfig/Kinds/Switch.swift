@@ -40,7 +40,7 @@ extension SwitchConfig: TaskKindDescription {
         bytes("a switch takes either \"source\" (a button task) or \"input\" (an input line), not both"))
     }
     // A button is toggled by default (gpiozero's `when_pressed = relay.toggle`), a line followed.
-    let mode = try v.choice(element, "mode", ["toggle", "follow"], default: sourceNode != nil ? 0 : 1)
+    let mode = try v.choice(element, "mode", "toggle follow", default: sourceNode != nil ? 0 : 1)
     let toggles = mode == 0
     let source: OutputSwitch.Source
     if sourceNode != nil {
