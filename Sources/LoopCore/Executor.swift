@@ -177,35 +177,44 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// Polls ready tasks in turns until none is ready or a stop is asked for. A turn polls the
   /// tasks that were ready when it began; tasks woken meanwhile wait for the next turn.
   ///
-  /// The hot loop of the executor (sensorloop-bench W1 counts its instructions): a turn's polls
-  /// are counted once per turn, the count since the last platform check lives in a register
-  /// until the loop ends, and `poll(slot:)` is inlined here.
+  /// The hot loop of the executor (sensorloop-bench W1 counts its instructions). Nothing but
+  /// the executor and the world lives across a task's poll: the turn's remaining polls
+  /// (`turnLeft`) and the polls left before the next platform check (`Kernel.budget`) are
+  /// memory words, counted down in place, so no counter is spilled to the stack and reloaded
+  /// around every poll. A turn ends with one test of `budget`, which `requestStop` also
+  /// zeroes, so the stop check costs the turn nothing. `poll(slot:)` is inlined here.
   @discardableResult @inline(__always)
   private mutating func pollReady(timed: Bool, _ world: inout Body.World) -> Int {
-    // Polls left before the next platform check: one count down per turn, instead of a count
-    // up and a difference (fewer values live across the task's poll, fewer stack spills).
-    var untilCheck = pollsPerPlatformCheck &- pollsSinceCheck
-    // The polls made are `polls - untilCheck`: only a reset of `untilCheck` adds to `polls`, so
-    // a turn updates one counter, not two.
-    var polls = untilCheck
-    while !core.kernel.stopRequested {
-      var turn = core.kernel.ready.count
+    if core.kernel.stopRequested { return 0 }
+    core.kernel.budget = pollsPerPlatformCheck &- pollsSinceCheck
+    // The polls made are `polls - budget`: only a platform check (which resets `budget`) adds
+    // to `polls`, so a turn updates one counter, not two.
+    var polls = core.kernel.budget
+    while true {
+      let turn = core.kernel.ready.count
       if turn == 0 { break }
-      untilCheck &-= turn
+      core.kernel.budget &-= turn
+      core.kernel.turnLeft = turn
       // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
       // it), so the turn pops exactly `turn` slots.
       repeat {
         poll(slot: core.kernel.ready.popNonEmpty(), timed: timed, &world)
-        turn &-= 1
-      } while turn > 0
-      if untilCheck <= 0 {
-        polls &+= pollsPerPlatformCheck &- untilCheck
-        untilCheck = pollsPerPlatformCheck
-        core.kernel.waitAndDispatch(.poll)
+        core.kernel.turnLeft &-= 1
+      } while core.kernel.turnLeft != 0
+      if _slowPath(core.kernel.budget <= 0) {
+        // A stop or a platform check is due (or both).
+        let stopping = core.kernel.stopRequested
+        if stopping { core.kernel.budget = core.kernel.budgetAtStop &+ core.kernel.budget }
+        if core.kernel.budget <= 0 {
+          polls &+= pollsPerPlatformCheck &- core.kernel.budget
+          core.kernel.budget = pollsPerPlatformCheck
+          core.kernel.waitAndDispatch(.poll)
+        }
+        if stopping { break }
       }
     }
-    pollsSinceCheck = pollsPerPlatformCheck &- untilCheck
-    return polls &- untilCheck
+    pollsSinceCheck = pollsPerPlatformCheck &- core.kernel.budget
+    return polls &- core.kernel.budget
   }
 
   @inline(__always)

@@ -150,6 +150,19 @@ struct Kernel<let slots: Int, let timers: Int, P: Platform & ~Copyable>: ~Copyab
   var handlers = InterruptSet()
   var handler = InlineArray<64, Waker>(repeating: Waker(slot: 0, generation: 0))
   var stopRequested = false
+  /// While the run loop polls (`Executor.pollReady`): polls left before the next platform
+  /// check, less the turn being polled, so that the end of a turn tests one memory word for
+  /// both the platform check and a stop. `requestStop` saves it in `budgetAtStop` and sets it
+  /// to 0 (the turn's remaining polls take it below), which sends the end of the turn to the
+  /// run loop's slow path; that path adds the two back together. Meaningless outside a
+  /// `pollReady`, which sets it on entry.
+  var budget = 0
+  /// While the run loop polls: the current turn's polls still to come, counted down in place.
+  /// In the kernel rather than the executor: there the optimiser kept it in a register across
+  /// the task's poll, spilled to the stack and reloaded on every poll.
+  var turnLeft = 0
+  /// `budget` when the first stop request since the last was consumed arrived.
+  var budgetAtStop = 0
   var counters = ExecutorCounters()
   #if DEBUG
     /// Per line: the handler the latest `take` replaced, and how many takes in a row gave the
@@ -378,7 +391,12 @@ extension Kernel where P: ~Copyable {
     if handlers.remove(line) { wake(handler[line.number]) }
   }
 
-  @usableFromInline mutating func requestStop() { stopRequested = true }
+  @usableFromInline mutating func requestStop() {
+    if stopRequested { return }
+    stopRequested = true
+    budgetAtStop = budget
+    budget = 0
+  }
 
   /// `tasks` is the executor's task values (`InlineArray<slots, Body?>`), which the polled
   /// task's context holds: untyped so that the kernel is not generic over the task type
