@@ -29,7 +29,7 @@ struct ReadyQueue<let capacity: Int> {
 
   @inline(__always)
   mutating func push(_ slot: UInt16) {
-    if count == 0 {
+    if _fastPath(count == 0) {
       lane = Int(slot)
       count = 1
       return
@@ -63,7 +63,7 @@ struct ReadyQueue<let capacity: Int> {
   mutating func popNonEmpty() -> Int {
     count &-= 1
     // The lane is set only when the queue was empty, so it is older than every ring entry.
-    if count == ringCount { return lane }
+    if _fastPath(count == ringCount) { return lane }
     return Int(popFromRing())
   }
 
