@@ -37,8 +37,10 @@ public enum RunEnd: Equatable, Sendable {
 public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platform & ~Copyable>:
   ~Copyable
 {
+  // The kernel first: the run loop reaches its hot fields at small offsets (see `Kernel`).
+  // `@usableFromInline` for the transparent `platform` accessor.
+  @usableFromInline var core: TaskKernel<slots, timers, Body, P>
   private var tasks = InlineArray<slots, Body?>(repeating: nil)
-  private var core: TaskKernel<slots, timers, Body, P>
   private var pollsSinceCheck = 0
 
   /// Polls after which the loop checks the platform (interrupts, timers) without blocking,
@@ -56,9 +58,14 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   }
 
   /// The platform, for its owner (tests advance a virtual clock through it).
+  ///
+  /// Transparent: the platform follows the kernel's run-loop fields (`Kernel`), at an offset
+  /// that unspecialised code (a debug build) reads from the kernel's type metadata, and the
+  /// accessor's coroutine frame, with that metadata, outgrew its inline buffer and was
+  /// allocated on the heap on every access. Inlined into the caller, it allocates nothing.
   public var platform: P {
-    _read { yield core.kernel.platform }
-    _modify { yield &core.kernel.platform }
+    @_transparent _read { yield core.kernel.platform }
+    @_transparent _modify { yield &core.kernel.platform }
   }
 
   /// Tasks in use (spawned and not finished).
