@@ -285,7 +285,16 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
         // SAFETY: `pointer` and `storage` live for these closures only; the context, which
         // holds both, is dropped before they end.
         var cx = unsafe Context(pointer, slot: s, tasks: UnsafeMutableRawPointer(storage.baseAddress!))
-        return unsafe storage[s]!.poll(&cx, &world)
+        // The task is polled in place as a `Body`, without the `!` that checked for `nil` on
+        // every poll: a queued slot holds a task (`spawn` stores it, only `free` clears it, and
+        // a freed slot leaves the queue), which a debug build still checks. An `Optional`'s
+        // payload is at its offset 0 (a single-payload enum), so the element's memory is
+        // rebound to `Body` for the call (one element: the two strides need not agree).
+        let element = unsafe storage.baseAddress! + s
+        assert(unsafe element.pointee != nil, "Executor.poll: a queued slot holds no task")
+        return unsafe element.withMemoryRebound(to: Body.self, capacity: 1) { task in
+          unsafe task.pointee.poll(&cx, &world)
+        }
       }
     }
   }
