@@ -244,10 +244,10 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       return
     }
     core.kernel.settleTimer(s)
-    // SAFETY: s < slots, as above.
     // The requeue out of line (`_slowPath`): the poll then falls through to the end of the
     // turn, and W1's loop takes one branch per turn instead of three (the optimiser had put
     // the `.idle` store at the loop's head, behind a jump from here).
+    // SAFETY: s < slots, as above.
     if _slowPath(unsafe core.kernel.slot.phase[unchecked: s] == .runningWoken) {
       unsafe core.kernel.slot.phase[unchecked: s] = .queued
       core.kernel.ready.push(UInt16(truncatingIfNeeded: s))
