@@ -197,27 +197,34 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
     // The polls made are `polls - budget`: only a platform check (which resets `budget`) adds
     // to `polls`, so a turn updates one counter, not two.
     var polls = core.kernel.budget
-    while true {
-      let turn = core.kernel.ready.count
-      if turn == 0 { break }
-      core.kernel.budget &-= turn
-      core.kernel.turnLeft = turn
-      // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
-      // it), so the turn pops exactly `turn` slots.
-      repeat {
+    let first = core.kernel.ready.count
+    if first != 0 {
+      core.kernel.budget &-= first
+      core.kernel.turnLeft = first
+      // One loop, its head the pop: a turn's start is the previous turn's end. With a turn
+      // loop around a poll loop, every one-task turn (W1's) ran through the 14 bytes of padding
+      // that align the inner loop's head, and the pop reloaded the count just read.
+      while true {
+        // Nothing removes a queued slot during a poll (only `cancel` does, and no task can
+        // reach it), so the turn pops exactly `turnLeft` slots.
         poll(slot: core.kernel.ready.popNonEmpty(), timed: timed, &world)
         core.kernel.turnLeft &-= 1
-      } while core.kernel.turnLeft != 0
-      if _slowPath(core.kernel.budget <= 0) {
-        // A stop or a platform check is due (or both).
-        let stopping = core.kernel.stopRequested
-        if stopping { core.kernel.budget = core.kernel.budgetAtStop &+ core.kernel.budget }
-        if core.kernel.budget <= 0 {
-          polls &+= pollsPerPlatformCheck &- core.kernel.budget
-          core.kernel.budget = pollsPerPlatformCheck
-          core.kernel.waitAndDispatch(.poll)
+        if core.kernel.turnLeft != 0 { continue }
+        if _slowPath(core.kernel.budget <= 0) {
+          // A stop or a platform check is due (or both).
+          let stopping = core.kernel.stopRequested
+          if stopping { core.kernel.budget = core.kernel.budgetAtStop &+ core.kernel.budget }
+          if core.kernel.budget <= 0 {
+            polls &+= pollsPerPlatformCheck &- core.kernel.budget
+            core.kernel.budget = pollsPerPlatformCheck
+            core.kernel.waitAndDispatch(.poll)
+          }
+          if stopping { break }
         }
-        if stopping { break }
+        let turn = core.kernel.ready.count
+        if turn == 0 { break }
+        core.kernel.budget &-= turn
+        core.kernel.turnLeft = turn
       }
     }
     pollsSinceCheck = pollsPerPlatformCheck &- core.kernel.budget
