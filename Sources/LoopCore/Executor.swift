@@ -37,8 +37,10 @@ public enum RunEnd: Equatable, Sendable {
 public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platform & ~Copyable>:
   ~Copyable
 {
+  // The kernel first: the run loop reaches its hot fields at small offsets (see `Kernel`).
+  // `@usableFromInline` for the transparent `platform` accessor.
+  @usableFromInline var core: TaskKernel<slots, timers, Body, P>
   private var tasks = InlineArray<slots, Body?>(repeating: nil)
-  private var core: TaskKernel<slots, timers, Body, P>
   private var pollsSinceCheck = 0
 
   /// Polls after which the loop checks the platform (interrupts, timers) without blocking,
@@ -56,9 +58,14 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   }
 
   /// The platform, for its owner (tests advance a virtual clock through it).
+  ///
+  /// Transparent: the platform follows the kernel's run-loop fields (`Kernel`), at an offset
+  /// that unspecialised code (a debug build) reads from the kernel's type metadata, and the
+  /// accessor's coroutine frame, with that metadata, outgrew its inline buffer and was
+  /// allocated on the heap on every access. Inlined into the caller, it allocates nothing.
   public var platform: P {
-    _read { yield core.kernel.platform }
-    _modify { yield &core.kernel.platform }
+    @_transparent _read { yield core.kernel.platform }
+    @_transparent _modify { yield &core.kernel.platform }
   }
 
   /// Tasks in use (spawned and not finished).
@@ -177,35 +184,51 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
   /// Polls ready tasks in turns until none is ready or a stop is asked for. A turn polls the
   /// tasks that were ready when it began; tasks woken meanwhile wait for the next turn.
   ///
-  /// The hot loop of the executor (sensorloop-bench W1 counts its instructions): a turn's polls
-  /// are counted once per turn, the count since the last platform check lives in a register
-  /// until the loop ends, and `poll(slot:)` is inlined here.
+  /// The hot loop of the executor (sensorloop-bench W1 counts its instructions). Nothing but
+  /// the executor and the world lives across a task's poll: the turn's remaining polls
+  /// (`turnLeft`) and the polls left before the next platform check (`Kernel.budget`) are
+  /// memory words, counted down in place, so no counter is spilled to the stack and reloaded
+  /// around every poll. A turn ends with one test of `budget`, which `requestStop` also
+  /// zeroes, so the stop check costs the turn nothing. `poll(slot:)` is inlined here.
   @discardableResult @inline(__always)
   private mutating func pollReady(timed: Bool, _ world: inout Body.World) -> Int {
-    // Polls left before the next platform check: one count down per turn, instead of a count
-    // up and a difference (fewer values live across the task's poll, fewer stack spills).
-    var untilCheck = pollsPerPlatformCheck &- pollsSinceCheck
-    // The polls made are `polls - untilCheck`: only a reset of `untilCheck` adds to `polls`, so
-    // a turn updates one counter, not two.
-    var polls = untilCheck
-    while !core.kernel.stopRequested {
-      var turn = core.kernel.ready.count
-      if turn == 0 { break }
-      untilCheck &-= turn
-      // Nothing removes a queued slot during a poll (only `cancel` does, and no task can reach
-      // it), so the turn pops exactly `turn` slots.
-      repeat {
+    if core.kernel.stopRequested { return 0 }
+    core.kernel.budget = pollsPerPlatformCheck &- pollsSinceCheck
+    // The polls made are `polls - budget`: only a platform check (which resets `budget`) adds
+    // to `polls`, so a turn updates one counter, not two.
+    var polls = core.kernel.budget
+    let first = core.kernel.ready.count
+    if first != 0 {
+      core.kernel.budget &-= first
+      core.kernel.turnLeft = first
+      // One loop, its head the pop: a turn's start is the previous turn's end. With a turn
+      // loop around a poll loop, every one-task turn (W1's) ran through the 14 bytes of padding
+      // that align the inner loop's head, and the pop reloaded the count just read.
+      while true {
+        // Nothing removes a queued slot during a poll (only `cancel` does, and no task can
+        // reach it), so the turn pops exactly `turnLeft` slots.
         poll(slot: core.kernel.ready.popNonEmpty(), timed: timed, &world)
-        turn &-= 1
-      } while turn > 0
-      if untilCheck <= 0 {
-        polls &+= pollsPerPlatformCheck &- untilCheck
-        untilCheck = pollsPerPlatformCheck
-        core.kernel.waitAndDispatch(.poll)
+        core.kernel.turnLeft &-= 1
+        if core.kernel.turnLeft != 0 { continue }
+        if _slowPath(core.kernel.budget <= 0) {
+          // A stop or a platform check is due (or both).
+          let stopping = core.kernel.stopRequested
+          if stopping { core.kernel.budget = core.kernel.budgetAtStop &+ core.kernel.budget }
+          if core.kernel.budget <= 0 {
+            polls &+= pollsPerPlatformCheck &- core.kernel.budget
+            core.kernel.budget = pollsPerPlatformCheck
+            core.kernel.waitAndDispatch(.poll)
+          }
+          if stopping { break }
+        }
+        let turn = core.kernel.ready.count
+        if turn == 0 { break }
+        core.kernel.budget &-= turn
+        core.kernel.turnLeft = turn
       }
     }
-    pollsSinceCheck = pollsPerPlatformCheck &- untilCheck
-    return polls &- untilCheck
+    pollsSinceCheck = pollsPerPlatformCheck &- core.kernel.budget
+    return polls &- core.kernel.budget
   }
 
   @inline(__always)
@@ -228,8 +251,11 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
       return
     }
     core.kernel.settleTimer(s)
+    // The requeue out of line (`_slowPath`): the poll then falls through to the end of the
+    // turn, and W1's loop takes one branch per turn instead of three (the optimiser had put
+    // the `.idle` store at the loop's head, behind a jump from here).
     // SAFETY: s < slots, as above.
-    if unsafe core.kernel.slot.phase[unchecked: s] == .runningWoken {
+    if _slowPath(unsafe core.kernel.slot.phase[unchecked: s] == .runningWoken) {
       unsafe core.kernel.slot.phase[unchecked: s] = .queued
       core.kernel.ready.push(UInt16(truncatingIfNeeded: s))
     } else {
@@ -266,7 +292,16 @@ public struct Executor<let slots: Int, let timers: Int, Body: TaskBody, P: Platf
         // SAFETY: `pointer` and `storage` live for these closures only; the context, which
         // holds both, is dropped before they end.
         var cx = unsafe Context(pointer, slot: s, tasks: UnsafeMutableRawPointer(storage.baseAddress!))
-        return unsafe storage[s]!.poll(&cx, &world)
+        // The task is polled in place as a `Body`, without the `!` that checked for `nil` on
+        // every poll: a queued slot holds a task (`spawn` stores it, only `free` clears it, and
+        // a freed slot leaves the queue), which a debug build still checks. An `Optional`'s
+        // payload is at its offset 0 (a single-payload enum), so the element's memory is
+        // rebound to `Body` for the call (one element: the two strides need not agree).
+        let element = unsafe storage.baseAddress! + s
+        assert(unsafe element.pointee != nil, "Executor.poll: a queued slot holds no task")
+        return unsafe element.withMemoryRebound(to: Body.self, capacity: 1) { task in
+          unsafe task.pointee.poll(&cx, &world)
+        }
       }
     }
   }

@@ -14,22 +14,23 @@
 /// unchecked indexing measured 127.2 instructions per W1 hop against 126.3 for the plain ring
 /// this queue had then (W2 and W3 were 5-6 fewer), so it stayed.
 struct ReadyQueue<let capacity: Int> {
-  private var ring = InlineArray<capacity, UInt16>(repeating: 0)
-  private var head = 0
-  /// Entries in `ring`. The lane holds the oldest entry exactly when `count > ringCount`.
-  private var ringCount = 0
+  // The lane's fields first: the run loop reaches them at small offsets (see `Kernel`).
+  /// Entries queued, the lane's included.
+  private(set) var count = 0
   /// The lane's entry, widened: the run loop polls it as an `Int` and may push the same slot
   /// again, and with a 16-bit lane the optimiser kept the 16-bit value alive beside the index,
   /// one more spill per W1 hop.
   private var lane = 0
-  /// Entries queued, the lane's included.
-  private(set) var count = 0
+  /// Entries in `ring`. The lane holds the oldest entry exactly when `count > ringCount`.
+  private var ringCount = 0
+  private var head = 0
+  private var ring = InlineArray<capacity, UInt16>(repeating: 0)
 
   var isEmpty: Bool { count == 0 }
 
   @inline(__always)
   mutating func push(_ slot: UInt16) {
-    if count == 0 {
+    if _fastPath(count == 0) {
       lane = Int(slot)
       count = 1
       return
@@ -63,7 +64,7 @@ struct ReadyQueue<let capacity: Int> {
   mutating func popNonEmpty() -> Int {
     count &-= 1
     // The lane is set only when the queue was empty, so it is older than every ring entry.
-    if count == ringCount { return lane }
+    if _fastPath(count == ringCount) { return lane }
     return Int(popFromRing())
   }
 

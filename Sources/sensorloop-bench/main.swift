@@ -3,7 +3,7 @@
 // of ratios to C. With --runs N each figure is the median of N runs (each run's lines are
 // printed first, as `#` comments).
 //
-//   sensorloop-bench [all | w1 w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
+//   sensorloop-bench [all | w1 w1-hop w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
 //   sensorloop-bench w4-child        (internal: the host build's W4 child process)
 //   sensorloop-bench count-child W I N  (internal: a case `instructions` runs under callgrind)
 //   sensorloop-bench w3-tail [--quick]  (a diagnosis: W3's late ticks on both sides, matched)
@@ -37,8 +37,9 @@ struct Sizes {
 }
 
 let usage = """
-  usage: sensorloop-bench [all | w1 w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
+  usage: sensorloop-bench [all | w1 w1-hop w2 w3 w4 w5 w6 | instructions ...] [--quick] [--runs N] [--no-pin]
     w1  ping-pong: in-process wakes, and an eventfd per hop
+    w1-hop  w1's in-process half only (a quick A/B of the hop)
     w2  eventfd latency from a second thread
     w3  1 kHz ticker lateness, CPU and allocations
     w4  idle footprint: 16 tasks at 1 Hz (child processes)
@@ -68,26 +69,31 @@ func pinForMeasuring() -> String {
   return "loop pinned to CPU \(loop), helper threads to CPU \(helper)"
 }
 
+/// In-process: many short runs per side, interleaved C, sensorloop, C, ... on the same
+/// pinned CPU, each side's figure the median of its runs. Runs of equal hop counts (tenths
+/// of a millisecond) are as likely to be hit by a descheduling on either side; one long run
+/// per side was not (the slower side's run lasted four times as long, so on a loaded host it
+/// was hit more often, and its best of five moved by 40% where C's moved by 3%).
+func runW1InProcess(_ sizes: Sizes) -> [ResultLine] {
+  var c: [[ResultLine]] = []
+  var ours: [[ResultLine]] = []
+  for _ in 0..<sizes.pingPongChunks {
+    c.append([runW1C(roundTrips: sizes.pingPongRoundTrips)])
+    ours.append([
+      runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop")
+    ])
+  }
+  return medians(c) + medians(ours)
+}
+
 /// One run of the chosen workloads.
 func runOnce(_ workloads: [String], _ sizes: Sizes) -> [ResultLine] {
   var lines: [ResultLine] = []
   for w in workloads {
     switch w {
-    case "w1":
-      // In-process: many short runs per side, interleaved C, sensorloop, C, ... on the same
-      // pinned CPU, each side's figure the median of its runs. Runs of equal hop counts (tenths
-      // of a millisecond) are as likely to be hit by a descheduling on either side; one long run
-      // per side was not (the slower side's run lasted four times as long, so on a loaded host it
-      // was hit more often, and its best of five moved by 40% where C's moved by 3%).
-      var c: [[ResultLine]] = []
-      var ours: [[ResultLine]] = []
-      for _ in 0..<sizes.pingPongChunks {
-        c.append([runW1C(roundTrips: sizes.pingPongRoundTrips)])
-        ours.append([
-          runW1(roundTrips: sizes.pingPongRoundTrips, platform: try! EpollPlatform(), impl: "sensorloop")
-        ])
-      }
-      lines += medians(c) + medians(ours)
+    case "w1", "w1-hop":
+      lines += runW1InProcess(sizes)
+      if w == "w1-hop" { break }
       // With an eventfd per hop a run lasts a second: both sides run `repeats` times,
       // interleaved, and each reports its fastest (noise only ever adds time).
       var best: [ResultLine?] = [nil, nil]
@@ -147,7 +153,7 @@ func main() {
     let a = arguments.removeFirst()
     switch a {
     case "all": workloads += ["w1", "w2", "w3", "w4", "w5", "w6"]
-    case "w1", "w2", "w3", "w4", "w5", "w6": workloads.append(a)
+    case "w1", "w1-hop", "w2", "w3", "w4", "w5", "w6": workloads.append(a)
     case "instructions": instructions = true
     case "--quick": sizes = .quick
     case "--no-pin": pinning = false
