@@ -52,50 +52,20 @@ public struct ConfigError: Error, Sendable {
     }
   }
 
-  private var fields: Fields
+  private let fields: Fields
 
   /// The broad class of the problem.
-  public var kind: Kind {
-    get { fields.kind }
-    set {
-      self = ConfigError(kind: newValue, file: file, path: path, line: line, column: column, message: message)
-    }
-  }
+  public var kind: Kind { fields.kind }
   /// The file name as the user gave it.
-  public var file: [UInt8] {
-    get { fields.file }
-    set {
-      self = ConfigError(kind: kind, file: newValue, path: path, line: line, column: column, message: message)
-    }
-  }
+  public var file: [UInt8] { fields.file }
   /// The JSON path of the offending value (`tasks[2].period_ms`), empty for the whole file.
-  public var path: [UInt8] {
-    get { fields.path }
-    set {
-      self = ConfigError(kind: kind, file: file, path: newValue, line: line, column: column, message: message)
-    }
-  }
+  public var path: [UInt8] { fields.path }
   /// 1-based line of the offending value, 0 when the error has no position.
-  public var line: Int {
-    get { fields.line }
-    set {
-      self = ConfigError(kind: kind, file: file, path: path, line: newValue, column: column, message: message)
-    }
-  }
+  public var line: Int { fields.line }
   /// 1-based column (in characters), 0 when the error has no position.
-  public var column: Int {
-    get { fields.column }
-    set {
-      self = ConfigError(kind: kind, file: file, path: path, line: line, column: newValue, message: message)
-    }
-  }
+  public var column: Int { fields.column }
   /// What was expected and what was found.
-  public var message: [UInt8] {
-    get { fields.message }
-    set {
-      self = ConfigError(kind: kind, file: file, path: path, line: line, column: column, message: newValue)
-    }
-  }
+  public var message: [UInt8] { fields.message }
 
   /// An error of `kind` at `line`:`column` of `file`.
   public init(kind: Kind, file: [UInt8], path: [UInt8], line: Int, column: Int, message: [UInt8]) {
