@@ -147,6 +147,12 @@ extension TaskKind {
     TaskKindEntry(CurveConfig.self, index: 12),
   ]
 
+  /// The kinds' names (`"kind"` in board.json), in the order of `registry`.
+  static let names: Words = """
+    heartbeat button pulse_counter sampler encoder threshold watchdog ticker pwm sensor pwm_hw switch
+    curve
+    """
+
   /// Reads and checks task object `task` as the kind at `index` of `registry`.
   static func read(kind index: Int, _ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     switch index {

@@ -14,8 +14,8 @@ protocol TaskKindDescription: Equatable, Sendable {
   static var name: StaticString { get }
   /// The kind in messages: "a heartbeat task".
   static var what: StaticString { get }
-  /// The task object's keys besides `name` and `kind`.
-  static var keys: [StaticString] { get }
+  /// The task object's keys besides `name` and `kind`, as words separated by spaces.
+  static var keys: StaticString { get }
   /// Whether its task makes readings a threshold can watch.
   static var makesReadings: Bool { get }
   /// Whether its task has periodic work, so a watchdog can see it stall (a task that waits for
@@ -89,8 +89,8 @@ struct TaskKindEntry: Sendable {
   let index: Int
   let name: StaticString
   let what: StaticString
-  /// `name`, `kind`, then the kind's own keys.
-  let keys: [StaticString]
+  /// The kind's own keys (`TaskKindDescription.keys`); `name` and `kind` come before them.
+  let keys: StaticString
   let makesReadings: Bool
   let isPeriodic: Bool
   let takesDuty: Bool
@@ -99,7 +99,7 @@ struct TaskKindEntry: Sendable {
     self.index = index
     name = K.name
     what = K.what
-    keys = ["name", "kind"] + K.keys
+    keys = K.keys
     makesReadings = K.makesReadings
     isPeriodic = K.isPeriodic
     takesDuty = K.takesDuty

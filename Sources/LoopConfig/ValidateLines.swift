@@ -200,9 +200,14 @@ extension Validator {
     let direction: Direction =
       try choice(object, "direction", "input output", default: nil) == 0 ? .input : .output
     let isInput = direction == .input
-    try onlyFor(
-      object, keys: isInput ? ["drive", "initial"] : ["edge", "debounce_ms", "kernel_queue"],
-      direction: direction)
+    if isInput {
+      try onlyFor(object, "drive", direction)
+      try onlyFor(object, "initial", direction)
+    } else {
+      try onlyFor(object, "edge", direction)
+      try onlyFor(object, "debounce_ms", direction)
+      try onlyFor(object, "kernel_queue", direction)
+    }
     let edgeIndex = try choice(object, "edge", "none rising falling both", default: 3)
     let bias = try choice(object, "bias", "as-is disabled pull-up pull-down", default: 0)
     let drive = try choice(object, "drive", "push-pull open-drain open-source", default: 0)
@@ -265,10 +270,10 @@ extension Validator {
     }
   }
 
-  /// Fails if `object` has any of `keys`, which do not apply to a line of `direction`.
-  mutating func onlyFor(_ object: Int, keys: [StaticString], direction: Direction) throws(ConfigError) {
-    for key in keys {
-      guard let node = doc.member(object, key) else { continue }
+  /// Fails if `object` has `key`, which does not apply to a line of `direction`.
+  @inline(never)
+  mutating func onlyFor(_ object: Int, _ key: StaticString, _ direction: Direction) throws(ConfigError) {
+    if let node = doc.member(object, key) {
       let mark = push(key)
       defer { pop(mark) }
       var message: [UInt8] = []

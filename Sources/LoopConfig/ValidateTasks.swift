@@ -51,8 +51,6 @@ extension Validator {
         scope.names.append([])
       }
     }
-    var kindNames: [StaticString] = []
-    for entry in TaskKind.registry { kindNames.append(entry.name) }
     for (index, element) in elements.enumerated() {
       let inner = push(index: index)
       defer { pop(inner) }
@@ -60,10 +58,11 @@ extension Validator {
         throw mismatch(
           .type, at: element, expected: bytes("a task object ({\"name\": ..., \"kind\": ..., ...})"))
       }
-      let kindIndex = try choice(element, "kind", Words(kindNames), default: nil)
+      let kindIndex = try choice(element, "kind", TaskKind.names, default: nil)
       let entry = TaskKind.registry[kindIndex]
       try checkObject(
-        element, allowed: Words(entry.keys), what: entry.what, example: "{\"name\": ..., \"kind\": ..., ...}")
+        element, allowed: Words("name kind", then: entry.keys), what: entry.what,
+        example: "{\"name\": ..., \"kind\": ..., ...}")
       guard let nameNode = doc.member(element, "name") else {
         throw missing(element, "name", nameExpectation())
       }

@@ -10,29 +10,29 @@ struct Words: ExpressibleByStringLiteral {
 
   /// The words of `text`, separated by spaces or line breaks (a long list is written as a
   /// multi-line literal).
+  init(stringLiteral text: StaticString) { self.init(text, then: "") }
+
+  /// The words of `first`, then those of `rest` (a task kind's keys after `name kind`).
   @inline(never)
-  init(stringLiteral text: StaticString) {
+  init(_ first: StaticString, then rest: StaticString) {
     var list: [[UInt8]] = []
     var word: [UInt8] = []
-    text.withUTF8Buffer { all in
-      for byte in all {
-        if byte != UInt8(ascii: " ") && byte != 0x0A {
-          word.append(byte: byte)
-        } else if !word.isEmpty {
-          list.append(word)
-          word = []
+    func split(_ text: StaticString) {
+      text.withUTF8Buffer { all in
+        for byte in all {
+          if byte != UInt8(ascii: " ") && byte != 0x0A {
+            word.append(byte: byte)
+          } else if !word.isEmpty {
+            list.append(word)
+            word = []
+          }
         }
       }
+      if !word.isEmpty { list.append(word) }
+      word = []
     }
-    if !word.isEmpty { list.append(word) }
-    self.list = list
-  }
-
-  /// The literals of `literals`, in order.
-  @inline(never)
-  init(_ literals: [StaticString]) {
-    var list: [[UInt8]] = []
-    for literal in literals { list.append(bytes(literal)) }
+    split(first)
+    split(rest)
     self.list = list
   }
 

@@ -18,7 +18,7 @@ public struct ButtonConfig: Equatable, Sendable {
 extension ButtonConfig: TaskKindDescription {
   static var name: StaticString { "button" }
   static var what: StaticString { "a button task" }
-  static var keys: [StaticString] { ["line", "debounce_ms", "long_press_ms"] }
+  static var keys: StaticString { "line debounce_ms long_press_ms" }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node

@@ -33,7 +33,7 @@ public struct CurveConfig: Equatable, Sendable {
 extension CurveConfig: TaskKindDescription {
   static var name: StaticString { "curve" }
   static var what: StaticString { "a curve task" }
-  static var keys: [StaticString] { ["source", "pwm", "points", "hysteresis", "min_change_percent"] }
+  static var keys: StaticString { "source pwm points hysteresis min_change_percent" }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node

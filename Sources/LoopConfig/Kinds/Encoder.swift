@@ -18,7 +18,7 @@ public struct EncoderConfig: Equatable, Sendable {
 extension EncoderConfig: TaskKindDescription {
   static var name: StaticString { "encoder" }
   static var what: StaticString { "an encoder task" }
-  static var keys: [StaticString] { ["line_a", "line_b", "steps_per_detent"] }
+  static var keys: StaticString { "line_a line_b steps_per_detent" }
   static var makesReadings: Bool { true }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {

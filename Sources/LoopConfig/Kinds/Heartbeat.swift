@@ -16,7 +16,7 @@ public struct HeartbeatConfig: Equatable, Sendable {
 extension HeartbeatConfig: TaskKindDescription {
   static var name: StaticString { "heartbeat" }
   static var what: StaticString { "a heartbeat task" }
-  static var keys: [StaticString] { ["line", "pattern_ms"] }
+  static var keys: StaticString { "line pattern_ms" }
   static var isPeriodic: Bool { true }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {

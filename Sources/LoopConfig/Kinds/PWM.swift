@@ -17,7 +17,7 @@ public struct PWMConfig: Equatable, Sendable {
 extension PWMConfig: TaskKindDescription {
   static var name: StaticString { "pwm" }
   static var what: StaticString { "a pwm task" }
-  static var keys: [StaticString] { ["line", "period_ms", "duty_percent"] }
+  static var keys: StaticString { "line period_ms duty_percent" }
   static var isPeriodic: Bool { true }
   /// A curve or a threshold may set its duty (from its next period).
   static var takesDuty: Bool { true }

@@ -38,9 +38,7 @@ public struct HardwarePWMConfig: Equatable, Sendable {
 extension HardwarePWMConfig: TaskKindDescription {
   static var name: StaticString { "pwm_hw" }
   static var what: StaticString { "a pwm_hw task" }
-  static var keys: [StaticString] {
-    ["chip", "channel", "period_us", "duty_percent", "polarity", "sysfs_root"]
-  }
+  static var keys: StaticString { "chip channel period_us duty_percent polarity sysfs_root" }
   /// A curve, a threshold or an MQTT command may set its duty.
   static var takesDuty: Bool { true }
 

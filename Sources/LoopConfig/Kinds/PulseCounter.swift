@@ -23,7 +23,7 @@ public struct PulseCounterConfig: Equatable, Sendable {
 extension PulseCounterConfig: TaskKindDescription {
   static var name: StaticString { "pulse_counter" }
   static var what: StaticString { "a pulse_counter task" }
-  static var keys: [StaticString] { ["line", "edge", "window_ms", "scale", "unit"] }
+  static var keys: StaticString { "line edge window_ms scale unit" }
   static var makesReadings: Bool { true }
   static var isPeriodic: Bool { true }
 

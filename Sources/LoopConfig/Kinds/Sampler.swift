@@ -22,7 +22,7 @@ public struct SamplerConfig: Equatable, Sendable {
 extension SamplerConfig: TaskKindDescription {
   static var name: StaticString { "sampler" }
   static var what: StaticString { "a sampler task" }
-  static var keys: [StaticString] { ["path", "period_ms", "scale", "offset", "unit"] }
+  static var keys: StaticString { "path period_ms scale offset unit" }
   static var makesReadings: Bool { true }
   static var isPeriodic: Bool { true }
 

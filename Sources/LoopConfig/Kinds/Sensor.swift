@@ -51,7 +51,7 @@ public struct SensorConfig: Equatable, Sendable {
 extension SensorConfig: TaskKindDescription {
   static var name: StaticString { "sensor" }
   static var what: StaticString { "a sensor task" }
-  static var keys: [StaticString] { ["source", "period_ms", "filters"] }
+  static var keys: StaticString { "source period_ms filters" }
   static var makesReadings: Bool { true }
   static var isPeriodic: Bool { true }
 

@@ -22,7 +22,7 @@ public struct SwitchConfig: Equatable, Sendable {
 extension SwitchConfig: TaskKindDescription {
   static var name: StaticString { "switch" }
   static var what: StaticString { "a switch task" }
-  static var keys: [StaticString] { ["line", "source", "input", "mode", "invert"] }
+  static var keys: StaticString { "line source input mode invert" }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node

@@ -30,9 +30,7 @@ public struct ThresholdConfig: Equatable, Sendable {
 extension ThresholdConfig: TaskKindDescription {
   static var name: StaticString { "threshold" }
   static var what: StaticString { "a threshold task" }
-  static var keys: [StaticString] {
-    ["source", "line", "pwm", "on_above", "off_below", "duty_on", "duty_off"]
-  }
+  static var keys: StaticString { "source line pwm on_above off_below duty_on duty_off" }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node

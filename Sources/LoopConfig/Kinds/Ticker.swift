@@ -13,7 +13,7 @@ public struct TickerConfig: Equatable, Sendable {
 extension TickerConfig: TaskKindDescription {
   static var name: StaticString { "ticker" }
   static var what: StaticString { "a ticker task" }
-  static var keys: [StaticString] { ["period_ms"] }
+  static var keys: StaticString { "period_ms" }
   static var isPeriodic: Bool { true }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {

@@ -30,7 +30,7 @@ public struct WatchdogConfig: Equatable, Sendable {
 extension WatchdogConfig: TaskKindDescription {
   static var name: StaticString { "watchdog" }
   static var what: StaticString { "a watchdog task" }
-  static var keys: [StaticString] { ["device", "kick_ms", "stall_ms", "watch", "disarm_on_exit"] }
+  static var keys: StaticString { "device kick_ms stall_ms watch disarm_on_exit" }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
