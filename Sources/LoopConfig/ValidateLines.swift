@@ -219,11 +219,11 @@ extension Validator {
     }
     let line = LineConfig(
       id: id, names: names, offset: offset, bcm: bcm, headerPin: headerPin, direction: direction,
-      edge: isInput ? [nil, EdgeDetection.rising, .falling, .both][edgeIndex] : nil,
-      bias: [Bias.asIs, .disabled, .pullUp, .pullDown][bias],
+      edge: isInput ? EdgeDetection(rawValue: UInt8(truncatingIfNeeded: edgeIndex &- 1)) : nil,
+      bias: Bias(rawValue: UInt8(bias))!,
       activeLow: try boolean(object, "active_low", default: false),
       debounce: try milliseconds(object, "debounce_ms", 0...1000, default: 0),
-      drive: [Drive.pushPull, .openDrain, .openSource][drive], initialValue: initial,
+      drive: Drive(rawValue: UInt8(drive))!, initialValue: initial,
       kernelQueue: Int(
         try integer(
           object, "kernel_queue", 1...Int64(InputConfig.maxKernelQueue),

@@ -25,8 +25,7 @@ extension Validator {
       }
     }
     // JSON lines, or InfluxDB line protocol (for Telegraf's execd input).
-    let formats: [OutputFormat] = [.json, .influx]
-    output.format = formats[try choice(node, "format", "json influx", default: 0)]
+    output.format = try choice(node, "format", "json influx", default: 0) == 0 ? .json : .influx
     let range = ConfigLimits.ringBytes
     output.ringBytes = Int(
       try integer(

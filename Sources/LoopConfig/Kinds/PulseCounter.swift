@@ -30,7 +30,7 @@ extension PulseCounterConfig: TaskKindDescription {
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     let edgeIndex = try v.choice(element, "edge", "rising falling both", default: 0)
-    let edge = [EdgeDetection.rising, .falling, .both][edgeIndex]
+    let edge = EdgeDetection(rawValue: UInt8(edgeIndex))!
     let line = try v.lineRef(task, "line", LineNeed(direction: .input, edges: edge))
     return PulseCounterConfig(
       line: line, edge: edge,
