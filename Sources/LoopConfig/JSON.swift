@@ -60,15 +60,15 @@ struct JSONDocument {
     return source[Int(n.offset)..<Int(n.offset + n.length)]
   }
 
-  /// The (key, value) node pairs of object `node`.
+  /// The key nodes of object `node`; each key's value is the node after it (`key + 1`). (Node
+  /// numbers, as `elements` returns: one array type for both.)
   @inline(never)
-  func members(_ node: Int) -> [(key: Int, value: Int)] {
-    var result: [(key: Int, value: Int)] = []
+  func memberKeys(_ node: Int) -> [Int] {
+    var result: [Int] = []
     var child = firstChild(node)
     for _ in 0..<Int(nodes[node].a) {
-      let value = child + 1
-      result.append((child, value))
-      child = next(value)
+      result.append(child)
+      child = next(child + 1)
     }
     return result
   }

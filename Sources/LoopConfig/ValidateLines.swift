@@ -34,41 +34,36 @@ extension Validator {
           "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})"))
     }
     // A "note" with a string value is free text here too, so "note" cannot name a line.
-    func isNote(_ member: (key: Int, value: Int)) -> Bool {
-      bytesEqual(doc.string(member.key), "note") && kind(member.value) == .string
+    func isNote(_ keyNode: Int) -> Bool {
+      bytesEqual(doc.string(keyNode), "note") && kind(keyNode + 1) == .string
     }
-    let members = doc.members(node)
-    let count = members.count - members.filter(isNote).count
+    let keys = doc.memberKeys(node)
+    var count = 0
+    for keyNode in keys where !isNote(keyNode) { count += 1 }
     if count > ConfigLimits.maxLines {
       throw capacityError(at: node, most: ConfigLimits.maxLines, of: "lines", found: count)
     }
     let known: KnownChip? =
       if case .label(let label) = chip, !simulated { KnownChip.find(Name(label)) } else { nil }
-    for member in members where !isNote(member) {
-      let key = doc.string(member.key)
+    for keyNode in keys where !isNote(keyNode) {
+      let value = keyNode + 1
+      let key = doc.string(keyNode)
       let inner = push(key: key)
       defer { pop(inner) }
       guard let id = asName(key) else {
         var message: [UInt8] = []
         message.append("a line's key is the name tasks use for it: expected ")
         message.append(contentsOf: nameExpectation())
-        throw error(.range, at: member.key, message)
+        throw error(.range, at: keyNode, message)
       }
       for index in lines.indices where lines[index].id == id {
         // The key node comes just before its value.
-        let first = doc.position(of: Int(doc.nodes[uses[index].node - 1].offset))
-        var message: [UInt8] = []
-        message.append("duplicate key (first written at ")
-        message.appendDecimal(first.line)
-        message.append(":")
-        message.appendDecimal(first.column)
-        message.append(")")
-        throw error(.duplicateKey, at: member.key, message)
+        throw duplicateKey(keyNode, first: uses[index].node - 1)
       }
-      let (line, explicitEdge) = try readLine(member.value, id: id, simulated: simulated, known: known)
-      try checkDistinct(line, object: member.value, from: lines, uses: uses, known: known)
+      let (line, explicitEdge) = try readLine(value, id: id, simulated: simulated, known: known)
+      try checkDistinct(line, object: value, from: lines, uses: uses, known: known)
       lines.append(line)
-      uses.append(LineUse(node: member.value, explicitEdge: explicitEdge, task: nil))
+      uses.append(LineUse(node: value, explicitEdge: explicitEdge, task: nil))
     }
     return lines
   }

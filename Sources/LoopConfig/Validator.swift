@@ -152,8 +152,8 @@ struct Validator {
     }
     let noteSlot = allowed.count
     var seen = [Int](repeating: -1, count: noteSlot + 1)
-    for member in doc.members(node) {
-      let key = doc.string(member.key)
+    for keyNode in doc.memberKeys(node) {
+      let key = doc.string(keyNode)
       var slot = allowed.index(of: key) ?? -1
       if bytesEqual(key, "note") { slot = noteSlot }
       let mark = push(key: key)
@@ -172,23 +172,27 @@ struct Validator {
           message.appendQuoted(allowed, separator: ", ")
           message.append(" and \"note\"")
         }
-        throw error(.unknownKey, at: member.key, message)
+        throw error(.unknownKey, at: keyNode, message)
       }
-      if seen[slot] >= 0 {
-        let first = doc.position(of: Int(doc.nodes[seen[slot]].offset))
-        var message: [UInt8] = []
-        message.append("duplicate key (first written at ")
-        message.appendDecimal(first.line)
-        message.append(":")
-        message.appendDecimal(first.column)
-        message.append(")")
-        throw error(.duplicateKey, at: member.key, message)
-      }
-      seen[slot] = member.key
-      if slot == noteSlot && kind(member.value) != .string {
-        throw mismatch(.type, at: member.value, expected: bytes("a string (free text)"))
+      if seen[slot] >= 0 { throw duplicateKey(keyNode, first: seen[slot]) }
+      seen[slot] = keyNode
+      if slot == noteSlot && kind(keyNode + 1) != .string {
+        throw mismatch(.type, at: keyNode + 1, expected: bytes("a string (free text)"))
       }
     }
+  }
+
+  /// The error for key node `node`, which repeats the key at node `first`.
+  @inline(never)
+  func duplicateKey(_ node: Int, first: Int) -> ConfigError {
+    let position = doc.position(of: Int(doc.nodes[first].offset))
+    var message: [UInt8] = []
+    message.append("duplicate key (first written at ")
+    message.appendDecimal(position.line)
+    message.append(":")
+    message.appendDecimal(position.column)
+    message.append(")")
+    return error(.duplicateKey, at: node, message)
   }
 
   // MARK: Scalars

@@ -264,8 +264,8 @@ extension SensorConfig: TaskKindDescription {
       var names: [[UInt8]] = []
       for i in keys.indices { names.append(keys[i].bytes) }
       var seen = [Int](repeating: -1, count: keys.count)
-      for member in v.doc.members(node) {
-        let key = v.doc.string(member.key)
+      for keyNode in v.doc.memberKeys(node) {
+        let key = v.doc.string(keyNode)
         let inner = v.push(key: key)
         defer { v.pop(inner) }
         guard let channel = names.firstIndex(where: { $0[...] == key }) else {
@@ -282,20 +282,11 @@ extension SensorConfig: TaskKindDescription {
               message.appendQuoted(name)
             }
           }
-          throw v.error(.unknownKey, at: member.key, message)
+          throw v.error(.unknownKey, at: keyNode, message)
         }
-        if seen[channel] >= 0 {
-          let first = v.doc.position(of: Int(v.doc.nodes[seen[channel]].offset))
-          var message: [UInt8] = []
-          message.append("duplicate key (first written at ")
-          message.appendDecimal(first.line)
-          message.append(":")
-          message.appendDecimal(first.column)
-          message.append(")")
-          throw v.error(.duplicateKey, at: member.key, message)
-        }
-        seen[channel] = member.key
-        chains[channel] = try readChain(&v, member.value)
+        if seen[channel] >= 0 { throw v.duplicateKey(keyNode, first: seen[channel]) }
+        seen[channel] = keyNode
+        chains[channel] = try readChain(&v, keyNode + 1)
       }
     default:
       throw v.mismatch(
