@@ -67,7 +67,7 @@ extension Validator {
     }
   }
 
-  func capacityError(at node: Int, most: Int, of what: StaticString, found: Int) -> ConfigError {
+  mutating func capacityError(at node: Int, most: Int, of what: StaticString, found: Int) -> ConfigError {
     var message: [UInt8] = []
     message.append("expected at most ")
     message.appendDecimal(most)

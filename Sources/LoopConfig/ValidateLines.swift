@@ -233,7 +233,7 @@ extension Validator {
   }
 
   /// Records `number` as the line's BCM number, or fails when an earlier spelling said otherwise.
-  func agree(
+  mutating func agree(
     _ bcm: inout Int?, _ source: inout [UInt8], _ number: Int, node: Int, spelling: [UInt8], chip: KnownChip
   ) throws(ConfigError) {
     guard let earlier = bcm else {
@@ -257,7 +257,7 @@ extension Validator {
     }
   }
 
-  func appendSpelling(_ spelling: [UInt8], into out: inout [UInt8]) {
+  mutating func appendSpelling(_ spelling: [UInt8], into out: inout [UInt8]) {
     if spelling.starts(with: bytes("offset ")) {
       out.append(contentsOf: spelling)
     } else {
@@ -356,7 +356,7 @@ extension Validator {
   }
 
   /// The index of the line string `node` names.
-  func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
+  mutating func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
       throw mismatch(.type, at: node, expected: bytes("the name of a line in \"lines\""))
     }

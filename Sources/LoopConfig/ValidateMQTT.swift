@@ -159,7 +159,7 @@ extension Validator {
 
   /// An IPv4 or IPv6 literal (what `SocketAddress.parse` accepts): a name is refused with the
   /// reason, since it is never resolved.
-  func readBrokerAddress(_ node: Int, port: Int) throws(ConfigError) -> FixedText<48> {
+  mutating func readBrokerAddress(_ node: Int, port: Int) throws(ConfigError) -> FixedText<48> {
     let expected = bytes(
       "an IPv4 or IPv6 address such as \"192.168.1.10\" (host names are not resolved: a DNS lookup blocks, and nothing may block the loop)"
     )
@@ -184,7 +184,7 @@ extension Validator {
 
   /// A topic (prefix): 1 to 63 printable ASCII bytes without spaces, quotes, backslashes or the
   /// wildcards `+` and `#`, not starting or ending with `/`.
-  func readTopic(_ node: Int) throws(ConfigError) -> FixedText<64> {
+  mutating func readTopic(_ node: Int) throws(ConfigError) -> FixedText<64> {
     if kind(node) == .string {
       let text = doc.string(node)
       let clean = text.allSatisfy {

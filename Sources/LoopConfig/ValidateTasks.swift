@@ -166,7 +166,7 @@ extension Validator {
     return index
   }
 
-  func appendEdge(_ edge: EdgeDetection?, into out: inout [UInt8]) {
+  mutating func appendEdge(_ edge: EdgeDetection?, into out: inout [UInt8]) {
     switch edge {
     case .none: out.append("\"none\"")
     case .rising: out.append("\"rising\"")
@@ -187,7 +187,7 @@ extension Validator {
     return try resolveTask(node, names: names, selfIndex: selfIndex)
   }
 
-  func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {
+  mutating func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
       throw mismatch(.type, at: node, expected: bytes("the name of a task"))
     }
@@ -201,7 +201,7 @@ extension Validator {
     throw unknownReference(node, what: "task", list: "\"tasks\"", names: names)
   }
 
-  func unknownReference(_ node: Int, what: StaticString, list: StaticString, names: [[UInt8]])
+  mutating func unknownReference(_ node: Int, what: StaticString, list: StaticString, names: [[UInt8]])
     -> ConfigError
   {
     var message: [UInt8] = []

@@ -64,11 +64,11 @@ struct Validator {
   // MARK: Errors
 
   /// The node's kind.
-  func kind(_ node: Int) -> JSONKind { doc.nodes[node].kind }
+  mutating func kind(_ node: Int) -> JSONKind { doc.nodes[node].kind }
 
   /// An error at `node` with the current path.
   @inline(never)
-  func error(_ kind: ConfigError.Kind, at node: Int, _ message: [UInt8]) -> ConfigError {
+  mutating func error(_ kind: ConfigError.Kind, at node: Int, _ message: [UInt8]) -> ConfigError {
     let position = doc.position(of: Int(doc.nodes[node].offset))
     return ConfigError(
       kind: kind, file: file, path: path, line: position.line, column: position.column, message: message)
@@ -76,7 +76,7 @@ struct Validator {
 
   /// `expected <expected>, found <node>` (and `; did you mean "<suggested>"?`).
   @inline(never)
-  func mismatch(
+  mutating func mismatch(
     _ kind: ConfigError.Kind, at node: Int, expected: [UInt8], suggested: [UInt8]? = nil
   ) -> ConfigError {
     var message: [UInt8] = []
@@ -94,7 +94,7 @@ struct Validator {
 
   /// A type mismatch (`.type` when the JSON type differs, else `kind`).
   @inline(never)
-  func mismatch(_ node: Int, wantedType: JSONKind, expected: [UInt8], else kind: ConfigError.Kind)
+  mutating func mismatch(_ node: Int, wantedType: JSONKind, expected: [UInt8], else kind: ConfigError.Kind)
     -> ConfigError
   {
     mismatch(self.kind(node) == wantedType ? kind : .type, at: node, expected: expected)
@@ -102,7 +102,7 @@ struct Validator {
 
   /// Writes what `node` is: its text for scalars (shortened), "an object" or "an array".
   @inline(never)
-  func describe(_ node: Int, into out: inout [UInt8]) {
+  mutating func describe(_ node: Int, into out: inout [UInt8]) {
     switch kind(node) {
     case .object: out.append("an object")
     case .array: out.append("an array")
@@ -124,7 +124,7 @@ struct Validator {
 
   /// The error for a required key that is absent from object `object`.
   @inline(never)
-  func missing(_ object: Int, _ key: StaticString, _ expected: [UInt8]) -> ConfigError {
+  mutating func missing(_ object: Int, _ key: StaticString, _ expected: [UInt8]) -> ConfigError {
     var message: [UInt8] = []
     message.append("missing required key ")
     message.appendQuoted(key)
@@ -184,7 +184,7 @@ struct Validator {
 
   /// The error for key node `node`, which repeats the key at node `first`.
   @inline(never)
-  func duplicateKey(_ node: Int, first: Int) -> ConfigError {
+  mutating func duplicateKey(_ node: Int, first: Int) -> ConfigError {
     let position = doc.position(of: Int(doc.nodes[first].offset))
     var message: [UInt8] = []
     message.append("duplicate key (first written at ")
@@ -199,7 +199,8 @@ struct Validator {
 
   /// Reads an integer (written without fraction or exponent) within `range`.
   @inline(never)
-  func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString = "") throws(ConfigError)
+  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString = "")
+    throws(ConfigError)
     -> Int64
   {
     if kind(node) == .number, let value = integerToken(doc.token(node)), range.contains(value) {
@@ -221,7 +222,9 @@ struct Validator {
 
   /// Reads a number (integer or decimal) within `low...high`.
   @inline(never)
-  func readDecimal(_ node: Int, from low: DecimalNumber, to high: DecimalNumber, nonZero: Bool = false)
+  mutating func readDecimal(
+    _ node: Int, from low: DecimalNumber, to high: DecimalNumber, nonZero: Bool = false
+  )
     throws(ConfigError) -> DecimalNumber
   {
     if kind(node) == .number, let value = DecimalNumber.parse(doc.token(node)) {
@@ -240,7 +243,7 @@ struct Validator {
 
   /// Reads `true` or `false`.
   @inline(never)
-  func readBool(_ node: Int) throws(ConfigError) -> Bool {
+  mutating func readBool(_ node: Int) throws(ConfigError) -> Bool {
     guard kind(node) == .boolean else {
       throw mismatch(.type, at: node, expected: bytes("true or false"))
     }
@@ -249,7 +252,7 @@ struct Validator {
 
   /// Reads 0 or 1 (or `false`/`true`) as a level.
   @inline(never)
-  func readLevel(_ node: Int) throws(ConfigError) -> Bool {
+  mutating func readLevel(_ node: Int) throws(ConfigError) -> Bool {
     if kind(node) == .boolean { return doc.nodes[node].a != 0 }
     if kind(node) == .number, let value = integerToken(doc.token(node)), value == 0 || value == 1 {
       return value == 1
@@ -259,7 +262,7 @@ struct Validator {
 
   /// Reads a string that is one of `options`; returns its index.
   @inline(never)
-  func readChoice(_ node: Int, _ options: Words) throws(ConfigError) -> Int {
+  mutating func readChoice(_ node: Int, _ options: Words) throws(ConfigError) -> Int {
     if kind(node) == .string, let index = options.index(of: doc.string(node)) { return index }
     var expected: [UInt8] = []
     appendChoices(options, into: &expected)
@@ -271,19 +274,19 @@ struct Validator {
   /// Reads an identifier-like name: 1 to 31 ASCII letters, digits, `_` or `-`, starting with a
   /// letter (task names and line keys; they appear unescaped in output records).
   @inline(never)
-  func readName(_ node: Int) throws(ConfigError) -> Name {
+  mutating func readName(_ node: Int) throws(ConfigError) -> Name {
     if kind(node) == .string, let name = asName(doc.string(node)) { return name }
     throw mismatch(node, wantedType: .string, expected: nameExpectation(), else: .range)
   }
 
   /// What `readName` accepts, for messages.
-  func nameExpectation() -> [UInt8] {
+  mutating func nameExpectation() -> [UInt8] {
     bytes("a name of 1 to 31 letters, digits, '_' or '-' starting with a letter")
   }
 
   /// Reads a kernel line or chip name: 1 to 31 printable ASCII characters, no spaces or quotes.
   @inline(never)
-  func readKernelName(_ node: Int) throws(ConfigError) -> Name {
+  mutating func readKernelName(_ node: Int) throws(ConfigError) -> Name {
     if kind(node) == .string {
       let text = doc.string(node)
       if !text.isEmpty && text.count <= Name.maxCount
@@ -301,7 +304,7 @@ struct Validator {
 
   /// Reads free text of up to `FixedText<n>.maxCount` bytes with no control characters,
   /// quotes or backslashes (it goes into output records unescaped).
-  func readText<let n: Int>(_ node: Int, allowEmpty: Bool) throws(ConfigError) -> FixedText<n> {
+  mutating func readText<let n: Int>(_ node: Int, allowEmpty: Bool) throws(ConfigError) -> FixedText<n> {
     let text = try readTextBytes(node, allowEmpty: allowEmpty, maxCount: FixedText<n>.maxCount)
     var value = FixedText<n>()
     text.withUnsafeBufferPointer { value.append(bytes: $0) }  // Fits: checked above.
@@ -310,7 +313,7 @@ struct Validator {
 
   /// `readText`'s checks, once for every capacity: the text's bytes, at most `maxCount`.
   @inline(never)
-  func readTextBytes(_ node: Int, allowEmpty: Bool, maxCount: Int) throws(ConfigError)
+  mutating func readTextBytes(_ node: Int, allowEmpty: Bool, maxCount: Int) throws(ConfigError)
     -> ArraySlice<UInt8>
   {
     if kind(node) == .string {
@@ -334,7 +337,7 @@ struct Validator {
 
   /// Reads a file path of 1 to 255 bytes without NUL; absolute (starting with `/`) if asked.
   @inline(never)
-  func readPath(_ node: Int, absolute: Bool) throws(ConfigError) -> Path {
+  mutating func readPath(_ node: Int, absolute: Bool) throws(ConfigError) -> Path {
     if kind(node) == .string {
       let text = doc.string(node)
       if !text.isEmpty && !text.contains(0) && (!absolute || text.first == UInt8(ascii: "/")),

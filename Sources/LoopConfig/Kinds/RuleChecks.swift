@@ -83,7 +83,7 @@ extension Validator {
   }
 
   /// Appends the registered kinds that pass `test`: "a, b or c".
-  func appendKinds(where test: (TaskKindEntry) -> Bool, into message: inout [UInt8]) {
+  mutating func appendKinds(where test: (TaskKindEntry) -> Bool, into message: inout [UInt8]) {
     var count = 0
     for entry in TaskKind.registry where test(entry) { count += 1 }
     var position = 0
