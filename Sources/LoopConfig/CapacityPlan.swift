@@ -71,7 +71,9 @@ public struct CapacityPlan: Equatable, Sendable {
       : ConfigLimits.realChipFds + ConfigLimits.realLineFds * config.lines.count
     let simTasks = (config.stimuli.isEmpty ? 0 : 1) + config.simFiles.count
     // The MQTT task: one slot, one timer (keepalive, backoff), its socket and its readiness epoll.
-    let mqttTasks = config.mqtt == nil ? 0 : 1
+    // `if case`, not `== nil`: that compared the whole MQTTConfig (Equatable) with nil.
+    var mqttTasks = 0
+    if case .some = config.mqtt { mqttTasks = 1 }
     slots = Row(
       name: "slots", used: config.tasks.count + ConfigLimits.systemTasks + simTasks + mqttTasks,
       limit: ConfigLimits.maxSlots,

@@ -166,7 +166,7 @@ extension Validator {
     guard kind(node) == .string else { throw mismatch(.type, at: node, expected: expected) }
     let text = doc.string(node)
     let parsed = Array(text).withUnsafeBytes { SocketAddress.parse(host: $0, port: UInt16(port)) }
-    guard parsed != nil, let host = FixedText<48>(text) else {
+    guard case .some = parsed, let host = FixedText<48>(text) else {
       throw mismatch(.range, at: node, expected: expected)
     }
     return host

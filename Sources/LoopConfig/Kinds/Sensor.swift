@@ -61,7 +61,9 @@ extension SensorConfig: TaskKindDescription {
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     var before = 0
-    for i in v.scope.tasks.indices where SensorConfig(v.scope.tasks[i].kind) != nil { before += 1 }
+    for i in v.scope.tasks.indices {
+      if case .sensor = v.scope.tasks[i].kind { before += 1 }
+    }
     if before == FirmwareLimits.sensors {
       var message: [UInt8] = []
       message.append("a sensor task too many: the firmware holds ")

@@ -68,7 +68,9 @@ extension SwitchConfig: TaskKindDescription {
     let node = v.doc.member(task.node, "source")!
     let mark = v.push("source")
     defer { v.pop(mark) }
-    if ButtonConfig(tasks[source].kind) == nil {
+    var isButton = false
+    if case .button = tasks[source].kind { isButton = true }
+    if !isButton {
       var message: [UInt8] = []
       message.append("task ")
       message.appendQuoted(tasks[source].name)

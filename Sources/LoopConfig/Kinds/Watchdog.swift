@@ -34,7 +34,8 @@ extension WatchdogConfig: TaskKindDescription {
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
-    for first in v.scope.tasks.indices where WatchdogConfig(v.scope.tasks[first].kind) != nil {
+    for first in v.scope.tasks.indices {
+      guard case .watchdog = v.scope.tasks[first].kind else { continue }
       var message: [UInt8] = []
       message.append("a second watchdog task; tasks[")
       message.appendDecimal(first)
@@ -88,7 +89,10 @@ extension WatchdogConfig: TaskKindDescription {
   }
 
   /// The device, when given, is held open.
-  var needs: TaskNeeds { TaskNeeds(timer: true, fds: device == nil ? 0 : 1) }
+  var needs: TaskNeeds {
+    guard case .some = device else { return TaskNeeds(timer: true) }
+    return TaskNeeds(timer: true, fds: 1)
+  }
 
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
     -> FirmwareTask
