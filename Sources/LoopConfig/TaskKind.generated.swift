@@ -148,10 +148,12 @@ extension TaskKind {
   ]
 
   /// The kinds' names (`"kind"` in board.json), in the order of `registry`.
-  static let names: Words = """
+  static var names: StaticString {
+    """
     heartbeat button pulse_counter sampler encoder threshold watchdog ticker pwm sensor pwm_hw switch
     curve
     """
+  }
 
   /// Reads and checks task object `task` as the kind at `index` of `registry`.
   static func read(kind index: Int, _ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {

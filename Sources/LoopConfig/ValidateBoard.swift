@@ -8,7 +8,7 @@ import LoopCore
 import LoopGPIO
 
 extension Validator {
-  static let topKeys: Words = "board gpio lines tasks output sim mqtt"
+  static var topKeys: StaticString { "board gpio lines tasks output sim mqtt" }
 
   /// Validates the whole document into a `BoardConfig`.
   mutating func validateBoard() throws(ConfigError) -> BoardConfig {

@@ -15,9 +15,11 @@ struct LineUse {
 }
 
 extension Validator {
-  static let lineKeys: Words = """
+  static var lineKeys: StaticString {
+    """
     name aliases offset pin direction edge bias active_low debounce_ms drive initial kernel_queue
     """
+  }
 
   mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector, uses: inout [LineUse])
     throws(ConfigError)

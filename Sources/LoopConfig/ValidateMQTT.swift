@@ -65,10 +65,12 @@ public struct MQTTConfig: Equatable, Sendable {
 }
 
 extension Validator {
-  static let mqttKeys: Words = """
+  static var mqttKeys: StaticString {
+    """
     broker port socket client_id topic_prefix qos keepalive_s credentials_file discovery
     discovery_prefix send_buffer_bytes receive_buffer_bytes inbox_bytes inflight_window
     """
+  }
 
   mutating func readMQTT(_ root: Int) throws(ConfigError) -> MQTTConfig? {
     guard let node = doc.member(root, "mqtt") else { return nil }

@@ -3,7 +3,7 @@
 import LoopCore
 
 extension Validator {
-  static let stimulusKinds: Words = "edge pulses bounce press quadrature"
+  static var stimulusKinds: StaticString { "edge pulses bounce press quadrature" }
 
   mutating func readSim(
     _ root: Int, simulated: Bool, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, SimStimulus>,
@@ -60,7 +60,7 @@ extension Validator {
         .type, at: object, expected: bytes("a stimulus object ({\"kind\": \"press\", ...})"))
     }
     let kindIndex = try choice(object, "kind", Validator.stimulusKinds, default: nil)
-    let keys: Words
+    let keys: StaticString
     let what: StaticString
     switch kindIndex {
     case 0:

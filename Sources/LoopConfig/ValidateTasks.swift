@@ -61,7 +61,7 @@ extension Validator {
       let kindIndex = try choice(element, "kind", TaskKind.names, default: nil)
       let entry = TaskKind.registry[kindIndex]
       try checkObject(
-        element, allowed: Words("name kind", then: entry.keys), what: entry.what,
+        element, allowed: "name kind", then: entry.keys, what: entry.what,
         example: "{\"name\": ..., \"kind\": ..., ...}")
       guard let nameNode = doc.member(element, "name") else {
         throw missing(element, "name", nameExpectation())

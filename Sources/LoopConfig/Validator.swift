@@ -139,8 +139,10 @@ struct Validator {
   /// Checks that `node` is an object whose keys are all in `allowed` (plus `note`, free text
   /// allowed everywhere), none repeated. `what` names the object for messages.
   mutating func checkObject(
-    _ node: Int, allowed: Words, what: StaticString, example: StaticString
+    _ node: Int, allowed keys: StaticString, then moreKeys: StaticString = "", what: StaticString,
+    example: StaticString
   ) throws(ConfigError) {
+    let allowed = Words(keys, then: moreKeys)
     guard kind(node) == .object else {
       var expected: [UInt8] = []
       expected.append("an object for ")
@@ -262,7 +264,8 @@ struct Validator {
 
   /// Reads a string that is one of `options`; returns its index.
   @inline(never)
-  mutating func readChoice(_ node: Int, _ options: Words) throws(ConfigError) -> Int {
+  mutating func readChoice(_ node: Int, _ words: StaticString) throws(ConfigError) -> Int {
+    let options = Words(stringLiteral: words)
     if kind(node) == .string, let index = options.index(of: doc.string(node)) { return index }
     var expected: [UInt8] = []
     appendChoices(options, into: &expected)
@@ -417,12 +420,12 @@ struct Validator {
   /// The choice at `key` as an index into `options` (`fallback` when absent; required when nil).
   @inline(never)
   mutating func choice(
-    _ object: Int, _ key: StaticString, _ options: Words, default fallback: Int?
+    _ object: Int, _ key: StaticString, _ options: StaticString, default fallback: Int?
   ) throws(ConfigError) -> Int {
     guard let node = doc.member(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
-      appendChoices(options, into: &expected)
+      appendChoices(Words(stringLiteral: options), into: &expected)
       throw missing(object, key, expected)
     }
     let mark = push(key)

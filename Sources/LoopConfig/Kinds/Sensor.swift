@@ -55,8 +55,10 @@ extension SensorConfig: TaskKindDescription {
   static var makesReadings: Bool { true }
   static var isPeriodic: Bool { true }
 
-  static let presets: Words = "ds18b20 iio hwmon"
-  static let filterKinds: Words = "average median exponential throttle delta heartbeat clamp calibrate"
+  static var presets: StaticString { "ds18b20 iio hwmon" }
+  static var filterKinds: StaticString {
+    "average median exponential throttle delta heartbeat clamp calibrate"
+  }
 
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
@@ -145,12 +147,14 @@ extension SensorConfig: TaskKindDescription {
   }
 
   /// IIO channel types (the kernel's iio_chan_type_name_spec), for "did you mean".
-  static let iioTypes: Words = """
+  static var iioTypes: StaticString {
+    """
     voltage current power accel anglvel magn illuminance intensity proximity temp incli rot angl
     timestamp capacitance altvoltage cct pressure humidityrelative activity steps energy distance
     velocity concentration resistance ph uvindex electricalconductivity count index gravity
     positionrelative phase massconcentration deltaangl deltavelocity colortemp chromaticity attention
     """
+  }
 
   /// `channels` of an iio source or `inputs` of a hwmon one: one name or an array of 1 to 4,
   /// each checked, none twice; their record keys go into `config.keys`.
@@ -225,7 +229,7 @@ extension SensorConfig: TaskKindDescription {
         type.append(byte: byte)
       }
     }
-    if iioTypes.index(of: type[...]) != nil { return }
+    if Words(stringLiteral: iioTypes).index(of: type[...]) != nil { return }
     // A close type (in_humidity → in_humidityrelative) is offered with the rest of the name.
     var suggested: [UInt8]? = nil
     let typed = text.starts(with: prefix) ? Array(text.dropFirst(3)) : text
@@ -234,7 +238,7 @@ extension SensorConfig: TaskKindDescription {
       if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
       typedType.append(byte: byte)
     }
-    if let close = suggestion(for: typedType[...], among: iioTypes) {
+    if let close = suggestion(for: typedType[...], among: Words(stringLiteral: iioTypes)) {
       var word = prefix
       word.append(contentsOf: close)
       word.append(contentsOf: typed.dropFirst(typedType.count))
