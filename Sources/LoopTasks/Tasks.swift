@@ -42,6 +42,7 @@ public struct Heartbeat: Sendable {
     self.pattern = pattern
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -84,6 +85,7 @@ public struct SoftwarePWM: Sendable {
     ticker = Ticker(period: period, first: start, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -127,6 +129,7 @@ public struct TickerTask: Sendable {
     ticker = Ticker(period: period, first: start + period, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
