@@ -13,6 +13,7 @@ extension FirmwareWorld {
 }
 
 /// Polls a ticker, counting capacity errors as task errors (the config checks make them a bug).
+@inline(never)
 func nextTick<S: Scheduler & ~Copyable>(
   _ ticker: inout Ticker, _ cx: inout Context<S>, _ counters: inout TaskCounters
 ) -> Tick? {
@@ -63,6 +64,7 @@ public struct Heartbeat: Sendable {
 }
 
 /// Sets an output, counting a failure as a task error.
+@inline(never)
 func drive(_ line: inout OutputLine, _ value: Bool, at time: Instant, _ counters: inout TaskCounters) {
   do { try line.set(value, at: time) } catch { counters.errors += 1 }
 }
