@@ -110,6 +110,7 @@ package struct EdgeFilter: Sendable {
 
   /// Ends a hold that is over at `now`: returns the line's final level as an event if it
   /// differs from the last one reported, stamped with the time of the edge that set it.
+  @inline(never)
   package mutating func settle(at now: Instant, _ counters: inout LineCounters) -> EdgeEvent? {
     guard let hold = holdUntil, now >= hold else { return nil }
     holdUntil = nil

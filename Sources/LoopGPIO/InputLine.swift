@@ -296,6 +296,7 @@ public struct InputLine: ~Copyable {
     return max(0, min(Self.batch, EdgeQueue.capacity - queue.count - pendingHold))
   }
 
+  @inline(never)
   private mutating func accept(_ edge: Edge, _ timestamp: UInt64) {
     let nanoseconds = Int64(bitPattern: timestamp)
     let out = filter.accept(EdgeEvent(edge, at: Instant(nanoseconds: nanoseconds)), &counters)

@@ -340,6 +340,7 @@ public struct LibgpiodSystem: GPIOSystem, ~Copyable {
     if api == .v2 { cg_v2_gpiod_chip_close(chip) } else { cg_v1_gpiod_chip_close(chip) }
   }
 
+  @inline(never)
   private static func info(_ chip: OpaquePointer, _ api: KernelABI) -> ChipInfo {
     var name = GPIOName()
     var label = GPIOName()

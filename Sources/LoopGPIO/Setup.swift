@@ -128,9 +128,70 @@ public protocol GPIOSystem: ~Copyable {
 }
 
 extension GPIOSystem where Self: ~Copyable {
+  // Each public lookup builds its one error in place: the steps below write a failure into
+  // `failure` (made by `GPIOError(.system)`, its message still "gpio: ") and return nil, and
+  // only the public function throws it. A `GPIOError` is over 1 KB; returned and rethrown at
+  // every step it was copied at every step (startup code, 3 KB of copies).
+
   /// Finds and opens the chip `selector` names.
+  @inline(never)
   public mutating func openChip(_ selector: ChipSelector) throws(GPIOError) -> ChipInfo {
-    try prepare()
+    var failure = GPIOError(.system)
+    guard let chip = open(selector, &failure) else { throw failure }
+    return chip
+  }
+
+  /// Finds the line `selector` names on the opened chip.
+  @inline(never)
+  public mutating func findLine(_ selector: LineSelector) throws(GPIOError) -> LineSource {
+    var failure = GPIOError(.system)
+    guard let line = find(selector, &failure) else { throw failure }
+    return line
+  }
+
+  /// Finds and requests an input on the chip `chip` names; `consumer` is the name other
+  /// programs see holding the line.
+  @inline(never)
+  public mutating func requestInput(
+    _ line: LineSelector, on chip: ChipSelector, _ config: InputConfig,
+    consumer: GPIOName = GPIOName("sensorloop")
+  ) throws(GPIOError) -> InputLine {
+    var failure = GPIOError(.system)
+    guard open(chip, &failure) != nil, let found = find(line, &failure) else { throw failure }
+    var level: Bool?
+    do {
+      let handle = try requestInput(offset: found.offset, config: config, consumer: consumer, level: &level)
+      return InputLine(handle, config: config, source: found, initialLevel: level)
+    } catch {
+      requestFailed(error, found, &failure)
+      throw failure
+    }
+  }
+
+  /// Finds and requests an output on the chip `chip` names, set to `config.initial` at `time`.
+  @inline(never)
+  public mutating func requestOutput(
+    _ line: LineSelector, on chip: ChipSelector, _ config: OutputConfig, at time: Instant,
+    consumer: GPIOName = GPIOName("sensorloop")
+  ) throws(GPIOError) -> OutputLine {
+    var failure = GPIOError(.system)
+    guard open(chip, &failure) != nil, let found = find(line, &failure) else { throw failure }
+    do {
+      let handle = try requestOutput(offset: found.offset, config: config, consumer: consumer)
+      return OutputLine(handle, config: config, source: found, at: time)
+    } catch {
+      requestFailed(error, found, &failure)
+      throw failure
+    }
+  }
+
+  /// `openChip(_:)`'s search; nil with `failure` written when it fails.
+  private mutating func open(_ selector: ChipSelector, _ failure: inout GPIOError) -> ChipInfo? {
+    do { try prepare() } catch {
+      failure = error
+      return nil
+    }
+    var path: GPIOName
     switch selector {
     case .label(let label):
       var found: ChipInfo?
@@ -139,21 +200,27 @@ extension GPIOSystem where Self: ~Copyable {
         if found == nil && chip.accessible && chip.label == label { found = chip }
         if denied == nil && !chip.accessible { denied = chip }
       }
-      if let found { return try openChip(path: found.path, asked: selector) }
-      // The chip may be one this user cannot open: say so rather than "not found".
-      if let denied { throw permissionDenied(denied.path) }
-      throw chipNotFound(selector, errno: nil)
+      guard let found else {
+        // The chip may be one this user cannot open: say so rather than "not found".
+        if let denied {
+          permissionDenied(denied.path, &failure)
+        } else {
+          chipNotFound(selector, errno: nil, &failure)
+        }
+        return nil
+      }
+      path = found.path
     case .name(let name):
-      var path = GPIOName("/dev/")
+      path = GPIOName("/dev/")
       path.append(name)
-      return try openChip(path: path, asked: selector)
-    case .path(let path):
-      return try openChip(path: path, asked: selector)
+    case .path(let named):
+      path = named
     }
+    return open(path: path, asked: selector, &failure)
   }
 
-  /// Finds the line `selector` names on the opened chip.
-  public mutating func findLine(_ selector: LineSelector) throws(GPIOError) -> LineSource {
+  /// `findLine(_:)`'s search; nil with `failure` written when no line matches.
+  private mutating func find(_ selector: LineSelector, _ failure: inout GPIOError) -> LineSource? {
     guard let chip = openedChip else { bug("GPIOSystem.findLine: no chip opened") }
     var best = -1
     var bestRank = LineSelector.nameCapacity
@@ -173,70 +240,40 @@ extension GPIOSystem where Self: ~Copyable {
     if let offset = selector.offset, offset >= 0, offset < chip.lineCount {
       return source(chip, offset: offset, matched: -1)
     }
-    throw lineNotFound(selector, on: chip)
-  }
-
-  /// Finds and requests an input on the chip `chip` names; `consumer` is the name other
-  /// programs see holding the line.
-  public mutating func requestInput(
-    _ line: LineSelector, on chip: ChipSelector, _ config: InputConfig,
-    consumer: GPIOName = GPIOName("sensorloop")
-  ) throws(GPIOError) -> InputLine {
-    _ = try openChip(chip)
-    let found = try findLine(line)
-    var level: Bool?
-    do {
-      let handle = try requestInput(offset: found.offset, config: config, consumer: consumer, level: &level)
-      return InputLine(handle, config: config, source: found, initialLevel: level)
-    } catch {
-      throw requestFailed(error, found)
-    }
-  }
-
-  /// Finds and requests an output on the chip `chip` names, set to `config.initial` at `time`.
-  public mutating func requestOutput(
-    _ line: LineSelector, on chip: ChipSelector, _ config: OutputConfig, at time: Instant,
-    consumer: GPIOName = GPIOName("sensorloop")
-  ) throws(GPIOError) -> OutputLine {
-    _ = try openChip(chip)
-    let found = try findLine(line)
-    do {
-      let handle = try requestOutput(offset: found.offset, config: config, consumer: consumer)
-      return OutputLine(handle, config: config, source: found, at: time)
-    } catch {
-      throw requestFailed(error, found)
-    }
+    lineNotFound(selector, on: chip, &failure)
+    return nil
   }
 
   // MARK: Errors
 
-  private mutating func openChip(path: GPIOName, asked: ChipSelector) throws(GPIOError) -> ChipInfo {
+  private mutating func open(path: GPIOName, asked: ChipSelector, _ failure: inout GPIOError) -> ChipInfo? {
     do {
       return try openChip(path: path)
     } catch {
       switch error {
-      case .accessDenied, .notPermitted: throw permissionDenied(path)
-      case .noEntry, .notDirectory: throw chipNotFound(asked, errno: error)
+      case .accessDenied, .notPermitted: permissionDenied(path, &failure)
+      case .noEntry, .notDirectory: chipNotFound(asked, errno: error, &failure)
       case .noDevice, .notTerminal, .noDeviceOrAddress, .isDirectory:
-        var e = GPIOError(.notAChip, errno: error)
-        e.message.append(path)
-        e.message.append(" is not a GPIO chip: ")
-        e.message.append(errno: error)
-        appendChipList(&e.message)
-        throw e
+        failure.kind = .notAChip
+        failure.errno = error
+        failure.message.append(path)
+        failure.message.append(" is not a GPIO chip: ")
+        failure.message.append(errno: error)
+        appendChipList(&failure.message)
       default:
-        var e = GPIOError(.system, errno: error)
-        e.message.append("opening ")
-        e.message.append(path)
-        e.message.append(": ")
-        e.message.append(errno: error)
-        throw e
+        failure.errno = error
+        failure.message.append("opening ")
+        failure.message.append(path)
+        failure.message.append(": ")
+        failure.message.append(errno: error)
       }
+      return nil
     }
   }
 
-  private mutating func chipNotFound(_ asked: ChipSelector, errno: Errno?) -> GPIOError {
-    var e = GPIOError(.chipNotFound, errno: errno)
+  private mutating func chipNotFound(_ asked: ChipSelector, errno: Errno?, _ e: inout GPIOError) {
+    e.kind = .chipNotFound
+    e.errno = errno
     switch asked {
     case .label(let label):
       e.message.append("no chip labelled ")
@@ -255,7 +292,6 @@ extension GPIOSystem where Self: ~Copyable {
       e.message.append(")")
     }
     appendChipList(&e.message)
-    return e
   }
 
   /// Appends "; chips: gpiochip0 [label] (54 lines), ..." or a note that there are none. A chip
@@ -280,17 +316,17 @@ extension GPIOSystem where Self: ~Copyable {
     }
   }
 
-  private func permissionDenied(_ path: GPIOName) -> GPIOError {
-    var e = GPIOError(.permissionDenied, errno: .accessDenied)
+  private func permissionDenied(_ path: GPIOName, _ e: inout GPIOError) {
+    e.kind = .permissionDenied
+    e.errno = .accessDenied
     e.message.append("permission denied opening ")
     e.message.append(path)
     e.message.append(": the user needs to be in the \"gpio\" group")
     e.message.append(" (sudo usermod -aG gpio $USER, then log in again)")
-    return e
   }
 
-  private mutating func lineNotFound(_ selector: LineSelector, on chip: ChipInfo) -> GPIOError {
-    var e = GPIOError(.lineNotFound)
+  private mutating func lineNotFound(_ selector: LineSelector, on chip: ChipInfo, _ e: inout GPIOError) {
+    e.kind = .lineNotFound
     e.message.append("no line named ")
     e.message.append(quoted: selector.name(0))
     for i in 1..<selector.nameCount {
@@ -327,14 +363,13 @@ extension GPIOSystem where Self: ~Copyable {
       e.message.append(" unnamed")
     }
     e.message.append(")")
-    return e
   }
 
-  private mutating func requestFailed(_ error: Errno, _ line: LineSource) -> GPIOError {
-    var e: GPIOError
+  private mutating func requestFailed(_ error: Errno, _ line: LineSource, _ e: inout GPIOError) {
     switch error {
     case .busy:
-      e = GPIOError(.lineBusy, errno: error)
+      e.kind = .lineBusy
+      e.errno = error
       appendLine(line, &e.message)
       e.message.append(" is busy: ")
       let consumer = lineConsumer(offset: line.offset)
@@ -345,15 +380,14 @@ extension GPIOSystem where Self: ~Copyable {
         e.message.append(quoted: consumer)
       }
     case .accessDenied, .notPermitted:
-      return permissionDenied(line.chipPath)
+      permissionDenied(line.chipPath, &e)
     default:
-      e = GPIOError(.system, errno: error)
+      e.errno = error
       e.message.append("requesting ")
       appendLine(line, &e.message)
       e.message.append(": ")
       e.message.append(errno: error)
     }
-    return e
   }
 
   private func appendLine(_ line: LineSource, _ message: inout FixedText<1024>) {

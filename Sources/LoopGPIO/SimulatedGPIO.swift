@@ -442,6 +442,7 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     return nil
   }
 
+  @inline(never)
   private func info(_ i: Int) -> ChipInfo {
     let chip = chips[i]
     return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)

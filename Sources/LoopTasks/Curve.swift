@@ -123,6 +123,7 @@ public struct CurveRule: Sendable {
     self.follower = follower
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -120,6 +120,7 @@ public struct HardwarePWMTask: Sendable {
     self.slot = slot
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -61,6 +61,7 @@ public struct Button: Sendable {
     reportsLongPress = longPress != nil
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -172,6 +173,7 @@ public struct PulseCounter: Sendable {
     ticker = Ticker(period: window, first: start + window, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -241,6 +243,7 @@ public struct Encoder: Sendable {
     decoder = QuadratureDecoder(stepsPerDetent: stepsPerDetent, a: a, b: b)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -164,6 +164,7 @@ public struct MQTTTask: Sendable {
   /// A task with nothing done.
   public init() {}
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -39,6 +39,7 @@ public struct OutputSwitch: Sendable {
     self.invert = invert
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

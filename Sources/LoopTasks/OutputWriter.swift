@@ -17,6 +17,7 @@ public struct OutputWriter: Sendable {
   /// A writer with nothing written.
   public init() {}
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

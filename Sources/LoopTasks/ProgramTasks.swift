@@ -10,6 +10,7 @@ public struct WorkerDispatch: Sendable {
   /// A dispatcher.
   public init() {}
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -24,6 +25,7 @@ public struct SignalHandler: Sendable {
   /// A handler.
   public init() {}
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -50,6 +52,7 @@ public struct StopTimer: Sendable {
   /// A stop at `deadline`.
   public init(deadline: Instant) { self.deadline = deadline }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -42,6 +42,7 @@ public struct Sampler: Sendable {
   /// The longest file a sample reads (a longer one is refused as "too long").
   static let readBytes = 64
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

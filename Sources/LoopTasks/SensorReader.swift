@@ -138,6 +138,7 @@ public struct SensorReader: Sendable {
   }
 
   /// The value of `channel` from the bytes its file gave, or why there is none.
+  @inline(never)
   public static func decode(_ channel: SensorChannel, _ bytes: Span<UInt8>, channel index: Int)
     -> Result<Double, SensorReadError>
   {

@@ -114,6 +114,7 @@ public struct SensorSlot: Sendable {
   /// Its entry in `FirmwareWorld.sensors`.
   public let slot: Int
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

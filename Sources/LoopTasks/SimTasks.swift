@@ -10,6 +10,7 @@ public struct StimulusTask: Sendable {
   /// The task.
   public init() {}
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -50,6 +51,7 @@ public struct SimFileWriter: Sendable {
     ticker = Ticker(period: every, first: start, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -13,6 +13,7 @@ public struct SummaryWriter: Sendable {
   /// A writer with nothing to write.
   public init() {}
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -19,6 +19,7 @@ public struct SystemdKeepalive: Sendable {
     ticker = Ticker(period: period, first: start + period, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

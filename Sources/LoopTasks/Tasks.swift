@@ -13,6 +13,7 @@ extension FirmwareWorld {
 }
 
 /// Polls a ticker, counting capacity errors as task errors (the config checks make them a bug).
+@inline(never)
 func nextTick<S: Scheduler & ~Copyable>(
   _ ticker: inout Ticker, _ cx: inout Context<S>, _ counters: inout TaskCounters
 ) -> Tick? {
@@ -42,6 +43,7 @@ public struct Heartbeat: Sendable {
     self.pattern = pattern
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -62,6 +64,7 @@ public struct Heartbeat: Sendable {
 }
 
 /// Sets an output, counting a failure as a task error.
+@inline(never)
 func drive(_ line: inout OutputLine, _ value: Bool, at time: Instant, _ counters: inout TaskCounters) {
   do { try line.set(value, at: time) } catch { counters.errors += 1 }
 }
@@ -84,6 +87,7 @@ public struct SoftwarePWM: Sendable {
     ticker = Ticker(period: period, first: start, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
@@ -127,6 +131,7 @@ public struct TickerTask: Sendable {
     ticker = Ticker(period: period, first: start + period, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -36,6 +36,7 @@ public struct ThresholdSwitch: Sendable {
     hysteresis = Hysteresis(onAbove: onAbove, offBelow: offBelow)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {

@@ -36,6 +36,7 @@ public struct Watchdog: Sendable {
     ticker = Ticker(period: kick, first: start, policy: .skip)
   }
 
+  @inline(never)
   mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
