@@ -262,7 +262,7 @@ extension GPIOSystem where Self: ~Copyable {
   /// seen twice (the Pi 5's `gpiochip4` symlink to `gpiochip0`) is listed once.
   private mutating func appendChipList(_ message: inout FixedText<1024>) {
     var listed = 0
-    var seen = InlineArray<16, GPIOName>(repeating: GPIOName())
+    var seen = InlineArray<16, GPIOName>(first: GPIOName()) { $0 }
     forEachChip { chip in
       for i in 0..<min(listed, 16) where seen[i] == chip.name { return }
       if listed < 16 { seen[listed] = chip.name }
