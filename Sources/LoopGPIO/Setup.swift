@@ -49,7 +49,7 @@ public struct LineSelector: Equatable, Sendable {
   /// Names tried, most preferred first.
   public static var nameCapacity: Int { 4 }
 
-  private var names = InlineArray<4, GPIOName>(repeating: GPIOName())
+  private var names = InlineArray<4, GPIOName>(first: GPIOName()) { $0 }
   /// How many names are set.
   public private(set) var nameCount = 0
   /// The offset used when no name matches.
