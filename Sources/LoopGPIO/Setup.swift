@@ -49,7 +49,7 @@ public struct LineSelector: Equatable, Sendable {
   /// Names tried, most preferred first.
   public static var nameCapacity: Int { 4 }
 
-  private var names = InlineArray<4, GPIOName>(repeating: GPIOName())
+  private var names = InlineArray<4, GPIOName>(first: GPIOName()) { $0 }
   /// How many names are set.
   public private(set) var nameCount = 0
   /// The offset used when no name matches.
@@ -298,7 +298,7 @@ extension GPIOSystem where Self: ~Copyable {
   /// seen twice (the Pi 5's `gpiochip4` symlink to `gpiochip0`) is listed once.
   private mutating func appendChipList(_ message: inout FixedText<1024>) {
     var listed = 0
-    var seen = InlineArray<16, GPIOName>(repeating: GPIOName())
+    var seen = InlineArray<16, GPIOName>(first: GPIOName()) { $0 }
     forEachChip { chip in
       for i in 0..<min(listed, 16) where seen[i] == chip.name { return }
       if listed < 16 { seen[listed] = chip.name }

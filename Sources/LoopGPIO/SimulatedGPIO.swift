@@ -277,11 +277,11 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
   /// Lines that can be requested.
   public static var busyCapacity: Int { 32 }
 
-  private var chips = InlineArray<4, SimulatedChip>(repeating: SimulatedChip())
+  private var chips = InlineArray<4, SimulatedChip>(first: SimulatedChip()) { $0 }
   private var chipCount = 0
-  private var ports: InlineArray<32, SimulatedInputPort?> = InlineArray { _ in nil }
-  private var outputPorts: InlineArray<32, SimulatedOutputPort?> = InlineArray { _ in nil }
-  private var busy = InlineArray<32, BusyLine>(repeating: BusyLine())
+  private var ports: InlineArray<32, SimulatedInputPort?> = InlineArray(first: nil) { _ in nil }
+  private var outputPorts: InlineArray<32, SimulatedOutputPort?> = InlineArray(first: nil) { _ in nil }
+  private var busy = InlineArray<32, BusyLine>(first: BusyLine()) { $0 }
   private var busyCount = 0
   private var current = -1
   /// The kernel uAPI the mock chips emulate: the record format and queue of their lines.
@@ -461,7 +461,7 @@ struct SimulatedChip {
   var name = GPIOName()
   var label = GPIOName()
   var lineCount = 0
-  var names = InlineArray<64, GPIOName>(repeating: GPIOName())
+  var names = InlineArray<64, GPIOName>(first: GPIOName()) { $0 }
 }
 
 /// A line held by a consumer.

@@ -109,9 +109,9 @@ public enum StimulusError: Error, Equatable, Sendable {
 /// Holds `portCapacity` ports and `scriptCapacity` running scripts inline (more is a
 /// `StimulusError`); writes to the ports' pipes never block; never allocates.
 public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~Copyable {
-  private var ports: InlineArray<portCapacity, SimulatedInputPort?> = InlineArray { _ in nil }
+  private var ports: InlineArray<portCapacity, SimulatedInputPort?> = InlineArray(first: nil) { _ in nil }
   private var portCount = 0
-  private var scripts = InlineArray<scriptCapacity, Script?>(repeating: nil)
+  private var scripts = InlineArray<scriptCapacity, Script?>(first: nil) { $0 }
   /// One past the highest slot in use: the scans stop there, not at `scriptCapacity`.
   private var scriptEnd = 0
   /// The shortest sleep between two deliveries (`.zero`: wake for each due transition).

@@ -284,7 +284,7 @@ public struct Client: ~Copyable {
   private let inflight: Region
   private let slotBytes: Int
   private let window: Int
-  private var entries = InlineArray<32, InflightEntry>(repeating: InflightEntry())
+  private var entries = InlineArray<32, InflightEntry>(first: InflightEntry()) { $0 }
   private var inflightHead = 0
   private var inflightCount = 0
   private var nextPacketID: UInt16 = 1

@@ -351,7 +351,7 @@ public struct FilterChainError: Error, Equatable, Sendable {
 
 /// Up to `FilterLimits.chain` filters applied in order to one reading's values.
 public struct FilterChain: Sendable {
-  private var filters = InlineArray<6, Filter>(repeating: .clamp(Clamp(low: 0, high: 0)))
+  private var filters = InlineArray<6, Filter>(first: .clamp(Clamp(low: 0, high: 0))) { $0 }
   /// Filters in the chain.
   public private(set) var count = 0
 

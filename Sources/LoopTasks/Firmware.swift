@@ -18,7 +18,7 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
   /// When the firmware started (for rates in the summary).
   public let start: Instant
   /// The live tasks' wakers, for the summary (Summary.swift).
-  var spawned = InlineArray<40, Waker?>(repeating: nil)
+  var spawned = InlineArray<40, Waker?>(first: nil) { $0 }
   var spawnedCount = 0
 
   /// A firmware on `platform` with `world`, started at `start` (now when nil): the instant the
@@ -28,7 +28,7 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     executor.measuresPollTime = true
     self.world = world
     if let start { self.start = start } else { self.start = executor.platform.now() }
-    for i in 0..<FirmwareLimits.tasks { self.world.due[i] = self.start }
+    self.world.due = InlineArray(first: self.start) { $0 }
   }
 
   /// Spawns `task`; throws `.taskSlots` past the capacity (the config checks prevent it).

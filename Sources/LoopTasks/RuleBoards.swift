@@ -10,7 +10,7 @@ import LoopGPIO
 
 /// The wakers of tasks waiting for one task's next event: a few per task.
 public struct Listeners: Sendable {
-  private var wakers = InlineArray<32, InlineArray<4, Waker?>>(repeating: InlineArray(repeating: nil))
+  private var wakers = InlineArray<32, InlineArray<4, Waker?>>(first: InlineArray(first: nil) { $0 }) { $0 }
 
   /// Nobody listens.
   public init() {}
@@ -54,8 +54,10 @@ public struct BinaryState: Equatable, Sendable {
 
 /// One binary state per task, with a few listeners each (switches).
 public struct BinaryBoard: Sendable {
+  // A loop (`init(first:next:)`); `init(repeating:)` is unrolled, a store per element.
   private var states = InlineArray<32, BinaryState>(
-    repeating: BinaryState(level: false, presses: 0, time: .zero, sequence: 0))
+    first: BinaryState(level: false, presses: 0, time: .zero, sequence: 0)
+  ) { $0 }
   private var listeners = Listeners()
 
   /// Every source inactive.
@@ -89,9 +91,9 @@ public struct BinaryBoard: Sendable {
 /// by the pwm task (software PWM at its next period; a hardware PWM task at once).
 public struct DutyBoard: Sendable {
   /// The requested duty in percent by pwm task index; negative when none is waiting.
-  private var requested = InlineArray<32, Double>(repeating: -1)
+  private var requested = InlineArray<32, Double>(first: -1) { $0 }
   /// The pwm task to wake when its duty is set, if it sleeps between changes.
-  private var wakers = InlineArray<32, Waker?>(repeating: nil)
+  private var wakers = InlineArray<32, Waker?>(first: nil) { $0 }
 
   /// Nothing requested.
   public init() {}

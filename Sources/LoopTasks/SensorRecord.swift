@@ -33,7 +33,7 @@ public struct SensorValues: Sendable {
 
 /// One filter chain per channel of a source.
 public struct SensorFilters: Sendable {
-  private var chains = InlineArray<4, FilterChain>(repeating: FilterChain())
+  private var chains = InlineArray<4, FilterChain>(first: FilterChain()) { $0 }
 
   /// No filters: every value passes as read.
   public init() {}

@@ -106,7 +106,7 @@ public struct SensorSource: Sendable {
 
 /// Names given to a resolver: the channels of an IIO device or the inputs of a hwmon device.
 public struct SensorNames: Sendable {
-  private var names = InlineArray<4, ShortName>(repeating: ShortName())
+  private var names = InlineArray<4, ShortName>(first: ShortName()) { $0 }
   /// Names held.
   public private(set) var count = 0
 

@@ -66,10 +66,12 @@ public struct Reading: Sendable {
 
 /// One reading slot per task, with a few subscribers each.
 public struct ReadingBoard: Sendable {
-  private var latest = InlineArray<32, Reading>(
-    repeating: Reading(value: 0, time: .zero, sequence: 0))
-  private var subscribers = InlineArray<32, InlineArray<4, Waker?>>(
-    repeating: InlineArray(repeating: nil))
+  // Filled by `init(first:next:)`, a loop: `init(repeating:)` is unrolled, one store per element
+  // (FirmwareWorld.init below).
+  private var latest = InlineArray<32, Reading>(first: Reading(value: 0, time: .zero, sequence: 0)) { $0 }
+  private var subscribers = InlineArray<32, InlineArray<4, Waker?>>(first: InlineArray(first: nil) { $0 }) {
+    $0
+  }
 
   /// No readings yet.
   public init() {}
@@ -170,11 +172,15 @@ public struct InputSummary {
 }
 
 /// The firmware's shared state.
+///
+/// Its tables are filled by `InlineArray(first:next:)`, a loop, not `init(repeating:)` or
+/// `init { _ in … }`: the compiler unrolls those into one store per element (32 per table, and
+/// a 600-byte specialisation each for the names and the subscribers).
 public struct FirmwareWorld: ~Copyable {
   /// Task names, by task index.
-  public var names = InlineArray<32, ShortName>(repeating: ShortName())
+  public var names = InlineArray<32, ShortName>(first: ShortName()) { $0 }
   /// The config's line names (the keys of `lines`), by line index; empty when not set.
-  public var lineNames = InlineArray<32, ShortName>(repeating: ShortName())
+  public var lineNames = InlineArray<32, ShortName>(first: ShortName()) { $0 }
   /// Input lines, by line index.
   public var inputs: InlineArray<32, InputLine?>
   /// Output lines, by line index.
@@ -220,9 +226,9 @@ public struct FirmwareWorld: ~Copyable {
   /// Stop and summary requests.
   public var control = ControlRequests()
   /// The sensor tasks' state, too big for an executor slot (`SensorSlot` names an entry).
-  public var sensors = InlineArray<8, SensorTask?>(repeating: nil)
+  public var sensors = InlineArray<8, SensorTask?>(first: nil) { _ in nil }
   /// The hardware PWM channels of the `pwm_hw` tasks (`HardwarePWMTask` names an entry).
-  public var pwmChannels = InlineArray<4, PWMChannel?>(repeating: nil)
+  public var pwmChannels = InlineArray<4, PWMChannel?>(first: nil) { _ in nil }
   /// The task a watchdog task sees stalled, -1 while every watched task makes progress.
   public var stalledTask = -1
   /// Whether systemd has been told `READY=1`: the keepalive pings only after it (a slow startup
@@ -234,15 +240,15 @@ public struct FirmwareWorld: ~Copyable {
   public var stimuli = StimulusDriver<32, 256>()
   /// The interrupt of each stimulus port's line, raised after a delivery so the mock board
   /// also runs on a virtual platform that watches no fds.
-  public var stimulusLines = InlineArray<32, Interrupt?>(repeating: nil)
+  public var stimulusLines = InlineArray<32, Interrupt?>(first: nil) { $0 }
   /// The MQTT client every record is also published with (`mqtt` in board.json), if any.
   public var mqtt: MQTTLink? = nil
 
   /// A world writing records to `outputFD`, with no lines yet.
   public init(outputFD: Int32) {
     self.outputFD = outputFD
-    inputs = InlineArray { _ in nil }
-    outputs = InlineArray { _ in nil }
+    inputs = InlineArray(first: nil) { _ in nil }
+    outputs = InlineArray(first: nil) { _ in nil }
   }
 
   /// The logical level input line `index` had when it was requested, when known.
