@@ -16,7 +16,7 @@ extension Validator {
     guard kind(root) == .object else {
       throw mismatch(
         .type, at: root,
-        expected: bytes("an object at the top level ({\"board\": ..., \"gpio\": ..., \"tasks\": [...]})")
+        expected: "an object at the top level ({\"board\": ..., \"gpio\": ..., \"tasks\": [...]})"
       )
     }
     try checkObject(

@@ -32,8 +32,7 @@ extension Validator {
     guard kind(node) == .object else {
       throw mismatch(
         .type, at: node,
-        expected: bytes(
-          "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})"))
+        expected: "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})")
     }
     // A "note" with a string value is free text here too, so "note" cannot name a line.
     func isNote(_ keyNode: Int) -> Bool {
@@ -86,7 +85,7 @@ extension Validator {
       let mark = push("aliases")
       defer { pop(mark) }
       guard doc.member(object, "name") != nil else {
-        throw error(.missingKey, at: node, bytes("\"aliases\" needs a \"name\" to try first"))
+        throw error(.missingKey, at: node, "\"aliases\" needs a \"name\" to try first")
       }
       guard kind(node) == .array, doc.nodes[node].a >= 1,
         doc.nodes[node].a <= Int32(ConfigLimits.maxLineNames - 1)
@@ -99,7 +98,7 @@ extension Validator {
         let inner = push(index: index)
         let alias = try readKernelName(element)
         for other in names.indices where names[other] == alias {
-          throw error(.conflict, at: element, bytes("the same spelling is listed twice"))
+          throw error(.conflict, at: element, "the same spelling is listed twice")
         }
         names.append(alias)
         pop(inner)
@@ -130,14 +129,12 @@ extension Validator {
     if names.isEmpty && offset == nil {
       throw error(
         .missingKey, at: object,
-        bytes("missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\""))
+        "missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\"")
     }
     if names.isEmpty && simulated {
       throw error(
         .missingKey, at: object,
-        bytes(
-          "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)"
-        ))
+        "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)")
     }
 
     // On a known Raspberry Pi chip every spelling and the offset must mean the same BCM line.
@@ -360,7 +357,7 @@ extension Validator {
   /// The index of the line string `node` names.
   mutating func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
-      throw mismatch(.type, at: node, expected: bytes("the name of a line in \"lines\""))
+      throw mismatch(.type, at: node, expected: "the name of a line in \"lines\"")
     }
     let wanted = doc.string(node)
     for index in lines.indices where lines[index].id.equals(wanted) { return index }

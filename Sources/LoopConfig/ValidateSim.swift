@@ -15,14 +15,14 @@ extension Validator {
     guard simulated else {
       throw error(
         .conflict, at: node,
-        bytes("scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\""))
+        "scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\"")
     }
     try checkObject(node, allowed: "stimuli files", what: "sim", example: "{\"stimuli\": [...]}")
     if let list = doc.member(node, "stimuli") {
       let inner = push("stimuli")
       defer { pop(inner) }
       guard kind(list) == .array else {
-        throw mismatch(.type, at: list, expected: bytes("an array of stimuli"))
+        throw mismatch(.type, at: list, expected: "an array of stimuli")
       }
       let count = Int(doc.nodes[list].a)
       if count > ConfigLimits.maxStimuli {
@@ -38,7 +38,7 @@ extension Validator {
       let inner = push("files")
       defer { pop(inner) }
       guard kind(list) == .array else {
-        throw mismatch(.type, at: list, expected: bytes("an array of scripted files"))
+        throw mismatch(.type, at: list, expected: "an array of scripted files")
       }
       let count = Int(doc.nodes[list].a)
       if count > ConfigLimits.maxSimFiles {
@@ -57,7 +57,7 @@ extension Validator {
   {
     guard kind(object) == .object else {
       throw mismatch(
-        .type, at: object, expected: bytes("a stimulus object ({\"kind\": \"press\", ...})"))
+        .type, at: object, expected: "a stimulus object ({\"kind\": \"press\", ...})")
     }
     let kindIndex = try choice(object, "kind", Validator.stimulusKinds, default: nil)
     let keys: StaticString
@@ -85,7 +85,7 @@ extension Validator {
     case 0:
       let line = try simLine(object, "line", lines: lines)
       guard let node = doc.member(object, "value") else {
-        throw missing(object, "value", bytes("0 or 1"))
+        throw missing(object, "value", "0 or 1")
       }
       let mark = push("value")
       defer { pop(mark) }
@@ -121,7 +121,7 @@ extension Validator {
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
       guard let node = doc.member(object, "value") else {
-        throw missing(object, "value", bytes("0 or 1, the level after the bounce"))
+        throw missing(object, "value", "0 or 1, the level after the bounce")
       }
       let mark = push("value")
       defer { pop(mark) }
@@ -198,7 +198,7 @@ extension Validator {
     let path = try path(object, "path", absolute: true)
     var values = FixedList<16, Int64>()
     guard let list = doc.member(object, "values") else {
-      throw missing(object, "values", bytes("an array of 1 to 16 integers"))
+      throw missing(object, "values", "an array of 1 to 16 integers")
     }
     let mark = push("values")
     guard kind(list) == .array, doc.nodes[list].a >= 1,

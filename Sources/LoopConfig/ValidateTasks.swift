@@ -25,18 +25,18 @@ extension Validator {
   /// Reads `tasks`: each kind's file reads its own keys (`TaskKind.registry`).
   mutating func readTasks(_ root: Int) throws(ConfigError) -> FixedList<32, TaskConfig> {
     guard let node = doc.member(root, "tasks") else {
-      throw missing(root, "tasks", bytes("an array of tasks"))
+      throw missing(root, "tasks", "an array of tasks")
     }
     let mark = push("tasks")
     defer { pop(mark) }
     guard kind(node) == .array else {
       throw mismatch(
         .type, at: node,
-        expected: bytes("an array of tasks ([{\"name\": \"blink\", \"kind\": \"heartbeat\", ...}])"))
+        expected: "an array of tasks ([{\"name\": \"blink\", \"kind\": \"heartbeat\", ...}])")
     }
     let count = Int(doc.nodes[node].a)
     if count == 0 {
-      throw error(.range, at: node, bytes("expected at least one task, found an empty array"))
+      throw error(.range, at: node, "expected at least one task, found an empty array")
     }
     if count > ConfigLimits.maxTasks {
       throw capacityError(at: node, most: ConfigLimits.maxTasks, of: "tasks", found: count)
@@ -56,7 +56,7 @@ extension Validator {
       defer { pop(inner) }
       guard kind(element) == .object else {
         throw mismatch(
-          .type, at: element, expected: bytes("a task object ({\"name\": ..., \"kind\": ..., ...})"))
+          .type, at: element, expected: "a task object ({\"name\": ..., \"kind\": ..., ...})")
       }
       let kindIndex = try choice(element, "kind", TaskKind.names, default: nil)
       let entry = TaskKind.registry[kindIndex]
@@ -189,12 +189,12 @@ extension Validator {
 
   mutating func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
-      throw mismatch(.type, at: node, expected: bytes("the name of a task"))
+      throw mismatch(.type, at: node, expected: "the name of a task")
     }
     let wanted = doc.string(node)
     for (index, name) in names.enumerated() where !name.isEmpty && name.elementsEqual(wanted) {
       if index == selfIndex {
-        throw error(.conflict, at: node, bytes("a task cannot refer to itself"))
+        throw error(.conflict, at: node, "a task cannot refer to itself")
       }
       return index
     }

@@ -74,6 +74,24 @@ struct Validator {
       kind: kind, file: file, path: path, line: position.line, column: position.column, message: message)
   }
 
+  /// An error at `node` with a fixed message (its bytes made here, not at each call site).
+  @inline(never)
+  mutating func error(_ kind: ConfigError.Kind, at node: Int, _ message: StaticString) -> ConfigError {
+    error(kind, at: node, bytes(message))
+  }
+
+  /// `mismatch` with a fixed expectation.
+  @inline(never)
+  mutating func mismatch(_ kind: ConfigError.Kind, at node: Int, expected: StaticString) -> ConfigError {
+    mismatch(kind, at: node, expected: bytes(expected))
+  }
+
+  /// `missing` with a fixed expectation.
+  @inline(never)
+  mutating func missing(_ object: Int, _ key: StaticString, _ expected: StaticString) -> ConfigError {
+    missing(object, key, bytes(expected))
+  }
+
   /// `expected <expected>, found <node>` (and `; did you mean "<suggested>"?`).
   @inline(never)
   mutating func mismatch(
@@ -247,7 +265,7 @@ struct Validator {
   @inline(never)
   mutating func readBool(_ node: Int) throws(ConfigError) -> Bool {
     guard kind(node) == .boolean else {
-      throw mismatch(.type, at: node, expected: bytes("true or false"))
+      throw mismatch(.type, at: node, expected: "true or false")
     }
     return doc.nodes[node].a != 0
   }

@@ -55,9 +55,9 @@ extension HardwarePWMConfig: TaskKindDescription {
       } else {
         throw v.mismatch(
           .type, at: node,
-          expected: bytes(
+          expected:
             "the chip's number (0 for pwmchip0) or its driver or compatible string (\"pwm-bcm2835\", \"raspberrypi,rp1-pwm\")"
-          ))
+        )
       }
     }
     let channel = Int(try v.integer(element, "channel", 0...15, default: 0))

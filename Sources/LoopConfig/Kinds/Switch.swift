@@ -30,14 +30,14 @@ extension SwitchConfig: TaskKindDescription {
     let sourceNode = v.doc.member(element, "source")
     let inputNode = v.doc.member(element, "input")
     if sourceNode == nil && inputNode == nil {
-      throw v.missing(element, "source", bytes("the name of a button task, or \"input\": an input line"))
+      throw v.missing(element, "source", "the name of a button task, or \"input\": an input line")
     }
     if sourceNode != nil, let inputNode {
       let mark = v.push("input")
       defer { v.pop(mark) }
       throw v.error(
         .conflict, at: inputNode,
-        bytes("a switch takes either \"source\" (a button task) or \"input\" (an input line), not both"))
+        "a switch takes either \"source\" (a button task) or \"input\" (an input line), not both")
     }
     // A button is toggled by default (gpiozero's `when_pressed = relay.toggle`), a line followed.
     let mode = try v.choice(element, "mode", "toggle follow", default: sourceNode != nil ? 0 : 1)
@@ -55,7 +55,7 @@ extension SwitchConfig: TaskKindDescription {
       let mark = v.push("invert")
       defer { v.pop(mark) }
       throw v.error(
-        .conflict, at: node, bytes("\"invert\" applies to \"mode\": \"follow\" only; a toggle flips"))
+        .conflict, at: node, "\"invert\" applies to \"mode\": \"follow\" only; a toggle flips")
     }
     return SwitchConfig(line: line, source: source, toggles: toggles, invert: invert)
   }

@@ -75,7 +75,7 @@ extension WatchdogConfig: TaskKindDescription {
         let inner = v.push(index: position)
         let watchedIndex = try v.resolveTask(item, names: v.scope.names, selfIndex: task.index)
         if watched & (1 << UInt64(watchedIndex)) != 0 {
-          throw v.error(.conflict, at: item, bytes("the task is listed twice"))
+          throw v.error(.conflict, at: item, "the task is listed twice")
         }
         watched |= 1 << UInt64(watchedIndex)
         v.pop(inner)
