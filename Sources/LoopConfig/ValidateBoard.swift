@@ -50,7 +50,8 @@ extension Validator {
 
   mutating func checkTotals(_ config: BoardConfig, root: Int) throws(ConfigError) {
     let plan = CapacityPlan(config)
-    for row in plan.rows where row.used > row.limit {
+    for index in 0..<CapacityPlan.rowCount where plan.row(index).used > plan.row(index).limit {
+      let row = plan.row(index)
       let mark = push("tasks")
       defer { pop(mark) }
       var message: [UInt8] = []

@@ -381,7 +381,8 @@ extension SensorConfig: TaskKindDescription {
       guard pairs.count == 2 else {
         throw v.mismatch(v.kind(points) == .array ? .range : .type, at: points, expected: expected)
       }
-      var values: [Double] = []
+      var values = InlineArray<4, Double>(repeating: 0)
+      var count = 0
       for (position, pair) in pairs.enumerated() {
         let inner = v.push(index: position)
         let numbers = v.kind(pair) == .array ? v.doc.elements(pair) : []
@@ -392,7 +393,8 @@ extension SensorConfig: TaskKindDescription {
         }
         for (k, number) in numbers.enumerated() {
           let item = v.push(index: k)
-          values.append(try v.readDecimal(number, from: maxNegative, to: maxPositive).double)
+          values[count] = try v.readDecimal(number, from: maxNegative, to: maxPositive).double
+          count += 1
           v.pop(item)
         }
         v.pop(inner)
