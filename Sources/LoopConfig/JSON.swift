@@ -73,6 +73,9 @@ struct JSONDocument {
     return result
   }
 
+  /// The (key, value) node pairs of object `node` (for tests; the validator walks `memberKeys`).
+  func members(_ node: Int) -> [(key: Int, value: Int)] { memberKeys(node).map { ($0, $0 + 1) } }
+
   /// The element nodes of array `node`.
   @inline(never)
   func elements(_ node: Int) -> [Int] {

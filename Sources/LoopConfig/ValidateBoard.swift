@@ -29,19 +29,19 @@ extension Validator {
     let read = try readLines(root, simulated: simulated, chip: chip, uses: &uses)
     scope.lines = read
     scope.uses = uses
-    let tasks = try readTasks(root)
-    let lines = scope.lines
+    try readTasks(root)
     let output = try readOutput(root)
     var stimuli = FixedList<64, SimStimulus>()
     var simFiles = FixedList<8, SimFile>()
-    try readSim(root, simulated: simulated, lines: lines, stimuli: &stimuli, files: &simFiles)
+    try readSim(root, simulated: simulated, stimuli: &stimuli, files: &simFiles)
     let mqtt = try readMQTT(root)
 
     var config = BoardConfig(
-      board: board, simulated: simulated, chip: chip, consumer: consumer, lines: lines, tasks: tasks,
+      board: board, simulated: simulated, chip: chip, consumer: consumer, lines: scope.lines,
+      tasks: scope.tasks,
       output: output,
       stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
-    for i in lines.indices { config.lineUsers.append(scope.uses[i].task ?? -1) }
+    for i in scope.lines.indices { config.lineUsers.append(scope.uses[i].task ?? -1) }
     try checkTotals(config, root: root)
     return config
   }

@@ -354,15 +354,16 @@ extension Validator {
     return error(.conflict, at: node, message)
   }
 
-  /// The index of the line string `node` names.
-  mutating func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
+  /// The index of the line string `node` names in `scope.lines` (read there, not passed: a
+  /// 10 KB list passed from the validator itself is copied for the call).
+  mutating func resolveLine(_ node: Int) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
       throw mismatch(.type, at: node, expected: "the name of a line in \"lines\"")
     }
     let wanted = doc.string(node)
-    for index in lines.indices where lines[index].id.equals(wanted) { return index }
+    for index in scope.lines.indices where scope.lines[index].id.equals(wanted) { return index }
     var ids: [[UInt8]] = []
-    for index in lines.indices { ids.append(lines[index].id.bytes) }
+    for index in scope.lines.indices { ids.append(scope.lines[index].id.bytes) }
     throw unknownReference(node, what: "line", list: "\"lines\"", names: ids)
   }
 

@@ -6,7 +6,7 @@ extension Validator {
   static var stimulusKinds: StaticString { "edge pulses bounce press quadrature" }
 
   mutating func readSim(
-    _ root: Int, simulated: Bool, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, SimStimulus>,
+    _ root: Int, simulated: Bool, stimuli: inout FixedList<64, SimStimulus>,
     files: inout FixedList<8, SimFile>
   ) throws(ConfigError) {
     guard let node = doc.member(root, "sim") else { return }
@@ -30,7 +30,7 @@ extension Validator {
       }
       for (index, element) in doc.elements(list).enumerated() {
         let item = push(index: index)
-        stimuli.append(try stimulus(element, lines: lines))
+        stimuli.append(try stimulus(element))
         pop(item)
       }
     }
@@ -52,7 +52,7 @@ extension Validator {
     }
   }
 
-  mutating func stimulus(_ object: Int, lines: FixedList<32, LineConfig>) throws(ConfigError)
+  mutating func stimulus(_ object: Int) throws(ConfigError)
     -> SimStimulus
   {
     guard kind(object) == .object else {
@@ -83,7 +83,7 @@ extension Validator {
     let at = try milliseconds(object, "at_ms", 0...86_400_000, default: 0)
     switch kindIndex {
     case 0:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       guard let node = doc.member(object, "value") else {
         throw missing(object, "value", "0 or 1")
       }
@@ -91,7 +91,7 @@ extension Validator {
       defer { pop(mark) }
       return .edge(line: line, at: at, value: try readLevel(node))
     case 1:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       let frequency = try decimal(
         object, "frequency_hz", from: DecimalNumber(significand: 1, exponent: -3),
         to: DecimalNumber(significand: 50_000), default: nil)
@@ -116,7 +116,7 @@ extension Validator {
           line: line, at: at, frequencyHz: frequency, period: period,
           high: Duration(nanoseconds: period.nanoseconds * duty / 100), count: count))
     case 2:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       let transitions = Int(try integer(object, "transitions", 1...1000, default: nil))
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
@@ -127,7 +127,7 @@ extension Validator {
       defer { pop(mark) }
       return .bounce(line: line, at: at, transitions: transitions, within: within, value: try readLevel(node))
     case 3:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       let hold = try milliseconds(object, "hold_ms", 1...600_000, default: 100)
       let count = Int(try integer(object, "count", 1...100_000, default: 1))
       var every = hold * 2
@@ -150,8 +150,8 @@ extension Validator {
           bounceWithin: .microseconds(
             try integer(object, "bounce_us", 1...100_000, default: 1000, unit: "microseconds"))))
     default:
-      let lineA = try simLine(object, "line_a", lines: lines)
-      let lineB = try simLine(object, "line_b", lines: lines)
+      let lineA = try simLine(object, "line_a")
+      let lineB = try simLine(object, "line_b")
       if lineA == lineB {
         let mark = push("line_b")
         defer { pop(mark) }
@@ -172,19 +172,17 @@ extension Validator {
   }
 
   /// A stimulus's line: it must exist and be an input.
-  mutating func simLine(_ object: Int, _ key: StaticString, lines: FixedList<32, LineConfig>)
-    throws(ConfigError) -> Int
-  {
+  mutating func simLine(_ object: Int, _ key: StaticString) throws(ConfigError) -> Int {
     guard let node = doc.member(object, key) else {
       throw missing(object, key, bytes("the name of an input line in \"lines\""))
     }
     let mark = push(key)
     defer { pop(mark) }
-    let index = try resolveLine(node, lines: lines)
-    if lines[index].direction != .input {
+    let index = try resolveLine(node)
+    if scope.lines[index].direction != .input {
       var message: [UInt8] = []
       message.append("line ")
-      message.appendQuoted(lines[index].id)
+      message.appendQuoted(scope.lines[index].id)
       message.append(" is an output; stimuli drive input lines")
       throw error(.conflict, at: node, message)
     }

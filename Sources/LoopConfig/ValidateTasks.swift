@@ -22,8 +22,8 @@ struct TaskScope {
 }
 
 extension Validator {
-  /// Reads `tasks`: each kind's file reads its own keys (`TaskKind.registry`).
-  mutating func readTasks(_ root: Int) throws(ConfigError) -> FixedList<32, TaskConfig> {
+  /// Reads `tasks` into `scope.tasks`: each kind's file reads its own keys (`TaskKind.registry`).
+  mutating func readTasks(_ root: Int) throws(ConfigError) {
     guard let node = doc.member(root, "tasks") else {
       throw missing(root, "tasks", "an array of tasks")
     }
@@ -95,7 +95,6 @@ extension Validator {
     {
       scope.lines[index].edge = .both
     }
-    return scope.tasks
   }
 
   /// The index of the task named at `key` of `task` (not itself).
@@ -116,7 +115,7 @@ extension Validator {
     }
     let mark = push(key)
     defer { pop(mark) }
-    let index = try resolveLine(node, lines: scope.lines)
+    let index = try resolveLine(node)
     let line = scope.lines[index]
     if line.direction != need.direction {
       var message: [UInt8] = []
