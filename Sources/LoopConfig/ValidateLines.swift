@@ -361,9 +361,9 @@ extension Validator {
       throw mismatch(.type, at: node, expected: "the name of a line in \"lines\"")
     }
     let wanted = doc.string(node)
-    for index in scope.lines.indices where scope.lines[index].id.equals(wanted) { return index }
+    for index in scope.lines.indices where scope.lines.element(index).id.equals(wanted) { return index }
     var ids: [[UInt8]] = []
-    for index in scope.lines.indices { ids.append(scope.lines[index].id.bytes) }
+    for index in scope.lines.indices { ids.append(scope.lines.element(index).id.bytes) }
     throw unknownReference(node, what: "line", list: "\"lines\"", names: ids)
   }
 

@@ -179,10 +179,10 @@ extension Validator {
     let mark = push(key)
     defer { pop(mark) }
     let index = try resolveLine(node)
-    if scope.lines[index].direction != .input {
+    if scope.lines.element(index).direction != .input {
       var message: [UInt8] = []
       message.append("line ")
-      message.appendQuoted(scope.lines[index].id)
+      message.appendQuoted(scope.lines.element(index).id)
       message.append(" is an output; stimuli drive input lines")
       throw error(.conflict, at: node, message)
     }

@@ -68,7 +68,7 @@ extension Validator {
       }
       let nameMark = push("name")
       let name = try readName(nameNode)
-      for other in scope.tasks.indices where scope.tasks[other].name == name {
+      for other in scope.tasks.indices where scope.tasks.element(other).name == name {
         var message: [UInt8] = []
         message.append("the task name ")
         message.appendQuoted(name)
@@ -85,12 +85,12 @@ extension Validator {
     for (index, element) in elements.enumerated() {
       let inner = push(index: index)
       defer { pop(inner) }
-      let task = scope.tasks[index]
+      let task = scope.tasks.element(index)
       try task.kind.check(&self, TaskObject(node: element, index: index))
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices
-    where scope.lines[index].direction == .input && !scope.uses[index].explicitEdge
+    where scope.lines.element(index).direction == .input && !scope.uses[index].explicitEdge
       && scope.uses[index].task == nil
     {
       scope.lines[index].edge = .both
@@ -116,7 +116,7 @@ extension Validator {
     let mark = push(key)
     defer { pop(mark) }
     let index = try resolveLine(node)
-    let line = scope.lines[index]
+    let line = scope.lines.element(index)
     if line.direction != need.direction {
       var message: [UInt8] = []
       message.append("line ")

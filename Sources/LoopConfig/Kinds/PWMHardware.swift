@@ -74,7 +74,7 @@ extension HardwarePWMConfig: TaskKindDescription {
       sysfsRoot: root)
     var before = 0
     for i in v.scope.tasks.indices {
-      guard case .pwmHardware(let other) = v.scope.tasks[i].kind else { continue }
+      guard case .pwmHardware(let other) = v.scope.tasks.element(i).kind else { continue }
       before += 1
       if other.chip == chip && other.channel == channel && other.sysfsRoot == config.sysfsRoot {
         let node = v.doc.member(element, "channel") ?? element

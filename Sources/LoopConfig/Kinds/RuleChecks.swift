@@ -27,23 +27,23 @@ extension Validator {
   mutating func checkReadingSource(_ task: TaskObject, _ source: Int, rule: StaticString) throws(ConfigError)
   {
     var watchers = 0
-    for i in 0...task.index where readingSource(of: scope.tasks[i].kind) == source { watchers += 1 }
+    for i in 0...task.index where readingSource(of: scope.tasks.element(i).kind) == source { watchers += 1 }
     let node = doc.member(task.node, "source")!
     let mark = push("source")
     defer { pop(mark) }
     if watchers > ConfigLimits.maxWatchersPerSource {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(scope.tasks[source].name)
+      message.appendQuoted(scope.tasks.element(source).name)
       message.append(" already has ")
       message.appendDecimal(ConfigLimits.maxWatchersPerSource)
       message.append(" thresholds or curves watching it, the most one source can notify")
       throw error(.capacity, at: node, message)
     }
-    if !scope.tasks[source].entry.makesReadings {
+    if !scope.tasks.element(source).entry.makesReadings {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(scope.tasks[source].name)
+      message.appendQuoted(scope.tasks.element(source).name)
       // The kinds that make readings, as registered: a new one is named here without an edit.
       message.append(" makes no readings; ")
       message.append(rule)
@@ -60,23 +60,23 @@ extension Validator {
     let node = doc.member(task.node, "pwm")!
     let mark = push("pwm")
     defer { pop(mark) }
-    if !scope.tasks[target].entry.takesDuty {
+    if !scope.tasks.element(target).entry.takesDuty {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(scope.tasks[target].name)
+      message.appendQuoted(scope.tasks.element(target).name)
       message.append(" is ")
-      message.append(scope.tasks[target].entry.what)
+      message.append(scope.tasks.element(target).entry.what)
       message.append("; a duty is set on a ")
       appendKinds(where: { $0.takesDuty }, into: &message)
       message.append(" task")
       throw error(.conflict, at: node, message)
     }
-    for other in 0..<task.index where dutyTarget(of: scope.tasks[other].kind) == target {
+    for other in 0..<task.index where dutyTarget(of: scope.tasks.element(other).kind) == target {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(scope.tasks[target].name)
+      message.appendQuoted(scope.tasks.element(target).name)
       message.append(" already has its duty set by task ")
-      message.appendQuoted(scope.tasks[other].name)
+      message.appendQuoted(scope.tasks.element(other).name)
       message.append(" (tasks[")
       message.appendDecimal(other)
       message.append("]); a pwm task follows one rule")

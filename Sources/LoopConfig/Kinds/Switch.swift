@@ -68,26 +68,26 @@ extension SwitchConfig: TaskKindDescription {
     let mark = v.push("source")
     defer { v.pop(mark) }
     var isButton = false
-    if case .button = v.scope.tasks[source].kind { isButton = true }
+    if case .button = v.scope.tasks.element(source).kind { isButton = true }
     if !isButton {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(v.scope.tasks[source].name)
+      message.appendQuoted(v.scope.tasks.element(source).name)
       message.append(" is ")
-      message.append(v.scope.tasks[source].entry.what)
+      message.append(v.scope.tasks.element(source).entry.what)
       message.append("; a switch's source is a button task (or use \"input\" for an input line)")
       throw v.error(.conflict, at: node, message)
     }
     var listeners = 0
     for i in 0...task.index {
-      if case .outputSwitch(let other) = v.scope.tasks[i].kind, other.source == .task(source) {
+      if case .outputSwitch(let other) = v.scope.tasks.element(i).kind, other.source == .task(source) {
         listeners += 1
       }
     }
     if listeners > ConfigLimits.maxWatchersPerSource {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(v.scope.tasks[source].name)
+      message.appendQuoted(v.scope.tasks.element(source).name)
       message.append(" already drives ")
       message.appendDecimal(ConfigLimits.maxWatchersPerSource)
       message.append(" switches, the most one button can")

@@ -35,7 +35,7 @@ extension WatchdogConfig: TaskKindDescription {
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     for first in v.scope.tasks.indices {
-      guard case .watchdog = v.scope.tasks[first].kind else { continue }
+      guard case .watchdog = v.scope.tasks.element(first).kind else { continue }
       var message: [UInt8] = []
       message.append("a second watchdog task; tasks[")
       message.appendDecimal(first)
