@@ -456,13 +456,30 @@ struct Validator {
   mutating func text<let n: Int>(
     _ object: Int, _ key: StaticString, allowEmpty: Bool, default fallback: FixedText<n>?
   ) throws(ConfigError) -> FixedText<n> {
+    var required = true
+    if case .some = fallback { required = false }
+    guard
+      let text = try textBytes(
+        object, key, allowEmpty: allowEmpty, required: required, maxCount: FixedText<n>.maxCount)
+    else { return fallback! }
+    var value = FixedText<n>()
+    text.withUnsafeBufferPointer { value.append(bytes: $0) }  // Fits: checked by readTextBytes.
+    return value
+  }
+
+  /// `text`'s work, once for every capacity: the bytes at `key`, nil when absent and not
+  /// `required`.
+  @inline(never)
+  mutating func textBytes(
+    _ object: Int, _ key: StaticString, allowEmpty: Bool, required: Bool, maxCount: Int
+  ) throws(ConfigError) -> ArraySlice<UInt8>? {
     guard let node = doc.member(object, key) else {
-      if let fallback { return fallback }
-      throw missing(object, key, bytes("text"))
+      if !required { return nil }
+      throw missing(object, key, "text")
     }
     let mark = push(key)
     defer { pop(mark) }
-    return try readText(node, allowEmpty: allowEmpty)
+    return try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
   }
 
   /// The path at `key`, required.
