@@ -25,10 +25,7 @@ extension Validator {
 
     let board: Label = try text(root, "board", allowEmpty: false, default: nil)
     let (simulated, chip, consumer) = try gpio(root)
-    var uses: [LineUse] = []
-    let read = try readLines(root, simulated: simulated, chip: chip, uses: &uses)
-    scope.lines = read
-    scope.uses = uses
+    try readLines(root, simulated: simulated, chip: chip)
     try readTasks(root)
     let output = try readOutput(root)
     var stimuli = FixedList<64, SimStimulus>()

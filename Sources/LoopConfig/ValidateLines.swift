@@ -21,12 +21,10 @@ extension Validator {
     """
   }
 
-  mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector, uses: inout [LineUse])
-    throws(ConfigError)
-    -> FixedList<32, LineConfig>
-  {
-    var lines = FixedList<32, LineConfig>()
-    guard let node = doc.member(root, "lines") else { return lines }
+  /// Reads `lines` into `scope.lines` and `scope.uses` (in place: the 10 KB list was copied
+  /// six times on its way there).
+  mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector) throws(ConfigError) {
+    guard let node = doc.member(root, "lines") else { return }
     let mark = push("lines")
     defer { pop(mark) }
     guard kind(node) == .object else {
@@ -57,16 +55,15 @@ extension Validator {
         message.append(contentsOf: nameExpectation())
         throw error(.range, at: keyNode, message)
       }
-      for index in lines.indices where lines[index].id == id {
+      for index in scope.lines.indices where scope.lines.element(index).id == id {
         // The key node comes just before its value.
-        throw duplicateKey(keyNode, first: uses[index].node - 1)
+        throw duplicateKey(keyNode, first: scope.uses[index].node - 1)
       }
       let (line, explicitEdge) = try readLine(value, id: id, simulated: simulated, known: known)
-      try checkDistinct(line, object: value, from: lines, uses: uses, known: known)
-      lines.append(line)
-      uses.append(LineUse(node: value, explicitEdge: explicitEdge, task: nil))
+      try checkDistinct(line, object: value, known: known)
+      scope.lines.append(line)
+      scope.uses.append(LineUse(node: value, explicitEdge: explicitEdge, task: nil))
     }
-    return lines
   }
 
   mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
@@ -279,18 +276,16 @@ extension Validator {
   }
 
   /// Fails when `line` is the same GPIO line as one already read, pointing at the spelling
-  /// (name, alias or offset) that repeats it.
-  mutating func checkDistinct(
-    _ line: LineConfig, object: Int, from lines: FixedList<32, LineConfig>, uses: [LineUse], known: KnownChip?
-  ) throws(ConfigError) {
-    for other in lines.indices {
-      let earlier = lines[other]
+  /// (name, alias or offset) that repeats it; the lines read so far are `scope.lines`.
+  mutating func checkDistinct(_ line: LineConfig, object: Int, known: KnownChip?) throws(ConfigError) {
+    for other in scope.lines.indices {
+      let earlier = scope.lines.element(other)
       for spelling in line.names.indices {
         for b in earlier.names.indices where line.names[spelling] == earlier.names[b] {
           var same: [UInt8] = []
           same.appendQuoted(line.names[spelling])
           throw repeated(
-            same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
+            same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.uses[other].node)
         }
       }
       let bcmClash = line.bcm != nil && earlier.bcm == line.bcm
@@ -319,7 +314,7 @@ extension Validator {
         same.appendDecimal(line.offset ?? 0)
       }
       throw repeated(
-        same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
+        same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.uses[other].node)
     }
   }
 
