@@ -48,6 +48,20 @@ public struct CapacityPlan: Equatable, Sendable {
   /// The rows in printing order.
   public var rows: [Row] { [slots, timers, lines, fds, interrupts] }
 
+  /// How many rows there are.
+  static let rowCount = 5
+
+  /// Row `index` of `rows` (the binary walks the rows by index: no array).
+  func row(_ index: Int) -> Row {
+    switch index {
+    case 0: slots
+    case 1: timers
+    case 2: lines
+    case 3: fds
+    default: interrupts
+    }
+  }
+
   /// The plan for `config`.
   public init(_ config: BoardConfig) {
     // What each task holds is said by its kind (`TaskKindDescription.needs`, Kinds/*.swift).
@@ -104,7 +118,8 @@ public struct CapacityPlan: Equatable, Sendable {
 
   /// Appends the plan as text, one `name  used of limit` line per capacity.
   public func render(into out: inout [UInt8]) {
-    for row in rows {
+    for index in 0..<CapacityPlan.rowCount {
+      let row = row(index)
       out.append(row.name)
       for _ in row.name.utf8CodeUnitCount..<12 { out.append(byte: UInt8(ascii: " ")) }
       out.appendDecimal(row.used)

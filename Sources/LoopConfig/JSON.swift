@@ -73,6 +73,9 @@ struct JSONDocument {
     return result
   }
 
+  /// The (key, value) node pairs of object `node` (for tests; the validator walks `memberKeys`).
+  func members(_ node: Int) -> [(key: Int, value: Int)] { memberKeys(node).map { ($0, $0 + 1) } }
+
   /// The element nodes of array `node`.
   @inline(never)
   func elements(_ node: Int) -> [Int] {
@@ -151,10 +154,7 @@ struct JSONReader {
     try reader.parseValue()
     reader.skipWhitespace()
     if reader.index < source.count {
-      var message: [UInt8] = []
-      message.append("expected the end of the file after the top-level value, found ")
-      reader.describeFound(into: &message, hints: false)
-      throw JSONSyntaxError(offset: reader.index, message: message)
+      throw reader.failFound("expected the end of the file after the top-level value, found ", hints: false)
     }
     return reader.document
   }
@@ -174,10 +174,7 @@ struct JSONReader {
     case UInt8(ascii: "f"): try parseLiteral("false", kind: .boolean, value: 0)
     case UInt8(ascii: "n"): try parseLiteral("null", kind: .null, value: 0)
     default:
-      var message: [UInt8] = []
-      message.append("expected a value, found ")
-      describeFound(into: &message)
-      throw JSONSyntaxError(offset: index, message: message)
+      throw failFound("expected a value, found ")
     }
   }
 
@@ -207,10 +204,7 @@ struct JSONReader {
           try parseKey(afterComma: count > 0)
           skipWhitespace()
           guard index < source.count, source[index] == UInt8(ascii: ":") else {
-            var message: [UInt8] = []
-            message.append("expected ':' after the object key, found ")
-            describeFound(into: &message)
-            throw JSONSyntaxError(offset: index, message: message)
+            throw failFound("expected ':' after the object key, found ")
           }
           index += 1
           skipWhitespace()
@@ -234,13 +228,10 @@ struct JSONReader {
           index += 1
           break
         }
-        var message: [UInt8] = []
-        message.append(
+        throw failFound(
           object
             ? "expected ',' or '}' after an object member, found "
-            : "expected ',' or ']' after an array element, found ")
-        describeFound(into: &message, hints: false)
-        throw JSONSyntaxError(offset: index, message: message)
+            : "expected ',' or ']' after an array element, found ", hints: false)
       }
     }
     depth -= 1
@@ -260,10 +251,7 @@ struct JSONReader {
     if afterComma && source[index] == UInt8(ascii: "}") {
       throw fail("expected an object key after ',', found '}' (JSON allows no trailing comma)")
     }
-    var message: [UInt8] = []
-    message.append("expected a double-quoted object key, found ")
-    describeFound(into: &message)
-    throw JSONSyntaxError(offset: index, message: message)
+    throw failFound("expected a double-quoted object key, found ")
   }
 
   private mutating func parseLiteral(_ word: StaticString, kind: JSONKind, value: Int32)
@@ -277,10 +265,7 @@ struct JSONReader {
       return after == source.count || !isWordByte(source[after])
     }
     guard matched else {
-      var message: [UInt8] = []
-      message.append("expected a value, found ")
-      describeFound(into: &message)
-      throw JSONSyntaxError(offset: start, message: message)
+      throw failFound("expected a value, found ", at: start)
     }
     index += word.utf8CodeUnitCount
     document.nodes.append(
@@ -525,6 +510,18 @@ struct JSONReader {
       default: return
       }
     }
+  }
+
+  /// `message` then what is at the reading position (`describeFound`), at `offset` (the
+  /// reading position when nil).
+  @inline(never)
+  private func failFound(_ message: StaticString, hints: Bool = true, at offset: Int? = nil)
+    -> JSONSyntaxError
+  {
+    var bytes: [UInt8] = []
+    bytes.append(message)
+    describeFound(into: &bytes, hints: hints)
+    return JSONSyntaxError(offset: offset ?? index, message: bytes)
   }
 
   private func fail(_ message: StaticString) -> JSONSyntaxError {

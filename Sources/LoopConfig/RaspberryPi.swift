@@ -22,16 +22,16 @@ struct KnownChip {
   /// The older naming scheme.
   let naming: Naming
 
-  /// The header controllers of the supported boards.
-  static let all: [KnownChip] = [
-    KnownChip(label: "pinctrl-bcm2835", lineCount: 54, naming: .broadcom),
-    KnownChip(label: "pinctrl-bcm2711", lineCount: 58, naming: .broadcom),
-    KnownChip(label: "pinctrl-rp1", lineCount: 54, naming: .rp1),
-  ]
-
-  /// The known chip labelled `label`.
+  /// The known chip labelled `label`: the header controllers of the supported boards. (Tested
+  /// in turn, not kept in an array: a global array is built at run time, by code.)
   static func find(_ label: Name) -> KnownChip? {
-    for chip in all where label.equals(chip.label) { return chip }
+    if label.equals("pinctrl-bcm2835") {
+      return KnownChip(label: "pinctrl-bcm2835", lineCount: 54, naming: .broadcom)
+    }
+    if label.equals("pinctrl-bcm2711") {
+      return KnownChip(label: "pinctrl-bcm2711", lineCount: 58, naming: .broadcom)
+    }
+    if label.equals("pinctrl-rp1") { return KnownChip(label: "pinctrl-rp1", lineCount: 54, naming: .rp1) }
     return nil
   }
 
@@ -43,18 +43,21 @@ struct KnownChip {
     if name.equals("ID_SCL") { return 1 }
     switch naming {
     case .broadcom:
-      for (spelling, bcm) in KnownChip.broadcomNames where name.equals(spelling) { return bcm }
+      if let index = Words(stringLiteral: KnownChip.broadcomNames).index(of: bytes[...]) {
+        return KnownChip.broadcomNumbers[index]
+      }
     case .rp1:
       if let pin = numberAfter(prefix: "PIN", in: bytes) { return KnownChip.bcm(forHeaderPin: pin) }
     }
     return nil
   }
 
-  /// Functional names the 6.1 kernels gave header lines on BCM2835/BCM2711.
-  private static let broadcomNames: [(StaticString, Int)] = [
-    ("SDA1", 2), ("SCL1", 3), ("GPIO_GCLK", 4), ("SPI_CE1_N", 7), ("SPI_CE0_N", 8),
-    ("SPI_MISO", 9), ("SPI_MOSI", 10), ("SPI_SCLK", 11), ("TXD1", 14), ("RXD1", 15),
-  ]
+  /// Functional names the 6.1 kernels gave header lines on BCM2835/BCM2711 ...
+  private static var broadcomNames: StaticString {
+    "SDA1 SCL1 GPIO_GCLK SPI_CE1_N SPI_CE0_N SPI_MISO SPI_MOSI SPI_SCLK TXD1 RXD1"
+  }
+  /// ... and their BCM numbers, in the same order.
+  private static let broadcomNumbers: InlineArray<10, Int> = [2, 3, 4, 7, 8, 9, 10, 11, 14, 15]
 
   /// The physical 40-pin header pin of BCM GPIO `bcm`, for GPIO 2 to 27.
   static func headerPin(forBCM bcm: Int) -> Int? {
@@ -64,12 +67,12 @@ struct KnownChip {
 
   /// The BCM GPIO on physical header pin `pin`, when that pin is a GPIO.
   static func bcm(forHeaderPin pin: Int) -> Int? {
-    for (offset, candidate) in pinOfBCM.enumerated() where candidate == pin { return offset + 2 }
+    for offset in 0..<pinOfBCM.count where pinOfBCM[offset] == pin { return offset + 2 }
     return nil
   }
 
   /// Header pins of BCM 2, 3, ... 27 (the same on every 40-pin Raspberry Pi).
-  private static let pinOfBCM: [Int] = [
+  private static let pinOfBCM: InlineArray<26, Int> = [
     3, 5, 7, 29, 31, 26, 24, 21, 19, 23, 32, 33, 8, 10, 36, 11, 12, 35, 38, 40, 15, 16, 18, 22, 37, 13,
   ]
 }

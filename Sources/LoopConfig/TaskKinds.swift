@@ -123,8 +123,8 @@ extension BoardConfig {
   /// (the window is applied where the edges are read, on kernel timestamps).
   public func debounce(ofLine line: Int) -> Duration {
     var window = lines[line].debounce
-    for task in tasks.elements {
-      if let wanted = task.kind.debounce(ofLine: line), wanted > window { window = wanted }
+    for index in tasks.indices {
+      if let wanted = tasks[index].kind.debounce(ofLine: line), wanted > window { window = wanted }
     }
     return window
   }

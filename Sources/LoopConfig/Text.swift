@@ -87,6 +87,14 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Sen
     }
   }
 
+  /// The element at `index`, read in place. Mutating only so that it is given the list's
+  /// address: the subscript's getter, called on a list stored in a value being mutated (the
+  /// validator's task scope), was given a copy of the whole list (14 KB for the tasks).
+  public mutating func element(_ index: Int) -> Element {
+    precondition(index >= 0 && index < count, "FixedList.element(_:): index out of range")
+    return storage[index]!
+  }
+
   /// The valid indices, `0..<count`.
   public var indices: Range<Int> { 0..<count }
 

@@ -16,7 +16,7 @@ extension Validator {
     guard kind(root) == .object else {
       throw mismatch(
         .type, at: root,
-        expected: bytes("an object at the top level ({\"board\": ..., \"gpio\": ..., \"tasks\": [...]})")
+        expected: "an object at the top level ({\"board\": ..., \"gpio\": ..., \"tasks\": [...]})"
       )
     }
     try checkObject(
@@ -25,23 +25,20 @@ extension Validator {
 
     let board: Label = try text(root, "board", allowEmpty: false, default: nil)
     let (simulated, chip, consumer) = try gpio(root)
-    var uses: [LineUse] = []
-    let read = try readLines(root, simulated: simulated, chip: chip, uses: &uses)
-    scope.lines = read
-    scope.uses = uses
-    let tasks = try readTasks(root)
-    let lines = scope.lines
+    try readLines(root, simulated: simulated, chip: chip)
+    try readTasks(root)
     let output = try readOutput(root)
     var stimuli = FixedList<64, SimStimulus>()
     var simFiles = FixedList<8, SimFile>()
-    try readSim(root, simulated: simulated, lines: lines, stimuli: &stimuli, files: &simFiles)
+    try readSim(root, simulated: simulated, stimuli: &stimuli, files: &simFiles)
     let mqtt = try readMQTT(root)
 
     var config = BoardConfig(
-      board: board, simulated: simulated, chip: chip, consumer: consumer, lines: lines, tasks: tasks,
+      board: board, simulated: simulated, chip: chip, consumer: consumer, lines: scope.lines,
+      tasks: scope.tasks,
       output: output,
       stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
-    for i in lines.indices { config.lineUsers.append(scope.uses[i].task ?? -1) }
+    for i in scope.lines.indices { config.lineUsers.append(scope.uses[i].task ?? -1) }
     try checkTotals(config, root: root)
     return config
   }
@@ -50,7 +47,8 @@ extension Validator {
 
   mutating func checkTotals(_ config: BoardConfig, root: Int) throws(ConfigError) {
     let plan = CapacityPlan(config)
-    for row in plan.rows where row.used > row.limit {
+    for index in 0..<CapacityPlan.rowCount where plan.row(index).used > plan.row(index).limit {
+      let row = plan.row(index)
       let mark = push("tasks")
       defer { pop(mark) }
       var message: [UInt8] = []

@@ -10,7 +10,7 @@ extension Validator {
     let simulated = (true, ChipSelector.name(GPIOName(BoardConfig.simulatedChipName)))
     let example: StaticString = "{\"chip\": \"pinctrl-bcm2711\"}"
     guard let node = doc.member(root, "gpio") else {
-      throw missing(root, "gpio", bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"))
+      throw missing(root, "gpio", "\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}")
     }
     let mark = push("gpio")
     defer { pop(mark) }
@@ -33,7 +33,7 @@ extension Validator {
       consumer = Name("sensorloop")
     }
     guard let chipNode = doc.member(node, "chip") else {
-      throw missing(node, "chip", bytes("a chip label such as \"pinctrl-bcm2711\", or \"mock\""))
+      throw missing(node, "chip", "a chip label such as \"pinctrl-bcm2711\", or \"mock\"")
     }
     let inner = push("chip")
     defer { pop(inner) }

@@ -21,19 +21,16 @@ extension Validator {
     """
   }
 
-  mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector, uses: inout [LineUse])
-    throws(ConfigError)
-    -> FixedList<32, LineConfig>
-  {
-    var lines = FixedList<32, LineConfig>()
-    guard let node = doc.member(root, "lines") else { return lines }
+  /// Reads `lines` into `scope.lines` and `scope.uses` (in place: the 10 KB list was copied
+  /// six times on its way there).
+  mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector) throws(ConfigError) {
+    guard let node = doc.member(root, "lines") else { return }
     let mark = push("lines")
     defer { pop(mark) }
     guard kind(node) == .object else {
       throw mismatch(
         .type, at: node,
-        expected: bytes(
-          "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})"))
+        expected: "an object of named lines ({\"led\": {\"name\": \"GPIO17\", \"direction\": \"output\"}})")
     }
     // A "note" with a string value is free text here too, so "note" cannot name a line.
     func isNote(_ keyNode: Int) -> Bool {
@@ -58,16 +55,15 @@ extension Validator {
         message.append(contentsOf: nameExpectation())
         throw error(.range, at: keyNode, message)
       }
-      for index in lines.indices where lines[index].id == id {
+      for index in scope.lines.indices where scope.lines.element(index).id == id {
         // The key node comes just before its value.
-        throw duplicateKey(keyNode, first: uses[index].node - 1)
+        throw duplicateKey(keyNode, first: scope.uses[index].node - 1)
       }
       let (line, explicitEdge) = try readLine(value, id: id, simulated: simulated, known: known)
-      try checkDistinct(line, object: value, from: lines, uses: uses, known: known)
-      lines.append(line)
-      uses.append(LineUse(node: value, explicitEdge: explicitEdge, task: nil))
+      try checkDistinct(line, object: value, known: known)
+      scope.lines.append(line)
+      scope.uses.append(LineUse(node: value, explicitEdge: explicitEdge, task: nil))
     }
-    return lines
   }
 
   mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
@@ -86,7 +82,7 @@ extension Validator {
       let mark = push("aliases")
       defer { pop(mark) }
       guard doc.member(object, "name") != nil else {
-        throw error(.missingKey, at: node, bytes("\"aliases\" needs a \"name\" to try first"))
+        throw error(.missingKey, at: node, "\"aliases\" needs a \"name\" to try first")
       }
       guard kind(node) == .array, doc.nodes[node].a >= 1,
         doc.nodes[node].a <= Int32(ConfigLimits.maxLineNames - 1)
@@ -99,7 +95,7 @@ extension Validator {
         let inner = push(index: index)
         let alias = try readKernelName(element)
         for other in names.indices where names[other] == alias {
-          throw error(.conflict, at: element, bytes("the same spelling is listed twice"))
+          throw error(.conflict, at: element, "the same spelling is listed twice")
         }
         names.append(alias)
         pop(inner)
@@ -130,14 +126,12 @@ extension Validator {
     if names.isEmpty && offset == nil {
       throw error(
         .missingKey, at: object,
-        bytes("missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\""))
+        "missing required key \"name\" (the kernel's line name, such as \"GPIO17\") or \"offset\"")
     }
     if names.isEmpty && simulated {
       throw error(
         .missingKey, at: object,
-        bytes(
-          "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)"
-        ))
+        "missing required key \"name\": the mock chip creates its lines by name (an offset alone names none)")
     }
 
     // On a known Raspberry Pi chip every spelling and the offset must mean the same BCM line.
@@ -282,18 +276,16 @@ extension Validator {
   }
 
   /// Fails when `line` is the same GPIO line as one already read, pointing at the spelling
-  /// (name, alias or offset) that repeats it.
-  mutating func checkDistinct(
-    _ line: LineConfig, object: Int, from lines: FixedList<32, LineConfig>, uses: [LineUse], known: KnownChip?
-  ) throws(ConfigError) {
-    for other in lines.indices {
-      let earlier = lines[other]
+  /// (name, alias or offset) that repeats it; the lines read so far are `scope.lines`.
+  mutating func checkDistinct(_ line: LineConfig, object: Int, known: KnownChip?) throws(ConfigError) {
+    for other in scope.lines.indices {
+      let earlier = scope.lines.element(other)
       for spelling in line.names.indices {
         for b in earlier.names.indices where line.names[spelling] == earlier.names[b] {
           var same: [UInt8] = []
           same.appendQuoted(line.names[spelling])
           throw repeated(
-            same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
+            same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.uses[other].node)
         }
       }
       let bcmClash = line.bcm != nil && earlier.bcm == line.bcm
@@ -322,7 +314,7 @@ extension Validator {
         same.appendDecimal(line.offset ?? 0)
       }
       throw repeated(
-        same, spelling: spelling, object: object, earlier: earlier, earlierNode: uses[other].node)
+        same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.uses[other].node)
     }
   }
 
@@ -357,15 +349,16 @@ extension Validator {
     return error(.conflict, at: node, message)
   }
 
-  /// The index of the line string `node` names.
-  mutating func resolveLine(_ node: Int, lines: FixedList<32, LineConfig>) throws(ConfigError) -> Int {
+  /// The index of the line string `node` names in `scope.lines` (read there, not passed: a
+  /// 10 KB list passed from the validator itself is copied for the call).
+  mutating func resolveLine(_ node: Int) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
-      throw mismatch(.type, at: node, expected: bytes("the name of a line in \"lines\""))
+      throw mismatch(.type, at: node, expected: "the name of a line in \"lines\"")
     }
     let wanted = doc.string(node)
-    for index in lines.indices where lines[index].id.equals(wanted) { return index }
+    for index in scope.lines.indices where scope.lines.element(index).id.equals(wanted) { return index }
     var ids: [[UInt8]] = []
-    for index in lines.indices { ids.append(lines[index].id.bytes) }
+    for index in scope.lines.indices { ids.append(scope.lines.element(index).id.bytes) }
     throw unknownReference(node, what: "line", list: "\"lines\"", names: ids)
   }
 

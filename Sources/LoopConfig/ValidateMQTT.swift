@@ -91,8 +91,7 @@ extension Validator {
       _ = hostNode
       throw error(
         .conflict, at: socketNode,
-        bytes(
-          "\"broker\" and \"socket\" both name the broker; keep one (a TCP address, or a Unix socket path)"))
+        "\"broker\" and \"socket\" both name the broker; keep one (a TCP address, or a Unix socket path)")
     } else if let hostNode {
       let inner = push("broker")
       defer { pop(inner) }
@@ -114,13 +113,13 @@ extension Validator {
         let at = doc.member(node, "port")!
         let p = push("port")
         defer { pop(p) }
-        throw error(.conflict, at: at, bytes("\"port\" goes with \"broker\", not with a Unix \"socket\""))
+        throw error(.conflict, at: at, "\"port\" goes with \"broker\", not with a Unix \"socket\"")
       }
       broker = .unix(path)
     } else {
       throw missing(
         node, "broker",
-        bytes("an IPv4 or IPv6 address such as \"192.168.1.10\", or \"socket\": a Unix socket path"))
+        "an IPv4 or IPv6 address such as \"192.168.1.10\", or \"socket\": a Unix socket path")
     }
 
     let clientID = try readClientID(node)
@@ -144,7 +143,7 @@ extension Validator {
       defer { pop(inner) }
       discoveryPrefix = FixedText<32>(try readTopic(at) as FixedText<64>)
       if discoveryPrefix.truncated {
-        throw mismatch(.range, at: at, expected: bytes("a topic of 1 to 31 bytes"))
+        throw mismatch(.range, at: at, expected: "a topic of 1 to 31 bytes")
       }
     }
     let send = Int(

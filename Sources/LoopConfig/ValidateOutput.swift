@@ -21,7 +21,7 @@ extension Validator {
       } else if kind(to) == .string {
         output.target = .file(try readPath(to, absolute: false))
       } else {
-        throw mismatch(.type, at: to, expected: bytes("\"stdout\", \"stderr\" or a file path"))
+        throw mismatch(.type, at: to, expected: "\"stdout\", \"stderr\" or a file path")
       }
     }
     // JSON lines, or InfluxDB line protocol (for Telegraf's execd input).

@@ -6,7 +6,7 @@ extension Validator {
   static var stimulusKinds: StaticString { "edge pulses bounce press quadrature" }
 
   mutating func readSim(
-    _ root: Int, simulated: Bool, lines: FixedList<32, LineConfig>, stimuli: inout FixedList<64, SimStimulus>,
+    _ root: Int, simulated: Bool, stimuli: inout FixedList<64, SimStimulus>,
     files: inout FixedList<8, SimFile>
   ) throws(ConfigError) {
     guard let node = doc.member(root, "sim") else { return }
@@ -15,14 +15,14 @@ extension Validator {
     guard simulated else {
       throw error(
         .conflict, at: node,
-        bytes("scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\""))
+        "scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\"")
     }
     try checkObject(node, allowed: "stimuli files", what: "sim", example: "{\"stimuli\": [...]}")
     if let list = doc.member(node, "stimuli") {
       let inner = push("stimuli")
       defer { pop(inner) }
       guard kind(list) == .array else {
-        throw mismatch(.type, at: list, expected: bytes("an array of stimuli"))
+        throw mismatch(.type, at: list, expected: "an array of stimuli")
       }
       let count = Int(doc.nodes[list].a)
       if count > ConfigLimits.maxStimuli {
@@ -30,7 +30,7 @@ extension Validator {
       }
       for (index, element) in doc.elements(list).enumerated() {
         let item = push(index: index)
-        stimuli.append(try stimulus(element, lines: lines))
+        stimuli.append(try stimulus(element))
         pop(item)
       }
     }
@@ -38,7 +38,7 @@ extension Validator {
       let inner = push("files")
       defer { pop(inner) }
       guard kind(list) == .array else {
-        throw mismatch(.type, at: list, expected: bytes("an array of scripted files"))
+        throw mismatch(.type, at: list, expected: "an array of scripted files")
       }
       let count = Int(doc.nodes[list].a)
       if count > ConfigLimits.maxSimFiles {
@@ -52,12 +52,12 @@ extension Validator {
     }
   }
 
-  mutating func stimulus(_ object: Int, lines: FixedList<32, LineConfig>) throws(ConfigError)
+  mutating func stimulus(_ object: Int) throws(ConfigError)
     -> SimStimulus
   {
     guard kind(object) == .object else {
       throw mismatch(
-        .type, at: object, expected: bytes("a stimulus object ({\"kind\": \"press\", ...})"))
+        .type, at: object, expected: "a stimulus object ({\"kind\": \"press\", ...})")
     }
     let kindIndex = try choice(object, "kind", Validator.stimulusKinds, default: nil)
     let keys: StaticString
@@ -83,15 +83,15 @@ extension Validator {
     let at = try milliseconds(object, "at_ms", 0...86_400_000, default: 0)
     switch kindIndex {
     case 0:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       guard let node = doc.member(object, "value") else {
-        throw missing(object, "value", bytes("0 or 1"))
+        throw missing(object, "value", "0 or 1")
       }
       let mark = push("value")
       defer { pop(mark) }
       return .edge(line: line, at: at, value: try readLevel(node))
     case 1:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       let frequency = try decimal(
         object, "frequency_hz", from: DecimalNumber(significand: 1, exponent: -3),
         to: DecimalNumber(significand: 50_000), default: nil)
@@ -116,18 +116,18 @@ extension Validator {
           line: line, at: at, frequencyHz: frequency, period: period,
           high: Duration(nanoseconds: period.nanoseconds * duty / 100), count: count))
     case 2:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       let transitions = Int(try integer(object, "transitions", 1...1000, default: nil))
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
       guard let node = doc.member(object, "value") else {
-        throw missing(object, "value", bytes("0 or 1, the level after the bounce"))
+        throw missing(object, "value", "0 or 1, the level after the bounce")
       }
       let mark = push("value")
       defer { pop(mark) }
       return .bounce(line: line, at: at, transitions: transitions, within: within, value: try readLevel(node))
     case 3:
-      let line = try simLine(object, "line", lines: lines)
+      let line = try simLine(object, "line")
       let hold = try milliseconds(object, "hold_ms", 1...600_000, default: 100)
       let count = Int(try integer(object, "count", 1...100_000, default: 1))
       var every = hold * 2
@@ -150,8 +150,8 @@ extension Validator {
           bounceWithin: .microseconds(
             try integer(object, "bounce_us", 1...100_000, default: 1000, unit: "microseconds"))))
     default:
-      let lineA = try simLine(object, "line_a", lines: lines)
-      let lineB = try simLine(object, "line_b", lines: lines)
+      let lineA = try simLine(object, "line_a")
+      let lineB = try simLine(object, "line_b")
       if lineA == lineB {
         let mark = push("line_b")
         defer { pop(mark) }
@@ -172,19 +172,17 @@ extension Validator {
   }
 
   /// A stimulus's line: it must exist and be an input.
-  mutating func simLine(_ object: Int, _ key: StaticString, lines: FixedList<32, LineConfig>)
-    throws(ConfigError) -> Int
-  {
+  mutating func simLine(_ object: Int, _ key: StaticString) throws(ConfigError) -> Int {
     guard let node = doc.member(object, key) else {
       throw missing(object, key, bytes("the name of an input line in \"lines\""))
     }
     let mark = push(key)
     defer { pop(mark) }
-    let index = try resolveLine(node, lines: lines)
-    if lines[index].direction != .input {
+    let index = try resolveLine(node)
+    if scope.lines.element(index).direction != .input {
       var message: [UInt8] = []
       message.append("line ")
-      message.appendQuoted(lines[index].id)
+      message.appendQuoted(scope.lines.element(index).id)
       message.append(" is an output; stimuli drive input lines")
       throw error(.conflict, at: node, message)
     }
@@ -198,7 +196,7 @@ extension Validator {
     let path = try path(object, "path", absolute: true)
     var values = FixedList<16, Int64>()
     guard let list = doc.member(object, "values") else {
-      throw missing(object, "values", bytes("an array of 1 to 16 integers"))
+      throw missing(object, "values", "an array of 1 to 16 integers")
     }
     let mark = push("values")
     guard kind(list) == .array, doc.nodes[list].a >= 1,

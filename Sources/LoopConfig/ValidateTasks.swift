@@ -22,21 +22,21 @@ struct TaskScope {
 }
 
 extension Validator {
-  /// Reads `tasks`: each kind's file reads its own keys (`TaskKind.registry`).
-  mutating func readTasks(_ root: Int) throws(ConfigError) -> FixedList<32, TaskConfig> {
+  /// Reads `tasks` into `scope.tasks`: each kind's file reads its own keys (`TaskKind.registry`).
+  mutating func readTasks(_ root: Int) throws(ConfigError) {
     guard let node = doc.member(root, "tasks") else {
-      throw missing(root, "tasks", bytes("an array of tasks"))
+      throw missing(root, "tasks", "an array of tasks")
     }
     let mark = push("tasks")
     defer { pop(mark) }
     guard kind(node) == .array else {
       throw mismatch(
         .type, at: node,
-        expected: bytes("an array of tasks ([{\"name\": \"blink\", \"kind\": \"heartbeat\", ...}])"))
+        expected: "an array of tasks ([{\"name\": \"blink\", \"kind\": \"heartbeat\", ...}])")
     }
     let count = Int(doc.nodes[node].a)
     if count == 0 {
-      throw error(.range, at: node, bytes("expected at least one task, found an empty array"))
+      throw error(.range, at: node, "expected at least one task, found an empty array")
     }
     if count > ConfigLimits.maxTasks {
       throw capacityError(at: node, most: ConfigLimits.maxTasks, of: "tasks", found: count)
@@ -56,7 +56,7 @@ extension Validator {
       defer { pop(inner) }
       guard kind(element) == .object else {
         throw mismatch(
-          .type, at: element, expected: bytes("a task object ({\"name\": ..., \"kind\": ..., ...})"))
+          .type, at: element, expected: "a task object ({\"name\": ..., \"kind\": ..., ...})")
       }
       let kindIndex = try choice(element, "kind", TaskKind.names, default: nil)
       let entry = TaskKind.registry[kindIndex]
@@ -68,7 +68,7 @@ extension Validator {
       }
       let nameMark = push("name")
       let name = try readName(nameNode)
-      for other in scope.tasks.indices where scope.tasks[other].name == name {
+      for other in scope.tasks.indices where scope.tasks.element(other).name == name {
         var message: [UInt8] = []
         message.append("the task name ")
         message.appendQuoted(name)
@@ -85,17 +85,16 @@ extension Validator {
     for (index, element) in elements.enumerated() {
       let inner = push(index: index)
       defer { pop(inner) }
-      let task = scope.tasks[index]
+      let task = scope.tasks.element(index)
       try task.kind.check(&self, TaskObject(node: element, index: index))
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices
-    where scope.lines[index].direction == .input && !scope.uses[index].explicitEdge
+    where scope.lines.element(index).direction == .input && !scope.uses[index].explicitEdge
       && scope.uses[index].task == nil
     {
       scope.lines[index].edge = .both
     }
-    return scope.tasks
   }
 
   /// The index of the task named at `key` of `task` (not itself).
@@ -116,8 +115,8 @@ extension Validator {
     }
     let mark = push(key)
     defer { pop(mark) }
-    let index = try resolveLine(node, lines: scope.lines)
-    let line = scope.lines[index]
+    let index = try resolveLine(node)
+    let line = scope.lines.element(index)
     if line.direction != need.direction {
       var message: [UInt8] = []
       message.append("line ")
@@ -189,12 +188,12 @@ extension Validator {
 
   mutating func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {
     guard kind(node) == .string else {
-      throw mismatch(.type, at: node, expected: bytes("the name of a task"))
+      throw mismatch(.type, at: node, expected: "the name of a task")
     }
     let wanted = doc.string(node)
     for (index, name) in names.enumerated() where !name.isEmpty && name.elementsEqual(wanted) {
       if index == selfIndex {
-        throw error(.conflict, at: node, bytes("a task cannot refer to itself"))
+        throw error(.conflict, at: node, "a task cannot refer to itself")
       }
       return index
     }

@@ -74,6 +74,24 @@ struct Validator {
       kind: kind, file: file, path: path, line: position.line, column: position.column, message: message)
   }
 
+  /// An error at `node` with a fixed message (its bytes made here, not at each call site).
+  @inline(never)
+  mutating func error(_ kind: ConfigError.Kind, at node: Int, _ message: StaticString) -> ConfigError {
+    error(kind, at: node, bytes(message))
+  }
+
+  /// `mismatch` with a fixed expectation.
+  @inline(never)
+  mutating func mismatch(_ kind: ConfigError.Kind, at node: Int, expected: StaticString) -> ConfigError {
+    mismatch(kind, at: node, expected: bytes(expected))
+  }
+
+  /// `missing` with a fixed expectation.
+  @inline(never)
+  mutating func missing(_ object: Int, _ key: StaticString, _ expected: StaticString) -> ConfigError {
+    missing(object, key, bytes(expected))
+  }
+
   /// `expected <expected>, found <node>` (and `; did you mean "<suggested>"?`).
   @inline(never)
   mutating func mismatch(
@@ -247,7 +265,7 @@ struct Validator {
   @inline(never)
   mutating func readBool(_ node: Int) throws(ConfigError) -> Bool {
     guard kind(node) == .boolean else {
-      throw mismatch(.type, at: node, expected: bytes("true or false"))
+      throw mismatch(.type, at: node, expected: "true or false")
     }
     return doc.nodes[node].a != 0
   }
@@ -438,13 +456,30 @@ struct Validator {
   mutating func text<let n: Int>(
     _ object: Int, _ key: StaticString, allowEmpty: Bool, default fallback: FixedText<n>?
   ) throws(ConfigError) -> FixedText<n> {
+    var required = true
+    if case .some = fallback { required = false }
+    guard
+      let text = try textBytes(
+        object, key, allowEmpty: allowEmpty, required: required, maxCount: FixedText<n>.maxCount)
+    else { return fallback! }
+    var value = FixedText<n>()
+    text.withUnsafeBufferPointer { value.append(bytes: $0) }  // Fits: checked by readTextBytes.
+    return value
+  }
+
+  /// `text`'s work, once for every capacity: the bytes at `key`, nil when absent and not
+  /// `required`.
+  @inline(never)
+  mutating func textBytes(
+    _ object: Int, _ key: StaticString, allowEmpty: Bool, required: Bool, maxCount: Int
+  ) throws(ConfigError) -> ArraySlice<UInt8>? {
     guard let node = doc.member(object, key) else {
-      if let fallback { return fallback }
-      throw missing(object, key, bytes("text"))
+      if !required { return nil }
+      throw missing(object, key, "text")
     }
     let mark = push(key)
     defer { pop(mark) }
-    return try readText(node, allowEmpty: allowEmpty)
+    return try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
   }
 
   /// The path at `key`, required.

@@ -36,6 +36,13 @@ struct Words: ExpressibleByStringLiteral {
     self.list = list
   }
 
+  /// The literals of `literals`, in order (for tests; the validator splits literals).
+  init(_ literals: [StaticString]) {
+    var list: [[UInt8]] = []
+    for literal in literals { list.append(bytes(literal)) }
+    self.list = list
+  }
+
   /// How many words there are.
   var count: Int { list.count }
 

@@ -75,7 +75,7 @@ extension CurveConfig: TaskKindDescription {
       let inner = v.push(index: index)
       defer { v.pop(inner) }
       guard v.kind(pair) == .array && v.doc.nodes[pair].a == 2 else {
-        throw v.mismatch(.type, at: pair, expected: bytes("a point [reading, duty_percent], e.g. [45, 0]"))
+        throw v.mismatch(.type, at: pair, expected: "a point [reading, duty_percent], e.g. [45, 0]")
       }
       let parts = v.doc.elements(pair)
       let readingMark = v.push(index: 0)

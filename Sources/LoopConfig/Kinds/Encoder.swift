@@ -28,7 +28,7 @@ extension EncoderConfig: TaskKindDescription {
     if let node = v.doc.member(task.node, "steps_per_detent") {
       let mark = v.push("steps_per_detent")
       steps = Int(try v.readInteger(node, 1...4))
-      if steps == 3 { throw v.mismatch(.range, at: node, expected: bytes("1, 2 or 4")) }
+      if steps == 3 { throw v.mismatch(.range, at: node, expected: "1, 2 or 4") }
       v.pop(mark)
     }
     return EncoderConfig(lineA: lineA, lineB: lineB, stepsPerDetent: steps)

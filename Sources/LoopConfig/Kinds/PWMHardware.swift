@@ -55,9 +55,9 @@ extension HardwarePWMConfig: TaskKindDescription {
       } else {
         throw v.mismatch(
           .type, at: node,
-          expected: bytes(
+          expected:
             "the chip's number (0 for pwmchip0) or its driver or compatible string (\"pwm-bcm2835\", \"raspberrypi,rp1-pwm\")"
-          ))
+        )
       }
     }
     let channel = Int(try v.integer(element, "channel", 0...15, default: 0))
@@ -74,7 +74,7 @@ extension HardwarePWMConfig: TaskKindDescription {
       sysfsRoot: root)
     var before = 0
     for i in v.scope.tasks.indices {
-      guard let other = HardwarePWMConfig(v.scope.tasks[i].kind) else { continue }
+      guard case .pwmHardware(let other) = v.scope.tasks.element(i).kind else { continue }
       before += 1
       if other.chip == chip && other.channel == channel && other.sysfsRoot == config.sysfsRoot {
         let node = v.doc.member(element, "channel") ?? element

@@ -5,16 +5,20 @@ import LoopCore
 
 /// The task whose readings a rule of `kind` watches, if it is such a rule.
 func readingSource(of kind: TaskKind) -> Int? {
-  if let threshold = ThresholdConfig(kind) { return threshold.source }
-  if let curve = CurveConfig(kind) { return curve.source }
-  return nil
+  switch kind {
+  case .threshold(let threshold): threshold.source
+  case .curve(let curve): curve.source
+  default: nil
+  }
 }
 
 /// The pwm task whose duty a rule of `kind` sets, if it sets one.
 func dutyTarget(of kind: TaskKind) -> Int? {
-  if let threshold = ThresholdConfig(kind) { return threshold.pwm }
-  if let curve = CurveConfig(kind) { return curve.pwm }
-  return nil
+  switch kind {
+  case .threshold(let threshold): threshold.pwm
+  case .curve(let curve): curve.pwm
+  default: nil
+  }
 }
 
 extension Validator {
@@ -22,25 +26,24 @@ extension Validator {
   /// `ConfigLimits.maxWatchersPerSource` rules watch it. `rule` names the rule ("a threshold").
   mutating func checkReadingSource(_ task: TaskObject, _ source: Int, rule: StaticString) throws(ConfigError)
   {
-    let tasks = scope.tasks
     var watchers = 0
-    for i in 0...task.index where readingSource(of: tasks[i].kind) == source { watchers += 1 }
+    for i in 0...task.index where readingSource(of: scope.tasks.element(i).kind) == source { watchers += 1 }
     let node = doc.member(task.node, "source")!
     let mark = push("source")
     defer { pop(mark) }
     if watchers > ConfigLimits.maxWatchersPerSource {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(tasks[source].name)
+      message.appendQuoted(scope.tasks.element(source).name)
       message.append(" already has ")
       message.appendDecimal(ConfigLimits.maxWatchersPerSource)
       message.append(" thresholds or curves watching it, the most one source can notify")
       throw error(.capacity, at: node, message)
     }
-    if !tasks[source].entry.makesReadings {
+    if !scope.tasks.element(source).entry.makesReadings {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(tasks[source].name)
+      message.appendQuoted(scope.tasks.element(source).name)
       // The kinds that make readings, as registered: a new one is named here without an edit.
       message.append(" makes no readings; ")
       message.append(rule)
@@ -54,27 +57,26 @@ extension Validator {
   /// Checks the pwm task rule `task` names at `pwm` (possibly further down): a kind that takes
   /// a duty, not driven by an earlier rule.
   mutating func checkDutyTarget(_ task: TaskObject, _ target: Int) throws(ConfigError) {
-    let tasks = scope.tasks
     let node = doc.member(task.node, "pwm")!
     let mark = push("pwm")
     defer { pop(mark) }
-    if !tasks[target].entry.takesDuty {
+    if !scope.tasks.element(target).entry.takesDuty {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(tasks[target].name)
+      message.appendQuoted(scope.tasks.element(target).name)
       message.append(" is ")
-      message.append(tasks[target].entry.what)
+      message.append(scope.tasks.element(target).entry.what)
       message.append("; a duty is set on a ")
       appendKinds(where: { $0.takesDuty }, into: &message)
       message.append(" task")
       throw error(.conflict, at: node, message)
     }
-    for other in 0..<task.index where dutyTarget(of: tasks[other].kind) == target {
+    for other in 0..<task.index where dutyTarget(of: scope.tasks.element(other).kind) == target {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(tasks[target].name)
+      message.appendQuoted(scope.tasks.element(target).name)
       message.append(" already has its duty set by task ")
-      message.appendQuoted(tasks[other].name)
+      message.appendQuoted(scope.tasks.element(other).name)
       message.append(" (tasks[")
       message.appendDecimal(other)
       message.append("]); a pwm task follows one rule")

@@ -64,7 +64,7 @@ extension SensorConfig: TaskKindDescription {
     let element = task.node
     var before = 0
     for i in v.scope.tasks.indices {
-      if case .sensor = v.scope.tasks[i].kind { before += 1 }
+      if case .sensor = v.scope.tasks.element(i).kind { before += 1 }
     }
     if before == FirmwareLimits.sensors {
       var message: [UInt8] = []
@@ -74,7 +74,7 @@ extension SensorConfig: TaskKindDescription {
       throw v.error(.capacity, at: element, message)
     }
     guard let node = v.doc.member(element, "source") else {
-      throw v.missing(element, "source", bytes("a source object such as {\"preset\": \"ds18b20\"}"))
+      throw v.missing(element, "source", "a source object such as {\"preset\": \"ds18b20\"}")
     }
     let mark = v.push("source")
     var config = try readSource(&v, node)
@@ -89,8 +89,8 @@ extension SensorConfig: TaskKindDescription {
     guard v.kind(node) == .object else {
       throw v.mismatch(
         .type, at: node,
-        expected: bytes(
-          "a source object ({\"preset\": \"iio\", \"device\": \"bme280\", \"channels\": [\"in_temp\"]})"))
+        expected:
+          "a source object ({\"preset\": \"iio\", \"device\": \"bme280\", \"channels\": [\"in_temp\"]})")
     }
     let index = try v.choice(node, "preset", presets, default: nil)
     var config = SensorConfig(
@@ -139,7 +139,7 @@ extension SensorConfig: TaskKindDescription {
   /// The device's name as its driver gives it (`name` or `label` in sysfs).
   static func deviceName(_ v: inout Validator, _ node: Int) throws(ConfigError) -> Name {
     guard let device = v.doc.member(node, "device") else {
-      throw v.missing(node, "device", bytes("the device's name, as in its sysfs `name` file"))
+      throw v.missing(node, "device", "the device's name, as in its sysfs `name` file")
     }
     let mark = v.push("device")
     defer { v.pop(mark) }
@@ -210,7 +210,7 @@ extension SensorConfig: TaskKindDescription {
         keyName = found
       }
       for other in config.keys.indices where config.keys[other] == keyName {
-        throw v.error(.conflict, at: item, bytes("the same value is listed twice"))
+        throw v.error(.conflict, at: item, "the same value is listed twice")
       }
       config.channels.append(name)
       config.keys.append(keyName)
@@ -297,9 +297,9 @@ extension SensorConfig: TaskKindDescription {
     default:
       throw v.mismatch(
         .type, at: node,
-        expected: bytes(
+        expected:
           "an array of filters for every value ([{\"kind\": \"median\", \"window\": 5}]) or an object of arrays by value ({\"humidity\": [...]})"
-        ))
+      )
     }
     return chains
   }
@@ -308,7 +308,7 @@ extension SensorConfig: TaskKindDescription {
   static func readChain(_ v: inout Validator, _ node: Int) throws(ConfigError) -> HeapList<FilterSpec> {
     guard v.kind(node) == .array else {
       throw v.mismatch(
-        .type, at: node, expected: bytes("an array of filters ([{\"kind\": \"median\", \"window\": 5}])"))
+        .type, at: node, expected: "an array of filters ([{\"kind\": \"median\", \"window\": 5}])")
     }
     let items = v.doc.elements(node)
     if items.count > FilterLimits.chain {
@@ -327,7 +327,7 @@ extension SensorConfig: TaskKindDescription {
   static func readFilter(_ v: inout Validator, _ node: Int) throws(ConfigError) -> FilterSpec {
     guard v.kind(node) == .object else {
       throw v.mismatch(
-        .type, at: node, expected: bytes("a filter object ({\"kind\": \"median\", \"window\": 5})"))
+        .type, at: node, expected: "a filter object ({\"kind\": \"median\", \"window\": 5})")
     }
     let kind = try v.choice(node, "kind", filterKinds, default: nil)
     let example: StaticString = "{\"kind\": \"median\", \"window\": 5}"
@@ -357,7 +357,7 @@ extension SensorConfig: TaskKindDescription {
     case 6:
       try v.checkObject(node, allowed: "kind low high", what: "a clamp filter", example: example)
       if v.doc.member(node, "low") == nil && v.doc.member(node, "high") == nil {
-        throw v.missing(node, "low", bytes("a number; or \"high\", or both"))
+        throw v.missing(node, "low", "a number; or \"high\", or both")
       }
       let low = try v.decimal(node, "low", from: maxNegative, to: maxPositive, default: maxNegative)
       let high = try v.decimal(node, "high", from: maxNegative, to: maxPositive, default: maxPositive)
@@ -381,7 +381,8 @@ extension SensorConfig: TaskKindDescription {
       guard pairs.count == 2 else {
         throw v.mismatch(v.kind(points) == .array ? .range : .type, at: points, expected: expected)
       }
-      var values: [Double] = []
+      var values = InlineArray<4, Double>(repeating: 0)
+      var count = 0
       for (position, pair) in pairs.enumerated() {
         let inner = v.push(index: position)
         let numbers = v.kind(pair) == .array ? v.doc.elements(pair) : []
@@ -392,7 +393,8 @@ extension SensorConfig: TaskKindDescription {
         }
         for (k, number) in numbers.enumerated() {
           let item = v.push(index: k)
-          values.append(try v.readDecimal(number, from: maxNegative, to: maxPositive).double)
+          values[count] = try v.readDecimal(number, from: maxNegative, to: maxPositive).double
+          count += 1
           v.pop(item)
         }
         v.pop(inner)
@@ -400,7 +402,7 @@ extension SensorConfig: TaskKindDescription {
       let spec = FilterSpec.calibrate(
         measured1: values[0], actual1: values[1], measured2: values[2], actual2: values[3])
       if spec.problem != nil {
-        throw v.error(.range, at: points, bytes("the two measured values must differ"))
+        throw v.error(.range, at: points, "the two measured values must differ")
       }
       return spec
     }

@@ -30,14 +30,14 @@ extension SwitchConfig: TaskKindDescription {
     let sourceNode = v.doc.member(element, "source")
     let inputNode = v.doc.member(element, "input")
     if sourceNode == nil && inputNode == nil {
-      throw v.missing(element, "source", bytes("the name of a button task, or \"input\": an input line"))
+      throw v.missing(element, "source", "the name of a button task, or \"input\": an input line")
     }
     if sourceNode != nil, let inputNode {
       let mark = v.push("input")
       defer { v.pop(mark) }
       throw v.error(
         .conflict, at: inputNode,
-        bytes("a switch takes either \"source\" (a button task) or \"input\" (an input line), not both"))
+        "a switch takes either \"source\" (a button task) or \"input\" (an input line), not both")
     }
     // A button is toggled by default (gpiozero's `when_pressed = relay.toggle`), a line followed.
     let mode = try v.choice(element, "mode", "toggle follow", default: sourceNode != nil ? 0 : 1)
@@ -55,7 +55,7 @@ extension SwitchConfig: TaskKindDescription {
       let mark = v.push("invert")
       defer { v.pop(mark) }
       throw v.error(
-        .conflict, at: node, bytes("\"invert\" applies to \"mode\": \"follow\" only; a toggle flips"))
+        .conflict, at: node, "\"invert\" applies to \"mode\": \"follow\" only; a toggle flips")
     }
     return SwitchConfig(line: line, source: source, toggles: toggles, invert: invert)
   }
@@ -64,29 +64,30 @@ extension SwitchConfig: TaskKindDescription {
   /// `ConfigLimits.maxWatchersPerSource` switches.
   func check(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) {
     guard case .task(let source) = source else { return }
-    let tasks = v.scope.tasks
     let node = v.doc.member(task.node, "source")!
     let mark = v.push("source")
     defer { v.pop(mark) }
     var isButton = false
-    if case .button = tasks[source].kind { isButton = true }
+    if case .button = v.scope.tasks.element(source).kind { isButton = true }
     if !isButton {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(tasks[source].name)
+      message.appendQuoted(v.scope.tasks.element(source).name)
       message.append(" is ")
-      message.append(tasks[source].entry.what)
+      message.append(v.scope.tasks.element(source).entry.what)
       message.append("; a switch's source is a button task (or use \"input\" for an input line)")
       throw v.error(.conflict, at: node, message)
     }
     var listeners = 0
     for i in 0...task.index {
-      if let other = SwitchConfig(tasks[i].kind), other.source == .task(source) { listeners += 1 }
+      if case .outputSwitch(let other) = v.scope.tasks.element(i).kind, other.source == .task(source) {
+        listeners += 1
+      }
     }
     if listeners > ConfigLimits.maxWatchersPerSource {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(tasks[source].name)
+      message.appendQuoted(v.scope.tasks.element(source).name)
       message.append(" already drives ")
       message.appendDecimal(ConfigLimits.maxWatchersPerSource)
       message.append(" switches, the most one button can")

@@ -45,9 +45,8 @@ extension ThresholdConfig: TaskKindDescription {
         defer { v.pop(mark) }
         throw v.error(
           .conflict, at: pwmNode,
-          bytes(
-            "a threshold drives either \"line\" (an output line) or \"pwm\" (a pwm or pwm_hw task's duty), not both"
-          ))
+          "a threshold drives either \"line\" (an output line) or \"pwm\" (a pwm or pwm_hw task's duty), not both"
+        )
       }
       pwm = try v.taskRef(task, "pwm")
     } else {
@@ -58,7 +57,7 @@ extension ThresholdConfig: TaskKindDescription {
           defer { v.pop(mark) }
           throw v.error(
             .conflict, at: node,
-            bytes("a duty applies with \"pwm\" (a pwm or pwm_hw task), not with \"line\""))
+            "a duty applies with \"pwm\" (a pwm or pwm_hw task), not with \"line\"")
         }
       }
     }

@@ -35,7 +35,7 @@ extension WatchdogConfig: TaskKindDescription {
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     for first in v.scope.tasks.indices {
-      guard case .watchdog = v.scope.tasks[first].kind else { continue }
+      guard case .watchdog = v.scope.tasks.element(first).kind else { continue }
       var message: [UInt8] = []
       message.append("a second watchdog task; tasks[")
       message.appendDecimal(first)
@@ -75,7 +75,7 @@ extension WatchdogConfig: TaskKindDescription {
         let inner = v.push(index: position)
         let watchedIndex = try v.resolveTask(item, names: v.scope.names, selfIndex: task.index)
         if watched & (1 << UInt64(watchedIndex)) != 0 {
-          throw v.error(.conflict, at: item, bytes("the task is listed twice"))
+          throw v.error(.conflict, at: item, "the task is listed twice")
         }
         watched |= 1 << UInt64(watchedIndex)
         v.pop(inner)
