@@ -442,10 +442,9 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     return nil
   }
 
-  @inline(never)
   private func info(_ i: Int) -> ChipInfo {
-    let chip = chips[i]
-    return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)
+    ChipInfo(
+      name: chips[i].name, label: chips[i].label, path: Self.path(chips[i].name), lineCount: chips[i].lineCount)
   }
 
   @inline(never)
