@@ -444,7 +444,8 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
 
   private func info(_ i: Int) -> ChipInfo {
     ChipInfo(
-      name: chips[i].name, label: chips[i].label, path: Self.path(chips[i].name), lineCount: chips[i].lineCount)
+      name: chips[i].name, label: chips[i].label, path: Self.path(chips[i].name),
+      lineCount: chips[i].lineCount)
   }
 
   @inline(never)
