@@ -399,6 +399,7 @@ public struct Client: ~Copyable {
   /// Runs the connection: call it from the client's task on every poll; returns `.pending`
   /// until `stop()` (then `.ready`). Registers the task for the socket's line and its next
   /// deadline.
+  @inline(never)
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Void> {
     driver = cx.waker
     _ = cx.take(line)
