@@ -442,6 +442,8 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     return nil
   }
 
+  // Always inlined: a call copied the whole mock (34 KB) into the caller's frame to pass `self`.
+  @inline(__always)
   private func info(_ i: Int) -> ChipInfo {
     ChipInfo(
       name: chips[i].name, label: chips[i].label, path: Self.path(chips[i].name),
