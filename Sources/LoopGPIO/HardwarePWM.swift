@@ -75,6 +75,7 @@ public struct HardwarePWM: Sendable {
 
   /// Finds the chip under `root` (`/sys` on a board), exports `channel`, and starts it with
   /// `period`, `polarity` and `duty` (enabled). Startup only.
+  @inline(never)
   public init(
     root: SysfsPath, chip selector: PWMChipSelector, channel: Int, period: Duration, duty: Duration = .zero,
     polarity: PWMPolarity = .normal
