@@ -215,6 +215,7 @@ public struct HardwarePWM: Sendable {
   }
 
   /// The chip `selector` names, among `classDir/pwmchip0…15`.
+  @inline(never)
   static func findChip(_ classDir: SysfsPath, _ selector: PWMChipSelector) throws(PWMError) -> SysfsPath {
     var found = FixedText<128>()
     var matches = 0
