@@ -15,6 +15,7 @@ package struct BoardGPIO: GPIOSystem, ~Copyable {
   package let simulated: Bool
 
   /// The real chips, or the mock ones when `simulated`.
+  @inline(never)
   package init(simulated: Bool) { self.simulated = simulated }
 
   /// Loads libgpiod for the real chips; nothing for the mock.

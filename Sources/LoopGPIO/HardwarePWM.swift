@@ -75,6 +75,7 @@ public struct HardwarePWM: Sendable {
 
   /// Finds the chip under `root` (`/sys` on a board), exports `channel`, and starts it with
   /// `period`, `polarity` and `duty` (enabled). Startup only.
+  @inline(never)
   public init(
     root: SysfsPath, chip selector: PWMChipSelector, channel: Int, period: Duration, duty: Duration = .zero,
     polarity: PWMPolarity = .normal
@@ -214,6 +215,7 @@ public struct HardwarePWM: Sendable {
   }
 
   /// The chip `selector` names, among `classDir/pwmchip0…15`.
+  @inline(never)
   static func findChip(_ classDir: SysfsPath, _ selector: PWMChipSelector) throws(PWMError) -> SysfsPath {
     var found = FixedText<128>()
     var matches = 0

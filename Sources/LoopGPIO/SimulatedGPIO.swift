@@ -442,10 +442,12 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     return nil
   }
 
-  @inline(never)
+  // Always inlined: a call copied the whole mock (34 KB) into the caller's frame to pass `self`.
+  @inline(__always)
   private func info(_ i: Int) -> ChipInfo {
-    let chip = chips[i]
-    return ChipInfo(name: chip.name, label: chip.label, path: Self.path(chip.name), lineCount: chip.lineCount)
+    ChipInfo(
+      name: chips[i].name, label: chips[i].label, path: Self.path(chips[i].name),
+      lineCount: chips[i].lineCount)
   }
 
   @inline(never)

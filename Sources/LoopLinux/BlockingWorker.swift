@@ -120,6 +120,7 @@ public struct BlockingWorker: ~Copyable {
   ///
   /// Startup only: it maps the slots and starts the threads. The corresponding C functions are
   /// `mmap`, `eventfd` and `pthread_create`.
+  @inline(never)
   public init(slots: Int, threads: Int, trigger: InterruptTrigger) throws(Errno) {
     precondition(slots > 0 && slots <= BlockingWorker.slotCapacity, "BlockingWorker.init: slots")
     precondition(threads > 0, "BlockingWorker.init: threads")

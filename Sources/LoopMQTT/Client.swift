@@ -399,6 +399,7 @@ public struct Client: ~Copyable {
   /// Runs the connection: call it from the client's task on every poll; returns `.pending`
   /// until `stop()` (then `.ready`). Registers the task for the socket's line and its next
   /// deadline.
+  @inline(never)
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>) -> Poll<Void> {
     driver = cx.waker
     _ = cx.take(line)
@@ -432,7 +433,7 @@ public struct Client: ~Copyable {
   public mutating func stop(now: Instant, linger: Duration = .zero) {
     if phase == .connected {
       if let a = availability { _ = queuePublish(topic: a, payload: Self.offline, qos: 0, retain: true) }
-      _ = queue { (out) throws(PacketError) -> Int in try Packet.disconnect(into: out) }
+      _ = queue(.disconnect)
       if flush(now), let fd = socketDescriptor {
         _ = cl_shutdown(fd, 1)  // SHUT_WR: a FIN after the DISCONNECT.
         drainUntilClosed(until: monotonicNow() + linger)
@@ -502,9 +503,7 @@ public struct Client: ~Copyable {
         counters.droppedTooLarge += 1
         return .dropped
       }
-      let written = queue { (out) throws(PacketError) -> Int in
-        try Packet.publish(topic: topic, payload: payload, qos: 0, retain: retain, into: out)
-      }
+      let written = queue(.publish(topic: topic, payload: payload, qos: 0, retain: retain))
       if !written {
         counters.droppedSendBufferFull += 1
         return .dropped
@@ -616,11 +615,8 @@ public struct Client: ~Copyable {
       will = Will(topic: string(a), payload: UnsafeRawBufferPointer(Self.offline), qos: 1, retain: true)
     }
     let keepAliveSeconds = keepAliveSeconds
-    let ok = queue { (out) throws(PacketError) -> Int in
-      try Packet.connect(
-        clientID: id, keepAliveSeconds: keepAliveSeconds, cleanSession: true, username: user,
-        password: pass, will: will, into: out)
-    }
+    let ok = queue(
+      .connect(clientID: id, keepAliveSeconds: keepAliveSeconds, username: user, password: pass, will: will))
     if !ok {
       fail(.protocolError(.noRoom), now: now)
       return
@@ -648,7 +644,7 @@ public struct Client: ~Copyable {
             return true
           }
         } else if now - lastSent >= keepAlive {
-          if queue({ (out) throws(PacketError) -> Int in try Packet.pingreq(into: out) }) {
+          if queue(.pingreq) {
             pingSentAt = now
             counters.pingsSent += 1
           }
@@ -801,9 +797,7 @@ public struct Client: ~Copyable {
       let id = allocatePacketID()
       let qos = subscribeQoS
       let filter = string(r)
-      _ = queue { (out) throws(PacketError) -> Int in
-        try Packet.subscribe(packetID: id, filter: filter, qos: qos, into: out)
-      }
+      _ = queue(.subscribe(packetID: id, filter: filter, qos: qos))
     }
     pumpWindow()
   }
@@ -907,7 +901,7 @@ public struct Client: ~Copyable {
   /// Encodes one packet at the end of the send buffer (moving waiting bytes to the front when
   /// that makes room); false when it does not fit.
   @inline(never)
-  private mutating func queue(_ encode: (UnsafeMutableRawBufferPointer) throws(PacketError) -> Int) -> Bool {
+  private mutating func queue(_ packet: Outgoing) -> Bool {
     if sendHead == sendTail {
       sendHead = 0
       sendTail = 0
@@ -915,7 +909,7 @@ public struct Client: ~Copyable {
     var room = UnsafeMutableRawBufferPointer(
       start: base + send.offset + sendTail, count: send.count - sendTail)
     do {
-      sendTail += try encode(room)
+      sendTail += try packet.encode(into: room)
       return true
     } catch {
       if sendHead == 0 { return false }
@@ -926,10 +920,47 @@ public struct Client: ~Copyable {
     sendTail = waiting
     room = UnsafeMutableRawBufferPointer(start: base + send.offset + sendTail, count: send.count - sendTail)
     do {
-      sendTail += try encode(room)
+      sendTail += try packet.encode(into: room)
       return true
     } catch {
       return false
+    }
+  }
+
+  /// A packet `queue` encodes. One `queue` for every kind: given a closure instead, the
+  /// optimiser made a copy of `queue` for each of its nine call sites.
+  private enum Outgoing {
+    case connect(
+      clientID: UnsafeRawBufferPointer, keepAliveSeconds: UInt16, username: UnsafeRawBufferPointer?,
+      password: UnsafeRawBufferPointer?, will: Will?)
+    case publish(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: UInt8, retain: Bool)
+    case subscribe(packetID: UInt16, filter: UnsafeRawBufferPointer, qos: UInt8)
+    case puback(packetID: UInt16)
+    case pingreq
+    case disconnect
+    /// A packet already encoded (a window slot), with DUP set when `dup`.
+    case copy(UnsafeRawPointer, length: Int, dup: Bool)
+
+    /// Encodes the packet into `out`; returns its length.
+    func encode(into out: UnsafeMutableRawBufferPointer) throws(PacketError) -> Int {
+      switch self {
+      case .connect(let id, let keepAliveSeconds, let user, let pass, let will):
+        return try Packet.connect(
+          clientID: id, keepAliveSeconds: keepAliveSeconds, cleanSession: true, username: user,
+          password: pass, will: will, into: out)
+      case .publish(let topic, let payload, let qos, let retain):
+        return try Packet.publish(topic: topic, payload: payload, qos: qos, retain: retain, into: out)
+      case .subscribe(let id, let filter, let qos):
+        return try Packet.subscribe(packetID: id, filter: filter, qos: qos, into: out)
+      case .puback(let id): return try Packet.puback(packetID: id, into: out)
+      case .pingreq: return try Packet.pingreq(into: out)
+      case .disconnect: return try Packet.disconnect(into: out)
+      case .copy(let packet, let length, let dup):
+        if length > out.count { throw .noRoom }
+        out.baseAddress!.copyMemory(from: packet, byteCount: length)
+        if dup { out[0] |= 0x08 }
+        return length
+      }
     }
   }
 
@@ -939,11 +970,7 @@ public struct Client: ~Copyable {
   /// Queues the PUBACK for received message `id`, or keeps it until the send buffer has room
   /// (behind any that wait already: PUBACKs go out in the order the messages came).
   private mutating func acknowledge(_ id: UInt16) {
-    if pendingAckCount == 0
-      && queue({ (out) throws(PacketError) -> Int in try Packet.puback(packetID: id, into: out) })
-    {
-      return
-    }
+    if pendingAckCount == 0 && queue(.puback(packetID: id)) { return }
     counters.acksDelayed += 1
     guard pendingAckCount < Self.pendingAckLimit else {
       counters.acksLost += 1
@@ -958,9 +985,7 @@ public struct Client: ~Copyable {
     var sent = 0
     while sent < pendingAckCount {
       let id = pendingAcks[sent]
-      guard queue({ (out) throws(PacketError) -> Int in try Packet.puback(packetID: id, into: out) }) else {
-        break
-      }
+      guard queue(.puback(packetID: id)) else { break }
       sent += 1
     }
     guard sent > 0 else { return }
@@ -971,9 +996,7 @@ public struct Client: ~Copyable {
   private mutating func queuePublish(topic: Region, payload: StaticString, qos: UInt8, retain: Bool) -> Bool {
     let t = string(topic)
     let p = UnsafeRawBufferPointer(start: payload.utf8Start, count: payload.utf8CodeUnitCount)
-    return queue { (out) throws(PacketError) -> Int in
-      try Packet.publish(topic: t, payload: p, qos: qos, retain: retain, into: out)
-    }
+    return queue(.publish(topic: t, payload: p, qos: qos, retain: retain))
   }
 
   /// Copies the window's unsent messages into the send buffer, in order, while there is room
@@ -985,12 +1008,7 @@ public struct Client: ~Copyable {
       let packet = base + inflight.offset + index * slotBytes
       let length = entries[index].length
       let dup = entries[index].everSent
-      let ok = queue { (out) throws(PacketError) -> Int in
-        if length > out.count { throw .noRoom }
-        out.baseAddress!.copyMemory(from: packet, byteCount: length)
-        if dup { out[0] |= 0x08 }
-        return length
-      }
+      let ok = queue(.copy(UnsafeRawPointer(packet), length: length, dup: dup))
       if !ok { return }
       if dup { counters.retransmitted += 1 }
       entries[index].sentNow = true

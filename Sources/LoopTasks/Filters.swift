@@ -359,6 +359,7 @@ public struct FilterChain: Sendable {
   public init() {}
 
   /// A chain of `specs[0..<count]`, checked: the first invalid filter is the error.
+  @inline(never)
   public init(_ specs: InlineArray<6, FilterSpec>, count: Int) throws(FilterChainError) {
     guard count >= 0 && count <= FilterLimits.chain else {
       throw FilterChainError(index: FilterLimits.chain, message: "at most 6 filters per reading")

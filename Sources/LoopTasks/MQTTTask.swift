@@ -183,6 +183,7 @@ public struct MQTTTask: Sendable {
   }
 
   /// A record for each failure since the last poll, and for a new connection.
+  @inline(never)
   private func reportConnection<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {
@@ -410,6 +411,7 @@ public struct MQTTTask: Sendable {
   /// Applies the commands waiting in the client's inbox: `<prefix>/lines/<line>/set` with `ON`,
   /// `OFF` or `TOGGLE` (any case; also `1`, `0`, `true`, `false`). Anything else is an error
   /// record and changes nothing; a command applied is a record and the line's state topic.
+  @inline(never)
   private func takeCommands<S: Scheduler & ~Copyable>(
     _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) {

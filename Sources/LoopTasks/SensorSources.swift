@@ -140,6 +140,7 @@ public enum SensorResolver {
 
   /// The DS18B20 (or another w1_therm sensor) with `id` (such as `28-0000075c293f`), or the only
   /// one on the 1-Wire bus when `id` is empty.
+  @inline(never)
   public static func ds18b20(root: SysfsPath, id: ShortName) throws(SensorSetupError) -> SensorSource {
     var devices = root
     devices.append("/bus/w1/devices")
@@ -254,6 +255,7 @@ public enum SensorResolver {
 
   /// The IIO device named `device` (its `name` file, or its `label`), with `channels` such as `in_voltage0`,
   /// `in_temp`, `in_humidityrelative`, `in_pressure`.
+  @inline(never)
   public static func iio(root: SysfsPath, device: ShortName, channels: SensorNames) throws(SensorSetupError)
     -> SensorSource
   {
@@ -297,6 +299,7 @@ public enum SensorResolver {
   }
 
   /// The hwmon device named `device` (its `name` file), with `inputs` such as `temp1_input`.
+  @inline(never)
   public static func hwmon(root: SysfsPath, device: ShortName, inputs: SensorNames) throws(SensorSetupError)
     -> SensorSource
   {

@@ -37,6 +37,7 @@ public struct SensorTask: Sendable {
 
   /// Advances the task: collects a finished sample, starts the due ones, emits the heartbeats
   /// due, and registers for the next tick and the next heartbeat.
+  @inline(never)
   public mutating func poll<S: Scheduler & ~Copyable>(_ cx: inout Context<S>, _ world: inout FirmwareWorld)
     -> Poll<Void>
   {
