@@ -126,8 +126,8 @@ extension BoardConfig {
   /// (the window is applied where the edges are read, on kernel timestamps).
   public func debounce(ofLine line: Int) -> Duration {
     var window = lines[line].debounce
-    for task in tasks.elements {
-      if let wanted = task.kind.debounce(ofLine: line), wanted > window { window = wanted }
+    for i in tasks.indices {
+      if let wanted = tasks[i].kind.debounce(ofLine: line), wanted > window { window = wanted }
     }
     return window
   }
