@@ -72,14 +72,17 @@ struct TaskObject {
   let index: Int
 }
 
-/// What building a configured task needs to know.
+/// What building a configured task needs to know. The tasks' names are the world's
+/// (`FirmwareWorld.names`, set before the tasks are built): a copy of the whole config here
+/// cost a `BoardConfig` copy per task.
 public struct TaskBuild {
   /// The task's index in `tasks` (its slot in the world's tables).
   public let index: Int
-  /// The whole config (a watchdog watches other tasks).
-  public let config: BoardConfig
   /// When the firmware started: the tasks' time grids begin here.
   public let start: Instant
+  /// The config's tasks with periodic work (`BoardConfig.periodicTasks`: what a watchdog can
+  /// see stall).
+  public let periodicTasks: UInt64
 }
 
 /// One registered kind's facts that messages and checks need without a task of that kind; what
@@ -133,6 +136,7 @@ extension BoardConfig {
   public func buildTask(
     _ index: Int, start: Instant, _ world: inout FirmwareWorld, _ files: inout OpenFiles
   ) throws(StartupError) -> FirmwareTask {
-    try tasks[index].kind.build(TaskBuild(index: index, config: self, start: start), &world, &files)
+    try tasks[index].kind.build(
+      TaskBuild(index: index, start: start, periodicTasks: periodicTasks), &world, &files)
   }
 }

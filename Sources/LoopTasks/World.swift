@@ -244,7 +244,9 @@ public struct FirmwareWorld: ~Copyable {
   /// The MQTT client every record is also published with (`mqtt` in board.json), if any.
   public var mqtt: MQTTLink? = nil
 
-  /// A world writing records to `outputFD`, with no lines yet.
+  /// A world writing records to `outputFD`, with no lines yet. Out of line: its tables are
+  /// filled in its own small frame, not at two-instruction addresses in the startup's.
+  @inline(never)
   public init(outputFD: Int32) {
     self.outputFD = outputFD
     inputs = InlineArray(first: nil) { _ in nil }

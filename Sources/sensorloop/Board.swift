@@ -145,15 +145,16 @@ enum Board {
   static func connectMQTT(
     _ config: BoardConfig, _ world: inout FirmwareWorld, _ platform: inout EpollPlatform
   ) throws(StartupError) {
-    guard let link = try config.makeMQTTLink() else { return }
+    // Made in its place in the world (a failed watch drops it with the world).
+    world.mqtt = try config.makeMQTTLink()
+    guard world.mqtt != nil else { return }
     do throws(Errno) {
-      try platform.watch(link.client.readinessDescriptor, as: FirmwareInterrupt.mqtt, for: .readable)
+      try platform.watch(world.mqtt!.client.readinessDescriptor, as: FirmwareInterrupt.mqtt, for: .readable)
     } catch {
       var e = StartupError("sensorloop: cannot watch the MQTT client's socket")
       e.add(errno: error)
       throw e
     }
-    world.mqtt = consume link
   }
 
   static func makePlatform() throws(StartupError) -> EpollPlatform {

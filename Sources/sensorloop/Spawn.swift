@@ -17,40 +17,51 @@ extension Board {
     _ files: inout OpenFiles
   ) throws(StartupError) {
     let start = firmware.start
-    var tasks: [FirmwareTask] = [.writer(OutputWriter()), .signals(SignalHandler())]
-    tasks.append(.summary(SummaryWriter()))
-    if firmware.world.worker != nil { tasks.append(.worker(WorkerDispatch())) }
-    if let stopAt { tasks.append(.stopTimer(StopTimer(deadline: stopAt))) }
-    if let period = SystemdNotify.watchdogPeriod() {
-      tasks.append(
-        .systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)))
-    }
-    if !firmware.world.stimuli.isFinished { tasks.append(.stimuli(StimulusTask())) }
-    if firmware.world.mqtt != nil { tasks.append(.mqtt(MQTTTask())) }
-    for file in config.simFiles.elements {
-      var values = InlineArray<16, Int64>(repeating: 0)
-      for k in 0..<file.values.count { values[k] = file.values[k] }
-      tasks.append(
-        .simFile(
-          SimFileWriter(
-            path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
-            start: start + file.at, every: file.every)))
-    }
+    // Each task goes to its slot as it is made, the program's own first (no array of tasks:
+    // a `FirmwareTask` is moved once, not appended and copied out again). The config's slot
+    // count is checked against the executor's (CapacityPlan), so no spawn fails before a build.
     do throws(StartupError) {
+      try spawn(.writer(OutputWriter()), &firmware)
+      try spawn(.signals(SignalHandler()), &firmware)
+      try spawn(.summary(SummaryWriter()), &firmware)
+      if firmware.world.worker != nil { try spawn(.worker(WorkerDispatch()), &firmware) }
+      if let stopAt { try spawn(.stopTimer(StopTimer(deadline: stopAt)), &firmware) }
+      if let period = SystemdNotify.watchdogPeriod() {
+        try spawn(
+          .systemd(SystemdKeepalive(period: Duration(nanoseconds: period.nanoseconds / 2), start: start)),
+          &firmware)
+      }
+      if !firmware.world.stimuli.isFinished { try spawn(.stimuli(StimulusTask()), &firmware) }
+      if firmware.world.mqtt != nil { try spawn(.mqtt(MQTTTask()), &firmware) }
+      for f in 0..<config.simFiles.count {
+        let file = config.simFiles[f]
+        var values = InlineArray<16, Int64>(repeating: 0)
+        for k in 0..<file.values.count { values[k] = file.values[k] }
+        try spawn(
+          .simFile(
+            SimFileWriter(
+              path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
+              start: start + file.at, every: file.every)), &firmware)
+      }
       // Each kind builds its own task (LoopConfig/Kinds/*.swift).
       for i in config.tasks.indices {
-        tasks.append(try config.buildTask(i, start: start, &firmware.world, &files))
-      }
-      for task in tasks {
-        do { try firmware.spawn(task) } catch {
-          throw StartupError("sensorloop: too many tasks for the executor's slots")
-        }
+        try spawn(try config.buildTask(i, start: start, &firmware.world, &files), &firmware)
       }
     } catch {
       // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
       for (fd, _) in files.watchdogs { _ = Watchdog.write(fd, "V") }
       firmware.world.releasePWMChannels()
       throw error
+    }
+  }
+
+  /// Spawns `task` on the firmware's executor.
+  @inline(never)
+  static func spawn(_ task: consuming FirmwareTask, _ firmware: inout Firmware<EpollPlatform>)
+    throws(StartupError)
+  {
+    do { try firmware.spawn(task) } catch {
+      throw StartupError("sensorloop: too many tasks for the executor's slots")
     }
   }
 

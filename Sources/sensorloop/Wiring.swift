@@ -48,9 +48,8 @@ extension Board {
         case .input:
           let requested = try gpio.requestInput(
             selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer)
-          let source = requested.source
+          if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
           world.inputs[i] = .some(requested)
-          if source.matched < 0 { sayFoundByOffset(line, source) }
           do { try platform.watch(line: world.inputs[i]!) } catch {
             var e = GPIOError(.system, errno: error)
             e.message.append("cannot watch the line's event fd")
@@ -59,9 +58,8 @@ extension Board {
         case .output:
           let requested = try gpio.requestOutput(
             selector, on: chip, line.outputConfig, at: now, consumer: consumer)
-          let source = requested.source
+          if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
           world.outputs[i] = .some(requested)
-          if source.matched < 0 { sayFoundByOffset(line, source) }
         }
       } catch {
         var e = StartupError("sensorloop: line \"")

@@ -104,7 +104,7 @@ extension HardwarePWMConfig: TaskKindDescription {
     -> FirmwareTask
   {
     var prefix = StartupError("sensorloop: task \"")
-    prefix.add(task.config.tasks[task.index].name)
+    prefix.add(world.names[task.index])
     prefix.add("\" (pwm_hw channel ")
     prefix.add(decimal: channel)
     prefix.add("): ")
@@ -122,7 +122,7 @@ extension HardwarePWMConfig: TaskKindDescription {
       guard let other = world.pwmChannels[slot], other.pwm.directory == pwm.directory else { continue }
       var e = prefix
       e.add("task \"")
-      e.add(task.config.tasks[other.task].name)
+      e.add(world.names[other.task])
       e.add("\" already drives ")
       e.add(pwm.directory)
       throw e

@@ -424,12 +424,12 @@ extension SensorConfig: TaskKindDescription {
       case .hwmon: source = try SensorResolver.hwmon(root: sysfsRoot, device: device, inputs: names)
       }
     } catch {
-      var e = prefix(task)
+      var e = prefix(task, world)
       e.add(error)
       throw e
     }
     if source.problem(period: period) != nil {
-      var e = prefix(task)
+      var e = prefix(task, world)
       e.add("period_ms is ")
       e.add(decimal: Int(period.nanoseconds / 1_000_000))
       e.add(", shorter than the sensor's conversion time (")
@@ -446,7 +446,7 @@ extension SensorConfig: TaskKindDescription {
         filters.set(try FilterChain(specs, count: list.count), channel: channel)
       } catch {
         // The validator checked every filter.
-        var e = prefix(task)
+        var e = prefix(task, world)
         e.add(error.message)
         throw e
       }
@@ -454,7 +454,7 @@ extension SensorConfig: TaskKindDescription {
     let sensor = SensorTask(
       index: task.index, source: source, filters: filters, period: period, start: task.start)
     guard let slot = world.addSensor(sensor) else {
-      var e = prefix(task)
+      var e = prefix(task, world)
       e.add("no room in the firmware's sensor table")
       throw e
     }
@@ -462,9 +462,9 @@ extension SensorConfig: TaskKindDescription {
   }
 
   /// `sensorloop: task "air" (iio "bme280"): `.
-  func prefix(_ task: TaskBuild) -> StartupError {
+  func prefix(_ task: TaskBuild, _ world: borrowing FirmwareWorld) -> StartupError {
     var e = StartupError("sensorloop: task \"")
-    e.add(task.config.tasks[task.index].name)
+    e.add(world.names[task.index])
     e.add("\" (")
     e.add(preset.name)
     if !device.isEmpty {

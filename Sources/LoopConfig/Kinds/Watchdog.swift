@@ -104,7 +104,7 @@ extension WatchdogConfig: TaskKindDescription {
     }
     return .watchdog(
       Watchdog(
-        index: task.index, device: fd, kick: kick, stall: stall, watched: watched & task.config.periodicTasks,
+        index: task.index, device: fd, kick: kick, stall: stall, watched: watched & task.periodicTasks,
         start: task.start))
   }
 
