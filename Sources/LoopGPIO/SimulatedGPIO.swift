@@ -33,7 +33,7 @@ public struct SimulatedInputPort: ~Copyable {
   // raise SIGPIPE), FIONREAD on it tells how many records wait unread, and on v2 reading it
   // drops the oldest.
   private let reader: FileDescriptor
-  private var pending = InlineArray<16, PendingEdge>(repeating: PendingEdge())
+  private var pending = InlineArray<16, PendingEdge>(first: PendingEdge()) { $0 }
   private var pendingCount = 0
   private var lineSeqno: UInt32 = 0
 

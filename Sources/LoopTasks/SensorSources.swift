@@ -73,8 +73,9 @@ public struct SensorSource: Sendable {
   /// How long one read may take on the bus (a DS18B20's conversion): the shortest valid period.
   public var readTime: Duration
   private var list = InlineArray<4, SensorChannel>(
-    repeating: SensorChannel(
-      key: ShortName(), unit: ShortName(), path: FilePath(), offset: 0, scale: 1, format: .number))
+    first: SensorChannel(
+      key: ShortName(), unit: ShortName(), path: FilePath(), offset: 0, scale: 1, format: .number)
+  ) { $0 }
   /// Channels in use.
   public private(set) var count = 0
 
