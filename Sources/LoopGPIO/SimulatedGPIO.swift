@@ -278,6 +278,10 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
   public static var busyCapacity: Int { 32 }
 
   private var chips = InlineArray<4, SimulatedChip>(first: SimulatedChip()) { $0 }
+  /// The chips' line names, `lineCapacity` per chip (chip `c`'s line `o` at `c * 64 + o`). Kept
+  /// out of `SimulatedChip`: a chip read from `chips` is a copy, and with its 64 names it was
+  /// 4 KB (the startup search's frames held dozens of them).
+  private var lineNames = InlineArray<256, GPIOName>(first: GPIOName()) { $0 }
   private var chipCount = 0
   private var ports: InlineArray<32, SimulatedInputPort?> = InlineArray(first: nil) { _ in nil }
   private var outputPorts: InlineArray<32, SimulatedOutputPort?> = InlineArray(first: nil) { _ in nil }
@@ -310,7 +314,7 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     for offset in 0..<lines {
       var lineName = GPIOName(prefix)
       lineName.append(decimal: offset)
-      chip.names[offset] = lineName
+      lineNames[chipCount * Self.lineCapacity + offset] = lineName
     }
     chips[chipCount] = chip
     chipCount += 1
@@ -319,7 +323,8 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
 
   /// Renames line `offset` of chip `chip` (empty: unnamed).
   public mutating func nameLine(chip: Int, offset: Int, _ name: GPIOName) {
-    chips[chip].names[offset] = name
+    precondition(offset >= 0 && offset < Self.lineCapacity, "SimulatedGPIO.nameLine: offset out of range")
+    lineNames[chip * Self.lineCapacity + offset] = name
   }
 
   /// Takes the port that drives `line` (a mock input requested from this system).
@@ -364,12 +369,15 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
   }
 
   /// The chip opened last.
-  public var openedChip: ChipInfo? { current < 0 ? nil : info(current) }
+  public var openedChip: ChipInfo? {
+    // Always inlined: a call copied the whole mock (34 KB) to pass `self`.
+    @inline(__always) get { current < 0 ? nil : info(current) }
+  }
 
   /// The name of line `offset` of the opened chip.
   public mutating func lineName(offset: Int) -> GPIOName {
     guard current >= 0, offset >= 0, offset < chips[current].lineCount else { return GPIOName() }
-    return chips[current].names[offset]
+    return lineNames[current * Self.lineCapacity + offset]
   }
 
   /// The consumer of line `offset` once requested here (`sensorloop`'s name).
@@ -463,7 +471,6 @@ struct SimulatedChip {
   var name = GPIOName()
   var label = GPIOName()
   var lineCount = 0
-  var names = InlineArray<64, GPIOName>(first: GPIOName()) { $0 }
 }
 
 /// A line held by a consumer.
