@@ -59,7 +59,7 @@ extension Validator {
           .type, at: element, expected: "a task object ({\"name\": ..., \"kind\": ..., ...})")
       }
       let kindIndex = try choice(element, "kind", TaskKind.names, default: nil)
-      let entry = TaskKind.registry[kindIndex]
+      let entry = TaskKindEntry(index: kindIndex)
       try checkObject(
         element, allowed: "name kind", then: entry.keys, what: entry.what,
         example: "{\"name\": ..., \"kind\": ..., ...}")
