@@ -245,7 +245,7 @@ extension Validator {
   }
 
   mutating func appendSpelling(_ spelling: [UInt8], into out: inout [UInt8]) {
-    if spelling.starts(with: bytes("offset ")) {
+    if hasPrefix(spelling, "offset ") {
       out.append(contentsOf: spelling)
     } else {
       out.appendQuoted(spelling)
