@@ -63,7 +63,7 @@ public struct CapacityPlan: Equatable, Sendable {
   }
 
   /// The plan for `config`.
-  public init(_ config: BoardConfig) {
+  public init(_ config: borrowing BoardConfig) {
     // What each task holds is said by its kind (`TaskKindDescription.needs`, Kinds/*.swift).
     var timed = 0
     var taskFds = 0

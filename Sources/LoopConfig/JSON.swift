@@ -235,9 +235,11 @@ struct JSONReader {
       }
     }
     depth -= 1
-    document.nodes[node].a = count
-    document.nodes[node].b = Int32(document.nodes.count)
-    document.nodes[node].length = Int32(index - start)
+    var finished = document.nodes[node]
+    finished.a = count
+    finished.b = Int32(document.nodes.count)
+    finished.length = Int32(index - start)
+    document.nodes[node] = finished
   }
 
   private mutating func parseKey(afterComma: Bool) throws(JSONSyntaxError) {

@@ -195,7 +195,7 @@ public struct TaskConfig: Equatable, Sendable {
   let kindIndex: Int
 
   /// Its kind's registry entry.
-  var entry: TaskKindEntry { TaskKind.registry[kindIndex] }
+  var entry: TaskKindEntry { TaskKindEntry(index: kindIndex) }
 }
 
 /// Where records are written (`output`; not a GPIO output line's `OutputConfig`).

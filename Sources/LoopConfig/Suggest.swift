@@ -43,24 +43,25 @@ func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
   if b.isEmpty { return a.count }
   // Names are short (keys and names are at most a few dozen bytes); cap the work anyway.
   if a.count > 64 || b.count > 64 { return max(a.count, b.count) }
-  let width = b.count + 1
-  var previousRow = [Int](repeating: 0, count: width)
-  var row = [Int](repeating: 0, count: width)
-  var current = Array(0..<width)
+  // Three rows of the table, row i at (i % 3) * 65: the current one, the one before and the
+  // one before that (for swaps). Inline: no array to keep unique on every write.
+  var table = InlineArray<195, Int>(repeating: 0)
+  for j in 0...b.count { table[j] = j }
   for i in 1...a.count {
-    swap(&previousRow, &row)
-    swap(&row, &current)
-    current[0] = i
+    let current = (i % 3) * 65
+    let row = ((i - 1) % 3) * 65
+    let previousRow = ((i + 1) % 3) * 65
+    table[current] = i
     for j in 1...b.count {
       let cost = lowered(a[i - 1]) == lowered(b[j - 1]) ? 0 : 1
-      var value = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+      var value = min(table[row + j] + 1, table[current + j - 1] + 1, table[row + j - 1] + cost)
       if i > 1 && j > 1 && lowered(a[i - 1]) == lowered(b[j - 2]) && lowered(a[i - 2]) == lowered(b[j - 1]) {
-        value = min(value, previousRow[j - 2] + 1)
+        value = min(value, table[previousRow + j - 2] + 1)
       }
-      current[j] = value
+      table[current + j] = value
     }
   }
-  return current[b.count]
+  return table[(a.count % 3) * 65 + b.count]
 }
 
 private func lowered(_ byte: UInt8) -> UInt8 {

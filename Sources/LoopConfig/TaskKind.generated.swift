@@ -130,22 +130,132 @@ extension CurveConfig {
 }
 
 extension TaskKind {
-  /// Every kind, in the order messages list them ("expected one of ...").
-  static let registry: [TaskKindEntry] = [
-    TaskKindEntry(HeartbeatConfig.self, index: 0),
-    TaskKindEntry(ButtonConfig.self, index: 1),
-    TaskKindEntry(PulseCounterConfig.self, index: 2),
-    TaskKindEntry(SamplerConfig.self, index: 3),
-    TaskKindEntry(EncoderConfig.self, index: 4),
-    TaskKindEntry(ThresholdConfig.self, index: 5),
-    TaskKindEntry(WatchdogConfig.self, index: 6),
-    TaskKindEntry(TickerConfig.self, index: 7),
-    TaskKindEntry(PWMConfig.self, index: 8),
-    TaskKindEntry(SensorConfig.self, index: 9),
-    TaskKindEntry(HardwarePWMConfig.self, index: 10),
-    TaskKindEntry(SwitchConfig.self, index: 11),
-    TaskKindEntry(CurveConfig.self, index: 12),
-  ]
+  /// Every kind, in the order messages list them ("expected one of ..."). (For tests: the
+  /// program makes an entry from its index.)
+  static var registry: [TaskKindEntry] { (0..<kindCount).map { TaskKindEntry(index: $0) } }
+
+  /// How many kinds are registered.
+  static var kindCount: Int { 13 }
+
+  /// `name` of the kind at `index` of `registry`.
+  static func name(ofKind index: Int) -> StaticString {
+    switch index {
+    case 0: return HeartbeatConfig.name
+    case 1: return ButtonConfig.name
+    case 2: return PulseCounterConfig.name
+    case 3: return SamplerConfig.name
+    case 4: return EncoderConfig.name
+    case 5: return ThresholdConfig.name
+    case 6: return WatchdogConfig.name
+    case 7: return TickerConfig.name
+    case 8: return PWMConfig.name
+    case 9: return SensorConfig.name
+    case 10: return HardwarePWMConfig.name
+    case 11: return SwitchConfig.name
+    case 12: return CurveConfig.name
+    default: bug("TaskKind.name: no kind registered at this index")
+    }
+  }
+
+  /// `what` of the kind at `index` of `registry`.
+  static func what(ofKind index: Int) -> StaticString {
+    switch index {
+    case 0: return HeartbeatConfig.what
+    case 1: return ButtonConfig.what
+    case 2: return PulseCounterConfig.what
+    case 3: return SamplerConfig.what
+    case 4: return EncoderConfig.what
+    case 5: return ThresholdConfig.what
+    case 6: return WatchdogConfig.what
+    case 7: return TickerConfig.what
+    case 8: return PWMConfig.what
+    case 9: return SensorConfig.what
+    case 10: return HardwarePWMConfig.what
+    case 11: return SwitchConfig.what
+    case 12: return CurveConfig.what
+    default: bug("TaskKind.what: no kind registered at this index")
+    }
+  }
+
+  /// `keys` of the kind at `index` of `registry`.
+  static func keys(ofKind index: Int) -> StaticString {
+    switch index {
+    case 0: return HeartbeatConfig.keys
+    case 1: return ButtonConfig.keys
+    case 2: return PulseCounterConfig.keys
+    case 3: return SamplerConfig.keys
+    case 4: return EncoderConfig.keys
+    case 5: return ThresholdConfig.keys
+    case 6: return WatchdogConfig.keys
+    case 7: return TickerConfig.keys
+    case 8: return PWMConfig.keys
+    case 9: return SensorConfig.keys
+    case 10: return HardwarePWMConfig.keys
+    case 11: return SwitchConfig.keys
+    case 12: return CurveConfig.keys
+    default: bug("TaskKind.keys: no kind registered at this index")
+    }
+  }
+
+  /// `makesReadings` of the kind at `index` of `registry`.
+  static func makesReadings(ofKind index: Int) -> Bool {
+    switch index {
+    case 0: return HeartbeatConfig.makesReadings
+    case 1: return ButtonConfig.makesReadings
+    case 2: return PulseCounterConfig.makesReadings
+    case 3: return SamplerConfig.makesReadings
+    case 4: return EncoderConfig.makesReadings
+    case 5: return ThresholdConfig.makesReadings
+    case 6: return WatchdogConfig.makesReadings
+    case 7: return TickerConfig.makesReadings
+    case 8: return PWMConfig.makesReadings
+    case 9: return SensorConfig.makesReadings
+    case 10: return HardwarePWMConfig.makesReadings
+    case 11: return SwitchConfig.makesReadings
+    case 12: return CurveConfig.makesReadings
+    default: bug("TaskKind.makesReadings: no kind registered at this index")
+    }
+  }
+
+  /// `isPeriodic` of the kind at `index` of `registry`.
+  static func isPeriodic(ofKind index: Int) -> Bool {
+    switch index {
+    case 0: return HeartbeatConfig.isPeriodic
+    case 1: return ButtonConfig.isPeriodic
+    case 2: return PulseCounterConfig.isPeriodic
+    case 3: return SamplerConfig.isPeriodic
+    case 4: return EncoderConfig.isPeriodic
+    case 5: return ThresholdConfig.isPeriodic
+    case 6: return WatchdogConfig.isPeriodic
+    case 7: return TickerConfig.isPeriodic
+    case 8: return PWMConfig.isPeriodic
+    case 9: return SensorConfig.isPeriodic
+    case 10: return HardwarePWMConfig.isPeriodic
+    case 11: return SwitchConfig.isPeriodic
+    case 12: return CurveConfig.isPeriodic
+    default: bug("TaskKind.isPeriodic: no kind registered at this index")
+    }
+  }
+
+  /// `takesDuty` of the kind at `index` of `registry`.
+  static func takesDuty(ofKind index: Int) -> Bool {
+    switch index {
+    case 0: return HeartbeatConfig.takesDuty
+    case 1: return ButtonConfig.takesDuty
+    case 2: return PulseCounterConfig.takesDuty
+    case 3: return SamplerConfig.takesDuty
+    case 4: return EncoderConfig.takesDuty
+    case 5: return ThresholdConfig.takesDuty
+    case 6: return WatchdogConfig.takesDuty
+    case 7: return TickerConfig.takesDuty
+    case 8: return PWMConfig.takesDuty
+    case 9: return SensorConfig.takesDuty
+    case 10: return HardwarePWMConfig.takesDuty
+    case 11: return SwitchConfig.takesDuty
+    case 12: return CurveConfig.takesDuty
+    default: bug("TaskKind.takesDuty: no kind registered at this index")
+    }
+  }
 
   /// The kinds' names (`"kind"` in board.json), in the order of `registry`.
   static var names: StaticString {

@@ -87,26 +87,19 @@ public struct TaskBuild {
 
 /// One registered kind's facts that messages and checks need without a task of that kind; what
 /// a task of it does goes through a `switch` over its `TaskKind` (TaskKind.generated.swift).
+/// Each fact is a generated `switch` over the index (`TaskKind.name(ofKind:)` ...): constants
+/// in code, where an array of entries was built by code at startup.
 struct TaskKindEntry: Sendable {
   /// Where it is in `TaskKind.registry`.
   let index: Int
-  let name: StaticString
-  let what: StaticString
-  /// The kind's own keys (`TaskKindDescription.keys`); `name` and `kind` come before them.
-  let keys: StaticString
-  let makesReadings: Bool
-  let isPeriodic: Bool
-  let takesDuty: Bool
 
-  init<K: TaskKindDescription>(_ kind: K.Type, index: Int) {
-    self.index = index
-    name = K.name
-    what = K.what
-    keys = K.keys
-    makesReadings = K.makesReadings
-    isPeriodic = K.isPeriodic
-    takesDuty = K.takesDuty
-  }
+  var name: StaticString { TaskKind.name(ofKind: index) }
+  var what: StaticString { TaskKind.what(ofKind: index) }
+  /// The kind's own keys (`TaskKindDescription.keys`); `name` and `kind` come before them.
+  var keys: StaticString { TaskKind.keys(ofKind: index) }
+  var makesReadings: Bool { TaskKind.makesReadings(ofKind: index) }
+  var isPeriodic: Bool { TaskKind.isPeriodic(ofKind: index) }
+  var takesDuty: Bool { TaskKind.takesDuty(ofKind: index) }
 
   /// Reads and checks task object `task` as this kind.
   func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> TaskKind {

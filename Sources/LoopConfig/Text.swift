@@ -224,6 +224,12 @@ func bytes(_ literal: StaticString) -> [UInt8] {
   literal.withUTF8Buffer { Array($0) }
 }
 
+/// Whether `bytes` begins with the literal's bytes (not the generic `starts(with:)`).
+func hasPrefix(_ bytes: [UInt8], _ literal: StaticString) -> Bool {
+  let count = literal.utf8CodeUnitCount
+  return bytes.count >= count && bytesEqual(bytes[0..<count], literal)
+}
+
 /// Whether `lhs` holds exactly the literal's bytes. (Concrete types, not generics: the
 /// validator compares keys constantly and unspecialised generics are slow in debug builds.)
 @inline(never)

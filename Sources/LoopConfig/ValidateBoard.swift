@@ -38,7 +38,7 @@ extension Validator {
       tasks: scope.tasks,
       output: output,
       stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
-    for i in scope.lines.indices { config.lineUsers.append(scope.uses[i].task ?? -1) }
+    for i in scope.lines.indices { config.lineUsers.append(scope.lineTasks[i]) }
     try checkTotals(config, root: root)
     return config
   }

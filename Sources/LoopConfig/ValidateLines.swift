@@ -4,16 +4,6 @@
 import LoopCore
 import LoopGPIO
 
-/// Bookkeeping per line while tasks are read.
-struct LineUse {
-  /// The object node of the line in `lines` (for positions).
-  var node: Int
-  /// Whether `edge` was written.
-  var explicitEdge: Bool
-  /// The task using the line, if any.
-  var task: Int?
-}
-
 extension Validator {
   static var lineKeys: StaticString {
     """
@@ -21,7 +11,7 @@ extension Validator {
     """
   }
 
-  /// Reads `lines` into `scope.lines` and `scope.uses` (in place: the 10 KB list was copied
+  /// Reads `lines` into `scope.lines` and `scope.lineNodes` (in place: the 10 KB list was copied
   /// six times on its way there).
   mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector) throws(ConfigError) {
     guard let node = doc.member(root, "lines") else { return }
@@ -57,17 +47,18 @@ extension Validator {
       }
       for index in scope.lines.indices where scope.lines.element(index).id == id {
         // The key node comes just before its value.
-        throw duplicateKey(keyNode, first: scope.uses[index].node - 1)
+        throw duplicateKey(keyNode, first: scope.lineNodes[index] - 1)
       }
-      let (line, explicitEdge) = try readLine(value, id: id, simulated: simulated, known: known)
+      let line = try readLine(value, id: id, simulated: simulated, known: known)
       try checkDistinct(line, object: value, known: known)
       scope.lines.append(line)
-      scope.uses.append(LineUse(node: value, explicitEdge: explicitEdge, task: nil))
+      scope.lineNodes.append(value)
+      scope.lineTasks.append(-1)
     }
   }
 
   mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
-    throws(ConfigError) -> (LineConfig, Bool)
+    throws(ConfigError) -> LineConfig
   {
     try checkObject(
       object, allowed: Validator.lineKeys, what: "a line",
@@ -219,7 +210,7 @@ extension Validator {
         try integer(
           object, "kernel_queue", 1...Int64(InputConfig.maxKernelQueue),
           default: Int64(InputConfig.defaultKernelQueue))))
-    return (line, doc.member(object, "edge") != nil)
+    return line
   }
 
   mutating func pushAlias(_ index: Int) -> Int {
@@ -254,7 +245,7 @@ extension Validator {
   }
 
   mutating func appendSpelling(_ spelling: [UInt8], into out: inout [UInt8]) {
-    if spelling.starts(with: bytes("offset ")) {
+    if hasPrefix(spelling, "offset ") {
       out.append(contentsOf: spelling)
     } else {
       out.appendQuoted(spelling)
@@ -285,7 +276,7 @@ extension Validator {
           var same: [UInt8] = []
           same.appendQuoted(line.names[spelling])
           throw repeated(
-            same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.uses[other].node)
+            same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.lineNodes[other])
         }
       }
       let bcmClash = line.bcm != nil && earlier.bcm == line.bcm
@@ -314,7 +305,7 @@ extension Validator {
         same.appendDecimal(line.offset ?? 0)
       }
       throw repeated(
-        same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.uses[other].node)
+        same, spelling: spelling, object: object, earlier: earlier, earlierNode: scope.lineNodes[other])
     }
   }
 

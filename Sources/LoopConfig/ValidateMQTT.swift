@@ -218,16 +218,23 @@ extension MQTTConfig {
   public func readCredentials() throws(ConfigError) -> MQTTCredentials? {
     guard let file = credentialsFile else { return nil }
     let contents = try readConfigFile(path: file.bytes, display: file.bytes)
-    var lines = contents.split(separator: 0x0A, maxSplits: 2, omittingEmptySubsequences: false)
-    while lines.count > 2 && lines.last!.allSatisfy({ $0 == 0x0A || $0 == 0x0D }) { lines.removeLast() }
-    func strip(_ s: ArraySlice<UInt8>) -> [UInt8] { Array(s.last == 0x0D ? s.dropLast() : s) }
-    guard lines.count >= 2, !lines[0].isEmpty else {
+    // The first line (not empty), then the second (to the next line feed or the end); what
+    // follows is ignored. A carriage return ending either is not part of it.
+    func line(_ start: Int) -> [UInt8] {
+      var end = start
+      while end < contents.count && contents[end] != 0x0A { end += 1 }
+      if end > start && contents[end - 1] == 0x0D { end -= 1 }
+      return Array(contents[start..<end])
+    }
+    var firstEnd = 0
+    while firstEnd < contents.count && contents[firstEnd] != 0x0A { firstEnd += 1 }
+    guard firstEnd > 0 && firstEnd < contents.count else {
       throw ConfigError(
         kind: .file, file: file.bytes, path: [], line: 0, column: 0,
         message: bytes("expected two lines: the MQTT user name, then the password"))
     }
-    let user = strip(lines[0])
-    let pass = strip(lines[1])
+    let user = line(0)
+    let pass = line(firstEnd + 1)
     if user.count > MQTTConfig.maxCredentialBytes || pass.count > MQTTConfig.maxCredentialBytes {
       throw ConfigError(
         kind: .file, file: file.bytes, path: [], line: 0, column: 0,

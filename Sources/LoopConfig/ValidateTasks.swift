@@ -16,7 +16,10 @@ struct LineNeed {
 /// them), which task uses each line, every task's name as written, the tasks read so far.
 struct TaskScope {
   var lines = FixedList<32, LineConfig>()
-  var uses: [LineUse] = []
+  /// By line index, the line's object node (for positions and its keys) ...
+  var lineNodes: [Int] = []
+  /// ... and the task using the line, -1 for none.
+  var lineTasks: [Int] = []
   var names: [[UInt8]] = []
   var tasks = FixedList<32, TaskConfig>()
 }
@@ -59,7 +62,7 @@ extension Validator {
           .type, at: element, expected: "a task object ({\"name\": ..., \"kind\": ..., ...})")
       }
       let kindIndex = try choice(element, "kind", TaskKind.names, default: nil)
-      let entry = TaskKind.registry[kindIndex]
+      let entry = TaskKindEntry(index: kindIndex)
       try checkObject(
         element, allowed: "name kind", then: entry.keys, what: entry.what,
         example: "{\"name\": ..., \"kind\": ..., ...}")
@@ -90,8 +93,8 @@ extension Validator {
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices
-    where scope.lines.element(index).direction == .input && !scope.uses[index].explicitEdge
-      && scope.uses[index].task == nil
+    where scope.lines.element(index).direction == .input && !hasExplicitEdge(index)
+      && scope.lineTasks[index] < 0
     {
       scope.lines[index].edge = .both
     }
@@ -127,7 +130,8 @@ extension Validator {
       message.append(" line")
       throw error(.conflict, at: node, message)
     }
-    if let user = scope.uses[index].task {
+    let user = scope.lineTasks[index]
+    if user >= 0 {
       var message: [UInt8] = []
       message.append("line ")
       message.appendQuoted(line.id)
@@ -143,7 +147,7 @@ extension Validator {
       throw error(.conflict, at: node, message)
     }
     if let edges = need.edges {
-      if scope.uses[index].explicitEdge {
+      if hasExplicitEdge(index) {
         let has = line.edge
         let covers = has == .both || has == edges
         if !covers {
@@ -161,9 +165,12 @@ extension Validator {
         scope.lines[index].edge = edges
       }
     }
-    scope.uses[index].task = task.index
+    scope.lineTasks[index] = task.index
     return index
   }
+
+  /// Whether line `line`'s object has `edge` written.
+  mutating func hasExplicitEdge(_ line: Int) -> Bool { doc.member(scope.lineNodes[line], "edge") != nil }
 
   mutating func appendEdge(_ edge: EdgeDetection?, into out: inout [UInt8]) {
     switch edge {

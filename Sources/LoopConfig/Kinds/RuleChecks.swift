@@ -87,9 +87,11 @@ extension Validator {
   /// Appends the registered kinds that pass `test`: "a, b or c".
   mutating func appendKinds(where test: (TaskKindEntry) -> Bool, into message: inout [UInt8]) {
     var count = 0
-    for entry in TaskKind.registry where test(entry) { count += 1 }
+    for index in 0..<TaskKind.kindCount where test(TaskKindEntry(index: index)) { count += 1 }
     var position = 0
-    for entry in TaskKind.registry where test(entry) {
+    for index in 0..<TaskKind.kindCount {
+      let entry = TaskKindEntry(index: index)
+      guard test(entry) else { continue }
       if position > 0 { message.append(position == count - 1 ? " or " : ", ") }
       message.append(entry.name)
       position += 1

@@ -223,7 +223,8 @@ extension SensorConfig: TaskKindDescription {
     let text = Array(v.doc.string(item))
     let prefix = bytes("in_")
     var type: [UInt8] = []
-    if text.starts(with: prefix) {
+    let hasInPrefix = hasPrefix(text, "in_")
+    if hasInPrefix {
       for byte in text.dropFirst(3) {
         if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
         type.append(byte: byte)
@@ -232,7 +233,7 @@ extension SensorConfig: TaskKindDescription {
     if Words(stringLiteral: iioTypes).index(of: type[...]) != nil { return }
     // A close type (in_humidity → in_humidityrelative) is offered with the rest of the name.
     var suggested: [UInt8]? = nil
-    let typed = text.starts(with: prefix) ? Array(text.dropFirst(3)) : text
+    let typed = hasInPrefix ? Array(text[3...]) : text
     var typedType: [UInt8] = []
     for byte in typed {
       if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
@@ -274,7 +275,12 @@ extension SensorConfig: TaskKindDescription {
         let key = v.doc.string(keyNode)
         let inner = v.push(key: key)
         defer { v.pop(inner) }
-        guard let channel = names.firstIndex(where: { $0[...] == key }) else {
+        var found: Int? = nil
+        for index in names.indices where names[index][...] == key {
+          found = index
+          break
+        }
+        guard let channel = found else {
           var message: [UInt8] = []
           message.append("no value of this sensor has this key")
           if let close = suggestionIndex(for: key, among: names) {
