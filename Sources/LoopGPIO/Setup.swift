@@ -157,7 +157,7 @@ extension GPIOSystem where Self: ~Copyable {
     consumer: GPIOName = GPIOName("sensorloop")
   ) throws(GPIOError) -> InputLine {
     var failure = GPIOError(.system)
-    guard open(chip, &failure) != nil, let found = find(line, &failure) else { throw failure }
+    guard case .some = open(chip, &failure), let found = find(line, &failure) else { throw failure }
     var level: Bool?
     do {
       let handle = try requestInput(offset: found.offset, config: config, consumer: consumer, level: &level)
@@ -175,7 +175,7 @@ extension GPIOSystem where Self: ~Copyable {
     consumer: GPIOName = GPIOName("sensorloop")
   ) throws(GPIOError) -> OutputLine {
     var failure = GPIOError(.system)
-    guard open(chip, &failure) != nil, let found = find(line, &failure) else { throw failure }
+    guard case .some = open(chip, &failure), let found = find(line, &failure) else { throw failure }
     do {
       let handle = try requestOutput(offset: found.offset, config: config, consumer: consumer)
       return OutputLine(handle, config: config, source: found, at: time)
@@ -197,8 +197,8 @@ extension GPIOSystem where Self: ~Copyable {
       var found: ChipInfo?
       var denied: ChipInfo?
       forEachChip { chip in
-        if found == nil && chip.accessible && chip.label == label { found = chip }
-        if denied == nil && !chip.accessible { denied = chip }
+        if case .none = found, chip.accessible, chip.label == label { found = chip }
+        if case .none = denied, !chip.accessible { denied = chip }
       }
       guard let found else {
         // The chip may be one this user cannot open: say so rather than "not found".

@@ -154,7 +154,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
   public mutating func schedule(_ stimulus: Stimulus) throws(StimulusError) {
     guard isValid(stimulus) else { throw .invalidScript }
     var slot = 0
-    while slot < scriptCapacity && scripts[slot] != nil { slot += 1 }
+    while slot < scriptCapacity, case .some = scripts[slot] { slot += 1 }
     guard slot < scriptCapacity else { throw .scriptsFull }
     scripts[slot] = Script(stimulus: stimulus, next: 0, due: stimulus.transition(0).time)
     scriptEnd = max(scriptEnd, slot + 1)
@@ -201,7 +201,7 @@ public struct StimulusDriver<let portCapacity: Int, let scriptCapacity: Int>: ~C
       script.next += 1
       if script.next >= script.stimulus.transitions {
         scripts[pick] = nil
-        while scriptEnd > 0 && scripts[scriptEnd - 1] == nil { scriptEnd -= 1 }
+        while scriptEnd > 0, case .none = scripts[scriptEnd - 1] { scriptEnd -= 1 }
       } else {
         script.due = script.stimulus.transition(script.next).time
         scripts[pick] = script

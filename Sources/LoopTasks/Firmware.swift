@@ -37,7 +37,7 @@ public struct Firmware<P: Platform & ~Copyable>: ~Copyable {
     // The entry of a task that has finished (a stop timer, a stimulus script) is reused: the
     // table holds the live tasks for the summary, however many were spawned over a long run.
     for i in 0..<spawnedCount {
-      guard let old = spawned[i], executor.stats(old) == nil else { continue }
+      guard let old = spawned[i], case .none = executor.stats(old) else { continue }
       spawned[i] = waker
       return
     }

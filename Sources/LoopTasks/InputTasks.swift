@@ -249,8 +249,8 @@ public struct Encoder: Sendable {
   {
     // Merge the two lines' edges in timestamp order, one held event of lookahead per line.
     while true {
-      if heldA == nil { heldA = nextEdge(lineA, &cx, &world, task: index) }
-      if heldB == nil { heldB = nextEdge(lineB, &cx, &world, task: index) }
+      if case .none = heldA { heldA = nextEdge(lineA, &cx, &world, task: index) }
+      if case .none = heldB { heldB = nextEdge(lineB, &cx, &world, task: index) }
       let takeB: Bool
       switch (heldA, heldB) {
       case (nil, nil): return .pending

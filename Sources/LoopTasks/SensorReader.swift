@@ -97,7 +97,7 @@ public struct SensorReader: Sendable {
     -> SensorSample?
   {
     guard inFlight != nil else { return nil }
-    while sample.failure == nil {
+    while case .none = sample.failure {
       guard let result = files.collect(slot) else { return nil }
       sample.finished = result.finished
       let channel = sample.count

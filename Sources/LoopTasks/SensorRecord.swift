@@ -47,7 +47,7 @@ public struct SensorFilters: Sendable {
   /// Feeds a successful sample's values (taken at its tick) through the chains.
   public mutating func filter(_ sample: SensorSample) -> SensorValues {
     var out = SensorValues(time: sample.tick)
-    guard sample.failure == nil else { return out }
+    guard case .none = sample.failure else { return out }
     for i in 0..<sample.count {
       if let value = chains[i].feed(sample.values[i], at: sample.tick) {
         out.values[i] = value

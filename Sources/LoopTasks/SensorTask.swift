@@ -151,7 +151,7 @@ struct LoopThreadReads: FileReadService {
   mutating func submitRead<let n: Int>(slot: Int, path: borrowing FixedText<n>, maxBytes: Int, waker: Waker)
     -> Bool
   {
-    guard result == nil else { return false }
+    guard case .none = result else { return false }
     let limit = min(maxBytes, 128)
     do throws(Errno) {
       let fd = try FileDescriptor.open(path, .readOnly | .nonBlocking)

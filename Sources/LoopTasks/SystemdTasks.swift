@@ -24,7 +24,7 @@ public struct SystemdKeepalive: Sendable {
     -> Poll<Void>
   {
     var counters = TaskCounters()
-    while nextTick(&ticker, &cx, &counters) != nil {
+    while case .some = nextTick(&ticker, &cx, &counters) {
       guard world.stalledTask < 0, world.systemdReady else { continue }
       if world.notifySystemd(watchdog: true) { pings += 1 } else { failures += 1 }
     }

@@ -52,6 +52,6 @@ extension ButtonConfig: TaskKindDescription {
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
     d.trigger(name, "press", type: "button_short_press")
     d.trigger(name, "release", type: "button_short_release")
-    if longPress != nil { d.trigger(name, "long_press", type: "button_long_press") }
+    if case .some = longPress { d.trigger(name, "long_press", type: "button_long_press") }
   }
 }
