@@ -88,9 +88,8 @@ enum Board {
   /// Starts everything the config describes and runs it, then every config a SIGHUP reloads.
   /// A failure before the first config's tasks run exits 1, after closing what was opened; a
   /// reloaded config that fails to start is reported and the previous one starts again.
-  static func start(_ config: BoardConfig, options: Options) -> Int32 {
+  static func start(_ config: consuming BoardConfig, options: Options) -> Int32 {
     var program = Program(options: options)
-    var config = config
     var previous: BoardConfig? = nil
     while true {
       let outcome: RunOutcome
