@@ -86,9 +86,8 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Fix
   public subscript(index: Int) -> Element {
     get {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
-      // Through the span: with the InlineArray's own getter the list was copied twice per read;
-      // this way once (a getter receives the list as a value; reading it by address still
-      // copies it to the stack: 14 KB for the tasks, 10 KB for the lines).
+      // Through the span: the InlineArray's own getter copied the whole storage first (14 KB
+      // for the tasks).
       return storage.span[index]
     }
     set {
