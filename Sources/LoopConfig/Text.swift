@@ -86,9 +86,7 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Fix
   public subscript(index: Int) -> Element {
     get {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
-      // Through the span: the InlineArray's own getter copied the whole storage first (14 KB
-      // for the tasks).
-      return storage.span[index]
+      return storage[index]
     }
     set {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
@@ -110,7 +108,7 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Fix
   /// The elements as an array (for tests and startup code; allocates).
   public var elements: [Element] {
     var result: [Element] = []
-    for index in 0..<count { result.append(storage.span[index]) }
+    for index in 0..<count { result.append(storage[index]) }
     return result
   }
 }
