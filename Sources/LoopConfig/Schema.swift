@@ -294,30 +294,3 @@ public struct SimFile: Equatable, Sendable {
   /// Whether the values start over after the last one.
   public var repeats: Bool
 }
-
-// The values a `FixedList`'s unused places hold.
-
-extension LineConfig: FixedListElement {
-  public static var placeholder: LineConfig {
-    LineConfig(
-      id: Name(), names: FixedList(), offset: nil, bcm: nil, headerPin: nil, direction: .input,
-      edge: nil, bias: .asIs, activeLow: false, debounce: .zero, drive: .pushPull,
-      initialValue: false)
-  }
-}
-
-extension TaskConfig: FixedListElement {
-  public static var placeholder: TaskConfig {
-    TaskConfig(name: Name(), kind: .ticker(TickerConfig(period: .zero)), kindIndex: 0)
-  }
-}
-
-extension SimStimulus: FixedListElement {
-  public static var placeholder: SimStimulus { .edge(line: 0, at: .zero, value: false) }
-}
-
-extension SimFile: FixedListElement {
-  public static var placeholder: SimFile {
-    SimFile(path: Path(), at: .zero, every: .zero, values: FixedList(), repeats: false)
-  }
-}

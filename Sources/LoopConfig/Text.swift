@@ -51,22 +51,15 @@ public typealias Path = FixedText<256>
 /// Free text such as the board's name (at most 63 bytes).
 public typealias Label = FixedText<64>
 
-/// An element type of `FixedList`: a value the list's unused places hold.
-public protocol FixedListElement: Sendable {
-  /// The value unused places hold (never read as an element).
-  static var placeholder: Self { get }
-}
-
-/// A list of at most `capacity` elements kept inline (no heap storage). Unused places hold
-/// `Element.placeholder`, so an element is read without an optional's tag test and copy.
-public struct FixedList<let capacity: Int, Element>: Sendable where Element: FixedListElement {
-  private var storage: InlineArray<capacity, Element>
+/// A list of at most `capacity` elements kept inline (no heap storage).
+public struct FixedList<let capacity: Int, Element>: Sendable where Element: Sendable {
+  private var storage: InlineArray<capacity, Element?>
   /// How many elements are held.
   public private(set) var count: Int
 
   /// An empty list.
   public init() {
-    storage = InlineArray(repeating: Element.placeholder)
+    storage = InlineArray(repeating: nil)
     count = 0
   }
 
@@ -86,7 +79,7 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Fix
   public subscript(index: Int) -> Element {
     get {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
-      return storage[index]
+      return storage[index]!
     }
     set {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
@@ -99,7 +92,7 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Fix
   /// validator's task scope), was given a copy of the whole list (14 KB for the tasks).
   public mutating func element(_ index: Int) -> Element {
     precondition(index >= 0 && index < count, "FixedList.element(_:): index out of range")
-    return storage[index]
+    return storage[index]!
   }
 
   /// The valid indices, `0..<count`.
@@ -108,15 +101,10 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Fix
   /// The elements as an array (for tests and startup code; allocates).
   public var elements: [Element] {
     var result: [Element] = []
-    for index in 0..<count { result.append(storage[index]) }
+    for index in 0..<count { result.append(storage[index]!) }
     return result
   }
 }
-
-extension Int: FixedListElement { public static var placeholder: Int { 0 } }
-extension Int64: FixedListElement { public static var placeholder: Int64 { 0 } }
-extension Duration: FixedListElement { public static var placeholder: Duration { .zero } }
-extension FixedText: FixedListElement { public static var placeholder: FixedText { FixedText() } }
 
 extension FixedList: Equatable where Element: Equatable {
   public static func == (lhs: FixedList, rhs: FixedList) -> Bool {

@@ -133,9 +133,3 @@ extension CurveConfig: TaskKindDescription {
     d.add("sensor", name, name: name, f)
   }
 }
-
-extension CurvePoint: FixedListElement {
-  public static var placeholder: CurvePoint {
-    CurvePoint(reading: DecimalNumber(significand: 0), duty: DecimalNumber(significand: 0))
-  }
-}
