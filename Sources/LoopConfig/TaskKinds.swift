@@ -126,6 +126,7 @@ extension BoardConfig {
   }
 
   /// The firmware task that runs configured task `index`.
+  @inline(never)
   public func buildTask(
     _ index: Int, start: Instant, _ world: inout FirmwareWorld, _ files: inout OpenFiles
   ) throws(StartupError) -> FirmwareTask {
