@@ -445,7 +445,7 @@ extension SensorConfig: TaskKindDescription {
     }
     var filters = SensorFilters()
     for channel in 0..<source.count {
-      var specs = InlineArray<6, FilterSpec>(first: .delta(minimum: 0)) { $0 }
+      var specs = InlineArray<6, FilterSpec>(repeating: .delta(minimum: 0))
       let list = self.filters[channel]
       for i in list.indices { specs[i] = list[i] }
       do throws(FilterChainError) {
