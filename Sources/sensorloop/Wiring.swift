@@ -109,8 +109,11 @@ extension Board {
     _ config: BoardConfig, _ gpio: inout SimulatedGPIO, _ world: inout FirmwareWorld, start: Instant
   ) throws(StartupError) {
     var port = InlineArray<32, Int>(repeating: -1)
-    for i in config.lines.indices where config.lines[i].direction == .input {
-      guard let taken = gpio.takePort(for: world.inputs[i]!) else { continue }
+    var activeLow: UInt64 = 0
+    for i in config.lines.indices {
+      let line = config.lines[i]
+      if line.activeLow { activeLow |= 1 << UInt64(i) }
+      guard line.direction == .input, let taken = gpio.takePort(for: world.inputs[i]!) else { continue }
       do {
         port[i] = try world.stimuli.add(taken)
         world.stimulusLines[port[i]] = FirmwareInterrupt.line(i)
@@ -119,8 +122,11 @@ extension Board {
       }
     }
     for s in 0..<config.stimuli.count {
-      for script in config.stimuli[s].scripts(config.lines, ports: port, start: start) {
-        do { try world.stimuli.schedule(script) } catch {
+      let stimulus = config.stimuli[s]
+      for k in 0..<stimulus.scriptCount {
+        do {
+          try world.stimuli.schedule(stimulus.script(k, ports: port, activeLow: activeLow, start: start))
+        } catch {
           throw StartupError("sensorloop: sim: too many stimuli (a press expands to two scripts per press)")
         }
       }
