@@ -43,32 +43,42 @@ extension Board {
       let line = config.lines[i]
       world.lineNames[i] = ShortName(line.id)
       let selector = line.selector
-      do throws(GPIOError) {
-        switch line.direction {
-        case .input:
-          let requested = try gpio.requestInput(
+      // Each failure becomes the startup error where it is caught: a `GPIOError` (1 KB) carried
+      // to one shared catch was copied at every throw.
+      switch line.direction {
+      case .input:
+        let requested: InputLine
+        do {
+          requested = try gpio.requestInput(
             selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer)
-          if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
-          world.inputs[i] = .some(requested)
-          do { try platform.watch(line: world.inputs[i]!) } catch {
-            var e = GPIOError(.system, errno: error)
-            e.message.append("cannot watch the line's event fd")
-            throw e
-          }
-        case .output:
-          let requested = try gpio.requestOutput(
-            selector, on: chip, line.outputConfig, at: now, consumer: consumer)
-          if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
-          world.outputs[i] = .some(requested)
+        } catch { throw lineError(line.id, error) }
+        if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
+        world.inputs[i] = .some(requested)
+        do { try platform.watch(line: world.inputs[i]!) } catch {
+          var e = GPIOError(.system, errno: error)
+          e.message.append("cannot watch the line's event fd")
+          throw lineError(line.id, e)
         }
-      } catch {
-        var e = StartupError("sensorloop: line \"")
-        e.add(line.id)
-        e.add("\": ")
-        error.withMessage { e.message.append(contentsOf: $0) }
-        throw e
+      case .output:
+        let requested: OutputLine
+        do {
+          requested = try gpio.requestOutput(
+            selector, on: chip, line.outputConfig, at: now, consumer: consumer)
+        } catch { throw lineError(line.id, error) }
+        if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
+        world.outputs[i] = .some(requested)
       }
     }
+  }
+
+  /// `sensorloop: line "<id>": <the GPIO error's message>`.
+  @inline(never)
+  static func lineError(_ id: Name, _ error: borrowing GPIOError) -> StartupError {
+    var e = StartupError("sensorloop: line \"")
+    e.add(id)
+    e.add("\": ")
+    error.withMessage { e.message.append(contentsOf: $0) }
+    return e
   }
 
   /// Says on stderr that no name matched and the line was taken by its offset, so the user
