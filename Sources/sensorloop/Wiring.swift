@@ -43,30 +43,29 @@ extension Board {
       let line = config.lines[i]
       world.lineNames[i] = ShortName(line.id)
       let selector = line.selector
-      // Each failure becomes the startup error where it is caught: a `GPIOError` (1 KB) carried
-      // to one shared catch was copied at every throw.
-      switch line.direction {
-      case .input:
-        let requested: InputLine
-        do {
-          requested = try gpio.requestInput(
+      // One catch for both requests, turning the error into the startup error there: a
+      // `GPIOError` (1 KB) is copied at each place it is caught.
+      let input = line.direction == .input
+      let source: LineSource
+      do {
+        if input {
+          let requested = try gpio.requestInput(
             selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer)
-        } catch { throw lineError(line.id, error) }
-        if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
-        world.inputs[i] = .some(requested)
-        do { try platform.watch(line: world.inputs[i]!) } catch {
-          var e = GPIOError(.system, errno: error)
-          e.message.append("cannot watch the line's event fd")
-          throw lineError(line.id, e)
-        }
-      case .output:
-        let requested: OutputLine
-        do {
-          requested = try gpio.requestOutput(
+          source = requested.source
+          world.inputs[i] = .some(requested)
+        } else {
+          let requested = try gpio.requestOutput(
             selector, on: chip, line.outputConfig, at: now, consumer: consumer)
-        } catch { throw lineError(line.id, error) }
-        if requested.source.matched < 0 { sayFoundByOffset(line, requested.source) }
-        world.outputs[i] = .some(requested)
+          source = requested.source
+          world.outputs[i] = .some(requested)
+        }
+      } catch { throw lineError(line.id, error) }
+      if source.matched < 0 { sayFoundByOffset(line, source) }
+      guard input else { continue }
+      do { try platform.watch(line: world.inputs[i]!) } catch {
+        var e = GPIOError(.system, errno: error)
+        e.message.append("cannot watch the line's event fd")
+        throw lineError(line.id, e)
       }
     }
   }
