@@ -125,12 +125,14 @@ extension BoardConfig {
     return window
   }
 
-  /// The firmware task that runs configured task `index`.
+  /// The firmware task that runs configured task `index`, whose settings are `kind`
+  /// (`tasks[index].kind`, read once by the caller: reading it here copied the whole task list
+  /// into this function's frame); `periodicTasks` is the config's, made once for all tasks.
   @inline(never)
-  public func buildTask(
-    _ index: Int, start: Instant, _ world: inout FirmwareWorld, _ files: inout OpenFiles
+  public static func buildTask(
+    _ kind: TaskKind, index: Int, start: Instant, periodicTasks: UInt64, _ world: inout FirmwareWorld,
+    _ files: inout OpenFiles
   ) throws(StartupError) -> FirmwareTask {
-    try tasks[index].kind.build(
-      TaskBuild(index: index, start: start, periodicTasks: periodicTasks), &world, &files)
+    try kind.build(TaskBuild(index: index, start: start, periodicTasks: periodicTasks), &world, &files)
   }
 }

@@ -44,8 +44,12 @@ extension Board {
               start: start + file.at, every: file.every)), &firmware)
       }
       // Each kind builds its own task (LoopConfig/Kinds/*.swift).
+      let periodic = config.periodicTasks
       for i in config.tasks.indices {
-        try spawn(try config.buildTask(i, start: start, &firmware.world, &files), &firmware)
+        try spawn(
+          try BoardConfig.buildTask(
+            config.tasks[i].kind, index: i, start: start, periodicTasks: periodic, &firmware.world, &files),
+          &firmware)
       }
     } catch {
       // Nothing runs: a watchdog opened so far (opening arms it) is disarmed before it is closed.
