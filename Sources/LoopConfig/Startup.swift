@@ -13,6 +13,22 @@ public struct StartupError: Error {
   @inline(never)
   public init(_ part: StaticString) { message = bytes(part) }
 
+  /// A message: `part`, then ` (ENAME: message)`. Out of line: the startup steps that fail
+  /// with an errno share it.
+  @inline(never)
+  public init(_ part: StaticString, errno: Errno) {
+    self.init(part)
+    add(errno: errno)
+  }
+
+  /// A message: `part`, `path`, then ` (ENAME: message)`.
+  @inline(never)
+  public init(_ part: StaticString, _ path: Path, errno: Errno) {
+    self.init(part)
+    add(path)
+    add(errno: errno)
+  }
+
   /// A message made of `parts`.
   public init(_ parts: StaticString...) {
     message = []

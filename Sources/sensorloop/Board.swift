@@ -150,9 +150,7 @@ enum Board {
     do throws(Errno) {
       try platform.watch(world.mqtt!.client.readinessDescriptor, as: FirmwareInterrupt.mqtt, for: .readable)
     } catch {
-      var e = StartupError("sensorloop: cannot watch the MQTT client's socket")
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot watch the MQTT client's socket", errno: error)
     }
   }
 
@@ -162,9 +160,7 @@ enum Board {
       try watchSignals(&platform)
       return platform
     } catch {
-      var e = StartupError("sensorloop: cannot create the event loop")
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot create the event loop", errno: error)
     }
   }
 
@@ -179,9 +175,7 @@ enum Board {
       world.worker = try BlockingWorker(
         slots: FirmwareLimits.workerSlots, threads: FirmwareLimits.workerThreads, trigger: trigger)
     } catch {
-      var e = StartupError("sensorloop: cannot start the worker threads")
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot start the worker threads", errno: error)
     }
   }
 
@@ -190,9 +184,7 @@ enum Board {
     do throws(Errno) {
       world.systemd = try SystemdNotify.fromEnvironment()
     } catch {
-      var e = StartupError("sensorloop: cannot use $NOTIFY_SOCKET")
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot use $NOTIFY_SOCKET", errno: error)
     }
   }
 
@@ -249,10 +241,7 @@ enum Board {
         }
         fd = files.keep(file)
       } catch {
-        var e = StartupError("sensorloop: cannot open the output file ")
-        e.add(path)
-        e.add(errno: error)
-        throw e
+        throw StartupError("sensorloop: cannot open the output file ", path, errno: error)
       }
     }
     let borrowed = FileDescriptor(adopting: fd)
@@ -267,9 +256,7 @@ enum Board {
       }
     } catch {
       _ = borrowed.release()
-      var e = StartupError("sensorloop: cannot set up the output")
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot set up the output", errno: error)
     }
     _ = borrowed.release()
     var world = FirmwareWorld(outputFD: fd)

@@ -103,24 +103,19 @@ extension HardwarePWMConfig: TaskKindDescription {
   func build(_ task: TaskBuild, _ world: inout FirmwareWorld, _ files: inout OpenFiles) throws(StartupError)
     -> FirmwareTask
   {
-    var prefix = StartupError("sensorloop: task \"")
-    prefix.add(world.names[task.index])
-    prefix.add("\" (pwm_hw channel ")
-    prefix.add(decimal: channel)
-    prefix.add("): ")
     let pwm: HardwarePWM
     do throws(PWMError) {
       pwm = try HardwarePWM(
         root: sysfsRoot, chip: chip, channel: channel, period: period, duty: duty, polarity: polarity)
     } catch {
-      var e = prefix
+      var e = prefix(task, world)
       e.add(error)
       throw e
     }
     // One channel named twice (by number and by driver) is found here.
     for slot in 0..<FirmwareLimits.pwmChannels {
       guard let other = world.pwmChannels[slot], other.pwm.directory == pwm.directory else { continue }
-      var e = prefix
+      var e = prefix(task, world)
       e.add("task \"")
       e.add(world.names[other.task])
       e.add("\" already drives ")
@@ -128,11 +123,21 @@ extension HardwarePWMConfig: TaskKindDescription {
       throw e
     }
     guard let slot = world.addPWMChannel(PWMChannel(pwm, task: task.index, at: task.start)) else {
-      var e = prefix
+      var e = prefix(task, world)
       e.add("no room in the firmware's PWM table")
       throw e
     }
     return .pwmHardware(HardwarePWMTask(index: task.index, slot: slot))
+  }
+
+  /// `sensorloop: task "fan" (pwm_hw channel 0): `, made where a build fails.
+  func prefix(_ task: TaskBuild, _ world: borrowing FirmwareWorld) -> StartupError {
+    var e = StartupError("sensorloop: task \"")
+    e.add(world.names[task.index])
+    e.add("\" (pwm_hw channel ")
+    e.add(decimal: channel)
+    e.add("): ")
+    return e
   }
 
   /// Its duty as a `number` a command sets; its state is its task's duty record (JSON).

@@ -120,17 +120,11 @@ extension WatchdogConfig: TaskKindDescription {
         try FileDescriptor.open(cString: p, .writeOnly | .nonBlocking)
       }
     } catch {
-      var e = StartupError("sensorloop: cannot open the watchdog ")
-      e.add(device)
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot open the watchdog ", device, errno: error)
     }
     let type: FileType
     do { type = try opened.fileType() } catch {
-      var e = StartupError("sensorloop: cannot check the watchdog ")
-      e.add(device)
-      e.add(errno: error)
-      throw e
+      throw StartupError("sensorloop: cannot check the watchdog ", device, errno: error)
     }
     switch type {
     case .characterDevice:
