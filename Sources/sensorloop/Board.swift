@@ -123,13 +123,18 @@ enum Board {
     var files = OpenFiles()
     var platform = try makePlatform()
     var world = try openOutput(config.output, &platform, &files, &program.flags)
-    try connectSystemd(&world)
-    try startWorker(&world, &platform)
-    let start = platform.now()
-    if program.stopAt == nil, let duration = program.options.duration { program.stopAt = start + duration }
-    try wireGPIO(config, &world, &platform, start: start)
-    names(config, &world)
-    try connectMQTT(config, &world, &platform)
+    let start: Instant
+    // One catch for the steps that can fail once the world is open: each `try` leaving the
+    // function on its own had its own copy of the code that closes the world and the platform.
+    do {
+      try connectSystemd(&world)
+      try startWorker(&world, &platform)
+      start = platform.now()
+      if program.stopAt == nil, let duration = program.options.duration { program.stopAt = start + duration }
+      try wireGPIO(config, &world, &platform, start: start)
+      names(config, &world)
+      try connectMQTT(config, &world, &platform)
+    } catch { throw error }
     var firmware = Firmware(platform: platform, world: world, start: start)
     try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
     let outcome = run(&firmware, output: config.output, watchdogs: files.watchdogs, &program)
