@@ -29,8 +29,11 @@ extension Board {
         }
       }
     }
-    try requestLines(&gpio, config.chip, config, &world, &platform, now)
-    if gpio.simulated { try scheduleStimuli(config, &gpio.mock, &world, start: now) }
+    // One catch: one copy of the code that drops the GPIO system on a failure.
+    do {
+      try requestLines(&gpio, config.chip, config, &world, &platform, now)
+      if gpio.simulated { try scheduleStimuli(config, &gpio.mock, &world, start: now) }
+    } catch { throw error }
   }
 
   static func requestLines(
