@@ -136,10 +136,18 @@ enum Board {
       try connectMQTT(config, &world, &platform)
     } catch { throw error }
     var firmware = Firmware(platform: platform, world: world, start: start)
-    try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
-    let outcome = run(&firmware, output: config.output, watchdogs: files.watchdogs, &program)
-    // Hardware PWM channels stop and go back to the kernel (a reload exports them again).
-    firmware.world.releasePWMChannels()
+    // The firmware is dropped in one place, whether its tasks failed to start or it ran: the
+    // code that closes all it holds is made once.
+    var failure: StartupError? = nil
+    var outcome = RunOutcome.stopped
+    do {
+      try spawnTasks(config, stopAt: program.stopAt, &firmware, &files)
+      outcome = run(&firmware, output: config.output, watchdogs: files.watchdogs, &program)
+      // Hardware PWM channels stop and go back to the kernel (a reload exports them again).
+      firmware.world.releasePWMChannels()
+    } catch { failure = error }
+    _ = consume firmware
+    if let failure { throw failure }
     return outcome
   }
 
