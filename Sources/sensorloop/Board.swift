@@ -202,9 +202,7 @@ enum Board {
   }
 
   static func fail(_ error: StartupError, code: Int32) -> Int32 {
-    var message = error.message
-    message.append(0x0A)
-    writeAll(2, message)
+    writeLine(2, "", error.message)
     return code
   }
 

@@ -33,8 +33,7 @@ struct Sensorloop {
     } catch {
       var message: [UInt8] = []
       error.render(into: &message)
-      message.append(0x0A)
-      writeAll(2, message)
+      writeLine(2, "", message)
       return 2
     }
     if options.checkOnly {
@@ -164,6 +163,16 @@ struct Options {
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
   var out = TextWriter(fd: fd)
   for byte in bytes { out.append(byte: byte) }
+  out.flush()
+}
+
+/// Writes `prefix`, `bytes` and a newline to `fd` (the startup and reload messages; blocking).
+@inline(never)
+func writeLine(_ fd: Int32, _ prefix: StaticString, _ bytes: [UInt8]) {
+  var out = TextWriter(fd: fd)
+  out.append(prefix)
+  for byte in bytes { out.append(byte: byte) }
+  out.append("\n")
   out.flush()
 }
 

@@ -227,10 +227,7 @@ extension Board {
     } catch {
       var message: [UInt8] = []
       error.render(into: &message)
-      var line = bytes("sensorloop: reload failed, the running config stays: ")
-      line.append(contentsOf: message)
-      line.append(0x0A)
-      writeAll(2, line)
+      writeLine(2, "sensorloop: reload failed, the running config stays: ", message)
       let record = reloadFailedRecord(message, at: firmware.executor.platform.now())
       firmware.world.output.append(record)
       if let writer = firmware.world.output.takeWriter() { firmware.executor.wake(writer) }
@@ -243,10 +240,7 @@ extension Board {
   /// opened): said on stderr and as a record that waits in the carried ring for the previous
   /// config's writer, which starts again.
   static func reportReloadFailure(_ message: [UInt8], startingPrevious: Bool, _ program: inout Program) {
-    var line = bytes("sensorloop: reload failed, starting the previous config again: ")
-    line.append(contentsOf: message)
-    line.append(0x0A)
-    writeAll(2, line)
+    writeLine(2, "sensorloop: reload failed, starting the previous config again: ", message)
     program.carried.append(reloadFailedRecord(message, at: monotonicNow()))
   }
 

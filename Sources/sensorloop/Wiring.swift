@@ -85,6 +85,7 @@ extension Board {
 
   /// Says on stderr that no name matched and the line was taken by its offset, so the user
   /// knows which line the program holds (a mainline kernel's Pi 5 names none of its lines).
+  @inline(never)
   static func sayFoundByOffset(_ line: LineConfig, _ source: LineSource) {
     var e = StartupError("sensorloop: line \"")
     e.add(line.id)
@@ -112,8 +113,7 @@ extension Board {
       e.add(source.name)
       e.add("\")")
     }
-    e.message.append(0x0A)
-    writeAll(2, e.message)
+    writeLine(2, "", e.message)
   }
 
   /// Turns the config's logical stimuli into physical level scripts on the mock ports.
