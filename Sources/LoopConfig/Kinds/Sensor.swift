@@ -421,15 +421,7 @@ extension SensorConfig: TaskKindDescription {
     -> FirmwareTask
   {
     let source: SensorSource
-    do throws(SensorSetupError) {
-      var names = SensorNames()
-      for i in channels.indices { names.append(channels[i]) }
-      switch preset {
-      case .ds18b20: source = try SensorResolver.ds18b20(root: sysfsRoot, id: device)
-      case .iio: source = try SensorResolver.iio(root: sysfsRoot, device: device, channels: names)
-      case .hwmon: source = try SensorResolver.hwmon(root: sysfsRoot, device: device, inputs: names)
-      }
-    } catch {
+    do throws(SensorSetupError) { source = try resolve() } catch {
       var e = prefix(task, world)
       e.add(error)
       throw e
@@ -465,6 +457,19 @@ extension SensorConfig: TaskKindDescription {
       throw e
     }
     return .sensor(slot)
+  }
+
+  /// The sensor's files, found by its preset's resolver. Out of line: each resolver returns
+  /// its source straight into this function's result (into a local in `build`, each was copied).
+  @inline(never)
+  func resolve() throws(SensorSetupError) -> SensorSource {
+    var names = SensorNames()
+    for i in channels.indices { names.append(channels[i]) }
+    switch preset {
+    case .ds18b20: return try SensorResolver.ds18b20(root: sysfsRoot, id: device)
+    case .iio: return try SensorResolver.iio(root: sysfsRoot, device: device, channels: names)
+    case .hwmon: return try SensorResolver.hwmon(root: sysfsRoot, device: device, inputs: names)
+    }
   }
 
   /// `sensorloop: task "air" (iio "bme280"): `.
