@@ -45,6 +45,7 @@ extension Validator {
 
   // MARK: totals
 
+  @inline(never)
   mutating func checkTotals(_ config: BoardConfig, root: Int) throws(ConfigError) {
     let plan = CapacityPlan(config)
     for index in 0..<CapacityPlan.rowCount where plan.row(index).used > plan.row(index).limit {

@@ -5,6 +5,7 @@ import LoopGPIO
 
 extension Validator {
   /// Whether the board is simulated, its chip and the consumer label.
+  @inline(never)
   mutating func gpio(_ root: Int) throws(ConfigError) -> (simulated: Bool, chip: ChipSelector, consumer: Name)
   {
     let simulated = (true, ChipSelector.name(GPIOName(BoardConfig.simulatedChipName)))

@@ -13,6 +13,7 @@ extension Validator {
 
   /// Reads `lines` into `scope.lines` and `scope.lineNodes` (in place: the 10 KB list was copied
   /// six times on its way there).
+  @inline(never)
   mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector) throws(ConfigError) {
     guard let node = doc.member(root, "lines") else { return }
     let mark = push("lines")

@@ -72,6 +72,7 @@ extension Validator {
     """
   }
 
+  @inline(never)
   mutating func readMQTT(_ root: Int) throws(ConfigError) -> MQTTConfig? {
     guard let node = doc.member(root, "mqtt") else { return nil }
     let mark = push("mqtt")

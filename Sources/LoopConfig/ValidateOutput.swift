@@ -4,6 +4,7 @@ import LoopCore
 import LoopTasks
 
 extension Validator {
+  @inline(never)
   mutating func readOutput(_ root: Int) throws(ConfigError) -> RecordOutput {
     var output = RecordOutput(target: .stdout, ringBytes: ConfigLimits.defaultRingBytes)
     guard let node = doc.member(root, "output") else { return output }

@@ -5,6 +5,7 @@ import LoopCore
 extension Validator {
   static var stimulusKinds: StaticString { "edge pulses bounce press quadrature" }
 
+  @inline(never)
   mutating func readSim(
     _ root: Int, simulated: Bool, stimuli: inout FixedList<64, SimStimulus>,
     files: inout FixedList<8, SimFile>

@@ -26,6 +26,7 @@ struct TaskScope {
 
 extension Validator {
   /// Reads `tasks` into `scope.tasks`: each kind's file reads its own keys (`TaskKind.registry`).
+  @inline(never)
   mutating func readTasks(_ root: Int) throws(ConfigError) {
     guard let node = doc.member(root, "tasks") else {
       throw missing(root, "tasks", "an array of tasks")
