@@ -79,7 +79,9 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Sen
   public subscript(index: Int) -> Element {
     get {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
-      return storage[index]!
+      // Through the span: the InlineArray's own getter copied the whole storage first (14 KB
+      // for the tasks).
+      return storage.span[index]!
     }
     set {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")

@@ -33,12 +33,13 @@ extension Validator {
     try readSim(root, simulated: simulated, stimuli: &stimuli, files: &simFiles)
     let mqtt = try readMQTT(root)
 
-    var config = BoardConfig(
+    var lineUsers = FixedList<32, Int>()
+    for i in scope.lines.indices { lineUsers.append(scope.lineTasks[i]) }
+    let config = BoardConfig(
       board: board, simulated: simulated, chip: chip, consumer: consumer, lines: scope.lines,
       tasks: scope.tasks,
       output: output,
-      stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
-    for i in scope.lines.indices { config.lineUsers.append(scope.lineTasks[i]) }
+      stimuli: stimuli, simFiles: simFiles, mqtt: mqtt, lineUsers: lineUsers)
     try checkTotals(config, root: root)
     return config
   }
