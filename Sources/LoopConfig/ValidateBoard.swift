@@ -51,8 +51,7 @@ extension Validator {
     let plan = CapacityPlan(config)
     for index in 0..<CapacityPlan.rowCount where plan.row(index).used > plan.row(index).limit {
       let row = plan.row(index)
-      let mark = push("tasks")
-      defer { pop(mark) }
+      _ = push("tasks")  // Not popped: the error is thrown (see `pop`).
       var message: [UInt8] = []
       message.append("the config needs ")
       message.appendDecimal(row.used)

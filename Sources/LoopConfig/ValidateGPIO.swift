@@ -14,7 +14,6 @@ extension Validator {
       throw missing(root, "gpio", "\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}")
     }
     let mark = push("gpio")
-    defer { pop(mark) }
     if kind(node) == .string {
       guard bytesEqual(doc.string(node), "mock") else {
         throw mismatch(
@@ -22,6 +21,7 @@ extension Validator {
           expected: bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"),
           suggested: suggestion(for: doc.string(node), among: "mock"))
       }
+      pop(mark)
       return (simulated.0, simulated.1, Name("sensorloop"))
     }
     try checkObject(node, allowed: "chip consumer", what: "gpio", example: example)
@@ -36,8 +36,7 @@ extension Validator {
     guard let chipNode = doc.member(node, "chip") else {
       throw missing(node, "chip", "a chip label such as \"pinctrl-bcm2711\", or \"mock\"")
     }
-    let inner = push("chip")
-    defer { pop(inner) }
+    _ = push("chip")  // Popped with "gpio" (`pop(mark)`).
     let chipExpected = bytes(
       "a chip label such as \"pinctrl-bcm2711\", a chip name such as \"gpiochip0\", a /dev path, or \"mock\"")
     if kind(chipNode) == .number
@@ -54,14 +53,19 @@ extension Validator {
     }
     guard kind(chipNode) == .string else { throw mismatch(.type, at: chipNode, expected: chipExpected) }
     let text = doc.string(chipNode)
-    if bytesEqual(text, "mock") { return (simulated.0, simulated.1, consumer) }
-    if text.first == UInt8(ascii: "/") {
-      return (false, .path(GPIOName(try readPath(chipNode, absolute: true))), consumer)
+    var isMock = false
+    let chip: ChipSelector
+    if bytesEqual(text, "mock") {
+      isMock = true
+      chip = simulated.1
+    } else if text.first == UInt8(ascii: "/") {
+      chip = .path(GPIOName(try readPath(chipNode, absolute: true)))
+    } else {
+      let name = try readKernelName(chipNode)
+      let numbered = numberAfter(prefix: "gpiochip", in: Array(text)) != nil
+      chip = numbered ? .name(GPIOName(name)) : .label(GPIOName(name))
     }
-    let name = try readKernelName(chipNode)
-    if numberAfter(prefix: "gpiochip", in: Array(text)) != nil {
-      return (false, .name(GPIOName(name)), consumer)
-    }
-    return (false, .label(GPIOName(name)), consumer)
+    pop(mark)
+    return (isMock, chip, consumer)
   }
 }

@@ -17,7 +17,6 @@ extension Validator {
   mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector) throws(ConfigError) {
     guard let node = doc.member(root, "lines") else { return }
     let mark = push("lines")
-    defer { pop(mark) }
     guard kind(node) == .object else {
       throw mismatch(
         .type, at: node,
@@ -39,7 +38,6 @@ extension Validator {
       let value = keyNode + 1
       let key = doc.string(keyNode)
       let inner = push(key: key)
-      defer { pop(inner) }
       guard let id = asName(key) else {
         var message: [UInt8] = []
         message.append("a line's key is the name tasks use for it: expected ")
@@ -55,7 +53,9 @@ extension Validator {
       scope.lines.append(line)
       scope.lineNodes.append(value)
       scope.lineTasks.append(-1)
+      pop(inner)
     }
+    pop(mark)
   }
 
   mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
@@ -72,7 +72,6 @@ extension Validator {
     }
     if let node = doc.member(object, "aliases") {
       let mark = push("aliases")
-      defer { pop(mark) }
       guard doc.member(object, "name") != nil else {
         throw error(.missingKey, at: node, "\"aliases\" needs a \"name\" to try first")
       }
@@ -92,12 +91,12 @@ extension Validator {
         names.append(alias)
         pop(inner)
       }
+      pop(mark)
     }
     let maxOffset: Int64 = known.map { Int64($0.lineCount - 1) } ?? 1023
     var offset: Int? = nil
     if let node = doc.member(object, "offset") {
       let mark = push("offset")
-      defer { pop(mark) }
       if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
         offset = Int(value)
       } else if let known, kind(node) == .number {
@@ -114,6 +113,7 @@ extension Validator {
       } else {
         offset = Int(try readInteger(node, 0...maxOffset))
       }
+      pop(mark)
     }
     if names.isEmpty && offset == nil {
       throw error(
@@ -135,23 +135,22 @@ extension Validator {
         let node =
           index == 0 ? doc.member(object, "name")! : doc.elements(doc.member(object, "aliases")!)[index - 1]
         let mark = index == 0 ? push("name") : pushAlias(index - 1)
-        defer { pop(mark) }
         try agree(&bcm, &bcmSource, number, node: node, spelling: names[index].bytes, chip: known)
+        pop(mark)
       }
       if let offset {
         let mark = push("offset")
-        defer { pop(mark) }
         var spelling: [UInt8] = []
         spelling.append("offset ")
         spelling.appendDecimal(offset)
         try agree(
           &bcm, &bcmSource, offset, node: doc.member(object, "offset")!, spelling: spelling, chip: known)
+        pop(mark)
       }
     }
     var headerPin = bcm.flatMap { KnownChip.headerPin(forBCM: $0) }
     if let node = doc.member(object, "pin") {
       let mark = push("pin")
-      defer { pop(mark) }
       let pin = Int(try readInteger(node, 1...40))
       if let bcm {
         guard headerPin == pin else {
@@ -178,6 +177,7 @@ extension Validator {
         }
         headerPin = pin
       }
+      pop(mark)
     }
 
     let direction: Direction =
@@ -257,8 +257,7 @@ extension Validator {
   @inline(never)
   mutating func onlyFor(_ object: Int, _ key: StaticString, _ direction: Direction) throws(ConfigError) {
     if let node = doc.member(object, key) {
-      let mark = push(key)
-      defer { pop(mark) }
+      _ = push(key)  // Not popped: the error is thrown (see `pop`).
       var message: [UInt8] = []
       message.append(direction == .input ? "applies to output lines only" : "applies to input lines only")
       message.append("; this line has \"direction\": ")
@@ -315,28 +314,24 @@ extension Validator {
   mutating func repeated(
     _ same: [UInt8], spelling: Int, object: Int, earlier: LineConfig, earlierNode: Int
   ) -> ConfigError {
+    // The path is not restored: the error is thrown (see `pop`).
     let node: Int
-    let mark: Int
     if spelling < 0 {
       node = doc.member(object, "offset") ?? object
-      mark = push("offset")
+      _ = push("offset")
     } else if spelling == 0 {
       node = doc.member(object, "name") ?? object
-      mark = push("name")
+      _ = push("name")
     } else {
       node = doc.elements(doc.member(object, "aliases")!)[spelling - 1]
-      mark = pushAlias(spelling - 1)
+      _ = pushAlias(spelling - 1)
     }
-    defer { pop(mark) }
-    let first = doc.position(of: Int(doc.nodes[earlierNode - 1].offset))
     var message: [UInt8] = []
     message.append(contentsOf: same)
     message.append(" is already line ")
     message.appendQuoted(earlier.id)
     message.append(" (at ")
-    message.appendDecimal(first.line)
-    message.append(":")
-    message.appendDecimal(first.column)
+    appendPosition(of: earlierNode - 1, into: &message)
     message.append("); a GPIO line can be listed once")
     return error(.conflict, at: node, message)
   }

@@ -12,7 +12,6 @@ extension Validator {
   ) throws(ConfigError) {
     guard let node = doc.member(root, "sim") else { return }
     let mark = push("sim")
-    defer { pop(mark) }
     guard simulated else {
       throw error(
         .conflict, at: node,
@@ -21,7 +20,6 @@ extension Validator {
     try checkObject(node, allowed: "stimuli files", what: "sim", example: "{\"stimuli\": [...]}")
     if let list = doc.member(node, "stimuli") {
       let inner = push("stimuli")
-      defer { pop(inner) }
       guard kind(list) == .array else {
         throw mismatch(.type, at: list, expected: "an array of stimuli")
       }
@@ -34,10 +32,10 @@ extension Validator {
         stimuli.append(try stimulus(element))
         pop(item)
       }
+      pop(inner)
     }
     if let list = doc.member(node, "files") {
       let inner = push("files")
-      defer { pop(inner) }
       guard kind(list) == .array else {
         throw mismatch(.type, at: list, expected: "an array of scripted files")
       }
@@ -50,7 +48,9 @@ extension Validator {
         files.append(try simFile(element))
         pop(item)
       }
+      pop(inner)
     }
+    pop(mark)
   }
 
   mutating func stimulus(_ object: Int) throws(ConfigError)
@@ -89,8 +89,9 @@ extension Validator {
         throw missing(object, "value", "0 or 1")
       }
       let mark = push("value")
-      defer { pop(mark) }
-      return .edge(line: line, at: at, value: try readLevel(node))
+      let value = try readLevel(node)
+      pop(mark)
+      return .edge(line: line, at: at, value: value)
     case 1:
       let line = try simLine(object, "line")
       let frequency = try decimal(
@@ -100,8 +101,7 @@ extension Validator {
       let period = Duration(nanoseconds: Int64((1e9 / frequency.double).rounded()))
       var count: Int64? = nil
       if doc.member(object, "count") != nil && doc.member(object, "duration_ms") != nil {
-        let mark = push("duration_ms")
-        defer { pop(mark) }
+        _ = push("duration_ms")  // Not popped: the error is thrown (see `pop`).
         throw error(
           .conflict, at: doc.member(object, "duration_ms")!,
           bytes("give \"count\" or \"duration_ms\", not both"))
@@ -125,8 +125,9 @@ extension Validator {
         throw missing(object, "value", "0 or 1, the level after the bounce")
       }
       let mark = push("value")
-      defer { pop(mark) }
-      return .bounce(line: line, at: at, transitions: transitions, within: within, value: try readLevel(node))
+      let value = try readLevel(node)
+      pop(mark)
+      return .bounce(line: line, at: at, transitions: transitions, within: within, value: value)
     case 3:
       let line = try simLine(object, "line")
       let hold = try milliseconds(object, "hold_ms", 1...600_000, default: 100)
@@ -135,8 +136,7 @@ extension Validator {
       if count > 1 {
         every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
         if every <= hold {
-          let mark = push("every_ms")
-          defer { pop(mark) }
+          _ = push("every_ms")  // Not popped: the error is thrown.
           throw error(
             .range, at: doc.member(object, "every_ms")!,
             bytes("must be longer than hold_ms (a press must end before the next starts)"))
@@ -154,8 +154,7 @@ extension Validator {
       let lineA = try simLine(object, "line_a")
       let lineB = try simLine(object, "line_b")
       if lineA == lineB {
-        let mark = push("line_b")
-        defer { pop(mark) }
+        _ = push("line_b")  // Not popped: the error is thrown.
         throw error(
           .conflict, at: doc.member(object, "line_b")!, bytes("line_b must differ from line_a"))
       }
@@ -178,7 +177,6 @@ extension Validator {
       throw missing(object, key, bytes("the name of an input line in \"lines\""))
     }
     let mark = push(key)
-    defer { pop(mark) }
     let index = try resolveLine(node)
     if scope.lines.element(index).direction != .input {
       var message: [UInt8] = []
@@ -187,6 +185,7 @@ extension Validator {
       message.append(" is an output; stimuli drive input lines")
       throw error(.conflict, at: node, message)
     }
+    pop(mark)
     return index
   }
 

@@ -32,7 +32,6 @@ extension Validator {
       throw missing(root, "tasks", "an array of tasks")
     }
     let mark = push("tasks")
-    defer { pop(mark) }
     guard kind(node) == .array else {
       throw mismatch(
         .type, at: node,
@@ -57,7 +56,6 @@ extension Validator {
     }
     for (index, element) in elements.enumerated() {
       let inner = push(index: index)
-      defer { pop(inner) }
       guard kind(element) == .object else {
         throw mismatch(
           .type, at: element, expected: "a task object ({\"name\": ..., \"kind\": ..., ...})")
@@ -84,13 +82,14 @@ extension Validator {
       pop(nameMark)
       let taskKind = try entry.read(&self, TaskObject(node: element, index: index))
       scope.tasks.append(TaskConfig(name: name, kind: taskKind, kindIndex: kindIndex))
+      pop(inner)
     }
     // Checks that need every task (a threshold's source further down).
     for (index, element) in elements.enumerated() {
       let inner = push(index: index)
-      defer { pop(inner) }
       let task = scope.tasks.element(index)
       try task.kind.check(&self, TaskObject(node: element, index: index))
+      pop(inner)
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices
@@ -99,6 +98,7 @@ extension Validator {
     {
       scope.lines[index].edge = .both
     }
+    pop(mark)
   }
 
   /// The index of the task named at `key` of `task` (not itself).
@@ -118,7 +118,6 @@ extension Validator {
           : bytes("the name of an output line in \"lines\""))
     }
     let mark = push(key)
-    defer { pop(mark) }
     let index = try resolveLine(node)
     let line = scope.lines.element(index)
     if line.direction != need.direction {
@@ -167,6 +166,7 @@ extension Validator {
       }
     }
     scope.lineTasks[index] = task.index
+    pop(mark)
     return index
   }
 
@@ -190,8 +190,9 @@ extension Validator {
       throw missing(object, key, bytes("the name of a task"))
     }
     let mark = push(key)
-    defer { pop(mark) }
-    return try resolveTask(node, names: names, selfIndex: selfIndex)
+    let index = try resolveTask(node, names: names, selfIndex: selfIndex)
+    pop(mark)
+    return index
   }
 
   mutating func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {

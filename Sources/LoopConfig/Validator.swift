@@ -57,7 +57,9 @@ struct Validator {
     return mark
   }
 
-  /// Restores the path to `mark`.
+  /// Restores the path to `mark`. Called on the way out of a successful read only, not in a
+  /// `defer`: an error carries the path it was made with, and a validator that threw is not
+  /// used again (no `ConfigError` is caught while validating), so the error paths skip it.
   @inline(never)
   mutating func pop(_ mark: Int) { path.removeSubrange(mark...) }
 
@@ -177,7 +179,6 @@ struct Validator {
       var slot = allowed.index(of: key) ?? -1
       if bytesEqual(key, "note") { slot = noteSlot }
       let mark = push(key: key)
-      defer { pop(mark) }
       guard slot >= 0 else {
         var message: [UInt8] = []
         message.append("unknown key")
@@ -199,20 +200,27 @@ struct Validator {
       if slot == noteSlot && kind(keyNode + 1) != .string {
         throw mismatch(.type, at: keyNode + 1, expected: bytes("a string (free text)"))
       }
+      pop(mark)
     }
   }
 
   /// The error for key node `node`, which repeats the key at node `first`.
   @inline(never)
   mutating func duplicateKey(_ node: Int, first: Int) -> ConfigError {
-    let position = doc.position(of: Int(doc.nodes[first].offset))
     var message: [UInt8] = []
     message.append("duplicate key (first written at ")
+    appendPosition(of: first, into: &message)
+    message.append(")")
+    return error(.duplicateKey, at: node, message)
+  }
+
+  /// Appends where node `node` starts, as `line:column`.
+  @inline(never)
+  mutating func appendPosition(of node: Int, into message: inout [UInt8]) {
+    let position = doc.position(of: Int(doc.nodes[node].offset))
     message.appendDecimal(position.line)
     message.append(":")
     message.appendDecimal(position.column)
-    message.append(")")
-    return error(.duplicateKey, at: node, message)
   }
 
   // MARK: Scalars
@@ -392,8 +400,9 @@ struct Validator {
       throw missing(object, key, expected)
     }
     let mark = push(key)
-    defer { pop(mark) }
-    return try readInteger(node, range, unit: unit)
+    let value = try readInteger(node, range, unit: unit)
+    pop(mark)
+    return value
   }
 
   /// A duration in milliseconds at `key` (`fallback` ms when absent; required when nil).
@@ -420,8 +429,9 @@ struct Validator {
       throw missing(object, key, expected)
     }
     let mark = push(key)
-    defer { pop(mark) }
-    return try readDecimal(node, from: low, to: high, nonZero: nonZero)
+    let value = try readDecimal(node, from: low, to: high, nonZero: nonZero)
+    pop(mark)
+    return value
   }
 
   /// The boolean at `key`, `fallback` when absent.
@@ -431,8 +441,9 @@ struct Validator {
   {
     guard let node = doc.member(object, key) else { return fallback }
     let mark = push(key)
-    defer { pop(mark) }
-    return try readBool(node)
+    let value = try readBool(node)
+    pop(mark)
+    return value
   }
 
   /// The choice at `key` as an index into `options` (`fallback` when absent; required when nil).
@@ -447,8 +458,9 @@ struct Validator {
       throw missing(object, key, expected)
     }
     let mark = push(key)
-    defer { pop(mark) }
-    return try readChoice(node, options)
+    let value = try readChoice(node, options)
+    pop(mark)
+    return value
   }
 
   /// The text at `key` (`fallback` when absent; required when nil).
@@ -478,8 +490,9 @@ struct Validator {
       throw missing(object, key, "text")
     }
     let mark = push(key)
-    defer { pop(mark) }
-    return try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
+    let value = try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
+    pop(mark)
+    return value
   }
 
   /// The path at `key`, required.
@@ -490,8 +503,9 @@ struct Validator {
         object, key, absolute ? bytes("an absolute file path") : bytes("a file path"))
     }
     let mark = push(key)
-    defer { pop(mark) }
-    return try readPath(node, absolute: absolute)
+    let value = try readPath(node, absolute: absolute)
+    pop(mark)
+    return value
   }
 }
 
