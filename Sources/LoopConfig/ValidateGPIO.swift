@@ -26,8 +26,7 @@ extension Validator {
     }
     try checkObject(node, allowed: "chip consumer", what: "gpio", example: example)
     let consumer: Name
-    if let consumerNode = doc.member(node, "consumer") {
-      let inner = push("consumer")
+    if case let (consumerNode, inner)? = enter(node, "consumer") {
       consumer = try readKernelName(consumerNode)
       pop(inner)
     } else {

@@ -65,13 +65,11 @@ extension Validator {
       object, allowed: Validator.lineKeys, what: "a line",
       example: "{\"name\": \"GPIO17\", \"direction\": \"output\"}")
     var names = FixedList<4, Name>()
-    if let node = doc.member(object, "name") {
-      let mark = push("name")
+    if case let (node, mark)? = enter(object, "name") {
       names.append(try readKernelName(node))
       pop(mark)
     }
-    if let node = doc.member(object, "aliases") {
-      let mark = push("aliases")
+    if case let (node, mark)? = enter(object, "aliases") {
       guard doc.member(object, "name") != nil else {
         throw error(.missingKey, at: node, "\"aliases\" needs a \"name\" to try first")
       }
@@ -82,7 +80,8 @@ extension Validator {
           kind(node) == .array ? .capacity : .type, at: node,
           expected: bytes("an array of 1 to 3 other names of the line, such as [\"SDA1\"]"))
       }
-      for (index, element) in doc.elements(node).enumerated() {
+      var element = doc.firstChild(node)
+      for index in 0..<Int(doc.nodes[node].a) {
         let inner = push(index: index)
         let alias = try readKernelName(element)
         for other in names.indices where names[other] == alias {
@@ -90,13 +89,13 @@ extension Validator {
         }
         names.append(alias)
         pop(inner)
+        element = doc.next(element)
       }
       pop(mark)
     }
     let maxOffset: Int64 = known.map { Int64($0.lineCount - 1) } ?? 1023
     var offset: Int? = nil
-    if let node = doc.member(object, "offset") {
-      let mark = push("offset")
+    if case let (node, mark)? = enter(object, "offset") {
       if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
         offset = Int(value)
       } else if let known, kind(node) == .number {
@@ -149,8 +148,7 @@ extension Validator {
       }
     }
     var headerPin = bcm.flatMap { KnownChip.headerPin(forBCM: $0) }
-    if let node = doc.member(object, "pin") {
-      let mark = push("pin")
+    if case let (node, mark)? = enter(object, "pin") {
       let pin = Int(try readInteger(node, 1...40))
       if let bcm {
         guard headerPin == pin else {
@@ -195,8 +193,7 @@ extension Validator {
     let bias = try choice(object, "bias", "as-is disabled pull-up pull-down", default: 0)
     let drive = try choice(object, "drive", "push-pull open-drain open-source", default: 0)
     var initial = false
-    if let node = doc.member(object, "initial") {
-      let mark = push("initial")
+    if case let (node, mark)? = enter(object, "initial") {
       initial = try readLevel(node)
       pop(mark)
     }
@@ -256,8 +253,7 @@ extension Validator {
   /// Fails if `object` has `key`, which does not apply to a line of `direction`.
   @inline(never)
   mutating func onlyFor(_ object: Int, _ key: StaticString, _ direction: Direction) throws(ConfigError) {
-    if let node = doc.member(object, key) {
-      _ = push(key)  // Not popped: the error is thrown (see `pop`).
+    if case let (node, _)? = enter(object, key) {  // Not popped: the error is thrown (see `pop`).
       var message: [UInt8] = []
       message.append(direction == .input ? "applies to output lines only" : "applies to input lines only")
       message.append("; this line has \"direction\": ")

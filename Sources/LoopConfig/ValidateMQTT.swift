@@ -122,8 +122,7 @@ extension Validator {
     let clientID = try readClientID(node)
     var prefix = FixedText<64>("sensorloop/")
     prefix.append(clientID)
-    if let at = doc.member(node, "topic_prefix") {
-      let inner = push("topic_prefix")
+    if case let (at, inner)? = enter(node, "topic_prefix") {
       prefix = try readTopic(at)
       pop(inner)
     }
@@ -135,8 +134,7 @@ extension Validator {
     }
     let discovery = try boolean(node, "discovery", default: true)
     var discoveryPrefix = FixedText<32>("homeassistant")
-    if let at = doc.member(node, "discovery_prefix") {
-      let inner = push("discovery_prefix")
+    if case let (at, inner)? = enter(node, "discovery_prefix") {
       discoveryPrefix = FixedText<32>(try readTopic(at) as FixedText<64>)
       if discoveryPrefix.truncated {
         throw mismatch(.range, at: at, expected: "a topic of 1 to 31 bytes")
@@ -174,8 +172,9 @@ extension Validator {
   /// `client_id`: 1 to 23 name bytes (what every MQTT 3.1.1 broker accepts).
   mutating func readClientID(_ object: Int) throws(ConfigError) -> Name {
     let expected = bytes("a client id of 1 to 23 letters, digits, '_' or '-' starting with a letter")
-    guard let node = doc.member(object, "client_id") else { throw missing(object, "client_id", expected) }
-    let inner = push("client_id")
+    guard case let (node, inner)? = enter(object, "client_id") else {
+      throw missing(object, "client_id", expected)
+    }
     if kind(node) == .string, let name = asName(doc.string(node)), name.count <= 23 {
       pop(inner)
       return name

@@ -11,8 +11,7 @@ extension Validator {
     let mark = push("output")
     try checkObject(
       node, allowed: "to format ring_bytes", what: "output", example: "{\"to\": \"stdout\"}")
-    if let to = doc.member(node, "to") {
-      let inner = push("to")
+    if case let (to, inner)? = enter(node, "to") {
       if kind(to) == .string && bytesEqual(doc.string(to), "stdout") {
         output.target = .stdout
       } else if kind(to) == .string && bytesEqual(doc.string(to), "stderr") {

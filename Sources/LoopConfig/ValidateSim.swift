@@ -18,8 +18,7 @@ extension Validator {
         "scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\"")
     }
     try checkObject(node, allowed: "stimuli files", what: "sim", example: "{\"stimuli\": [...]}")
-    if let list = doc.member(node, "stimuli") {
-      let inner = push("stimuli")
+    if case let (list, inner)? = enter(node, "stimuli") {
       guard kind(list) == .array else {
         throw mismatch(.type, at: list, expected: "an array of stimuli")
       }
@@ -27,15 +26,16 @@ extension Validator {
       if count > ConfigLimits.maxStimuli {
         throw capacityError(at: list, most: ConfigLimits.maxStimuli, of: "stimuli", found: count)
       }
-      for (index, element) in doc.elements(list).enumerated() {
+      var element = doc.firstChild(list)
+      for index in 0..<count {
         let item = push(index: index)
         stimuli.append(try stimulus(element))
         pop(item)
+        element = doc.next(element)
       }
       pop(inner)
     }
-    if let list = doc.member(node, "files") {
-      let inner = push("files")
+    if case let (list, inner)? = enter(node, "files") {
       guard kind(list) == .array else {
         throw mismatch(.type, at: list, expected: "an array of scripted files")
       }
@@ -43,10 +43,12 @@ extension Validator {
       if count > ConfigLimits.maxSimFiles {
         throw capacityError(at: list, most: ConfigLimits.maxSimFiles, of: "files", found: count)
       }
-      for (index, element) in doc.elements(list).enumerated() {
+      var element = doc.firstChild(list)
+      for index in 0..<count {
         let item = push(index: index)
         files.append(try simFile(element))
         pop(item)
+        element = doc.next(element)
       }
       pop(inner)
     }
@@ -85,10 +87,9 @@ extension Validator {
     switch kindIndex {
     case 0:
       let line = try simLine(object, "line")
-      guard let node = doc.member(object, "value") else {
+      guard case let (node, mark)? = enter(object, "value") else {
         throw missing(object, "value", "0 or 1")
       }
-      let mark = push("value")
       let value = try readLevel(node)
       pop(mark)
       return .edge(line: line, at: at, value: value)
@@ -121,10 +122,9 @@ extension Validator {
       let transitions = Int(try integer(object, "transitions", 1...1000, default: nil))
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
-      guard let node = doc.member(object, "value") else {
+      guard case let (node, mark)? = enter(object, "value") else {
         throw missing(object, "value", "0 or 1, the level after the bounce")
       }
-      let mark = push("value")
       let value = try readLevel(node)
       pop(mark)
       return .bounce(line: line, at: at, transitions: transitions, within: within, value: value)
@@ -173,10 +173,9 @@ extension Validator {
 
   /// A stimulus's line: it must exist and be an input.
   mutating func simLine(_ object: Int, _ key: StaticString) throws(ConfigError) -> Int {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(object, key, bytes("the name of an input line in \"lines\""))
     }
-    let mark = push(key)
     let index = try resolveLine(node)
     if scope.lines.element(index).direction != .input {
       var message: [UInt8] = []
@@ -195,10 +194,9 @@ extension Validator {
       example: "{\"path\": \"/tmp/temp\", \"values\": [41000, 42000]}")
     let path = try path(object, "path", absolute: true)
     var values = FixedList<16, Int64>()
-    guard let list = doc.member(object, "values") else {
+    guard case let (list, mark)? = enter(object, "values") else {
       throw missing(object, "values", "an array of 1 to 16 integers")
     }
-    let mark = push("values")
     guard kind(list) == .array, doc.nodes[list].a >= 1,
       Int(doc.nodes[list].a) <= ConfigLimits.maxSimFileValues
     else {
@@ -206,10 +204,12 @@ extension Validator {
         kind(list) != .array ? .type : (doc.nodes[list].a == 0 ? .range : .capacity), at: list,
         expected: bytes("an array of 1 to 16 integers"))
     }
-    for (index, element) in doc.elements(list).enumerated() {
+    var element = doc.firstChild(list)
+    for index in 0..<Int(doc.nodes[list].a) {
       let inner = push(index: index)
       values.append(try readInteger(element, -1_000_000_000_000...1_000_000_000_000))
       pop(inner)
+      element = doc.next(element)
     }
     pop(mark)
     return SimFile(

@@ -54,7 +54,8 @@ extension Validator {
         scope.names.append([])
       }
     }
-    for (index, element) in elements.enumerated() {
+    for index in elements.indices {
+      let element = elements[index]
       let inner = push(index: index)
       guard kind(element) == .object else {
         throw mismatch(
@@ -85,7 +86,8 @@ extension Validator {
       pop(inner)
     }
     // Checks that need every task (a threshold's source further down).
-    for (index, element) in elements.enumerated() {
+    for index in elements.indices {
+      let element = elements[index]
       let inner = push(index: index)
       let task = scope.tasks.element(index)
       try task.kind.check(&self, TaskObject(node: element, index: index))
@@ -110,14 +112,13 @@ extension Validator {
   mutating func lineRef(_ task: TaskObject, _ key: StaticString, _ need: LineNeed) throws(ConfigError) -> Int
   {
     let object = task.node
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(
         object, key,
         need.direction == .input
           ? bytes("the name of an input line in \"lines\"")
           : bytes("the name of an output line in \"lines\""))
     }
-    let mark = push(key)
     let index = try resolveLine(node)
     let line = scope.lines.element(index)
     if line.direction != need.direction {
@@ -186,10 +187,9 @@ extension Validator {
   mutating func taskRef(_ object: Int, _ key: StaticString, names: [[UInt8]], selfIndex: Int)
     throws(ConfigError) -> Int
   {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(object, key, bytes("the name of a task"))
     }
-    let mark = push(key)
     let index = try resolveTask(node, names: names, selfIndex: selfIndex)
     pop(mark)
     return index

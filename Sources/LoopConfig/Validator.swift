@@ -63,6 +63,14 @@ struct Validator {
   @inline(never)
   mutating func pop(_ mark: Int) { path.removeSubrange(mark...) }
 
+  /// The value of `key` in `object` with the key pushed on the path (`pop(mark)` once it is
+  /// read), or nil when `object` has no `key`.
+  @inline(never)
+  mutating func enter(_ object: Int, _ key: StaticString) -> (node: Int, mark: Int)? {
+    guard let node = doc.member(object, key) else { return nil }
+    return (node, push(key))
+  }
+
   // MARK: Errors
 
   /// The node's kind.
@@ -390,7 +398,7 @@ struct Validator {
     _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?,
     unit: StaticString = ""
   ) throws(ConfigError) -> Int64 {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
       expected.append("an integer from ")
@@ -399,7 +407,6 @@ struct Validator {
       expected.appendDecimal(range.upperBound)
       throw missing(object, key, expected)
     }
-    let mark = push(key)
     let value = try readInteger(node, range, unit: unit)
     pop(mark)
     return value
@@ -419,7 +426,7 @@ struct Validator {
     _ object: Int, _ key: StaticString, from low: DecimalNumber, to high: DecimalNumber,
     default fallback: DecimalNumber?, nonZero: Bool = false
   ) throws(ConfigError) -> DecimalNumber {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
       expected.append("a number from ")
@@ -428,7 +435,6 @@ struct Validator {
       high.render(into: &expected)
       throw missing(object, key, expected)
     }
-    let mark = push(key)
     let value = try readDecimal(node, from: low, to: high, nonZero: nonZero)
     pop(mark)
     return value
@@ -439,8 +445,7 @@ struct Validator {
   mutating func boolean(_ object: Int, _ key: StaticString, default fallback: Bool) throws(ConfigError)
     -> Bool
   {
-    guard let node = doc.member(object, key) else { return fallback }
-    let mark = push(key)
+    guard case let (node, mark)? = enter(object, key) else { return fallback }
     let value = try readBool(node)
     pop(mark)
     return value
@@ -451,13 +456,12 @@ struct Validator {
   mutating func choice(
     _ object: Int, _ key: StaticString, _ options: StaticString, default fallback: Int?
   ) throws(ConfigError) -> Int {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
       appendChoices(Words(stringLiteral: options), into: &expected)
       throw missing(object, key, expected)
     }
-    let mark = push(key)
     let value = try readChoice(node, options)
     pop(mark)
     return value
@@ -485,11 +489,10 @@ struct Validator {
   mutating func textBytes(
     _ object: Int, _ key: StaticString, allowEmpty: Bool, required: Bool, maxCount: Int
   ) throws(ConfigError) -> ArraySlice<UInt8>? {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if !required { return nil }
       throw missing(object, key, "text")
     }
-    let mark = push(key)
     let value = try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
     pop(mark)
     return value
@@ -498,11 +501,10 @@ struct Validator {
   /// The path at `key`, required.
   @inline(never)
   mutating func path(_ object: Int, _ key: StaticString, absolute: Bool) throws(ConfigError) -> Path {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(
         object, key, absolute ? bytes("an absolute file path") : bytes("a file path"))
     }
-    let mark = push(key)
     let value = try readPath(node, absolute: absolute)
     pop(mark)
     return value
