@@ -8,7 +8,10 @@ extension Validator {
   @inline(never)
   mutating func gpio(_ root: Int) throws(ConfigError) -> (simulated: Bool, chip: ChipSelector, consumer: Name)
   {
-    let simulated = (true, ChipSelector.name(GPIOName(BoardConfig.simulatedChipName)))
+    // The simulated board unless the object names a chip; one exit, so one copy of the result.
+    var isMock = true
+    var chip = ChipSelector.name(GPIOName(BoardConfig.simulatedChipName))
+    var consumer = Name("sensorloop")
     let example: StaticString = "{\"chip\": \"pinctrl-bcm2711\"}"
     guard let node = doc.member(root, "gpio") else {
       throw missing(root, "gpio", "\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}")
@@ -21,48 +24,42 @@ extension Validator {
           expected: bytes("\"mock\" or an object such as {\"chip\": \"pinctrl-bcm2711\"}"),
           suggested: suggestion(for: doc.string(node), among: "mock"))
       }
-      pop(mark)
-      return (simulated.0, simulated.1, Name("sensorloop"))
-    }
-    try checkObject(node, allowed: "chip consumer", what: "gpio", example: example)
-    let consumer: Name
-    if case let (consumerNode, inner)? = enter(node, "consumer") {
-      consumer = try readKernelName(consumerNode)
-      pop(inner)
     } else {
-      consumer = Name("sensorloop")
-    }
-    guard let chipNode = doc.member(node, "chip") else {
-      throw missing(node, "chip", "a chip label such as \"pinctrl-bcm2711\", or \"mock\"")
-    }
-    _ = push("chip")  // Popped with "gpio" (`pop(mark)`).
-    let chipExpected = bytes(
-      "a chip label such as \"pinctrl-bcm2711\", a chip name such as \"gpiochip0\", a /dev path, or \"mock\"")
-    if kind(chipNode) == .number
-      || (kind(chipNode) == .string && !doc.string(chipNode).isEmpty
-        && doc.string(chipNode).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }))
-    {
-      var message: [UInt8] = []
-      message.append("expected ")
-      message.append(contentsOf: chipExpected)
-      message.append(", found ")
-      describe(chipNode, into: &message)
-      message.append(" (a bare chip number is refused: numbers change between kernels; use the label)")
-      throw error(.range, at: chipNode, message)
-    }
-    guard kind(chipNode) == .string else { throw mismatch(.type, at: chipNode, expected: chipExpected) }
-    let text = doc.string(chipNode)
-    var isMock = false
-    let chip: ChipSelector
-    if bytesEqual(text, "mock") {
-      isMock = true
-      chip = simulated.1
-    } else if text.first == UInt8(ascii: "/") {
-      chip = .path(GPIOName(try readPath(chipNode, absolute: true)))
-    } else {
-      let name = try readKernelName(chipNode)
-      let numbered = numberAfter(prefix: "gpiochip", in: Array(text)) != nil
-      chip = numbered ? .name(GPIOName(name)) : .label(GPIOName(name))
+      try checkObject(node, allowed: "chip consumer", what: "gpio", example: example)
+      if case let (consumerNode, inner)? = enter(node, "consumer") {
+        consumer = try readKernelName(consumerNode)
+        pop(inner)
+      }
+      guard let chipNode = doc.member(node, "chip") else {
+        throw missing(node, "chip", "a chip label such as \"pinctrl-bcm2711\", or \"mock\"")
+      }
+      _ = push("chip")  // Popped with "gpio" (`pop(mark)`).
+      let chipExpected = bytes(
+        "a chip label such as \"pinctrl-bcm2711\", a chip name such as \"gpiochip0\", a /dev path, or \"mock\""
+      )
+      if kind(chipNode) == .number
+        || (kind(chipNode) == .string && !doc.string(chipNode).isEmpty
+          && doc.string(chipNode).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }))
+      {
+        var message: [UInt8] = []
+        message.append("expected ")
+        message.append(contentsOf: chipExpected)
+        message.append(", found ")
+        describe(chipNode, into: &message)
+        message.append(" (a bare chip number is refused: numbers change between kernels; use the label)")
+        throw error(.range, at: chipNode, message)
+      }
+      guard kind(chipNode) == .string else { throw mismatch(.type, at: chipNode, expected: chipExpected) }
+      let text = doc.string(chipNode)
+      if !bytesEqual(text, "mock") {
+        isMock = false
+        if text.first == UInt8(ascii: "/") {
+          chip = .path(GPIOName(try readPath(chipNode, absolute: true)))
+        } else {
+          let name = GPIOName(try readKernelName(chipNode))
+          chip = numberAfter(prefix: "gpiochip", in: Array(text)) != nil ? .name(name) : .label(name)
+        }
+      }
     }
     pop(mark)
     return (isMock, chip, consumer)

@@ -131,9 +131,7 @@ extension Validator {
     if let known {
       for index in names.indices {
         guard let number = known.bcmNumber(forName: names[index]) else { continue }
-        let node =
-          index == 0 ? doc.member(object, "name")! : doc.elements(doc.member(object, "aliases")!)[index - 1]
-        let mark = index == 0 ? push("name") : pushAlias(index - 1)
+        let (node, mark) = enterSpelling(object, index)
         try agree(&bcm, &bcmSource, number, node: node, spelling: names[index].bytes, chip: known)
         pop(mark)
       }
@@ -211,10 +209,17 @@ extension Validator {
     return line
   }
 
-  mutating func pushAlias(_ index: Int) -> Int {
+  /// The node of the line's spelling `index` (0: `name`, then each of `aliases`), with its
+  /// path pushed (`pop(mark)` after).
+  @inline(never)
+  mutating func enterSpelling(_ object: Int, _ index: Int) -> (node: Int, mark: Int) {
+    if index == 0 { return (doc.member(object, "name") ?? object, push("name")) }
+    let aliases = doc.member(object, "aliases")!
     let mark = push("aliases")
-    _ = push(index: index)
-    return mark
+    _ = push(index: index - 1)
+    var node = doc.firstChild(aliases)
+    for _ in 1..<index { node = doc.next(node) }
+    return (node, mark)
   }
 
   /// Records `number` as the line's BCM number, or fails when an earlier spelling said otherwise.
@@ -315,12 +320,8 @@ extension Validator {
     if spelling < 0 {
       node = doc.member(object, "offset") ?? object
       _ = push("offset")
-    } else if spelling == 0 {
-      node = doc.member(object, "name") ?? object
-      _ = push("name")
     } else {
-      node = doc.elements(doc.member(object, "aliases")!)[spelling - 1]
-      _ = pushAlias(spelling - 1)
+      node = enterSpelling(object, spelling).node
     }
     var message: [UInt8] = []
     message.append(contentsOf: same)
