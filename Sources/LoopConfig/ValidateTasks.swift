@@ -48,11 +48,11 @@ extension Validator {
     let elements = doc.elements(node)
     scope.names = []
     for element in elements {
-      if kind(element) == .object, let name = doc.member(element, "name"), kind(name) == .string {
-        scope.names.append(Array(doc.string(name)))
-      } else {
-        scope.names.append([])
+      var name: [UInt8] = []
+      if kind(element) == .object, let node = doc.member(element, "name"), kind(node) == .string {
+        name.append(contentsOf: doc.string(node))
       }
+      scope.names.append(name)
     }
     for index in elements.indices {
       let element = elements[index]

@@ -235,7 +235,7 @@ struct Validator {
 
   /// Reads an integer (written without fraction or exponent) within `range`.
   @inline(never)
-  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString = "")
+  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString)
     throws(ConfigError)
     -> Int64
   {
@@ -249,11 +249,14 @@ struct Validator {
       expected.append(unit)
       expected.append(")")
     }
-    expected.append(" from ")
-    expected.appendDecimal(range.lowerBound)
-    expected.append(" to ")
-    expected.appendDecimal(range.upperBound)
+    appendRange(range, into: &expected)
     throw mismatch(node, wantedType: .number, expected: expected, else: .range)
+  }
+
+  /// `readInteger` with no unit: one call's arguments fewer at each use.
+  @inline(never)
+  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>) throws(ConfigError) -> Int64 {
+    try readInteger(node, range, unit: "")
   }
 
   /// Reads a number (integer or decimal) within `low...high`.
@@ -396,20 +399,26 @@ struct Validator {
   @inline(never)
   mutating func integer(
     _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?,
-    unit: StaticString = ""
+    unit: StaticString
   ) throws(ConfigError) -> Int64 {
     guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
-      expected.append("an integer from ")
-      expected.appendDecimal(range.lowerBound)
-      expected.append(" to ")
-      expected.appendDecimal(range.upperBound)
+      expected.append("an integer")
+      appendRange(range, into: &expected)
       throw missing(object, key, expected)
     }
     let value = try readInteger(node, range, unit: unit)
     pop(mark)
     return value
+  }
+
+  /// `integer` for a count with no unit (most keys): three arguments fewer at each call.
+  @inline(never)
+  mutating func integer(
+    _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?
+  ) throws(ConfigError) -> Int64 {
+    try integer(object, key, range, default: fallback, unit: "")
   }
 
   /// A duration in milliseconds at `key` (`fallback` ms when absent; required when nil).
@@ -512,6 +521,15 @@ struct Validator {
 }
 
 // MARK: - Helpers
+
+/// ` from <low> to <high>` for messages.
+@inline(never)
+func appendRange(_ range: ClosedRange<Int64>, into out: inout [UInt8]) {
+  out.append(" from ")
+  out.appendDecimal(range.lowerBound)
+  out.append(" to ")
+  out.appendDecimal(range.upperBound)
+}
 
 /// `"a", "b" or "c"` for messages.
 @inline(never)
