@@ -79,7 +79,9 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Sen
   public subscript(index: Int) -> Element {
     get {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
-      return storage[index]!
+      // Through the span: the InlineArray's own getter copied the whole storage first (14 KB
+      // for the tasks).
+      return storage.span[index]!
     }
     set {
       precondition(index >= 0 && index < count, "FixedList.subscript: index out of range")
@@ -101,7 +103,7 @@ public struct FixedList<let capacity: Int, Element>: Sendable where Element: Sen
   /// The elements as an array (for tests and startup code; allocates).
   public var elements: [Element] {
     var result: [Element] = []
-    for index in 0..<count { result.append(storage[index]!) }
+    for index in 0..<count { result.append(storage.span[index]!) }
     return result
   }
 }
@@ -194,18 +196,29 @@ extension Array where Element == UInt8 {
   /// Appends `bytes` between double quotes, escaped as in JSON (`\"`, `\\`, control bytes as
   /// `\u00XX`): text from the config may hold anything, and a message stays one line.
   @inline(never)
-  mutating func appendQuoted(_ bytes: some Sequence<UInt8>) {
+  mutating func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>) {
     append(UInt8(ascii: "\""))
     for byte in bytes { JSONEscape.escape(byte) { append($0) } }
     append(UInt8(ascii: "\""))
   }
 
-  /// Appends `text` between double quotes.
+  /// Appends `bytes` between double quotes, escaped (one escaping loop for every kind of text).
+  @inline(never)
+  mutating func appendQuoted(_ bytes: ArraySlice<UInt8>) {
+    bytes.withUnsafeBufferPointer { appendQuoted($0) }
+  }
+
+  /// Appends `bytes` between double quotes, escaped.
+  @inline(never)
+  mutating func appendQuoted(_ bytes: [UInt8]) {
+    bytes.withUnsafeBufferPointer { appendQuoted($0) }
+  }
+
+  /// Appends `text` between double quotes (the names it holds need no escaping, so escaping
+  /// changes nothing and the one escaping loop serves).
   @inline(never)
   mutating func appendQuoted<let n: Int>(_ text: FixedText<n>) {
-    append(UInt8(ascii: "\""))
-    for index in 0..<text.count { append(text[index]) }
-    append(UInt8(ascii: "\""))
+    text.withBytes { appendQuoted($0) }
   }
 
   /// Appends the literal between double quotes.

@@ -33,24 +33,25 @@ extension Validator {
     try readSim(root, simulated: simulated, stimuli: &stimuli, files: &simFiles)
     let mqtt = try readMQTT(root)
 
-    var config = BoardConfig(
+    var lineUsers = FixedList<32, Int>()
+    for i in scope.lines.indices { lineUsers.append(scope.lineTasks[i]) }
+    let config = BoardConfig(
       board: board, simulated: simulated, chip: chip, consumer: consumer, lines: scope.lines,
       tasks: scope.tasks,
       output: output,
-      stimuli: stimuli, simFiles: simFiles, mqtt: mqtt)
-    for i in scope.lines.indices { config.lineUsers.append(scope.lineTasks[i]) }
+      stimuli: stimuli, simFiles: simFiles, mqtt: mqtt, lineUsers: lineUsers)
     try checkTotals(config, root: root)
     return config
   }
 
   // MARK: totals
 
+  @inline(never)
   mutating func checkTotals(_ config: BoardConfig, root: Int) throws(ConfigError) {
     let plan = CapacityPlan(config)
     for index in 0..<CapacityPlan.rowCount where plan.row(index).used > plan.row(index).limit {
       let row = plan.row(index)
-      let mark = push("tasks")
-      defer { pop(mark) }
+      _ = push("tasks")  // Not popped: the error is thrown (see `pop`).
       var message: [UInt8] = []
       message.append("the config needs ")
       message.appendDecimal(row.used)

@@ -13,10 +13,10 @@ extension Validator {
 
   /// Reads `lines` into `scope.lines` and `scope.lineNodes` (in place: the 10 KB list was copied
   /// six times on its way there).
+  @inline(never)
   mutating func readLines(_ root: Int, simulated: Bool, chip: ChipSelector) throws(ConfigError) {
     guard let node = doc.member(root, "lines") else { return }
     let mark = push("lines")
-    defer { pop(mark) }
     guard kind(node) == .object else {
       throw mismatch(
         .type, at: node,
@@ -38,7 +38,6 @@ extension Validator {
       let value = keyNode + 1
       let key = doc.string(keyNode)
       let inner = push(key: key)
-      defer { pop(inner) }
       guard let id = asName(key) else {
         var message: [UInt8] = []
         message.append("a line's key is the name tasks use for it: expected ")
@@ -54,7 +53,9 @@ extension Validator {
       scope.lines.append(line)
       scope.lineNodes.append(value)
       scope.lineTasks.append(-1)
+      pop(inner)
     }
+    pop(mark)
   }
 
   mutating func readLine(_ object: Int, id: Name, simulated: Bool, known: KnownChip?)
@@ -64,14 +65,11 @@ extension Validator {
       object, allowed: Validator.lineKeys, what: "a line",
       example: "{\"name\": \"GPIO17\", \"direction\": \"output\"}")
     var names = FixedList<4, Name>()
-    if let node = doc.member(object, "name") {
-      let mark = push("name")
+    if case let (node, mark)? = enter(object, "name") {
       names.append(try readKernelName(node))
       pop(mark)
     }
-    if let node = doc.member(object, "aliases") {
-      let mark = push("aliases")
-      defer { pop(mark) }
+    if case let (node, mark)? = enter(object, "aliases") {
       guard doc.member(object, "name") != nil else {
         throw error(.missingKey, at: node, "\"aliases\" needs a \"name\" to try first")
       }
@@ -82,7 +80,8 @@ extension Validator {
           kind(node) == .array ? .capacity : .type, at: node,
           expected: bytes("an array of 1 to 3 other names of the line, such as [\"SDA1\"]"))
       }
-      for (index, element) in doc.elements(node).enumerated() {
+      var element = doc.firstChild(node)
+      for index in 0..<Int(doc.nodes[node].a) {
         let inner = push(index: index)
         let alias = try readKernelName(element)
         for other in names.indices where names[other] == alias {
@@ -90,13 +89,13 @@ extension Validator {
         }
         names.append(alias)
         pop(inner)
+        element = doc.next(element)
       }
+      pop(mark)
     }
     let maxOffset: Int64 = known.map { Int64($0.lineCount - 1) } ?? 1023
     var offset: Int? = nil
-    if let node = doc.member(object, "offset") {
-      let mark = push("offset")
-      defer { pop(mark) }
+    if case let (node, mark)? = enter(object, "offset") {
       if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
         offset = Int(value)
       } else if let known, kind(node) == .number {
@@ -113,6 +112,7 @@ extension Validator {
       } else {
         offset = Int(try readInteger(node, 0...maxOffset))
       }
+      pop(mark)
     }
     if names.isEmpty && offset == nil {
       throw error(
@@ -131,26 +131,22 @@ extension Validator {
     if let known {
       for index in names.indices {
         guard let number = known.bcmNumber(forName: names[index]) else { continue }
-        let node =
-          index == 0 ? doc.member(object, "name")! : doc.elements(doc.member(object, "aliases")!)[index - 1]
-        let mark = index == 0 ? push("name") : pushAlias(index - 1)
-        defer { pop(mark) }
+        let (node, mark) = enterSpelling(object, index)
         try agree(&bcm, &bcmSource, number, node: node, spelling: names[index].bytes, chip: known)
+        pop(mark)
       }
       if let offset {
         let mark = push("offset")
-        defer { pop(mark) }
         var spelling: [UInt8] = []
         spelling.append("offset ")
         spelling.appendDecimal(offset)
         try agree(
           &bcm, &bcmSource, offset, node: doc.member(object, "offset")!, spelling: spelling, chip: known)
+        pop(mark)
       }
     }
     var headerPin = bcm.flatMap { KnownChip.headerPin(forBCM: $0) }
-    if let node = doc.member(object, "pin") {
-      let mark = push("pin")
-      defer { pop(mark) }
+    if case let (node, mark)? = enter(object, "pin") {
       let pin = Int(try readInteger(node, 1...40))
       if let bcm {
         guard headerPin == pin else {
@@ -177,6 +173,7 @@ extension Validator {
         }
         headerPin = pin
       }
+      pop(mark)
     }
 
     let direction: Direction =
@@ -194,8 +191,7 @@ extension Validator {
     let bias = try choice(object, "bias", "as-is disabled pull-up pull-down", default: 0)
     let drive = try choice(object, "drive", "push-pull open-drain open-source", default: 0)
     var initial = false
-    if let node = doc.member(object, "initial") {
-      let mark = push("initial")
+    if case let (node, mark)? = enter(object, "initial") {
       initial = try readLevel(node)
       pop(mark)
     }
@@ -213,10 +209,17 @@ extension Validator {
     return line
   }
 
-  mutating func pushAlias(_ index: Int) -> Int {
+  /// The node of the line's spelling `index` (0: `name`, then each of `aliases`), with its
+  /// path pushed (`pop(mark)` after).
+  @inline(never)
+  mutating func enterSpelling(_ object: Int, _ index: Int) -> (node: Int, mark: Int) {
+    if index == 0 { return (doc.member(object, "name") ?? object, push("name")) }
+    let aliases = doc.member(object, "aliases")!
     let mark = push("aliases")
-    _ = push(index: index)
-    return mark
+    _ = push(index: index - 1)
+    var node = doc.firstChild(aliases)
+    for _ in 1..<index { node = doc.next(node) }
+    return (node, mark)
   }
 
   /// Records `number` as the line's BCM number, or fails when an earlier spelling said otherwise.
@@ -255,9 +258,7 @@ extension Validator {
   /// Fails if `object` has `key`, which does not apply to a line of `direction`.
   @inline(never)
   mutating func onlyFor(_ object: Int, _ key: StaticString, _ direction: Direction) throws(ConfigError) {
-    if let node = doc.member(object, key) {
-      let mark = push(key)
-      defer { pop(mark) }
+    if case let (node, _)? = enter(object, key) {  // Not popped: the error is thrown (see `pop`).
       var message: [UInt8] = []
       message.append(direction == .input ? "applies to output lines only" : "applies to input lines only")
       message.append("; this line has \"direction\": ")
@@ -314,28 +315,20 @@ extension Validator {
   mutating func repeated(
     _ same: [UInt8], spelling: Int, object: Int, earlier: LineConfig, earlierNode: Int
   ) -> ConfigError {
+    // The path is not restored: the error is thrown (see `pop`).
     let node: Int
-    let mark: Int
     if spelling < 0 {
       node = doc.member(object, "offset") ?? object
-      mark = push("offset")
-    } else if spelling == 0 {
-      node = doc.member(object, "name") ?? object
-      mark = push("name")
+      _ = push("offset")
     } else {
-      node = doc.elements(doc.member(object, "aliases")!)[spelling - 1]
-      mark = pushAlias(spelling - 1)
+      node = enterSpelling(object, spelling).node
     }
-    defer { pop(mark) }
-    let first = doc.position(of: Int(doc.nodes[earlierNode - 1].offset))
     var message: [UInt8] = []
     message.append(contentsOf: same)
     message.append(" is already line ")
     message.appendQuoted(earlier.id)
     message.append(" (at ")
-    message.appendDecimal(first.line)
-    message.append(":")
-    message.appendDecimal(first.column)
+    appendPosition(of: earlierNode - 1, into: &message)
     message.append("); a GPIO line can be listed once")
     return error(.conflict, at: node, message)
   }

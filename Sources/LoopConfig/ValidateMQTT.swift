@@ -72,10 +72,10 @@ extension Validator {
     """
   }
 
+  @inline(never)
   mutating func readMQTT(_ root: Int) throws(ConfigError) -> MQTTConfig? {
     guard let node = doc.member(root, "mqtt") else { return nil }
     let mark = push("mqtt")
-    defer { pop(mark) }
     try checkObject(
       node, allowed: Validator.mqttKeys, what: "mqtt",
       example: "{\"broker\": \"192.168.1.10\", \"client_id\": \"greenhouse\"}")
@@ -86,19 +86,17 @@ extension Validator {
     let hostNode = doc.member(node, "broker")
     let socketNode = doc.member(node, "socket")
     if let hostNode, let socketNode {
-      let inner = push("socket")
-      defer { pop(inner) }
+      _ = push("socket")  // Not popped: the error is thrown (see `pop`).
       _ = hostNode
       throw error(
         .conflict, at: socketNode,
         "\"broker\" and \"socket\" both name the broker; keep one (a TCP address, or a Unix socket path)")
     } else if let hostNode {
       let inner = push("broker")
-      defer { pop(inner) }
       broker = .tcp(host: try readBrokerAddress(hostNode, port: port), port: port)
+      pop(inner)
     } else if let socketNode {
       let inner = push("socket")
-      defer { pop(inner) }
       let path = try readPath(socketNode, absolute: true)
       let fits = path.count <= SocketAddress.unixPathCapacity
       guard fits else {
@@ -109,13 +107,12 @@ extension Validator {
         message.appendDecimal(path.count)
         throw error(.range, at: socketNode, message)
       }
-      if doc.member(node, "port") != nil {
-        let at = doc.member(node, "port")!
-        let p = push("port")
-        defer { pop(p) }
+      if let at = doc.member(node, "port") {
+        _ = push("port")  // Not popped: the error is thrown.
         throw error(.conflict, at: at, "\"port\" goes with \"broker\", not with a Unix \"socket\"")
       }
       broker = .unix(path)
+      pop(inner)
     } else {
       throw missing(
         node, "broker",
@@ -125,10 +122,9 @@ extension Validator {
     let clientID = try readClientID(node)
     var prefix = FixedText<64>("sensorloop/")
     prefix.append(clientID)
-    if let at = doc.member(node, "topic_prefix") {
-      let inner = push("topic_prefix")
-      defer { pop(inner) }
+    if case let (at, inner)? = enter(node, "topic_prefix") {
       prefix = try readTopic(at)
+      pop(inner)
     }
     let qos = Int(try integer(node, "qos", 0...1, default: 1))
     let keepAlive = Int(try integer(node, "keepalive_s", 0...65_535, default: 30, unit: "seconds"))
@@ -138,13 +134,12 @@ extension Validator {
     }
     let discovery = try boolean(node, "discovery", default: true)
     var discoveryPrefix = FixedText<32>("homeassistant")
-    if let at = doc.member(node, "discovery_prefix") {
-      let inner = push("discovery_prefix")
-      defer { pop(inner) }
+    if case let (at, inner)? = enter(node, "discovery_prefix") {
       discoveryPrefix = FixedText<32>(try readTopic(at) as FixedText<64>)
       if discoveryPrefix.truncated {
         throw mismatch(.range, at: at, expected: "a topic of 1 to 31 bytes")
       }
+      pop(inner)
     }
     let send = Int(
       try integer(node, "send_buffer_bytes", MQTTConfig.sendBufferRange, default: 16_384, unit: "bytes"))
@@ -152,6 +147,7 @@ extension Validator {
       try integer(node, "receive_buffer_bytes", MQTTConfig.receiveBufferRange, default: 2048, unit: "bytes"))
     let inbox = Int(try integer(node, "inbox_bytes", MQTTConfig.inboxRange, default: 2048, unit: "bytes"))
     let window = Int(try integer(node, "inflight_window", 1...32, default: 16, unit: "messages"))
+    pop(mark)
     return MQTTConfig(
       broker: broker, clientID: clientID, topicPrefix: prefix, qos: qos, keepAliveSeconds: keepAlive,
       credentialsFile: credentials, discovery: discovery, discoveryPrefix: discoveryPrefix,
@@ -176,10 +172,13 @@ extension Validator {
   /// `client_id`: 1 to 23 name bytes (what every MQTT 3.1.1 broker accepts).
   mutating func readClientID(_ object: Int) throws(ConfigError) -> Name {
     let expected = bytes("a client id of 1 to 23 letters, digits, '_' or '-' starting with a letter")
-    guard let node = doc.member(object, "client_id") else { throw missing(object, "client_id", expected) }
-    let inner = push("client_id")
-    defer { pop(inner) }
-    if kind(node) == .string, let name = asName(doc.string(node)), name.count <= 23 { return name }
+    guard case let (node, inner)? = enter(object, "client_id") else {
+      throw missing(object, "client_id", expected)
+    }
+    if kind(node) == .string, let name = asName(doc.string(node)), name.count <= 23 {
+      pop(inner)
+      return name
+    }
     throw mismatch(node, wantedType: .string, expected: expected, else: .range)
   }
 

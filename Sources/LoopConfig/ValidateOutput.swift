@@ -4,16 +4,14 @@ import LoopCore
 import LoopTasks
 
 extension Validator {
+  @inline(never)
   mutating func readOutput(_ root: Int) throws(ConfigError) -> RecordOutput {
     var output = RecordOutput(target: .stdout, ringBytes: ConfigLimits.defaultRingBytes)
     guard let node = doc.member(root, "output") else { return output }
     let mark = push("output")
-    defer { pop(mark) }
     try checkObject(
       node, allowed: "to format ring_bytes", what: "output", example: "{\"to\": \"stdout\"}")
-    if let to = doc.member(node, "to") {
-      let inner = push("to")
-      defer { pop(inner) }
+    if case let (to, inner)? = enter(node, "to") {
       if kind(to) == .string && bytesEqual(doc.string(to), "stdout") {
         output.target = .stdout
       } else if kind(to) == .string && bytesEqual(doc.string(to), "stderr") {
@@ -23,6 +21,7 @@ extension Validator {
       } else {
         throw mismatch(.type, at: to, expected: "\"stdout\", \"stderr\" or a file path")
       }
+      pop(inner)
     }
     // JSON lines, or InfluxDB line protocol (for Telegraf's execd input).
     output.format = try choice(node, "format", "json influx", default: 0) == 0 ? .json : .influx
@@ -31,6 +30,7 @@ extension Validator {
       try integer(
         node, "ring_bytes", Int64(range.lowerBound)...Int64(range.upperBound),
         default: Int64(ConfigLimits.defaultRingBytes), unit: "bytes"))
+    pop(mark)
     return output
   }
 }

@@ -5,22 +5,20 @@ import LoopCore
 extension Validator {
   static var stimulusKinds: StaticString { "edge pulses bounce press quadrature" }
 
+  @inline(never)
   mutating func readSim(
     _ root: Int, simulated: Bool, stimuli: inout FixedList<64, SimStimulus>,
     files: inout FixedList<8, SimFile>
   ) throws(ConfigError) {
     guard let node = doc.member(root, "sim") else { return }
     let mark = push("sim")
-    defer { pop(mark) }
     guard simulated else {
       throw error(
         .conflict, at: node,
         "scripted stimuli drive the simulated board only; set \"gpio\": \"mock\" or remove \"sim\"")
     }
     try checkObject(node, allowed: "stimuli files", what: "sim", example: "{\"stimuli\": [...]}")
-    if let list = doc.member(node, "stimuli") {
-      let inner = push("stimuli")
-      defer { pop(inner) }
+    if case let (list, inner)? = enter(node, "stimuli") {
       guard kind(list) == .array else {
         throw mismatch(.type, at: list, expected: "an array of stimuli")
       }
@@ -28,15 +26,16 @@ extension Validator {
       if count > ConfigLimits.maxStimuli {
         throw capacityError(at: list, most: ConfigLimits.maxStimuli, of: "stimuli", found: count)
       }
-      for (index, element) in doc.elements(list).enumerated() {
+      var element = doc.firstChild(list)
+      for index in 0..<count {
         let item = push(index: index)
         stimuli.append(try stimulus(element))
         pop(item)
+        element = doc.next(element)
       }
+      pop(inner)
     }
-    if let list = doc.member(node, "files") {
-      let inner = push("files")
-      defer { pop(inner) }
+    if case let (list, inner)? = enter(node, "files") {
       guard kind(list) == .array else {
         throw mismatch(.type, at: list, expected: "an array of scripted files")
       }
@@ -44,12 +43,16 @@ extension Validator {
       if count > ConfigLimits.maxSimFiles {
         throw capacityError(at: list, most: ConfigLimits.maxSimFiles, of: "files", found: count)
       }
-      for (index, element) in doc.elements(list).enumerated() {
+      var element = doc.firstChild(list)
+      for index in 0..<count {
         let item = push(index: index)
         files.append(try simFile(element))
         pop(item)
+        element = doc.next(element)
       }
+      pop(inner)
     }
+    pop(mark)
   }
 
   mutating func stimulus(_ object: Int) throws(ConfigError)
@@ -84,12 +87,12 @@ extension Validator {
     switch kindIndex {
     case 0:
       let line = try simLine(object, "line")
-      guard let node = doc.member(object, "value") else {
+      guard case let (node, mark)? = enter(object, "value") else {
         throw missing(object, "value", "0 or 1")
       }
-      let mark = push("value")
-      defer { pop(mark) }
-      return .edge(line: line, at: at, value: try readLevel(node))
+      let value = try readLevel(node)
+      pop(mark)
+      return .edge(line: line, at: at, value: value)
     case 1:
       let line = try simLine(object, "line")
       let frequency = try decimal(
@@ -99,8 +102,7 @@ extension Validator {
       let period = Duration(nanoseconds: Int64((1e9 / frequency.double).rounded()))
       var count: Int64? = nil
       if doc.member(object, "count") != nil && doc.member(object, "duration_ms") != nil {
-        let mark = push("duration_ms")
-        defer { pop(mark) }
+        _ = push("duration_ms")  // Not popped: the error is thrown (see `pop`).
         throw error(
           .conflict, at: doc.member(object, "duration_ms")!,
           bytes("give \"count\" or \"duration_ms\", not both"))
@@ -120,12 +122,12 @@ extension Validator {
       let transitions = Int(try integer(object, "transitions", 1...1000, default: nil))
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
-      guard let node = doc.member(object, "value") else {
+      guard case let (node, mark)? = enter(object, "value") else {
         throw missing(object, "value", "0 or 1, the level after the bounce")
       }
-      let mark = push("value")
-      defer { pop(mark) }
-      return .bounce(line: line, at: at, transitions: transitions, within: within, value: try readLevel(node))
+      let value = try readLevel(node)
+      pop(mark)
+      return .bounce(line: line, at: at, transitions: transitions, within: within, value: value)
     case 3:
       let line = try simLine(object, "line")
       let hold = try milliseconds(object, "hold_ms", 1...600_000, default: 100)
@@ -134,8 +136,7 @@ extension Validator {
       if count > 1 {
         every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
         if every <= hold {
-          let mark = push("every_ms")
-          defer { pop(mark) }
+          _ = push("every_ms")  // Not popped: the error is thrown.
           throw error(
             .range, at: doc.member(object, "every_ms")!,
             bytes("must be longer than hold_ms (a press must end before the next starts)"))
@@ -153,8 +154,7 @@ extension Validator {
       let lineA = try simLine(object, "line_a")
       let lineB = try simLine(object, "line_b")
       if lineA == lineB {
-        let mark = push("line_b")
-        defer { pop(mark) }
+        _ = push("line_b")  // Not popped: the error is thrown.
         throw error(
           .conflict, at: doc.member(object, "line_b")!, bytes("line_b must differ from line_a"))
       }
@@ -173,11 +173,9 @@ extension Validator {
 
   /// A stimulus's line: it must exist and be an input.
   mutating func simLine(_ object: Int, _ key: StaticString) throws(ConfigError) -> Int {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(object, key, bytes("the name of an input line in \"lines\""))
     }
-    let mark = push(key)
-    defer { pop(mark) }
     let index = try resolveLine(node)
     if scope.lines.element(index).direction != .input {
       var message: [UInt8] = []
@@ -186,6 +184,7 @@ extension Validator {
       message.append(" is an output; stimuli drive input lines")
       throw error(.conflict, at: node, message)
     }
+    pop(mark)
     return index
   }
 
@@ -195,10 +194,9 @@ extension Validator {
       example: "{\"path\": \"/tmp/temp\", \"values\": [41000, 42000]}")
     let path = try path(object, "path", absolute: true)
     var values = FixedList<16, Int64>()
-    guard let list = doc.member(object, "values") else {
+    guard case let (list, mark)? = enter(object, "values") else {
       throw missing(object, "values", "an array of 1 to 16 integers")
     }
-    let mark = push("values")
     guard kind(list) == .array, doc.nodes[list].a >= 1,
       Int(doc.nodes[list].a) <= ConfigLimits.maxSimFileValues
     else {
@@ -206,10 +204,12 @@ extension Validator {
         kind(list) != .array ? .type : (doc.nodes[list].a == 0 ? .range : .capacity), at: list,
         expected: bytes("an array of 1 to 16 integers"))
     }
-    for (index, element) in doc.elements(list).enumerated() {
+    var element = doc.firstChild(list)
+    for index in 0..<Int(doc.nodes[list].a) {
       let inner = push(index: index)
       values.append(try readInteger(element, -1_000_000_000_000...1_000_000_000_000))
       pop(inner)
+      element = doc.next(element)
     }
     pop(mark)
     return SimFile(

@@ -26,12 +26,12 @@ struct TaskScope {
 
 extension Validator {
   /// Reads `tasks` into `scope.tasks`: each kind's file reads its own keys (`TaskKind.registry`).
+  @inline(never)
   mutating func readTasks(_ root: Int) throws(ConfigError) {
     guard let node = doc.member(root, "tasks") else {
       throw missing(root, "tasks", "an array of tasks")
     }
     let mark = push("tasks")
-    defer { pop(mark) }
     guard kind(node) == .array else {
       throw mismatch(
         .type, at: node,
@@ -48,15 +48,15 @@ extension Validator {
     let elements = doc.elements(node)
     scope.names = []
     for element in elements {
-      if kind(element) == .object, let name = doc.member(element, "name"), kind(name) == .string {
-        scope.names.append(Array(doc.string(name)))
-      } else {
-        scope.names.append([])
+      var name: [UInt8] = []
+      if kind(element) == .object, let node = doc.member(element, "name"), kind(node) == .string {
+        name.append(contentsOf: doc.string(node))
       }
+      scope.names.append(name)
     }
-    for (index, element) in elements.enumerated() {
+    for index in elements.indices {
+      let element = elements[index]
       let inner = push(index: index)
-      defer { pop(inner) }
       guard kind(element) == .object else {
         throw mismatch(
           .type, at: element, expected: "a task object ({\"name\": ..., \"kind\": ..., ...})")
@@ -83,13 +83,15 @@ extension Validator {
       pop(nameMark)
       let taskKind = try entry.read(&self, TaskObject(node: element, index: index))
       scope.tasks.append(TaskConfig(name: name, kind: taskKind, kindIndex: kindIndex))
+      pop(inner)
     }
     // Checks that need every task (a threshold's source further down).
-    for (index, element) in elements.enumerated() {
+    for index in elements.indices {
+      let element = elements[index]
       let inner = push(index: index)
-      defer { pop(inner) }
       let task = scope.tasks.element(index)
       try task.kind.check(&self, TaskObject(node: element, index: index))
+      pop(inner)
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices
@@ -98,6 +100,7 @@ extension Validator {
     {
       scope.lines[index].edge = .both
     }
+    pop(mark)
   }
 
   /// The index of the task named at `key` of `task` (not itself).
@@ -109,15 +112,13 @@ extension Validator {
   mutating func lineRef(_ task: TaskObject, _ key: StaticString, _ need: LineNeed) throws(ConfigError) -> Int
   {
     let object = task.node
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(
         object, key,
         need.direction == .input
           ? bytes("the name of an input line in \"lines\"")
           : bytes("the name of an output line in \"lines\""))
     }
-    let mark = push(key)
-    defer { pop(mark) }
     let index = try resolveLine(node)
     let line = scope.lines.element(index)
     if line.direction != need.direction {
@@ -166,6 +167,7 @@ extension Validator {
       }
     }
     scope.lineTasks[index] = task.index
+    pop(mark)
     return index
   }
 
@@ -185,12 +187,12 @@ extension Validator {
   mutating func taskRef(_ object: Int, _ key: StaticString, names: [[UInt8]], selfIndex: Int)
     throws(ConfigError) -> Int
   {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(object, key, bytes("the name of a task"))
     }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try resolveTask(node, names: names, selfIndex: selfIndex)
+    let index = try resolveTask(node, names: names, selfIndex: selfIndex)
+    pop(mark)
+    return index
   }
 
   mutating func resolveTask(_ node: Int, names: [[UInt8]], selfIndex: Int) throws(ConfigError) -> Int {

@@ -57,9 +57,19 @@ struct Validator {
     return mark
   }
 
-  /// Restores the path to `mark`.
+  /// Restores the path to `mark`. Called on the way out of a successful read only, not in a
+  /// `defer`: an error carries the path it was made with, and a validator that threw is not
+  /// used again (no `ConfigError` is caught while validating), so the error paths skip it.
   @inline(never)
   mutating func pop(_ mark: Int) { path.removeSubrange(mark...) }
+
+  /// The value of `key` in `object` with the key pushed on the path (`pop(mark)` once it is
+  /// read), or nil when `object` has no `key`.
+  @inline(never)
+  mutating func enter(_ object: Int, _ key: StaticString) -> (node: Int, mark: Int)? {
+    guard let node = doc.member(object, key) else { return nil }
+    return (node, push(key))
+  }
 
   // MARK: Errors
 
@@ -177,7 +187,6 @@ struct Validator {
       var slot = allowed.index(of: key) ?? -1
       if bytesEqual(key, "note") { slot = noteSlot }
       let mark = push(key: key)
-      defer { pop(mark) }
       guard slot >= 0 else {
         var message: [UInt8] = []
         message.append("unknown key")
@@ -199,27 +208,34 @@ struct Validator {
       if slot == noteSlot && kind(keyNode + 1) != .string {
         throw mismatch(.type, at: keyNode + 1, expected: bytes("a string (free text)"))
       }
+      pop(mark)
     }
   }
 
   /// The error for key node `node`, which repeats the key at node `first`.
   @inline(never)
   mutating func duplicateKey(_ node: Int, first: Int) -> ConfigError {
-    let position = doc.position(of: Int(doc.nodes[first].offset))
     var message: [UInt8] = []
     message.append("duplicate key (first written at ")
+    appendPosition(of: first, into: &message)
+    message.append(")")
+    return error(.duplicateKey, at: node, message)
+  }
+
+  /// Appends where node `node` starts, as `line:column`.
+  @inline(never)
+  mutating func appendPosition(of node: Int, into message: inout [UInt8]) {
+    let position = doc.position(of: Int(doc.nodes[node].offset))
     message.appendDecimal(position.line)
     message.append(":")
     message.appendDecimal(position.column)
-    message.append(")")
-    return error(.duplicateKey, at: node, message)
   }
 
   // MARK: Scalars
 
   /// Reads an integer (written without fraction or exponent) within `range`.
   @inline(never)
-  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString = "")
+  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>, unit: StaticString)
     throws(ConfigError)
     -> Int64
   {
@@ -233,11 +249,14 @@ struct Validator {
       expected.append(unit)
       expected.append(")")
     }
-    expected.append(" from ")
-    expected.appendDecimal(range.lowerBound)
-    expected.append(" to ")
-    expected.appendDecimal(range.upperBound)
+    appendRange(range, into: &expected)
     throw mismatch(node, wantedType: .number, expected: expected, else: .range)
+  }
+
+  /// `readInteger` with no unit: one call's arguments fewer at each use.
+  @inline(never)
+  mutating func readInteger(_ node: Int, _ range: ClosedRange<Int64>) throws(ConfigError) -> Int64 {
+    try readInteger(node, range, unit: "")
   }
 
   /// Reads a number (integer or decimal) within `low...high`.
@@ -380,20 +399,26 @@ struct Validator {
   @inline(never)
   mutating func integer(
     _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?,
-    unit: StaticString = ""
+    unit: StaticString
   ) throws(ConfigError) -> Int64 {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
-      expected.append("an integer from ")
-      expected.appendDecimal(range.lowerBound)
-      expected.append(" to ")
-      expected.appendDecimal(range.upperBound)
+      expected.append("an integer")
+      appendRange(range, into: &expected)
       throw missing(object, key, expected)
     }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try readInteger(node, range, unit: unit)
+    let value = try readInteger(node, range, unit: unit)
+    pop(mark)
+    return value
+  }
+
+  /// `integer` for a count with no unit (most keys): three arguments fewer at each call.
+  @inline(never)
+  mutating func integer(
+    _ object: Int, _ key: StaticString, _ range: ClosedRange<Int64>, default fallback: Int64?
+  ) throws(ConfigError) -> Int64 {
+    try integer(object, key, range, default: fallback, unit: "")
   }
 
   /// A duration in milliseconds at `key` (`fallback` ms when absent; required when nil).
@@ -410,7 +435,7 @@ struct Validator {
     _ object: Int, _ key: StaticString, from low: DecimalNumber, to high: DecimalNumber,
     default fallback: DecimalNumber?, nonZero: Bool = false
   ) throws(ConfigError) -> DecimalNumber {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
       expected.append("a number from ")
@@ -419,9 +444,9 @@ struct Validator {
       high.render(into: &expected)
       throw missing(object, key, expected)
     }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try readDecimal(node, from: low, to: high, nonZero: nonZero)
+    let value = try readDecimal(node, from: low, to: high, nonZero: nonZero)
+    pop(mark)
+    return value
   }
 
   /// The boolean at `key`, `fallback` when absent.
@@ -429,10 +454,10 @@ struct Validator {
   mutating func boolean(_ object: Int, _ key: StaticString, default fallback: Bool) throws(ConfigError)
     -> Bool
   {
-    guard let node = doc.member(object, key) else { return fallback }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try readBool(node)
+    guard case let (node, mark)? = enter(object, key) else { return fallback }
+    let value = try readBool(node)
+    pop(mark)
+    return value
   }
 
   /// The choice at `key` as an index into `options` (`fallback` when absent; required when nil).
@@ -440,15 +465,15 @@ struct Validator {
   mutating func choice(
     _ object: Int, _ key: StaticString, _ options: StaticString, default fallback: Int?
   ) throws(ConfigError) -> Int {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if let fallback { return fallback }
       var expected: [UInt8] = []
       appendChoices(Words(stringLiteral: options), into: &expected)
       throw missing(object, key, expected)
     }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try readChoice(node, options)
+    let value = try readChoice(node, options)
+    pop(mark)
+    return value
   }
 
   /// The text at `key` (`fallback` when absent; required when nil).
@@ -473,29 +498,38 @@ struct Validator {
   mutating func textBytes(
     _ object: Int, _ key: StaticString, allowEmpty: Bool, required: Bool, maxCount: Int
   ) throws(ConfigError) -> ArraySlice<UInt8>? {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       if !required { return nil }
       throw missing(object, key, "text")
     }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
+    let value = try readTextBytes(node, allowEmpty: allowEmpty, maxCount: maxCount)
+    pop(mark)
+    return value
   }
 
   /// The path at `key`, required.
   @inline(never)
   mutating func path(_ object: Int, _ key: StaticString, absolute: Bool) throws(ConfigError) -> Path {
-    guard let node = doc.member(object, key) else {
+    guard case let (node, mark)? = enter(object, key) else {
       throw missing(
         object, key, absolute ? bytes("an absolute file path") : bytes("a file path"))
     }
-    let mark = push(key)
-    defer { pop(mark) }
-    return try readPath(node, absolute: absolute)
+    let value = try readPath(node, absolute: absolute)
+    pop(mark)
+    return value
   }
 }
 
 // MARK: - Helpers
+
+/// ` from <low> to <high>` for messages.
+@inline(never)
+func appendRange(_ range: ClosedRange<Int64>, into out: inout [UInt8]) {
+  out.append(" from ")
+  out.appendDecimal(range.lowerBound)
+  out.append(" to ")
+  out.appendDecimal(range.upperBound)
+}
 
 /// `"a", "b" or "c"` for messages.
 @inline(never)
