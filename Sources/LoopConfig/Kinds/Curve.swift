@@ -126,10 +126,9 @@ extension CurveConfig: TaskKindDescription {
 
   /// The duty the curve set, as a `sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "duty")
-    f += bytes(
-      ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
-    )
+    let f = d.text(
+      "\"state_topic\":\"\u{1}/\u{5}/duty\",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\"",
+      name)
     d.add("sensor", name, name: name, f)
   }
 }

@@ -137,7 +137,8 @@ extension HardwarePWMConfig: TaskKindDescription {
 
   /// Its duty as a `number` a command sets; its state is its task's duty record (JSON).
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    d.add("number", name, name: name, d.dutyNumber(name, valueTemplate: "{{ value_json.duty_percent }}"))
+    d.add(
+      "number", name, name: name, d.dutyNumber(name, ",\"value_template\":\"{{ value_json.duty_percent }}\""))
   }
   var commandDuty: Int? { Int(dutyPercent.double.rounded()) }
 }

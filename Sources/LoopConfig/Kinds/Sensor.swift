@@ -487,14 +487,14 @@ extension SensorConfig: TaskKindDescription {
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
     if keys.count == 1 {
       let unit = MQTTConfig.sensorUnit(preset, channels.count > 0 ? channels[0] : nil)
-      d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit))
+      d.add("sensor", name, name: name, d.sensorFields(name, unit))
       return
     }
     for k in keys.indices {
       let key = keys[k].bytes
       let unit = MQTTConfig.sensorUnit(preset, k < channels.count ? channels[k] : nil)
-      let f = d.sensorFields(d.state(name, "reading"), unit, value: key)
-      d.add("sensor", name + [UInt8(ascii: "_")] + key, name: name + [UInt8(ascii: " ")] + key, f)
+      let f = d.sensorFields(name, unit, value: key)
+      d.add("sensor", d.text("\u{5}_\u{6}", name, key), name: d.text("\u{5} \u{6}", name, key), f)
     }
   }
 }

@@ -108,8 +108,6 @@ extension SwitchConfig: TaskKindDescription {
   /// Read-only, as a `binary_sensor`: the switch's line is its task's (a command would be
   /// overwritten at the next press); its state is the task's `on`/`off` record on `<task>/state`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "state")
-    f += bytes(",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
-    d.add("binary_sensor", name, name: name, f)
+    d.binarySensor(name)
   }
 }

@@ -106,8 +106,6 @@ extension ThresholdConfig: TaskKindDescription {
 
   /// Its state as a `binary_sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "state")
-    f += bytes(",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
-    d.add("binary_sensor", name, name: name, f)
+    d.binarySensor(name)
   }
 }
