@@ -53,10 +53,9 @@ extension CurveConfig: TaskKindDescription {
   private static func readPoints(_ v: inout Validator, _ object: Int) throws(ConfigError) -> FixedList<
     8, CurvePoint
   > {
-    var expected: [UInt8] = []
-    expected.append("an array of 2 to ")
-    expected.appendDecimal(DutyCurve.capacity)
-    expected.append(" points [reading, duty_percent], readings rising: [[45, 0], [70, 100]]")
+    let expected = bytes(
+      "an array of 2 to ", DutyCurve.capacity,
+      " points [reading, duty_percent], readings rising: [[45, 0], [70, 100]]")
     guard let node = v.doc.member(object, "points") else { throw v.missing(object, "points", expected) }
     let mark = v.push("points")
     defer { v.pop(mark) }

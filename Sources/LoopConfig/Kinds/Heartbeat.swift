@@ -29,10 +29,8 @@ extension HeartbeatConfig: TaskKindDescription {
     16, Duration
   > {
     var result = FixedList<16, Duration>()
-    var expected: [UInt8] = []
-    expected.append("an array of 2 to ")
-    expected.appendDecimal(ConfigLimits.maxPatternSteps)
-    expected.append(" durations in milliseconds: on, off, on, off ...")
+    let expected = bytes(
+      "an array of 2 to ", ConfigLimits.maxPatternSteps, " durations in milliseconds: on, off, on, off ...")
     guard let node = v.doc.member(object, "pattern_ms") else {
       result.append(.milliseconds(100))
       result.append(.milliseconds(900))

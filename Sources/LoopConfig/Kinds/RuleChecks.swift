@@ -1,5 +1,7 @@
 // The checks rules share (threshold, curve): a source task whose readings they watch, and the
-// pwm task whose duty they set. Each rule's own file calls these from its `check`.
+// pwm task whose duty they set. Each rule's own file calls these from its `check`. Also the
+// errors every kind's `read` makes at one of its keys, and its messages with one number: out of
+// line once, not inlined into `TaskKind.read` at each kind.
 
 import LoopCore
 
@@ -97,4 +99,53 @@ extension Validator {
       position += 1
     }
   }
+}
+
+extension Validator {
+  /// An error at member `key` of `object` (at `object` when `key` is absent), the path at `key`.
+  @inline(never)
+  mutating func error(_ kind: ConfigError.Kind, atKey key: StaticString, of object: Int, _ message: [UInt8])
+    -> ConfigError
+  {
+    let node = doc.member(object, key) ?? object
+    let mark = push(key)
+    defer { pop(mark) }
+    return error(kind, at: node, message)
+  }
+
+  /// An error with a fixed message at member `key` of `object`, the path at `key`.
+  @inline(never)
+  mutating func error(
+    _ kind: ConfigError.Kind, atKey key: StaticString, of object: Int, _ message: StaticString
+  )
+    -> ConfigError
+  {
+    error(kind, atKey: key, of: object, bytes(message))
+  }
+
+  /// `expected <expected>, found <the value>` at member `key` of `object`, the path at `key`.
+  @inline(never)
+  mutating func mismatch(
+    _ kind: ConfigError.Kind, atKey key: StaticString, of object: Int, expected: [UInt8]
+  ) -> ConfigError {
+    let node = doc.member(object, key) ?? object
+    let mark = push(key)
+    defer { pop(mark) }
+    return mismatch(kind, at: node, expected: expected)
+  }
+}
+
+/// The bytes of `head`, `value` in decimal, then those of `tail`: a message with one number.
+@inline(never)
+func bytes(_ head: StaticString, _ value: Int64, _ tail: StaticString) -> [UInt8] {
+  var text: [UInt8] = []
+  text.append(head)
+  text.appendDecimal(value)
+  text.append(tail)
+  return text
+}
+
+/// `bytes(head, value, tail)` with an `Int`.
+func bytes(_ head: StaticString, _ value: Int, _ tail: StaticString) -> [UInt8] {
+  bytes(head, Int64(value), tail)
 }

@@ -67,11 +67,9 @@ extension SensorConfig: TaskKindDescription {
       if case .sensor = v.scope.tasks.element(i).kind { before += 1 }
     }
     if before == FirmwareLimits.sensors {
-      var message: [UInt8] = []
-      message.append("a sensor task too many: the firmware holds ")
-      message.appendDecimal(FirmwareLimits.sensors)
-      message.append(" (the fixed capacity)")
-      throw v.error(.capacity, at: element, message)
+      throw v.error(
+        .capacity, at: element,
+        bytes("a sensor task too many: the firmware holds ", FirmwareLimits.sensors, " (the fixed capacity)"))
     }
     guard let node = v.doc.member(element, "source") else {
       throw v.missing(element, "source", "a source object such as {\"preset\": \"ds18b20\"}")
@@ -367,14 +365,12 @@ extension SensorConfig: TaskKindDescription {
       }
       let low = try v.decimal(node, "low", from: maxNegative, to: maxPositive, default: maxNegative)
       let high = try v.decimal(node, "high", from: maxNegative, to: maxPositive, default: maxPositive)
-      if low.double > high.double, let at = v.doc.member(node, "high") {
-        let mark = v.push("high")
-        defer { v.pop(mark) }
+      if low.double > high.double, v.doc.member(node, "high") != nil {
         var expected: [UInt8] = []
         expected.append("a number no lower than low (")
         low.render(into: &expected)
         expected.append(")")
-        throw v.mismatch(.range, at: at, expected: expected)
+        throw v.mismatch(.range, atKey: "high", of: node, expected: expected)
       }
       return .clamp(low: low.double, high: high.double)
     default:

@@ -32,11 +32,9 @@ extension SwitchConfig: TaskKindDescription {
     if sourceNode == nil && inputNode == nil {
       throw v.missing(element, "source", "the name of a button task, or \"input\": an input line")
     }
-    if sourceNode != nil, let inputNode {
-      let mark = v.push("input")
-      defer { v.pop(mark) }
+    if sourceNode != nil, inputNode != nil {
       throw v.error(
-        .conflict, at: inputNode,
+        .conflict, atKey: "input", of: element,
         "a switch takes either \"source\" (a button task) or \"input\" (an input line), not both")
     }
     // A button is toggled by default (gpiozero's `when_pressed = relay.toggle`), a line followed.
@@ -51,11 +49,10 @@ extension SwitchConfig: TaskKindDescription {
         try v.lineRef(task, "input", LineNeed(direction: .input, edges: toggles ? .rising : .both)))
     }
     let invert = try v.boolean(element, "invert", default: false)
-    if invert && toggles, let node = v.doc.member(element, "invert") {
-      let mark = v.push("invert")
-      defer { v.pop(mark) }
+    if invert && toggles, v.doc.member(element, "invert") != nil {
       throw v.error(
-        .conflict, at: node, "\"invert\" applies to \"mode\": \"follow\" only; a toggle flips")
+        .conflict, atKey: "invert", of: element,
+        "\"invert\" applies to \"mode\": \"follow\" only; a toggle flips")
     }
     return SwitchConfig(line: line, source: source, toggles: toggles, invert: invert)
   }
