@@ -64,7 +64,7 @@ extension SensorConfig: TaskKindDescription {
     let element = task.node
     var before = 0
     for i in v.scope.tasks.indices {
-      if case .sensor = v.scope.tasks.element(i).kind { before += 1 }
+      if v.taskKindIndex(i) == SensorConfig.kindIndex { before += 1 }
     }
     if before == FirmwareLimits.sensors {
       throw v.error(

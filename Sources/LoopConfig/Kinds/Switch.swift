@@ -64,14 +64,12 @@ extension SwitchConfig: TaskKindDescription {
     let node = v.doc.member(task.node, "source")!
     let mark = v.push("source")
     defer { v.pop(mark) }
-    var isButton = false
-    if case .button = v.scope.tasks.element(source).kind { isButton = true }
-    if !isButton {
+    if v.taskKindIndex(source) != ButtonConfig.kindIndex {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(v.scope.tasks.element(source).name)
+      message.appendQuoted(v.taskName(source))
       message.append(" is ")
-      message.append(v.scope.tasks.element(source).entry.what)
+      message.append(v.taskEntry(source).what)
       message.append("; a switch's source is a button task (or use \"input\" for an input line)")
       throw v.error(.conflict, at: node, message)
     }
@@ -84,7 +82,7 @@ extension SwitchConfig: TaskKindDescription {
     if listeners > ConfigLimits.maxWatchersPerSource {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(v.scope.tasks.element(source).name)
+      message.appendQuoted(v.taskName(source))
       message.append(" already drives ")
       message.appendDecimal(ConfigLimits.maxWatchersPerSource)
       message.append(" switches, the most one button can")

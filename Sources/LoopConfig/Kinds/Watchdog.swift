@@ -35,7 +35,7 @@ extension WatchdogConfig: TaskKindDescription {
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     for first in v.scope.tasks.indices {
-      guard case .watchdog = v.scope.tasks.element(first).kind else { continue }
+      guard v.taskKindIndex(first) == WatchdogConfig.kindIndex else { continue }
       throw v.error(
         .conflict, at: element, bytes("a second watchdog task; tasks[", first, "] already kicks the watchdog")
       )
