@@ -43,11 +43,11 @@ extension BoardConfig {
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
     let id = m.clientID.bytes
     var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: bytes("/status"))
+    availability.append("/status")
     var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: bytes("/lines/+/set"))
+    commands.append("/lines/+/set")
     var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: bytes("/+/duty/set"))
+    duties.append("/+/duty/set")
     let user = credentials?.username ?? []
     let pass = credentials?.password ?? []
     // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).

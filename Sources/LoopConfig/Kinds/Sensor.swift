@@ -162,10 +162,10 @@ extension SensorConfig: TaskKindDescription {
     throws(ConfigError)
   {
     let iio = config.preset == .iio
-    let expected =
+    let expected: StaticString =
       iio
-      ? bytes("an IIO input channel or an array of 1 to 4 (\"in_voltage0\", [\"in_temp\", \"in_pressure\"])")
-      : bytes("a hwmon input or an array of 1 to 4 (\"temp1_input\", [\"in0_input\", \"curr1_input\"])")
+      ? "an IIO input channel or an array of 1 to 4 (\"in_voltage0\", [\"in_temp\", \"in_pressure\"])"
+      : "a hwmon input or an array of 1 to 4 (\"temp1_input\", [\"in0_input\", \"curr1_input\"])"
     guard let list = v.doc.member(node, key) else { throw v.missing(node, key, expected) }
     let mark = v.push(key)
     defer { v.pop(mark) }
@@ -186,8 +186,7 @@ extension SensorConfig: TaskKindDescription {
         throw v.mismatch(
           v.kind(item) == .string ? .range : .type, at: item,
           expected: iio
-            ? bytes("an IIO channel name such as \"in_voltage0\"")
-            : bytes("a hwmon input such as \"temp1_input\""))
+            ? "an IIO channel name such as \"in_voltage0\"" : "a hwmon input such as \"temp1_input\"")
       }
       let keyName: Name
       if iio {
@@ -196,7 +195,7 @@ extension SensorConfig: TaskKindDescription {
       } else {
         guard let found = SensorResolver.valueKey(hwmonInput: name) else {
           var withInput = Array(v.doc.string(item))
-          withInput.append(contentsOf: bytes("_input"))
+          withInput.append("_input")
           let suggested =
             SensorResolver.valueKey(hwmonInput: Name(withInput[...]) ?? Name()) == nil ? nil : withInput
           throw v.mismatch(
@@ -375,7 +374,7 @@ extension SensorConfig: TaskKindDescription {
       return .clamp(low: low.double, high: high.double)
     default:
       try v.checkObject(node, allowed: "kind points", what: "a calibrate filter", example: example)
-      let expected = bytes("two [measured, actual] pairs ([[0.5, 0], [99.1, 100]])")
+      let expected: StaticString = "two [measured, actual] pairs ([[0.5, 0], [99.1, 100]])"
       guard let points = v.doc.member(node, "points") else { throw v.missing(node, "points", expected) }
       let mark = v.push("points")
       defer { v.pop(mark) }
@@ -391,7 +390,7 @@ extension SensorConfig: TaskKindDescription {
         guard numbers.count == 2 else {
           throw v.mismatch(
             v.kind(pair) == .array ? .range : .type, at: pair,
-            expected: bytes("a [measured, actual] pair of numbers"))
+            expected: "a [measured, actual] pair of numbers")
         }
         for (k, number) in numbers.enumerated() {
           let item = v.push(index: k)

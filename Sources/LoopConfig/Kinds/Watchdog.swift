@@ -60,7 +60,7 @@ extension WatchdogConfig: TaskKindDescription {
       guard v.kind(node) == .array, v.doc.nodes[node].a >= 1 else {
         throw v.mismatch(
           v.kind(node) == .array ? .range : .type, at: node,
-          expected: bytes("an array of one or more task names"))
+          expected: "an array of one or more task names")
       }
       for (position, item) in v.doc.elements(node).enumerated() {
         let inner = v.push(index: position)
