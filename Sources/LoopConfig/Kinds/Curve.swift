@@ -53,13 +53,16 @@ extension CurveConfig: TaskKindDescription {
   private static func readPoints(_ v: inout Validator, _ object: Int) throws(ConfigError) -> FixedList<
     8, CurvePoint
   > {
-    let expected = bytes(
-      "an array of 2 to ", DutyCurve.capacity,
-      " points [reading, duty_percent], readings rising: [[45, 0], [70, 100]]")
-    guard let node = v.doc.member(object, "points") else { throw v.missing(object, "points", expected) }
+    // Made where it is thrown: an array alive across the reads below made each of them release it.
+    func expected() -> [UInt8] {
+      bytes(
+        "an array of 2 to ", DutyCurve.capacity,
+        " points [reading, duty_percent], readings rising: [[45, 0], [70, 100]]")
+    }
+    guard let node = v.doc.member(object, "points") else { throw v.missing(object, "points", expected()) }
     let mark = v.push("points")
     defer { v.pop(mark) }
-    guard v.kind(node) == .array else { throw v.mismatch(.type, at: node, expected: expected) }
+    guard v.kind(node) == .array else { throw v.mismatch(.type, at: node, expected: expected()) }
     let count = Int(v.doc.nodes[node].a)
     guard count >= 2 && count <= DutyCurve.capacity else {
       var message: [UInt8] = []

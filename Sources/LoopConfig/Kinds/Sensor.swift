@@ -218,28 +218,25 @@ extension SensorConfig: TaskKindDescription {
   /// `in_humidityrelative`, `in_voltage0-voltage1`, `in_intensity_ir`).
   static func checkIIOChannel(_ v: inout Validator, _ item: Int, _ name: Name) throws(ConfigError) {
     let text = Array(v.doc.string(item))
-    let prefix = bytes("in_")
-    var type: [UInt8] = []
     let hasInPrefix = hasPrefix(text, "in_")
-    if hasInPrefix {
-      for byte in text.dropFirst(3) {
-        if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-        type.append(byte: byte)
-      }
+    // The type: after `in_` (the whole name without it), up to an index, a modifier or a
+    // second channel.
+    let start = hasInPrefix ? 3 : 0
+    var end = start
+    while end < text.count {
+      let byte = text[end]
+      if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
+      end += 1
     }
-    if Words(stringLiteral: iioTypes).index(of: type[...]) != nil { return }
+    let types = Words(stringLiteral: iioTypes)
+    if hasInPrefix && types.index(of: text[start..<end]) != nil { return }
     // A close type (in_humidity → in_humidityrelative) is offered with the rest of the name.
     var suggested: [UInt8]? = nil
-    let typed = hasInPrefix ? Array(text[3...]) : text
-    var typedType: [UInt8] = []
-    for byte in typed {
-      if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-      typedType.append(byte: byte)
-    }
-    if let close = suggestion(for: typedType[...], among: Words(stringLiteral: iioTypes)) {
-      var word = prefix
+    if let close = suggestion(for: text[start..<end], among: types) {
+      var word: [UInt8] = []
+      word.append("in_")
       word.append(contentsOf: close)
-      word.append(contentsOf: typed.dropFirst(typedType.count))
+      word.append(contentsOf: text[end...])
       suggested = word
     }
     throw v.mismatch(
