@@ -41,35 +41,36 @@ extension BoardConfig {
       address = path.bytes.withUnsafeBytes { SocketAddress.unix(path: $0) }
     }
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
-    let id = m.clientID.bytes
-    var availability = m.topicPrefix.bytes
-    availability.append("/status")
-    var commands = m.topicPrefix.bytes
-    commands.append("/lines/+/set")
-    var duties = m.topicPrefix.bytes
-    duties.append("/+/duty/set")
-    let user = credentials?.username ?? []
-    let pass = credentials?.password ?? []
-    // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
-    let scratch = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: id.count + availability.count + user.count + pass.count + commands.count + duties.count + 1,
-      alignment: 1)
+    // The strings one after another (the client id, the availability topic, the credentials, the
+    // two filters), copied into one scratch buffer that outlives `Client.init` (which copies them).
+    var strings = m.clientID.bytes
+    let idEnd = strings.count
+    strings.append(contentsOf: m.topicPrefix.bytes)
+    strings.append("/status")
+    let availabilityEnd = strings.count
+    if let credentials { strings.append(contentsOf: credentials.username) }
+    let userEnd = strings.count
+    if let credentials { strings.append(contentsOf: credentials.password) }
+    let passwordEnd = strings.count
+    strings.append(contentsOf: m.topicPrefix.bytes)
+    strings.append("/lines/+/set")
+    let commandsEnd = strings.count
+    strings.append(contentsOf: m.topicPrefix.bytes)
+    strings.append("/+/duty/set")
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: strings.count + 1, alignment: 1)
     defer { scratch.deallocate() }
-    var used = 0
-    func place(_ b: [UInt8]) -> UnsafeRawBufferPointer {
-      let start = used
-      for (k, byte) in b.enumerated() { scratch[start + k] = byte }
-      used += b.count
-      return UnsafeRawBufferPointer(rebasing: scratch[start..<(start + b.count)])
+    for (k, byte) in strings.enumerated() { scratch[k] = byte }
+    func part(_ start: Int, _ end: Int) -> UnsafeRawBufferPointer {
+      UnsafeRawBufferPointer(rebasing: scratch[start..<end])
     }
-    var o = ClientOptions(address: address, clientID: place(id))
-    o.availabilityTopic = place(availability)
-    if credentials != nil {
-      o.username = place(user)
-      o.password = place(pass)
+    var o = ClientOptions(address: address, clientID: part(0, idEnd))
+    o.availabilityTopic = part(idEnd, availabilityEnd)
+    if case .some = credentials {
+      o.username = part(availabilityEnd, userEnd)
+      o.password = part(userEnd, passwordEnd)
     }
-    let filter = place(commands)
-    let dutyFilter = place(duties)
+    let filter = part(passwordEnd, commandsEnd)
+    let dutyFilter = part(commandsEnd, strings.count)
     o.keepAliveSeconds = UInt16(m.keepAliveSeconds)
     o.sendBufferBytes = m.sendBufferBytes
     o.receiveBufferBytes = m.receiveBufferBytes
