@@ -41,35 +41,36 @@ extension BoardConfig {
       address = path.bytes.withUnsafeBytes { SocketAddress.unix(path: $0) }
     }
     guard let address else { throw StartupError("sensorloop: mqtt: the broker's address cannot be used") }
-    let id = m.clientID.bytes
-    var availability = m.topicPrefix.bytes
-    availability.append(contentsOf: bytes("/status"))
-    var commands = m.topicPrefix.bytes
-    commands.append(contentsOf: bytes("/lines/+/set"))
-    var duties = m.topicPrefix.bytes
-    duties.append(contentsOf: bytes("/+/duty/set"))
-    let user = credentials?.username ?? []
-    let pass = credentials?.password ?? []
-    // The strings, copied into one scratch buffer that outlives `Client.init` (which copies them).
-    let scratch = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: id.count + availability.count + user.count + pass.count + commands.count + duties.count + 1,
-      alignment: 1)
+    // The strings one after another (the client id, the availability topic, the credentials, the
+    // two filters), copied into one scratch buffer that outlives `Client.init` (which copies them).
+    var strings = m.clientID.bytes
+    let idEnd = strings.count
+    strings.append(contentsOf: m.topicPrefix.bytes)
+    strings.append("/status")
+    let availabilityEnd = strings.count
+    if let credentials { strings.append(contentsOf: credentials.username) }
+    let userEnd = strings.count
+    if let credentials { strings.append(contentsOf: credentials.password) }
+    let passwordEnd = strings.count
+    strings.append(contentsOf: m.topicPrefix.bytes)
+    strings.append("/lines/+/set")
+    let commandsEnd = strings.count
+    strings.append(contentsOf: m.topicPrefix.bytes)
+    strings.append("/+/duty/set")
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: strings.count + 1, alignment: 1)
     defer { scratch.deallocate() }
-    var used = 0
-    func place(_ b: [UInt8]) -> UnsafeRawBufferPointer {
-      let start = used
-      for (k, byte) in b.enumerated() { scratch[start + k] = byte }
-      used += b.count
-      return UnsafeRawBufferPointer(rebasing: scratch[start..<(start + b.count)])
+    for (k, byte) in strings.enumerated() { scratch[k] = byte }
+    func part(_ start: Int, _ end: Int) -> UnsafeRawBufferPointer {
+      UnsafeRawBufferPointer(rebasing: scratch[start..<end])
     }
-    var o = ClientOptions(address: address, clientID: place(id))
-    o.availabilityTopic = place(availability)
-    if credentials != nil {
-      o.username = place(user)
-      o.password = place(pass)
+    var o = ClientOptions(address: address, clientID: part(0, idEnd))
+    o.availabilityTopic = part(idEnd, availabilityEnd)
+    if case .some = credentials {
+      o.username = part(availabilityEnd, userEnd)
+      o.password = part(userEnd, passwordEnd)
     }
-    let filter = place(commands)
-    let dutyFilter = place(duties)
+    let filter = part(passwordEnd, commandsEnd)
+    let dutyFilter = part(commandsEnd, strings.count)
     o.keepAliveSeconds = UInt16(m.keepAliveSeconds)
     o.sendBufferBytes = m.sendBufferBytes
     o.receiveBufferBytes = m.receiveBufferBytes
@@ -122,29 +123,29 @@ extension BoardConfig {
   /// board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
     guard let m = mqtt else { return [] }
-    let node = m.clientID.bytes
-    var device = bytes("\"device\":{\"identifiers\":[\"") + node + bytes("\"],\"name\":\"")
-    device += board.bytes
-    device += bytes("\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}")
     var d = Discovery(
-      prefix: m.topicPrefix.bytes, node: node, discoveryPrefix: m.discoveryPrefix.bytes, device: device)
+      prefix: m.topicPrefix.bytes, node: m.clientID.bytes, discoveryPrefix: m.discoveryPrefix.bytes,
+      device: [])
+    d.device = d.text(
+      "\"device\":{\"identifiers\":[\"\u{2}\"],\"name\":\"\u{5}\",\"manufacturer\":\"sensorloop\",\"model\":\"sensorloop\",\"sw_version\":\"0.1.0\"}",
+      board.bytes)
     for i in tasks.indices {
       tasks[i].kind.discover(&d, tasks[i].name.bytes)
     }
     for line in commandableLines {
       let id = lines[line].id.bytes
-      var f =
-        bytes("\"command_topic\":\"") + d.prefix + bytes("/lines/") + id + bytes("/set\",")
-      f += bytes("\"state_topic\":\"") + d.prefix + bytes("/lines/") + id + bytes("/state\"")
-      f += bytes(",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"")
-      d.add("switch", bytes("line_") + id, name: id, f)
+      let f = d.text(
+        "\"command_topic\":\"\u{1}/lines/\u{5}/set\",\"state_topic\":\"\u{1}/lines/\u{5}/state\",\"payload_on\":\"ON\",\"payload_off\":\"OFF\"",
+        id)
+      d.add("switch", d.text("line_\u{5}", id), name: id, f)
     }
     return d.out
   }
 }
 
 /// What a kind's `discover` (TaskKindDescription) lays its Home Assistant discovery configs out
-/// with: the topics, the entity object around its own fields, the board's device block.
+/// with: the topics, the entity object around its own fields, the board's device block. The
+/// texts are templates (`put`): one literal per config, not a chain of array concatenations.
 struct Discovery {
   /// The board's topic prefix (`sensorloop/<board>`).
   let prefix: [UInt8]
@@ -153,63 +154,93 @@ struct Discovery {
   /// Home Assistant's discovery prefix (`homeassistant`).
   let discoveryPrefix: [UInt8]
   /// The board's `"device":{...}` block.
-  let device: [UInt8]
+  var device: [UInt8]
   /// The configs so far (topic, payload).
   var out: [(topic: [UInt8], payload: [UInt8])] = []
 
-  /// `<discovery prefix>/<component>/<node>/<object>/config`.
-  func topic(_ component: StaticString, _ object: [UInt8]) -> [UInt8] {
-    discoveryPrefix + [UInt8(ascii: "/")] + bytes(component) + [UInt8(ascii: "/")] + node
-      + [UInt8(ascii: "/")] + object + bytes("/config")
-  }
-
-  /// `"state_topic":"<prefix>/<task>/<event>"`.
-  func state(_ task: [UInt8], _ event: StaticString) -> [UInt8] {
-    bytes("\"state_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + [UInt8(ascii: "/")]
-      + bytes(event)
-      + [UInt8(ascii: "\"")]
-  }
-
-  /// `"command_topic":"<prefix>/<task>/duty/set",` and the duty's state topic (read with
-  /// `valueTemplate` when the state is a JSON record), 0–100 %.
-  func dutyNumber(_ task: [UInt8], valueTemplate: StaticString? = nil) -> [UInt8] {
-    var f =
-      bytes("\"command_topic\":\"") + prefix + [UInt8(ascii: "/")] + task + bytes("/duty/set\",")
-    f += state(task, "duty")
-    if let valueTemplate {
-      f += bytes(",\"value_template\":\"") + bytes(valueTemplate) + [UInt8(ascii: "\"")]
+  /// Appends `template` to `text`, its placeholder bytes replaced: 1 the prefix, 2 the node, 3
+  /// the discovery prefix, 4 the device block, 5 `a`, 6 `b`, 7 `s`, 8 `t`.
+  @inline(never)
+  func put(
+    _ template: StaticString, _ a: [UInt8] = [], _ b: [UInt8] = [], _ s: StaticString = "",
+    _ t: StaticString = "", into text: inout [UInt8]
+  ) {
+    template.withUTF8Buffer { buffer in
+      for byte in buffer {
+        switch byte {
+        case 1: text.append(contentsOf: prefix)
+        case 2: text.append(contentsOf: node)
+        case 3: text.append(contentsOf: discoveryPrefix)
+        case 4: text.append(contentsOf: device)
+        case 5: text.append(contentsOf: a)
+        case 6: text.append(contentsOf: b)
+        case 7: text.append(s)
+        case 8: text.append(t)
+        default: text.append(byte: byte)
+        }
+      }
     }
-    f += bytes(",\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"")
-    return f
   }
 
-  /// A reading sensor's fields: its state topic, the value template, and the unit with the
-  /// device class and state class Home Assistant expects for it, where the unit says it.
-  func sensorFields(_ stateTopic: [UInt8], _ unit: [UInt8], value: [UInt8] = bytes("value")) -> [UInt8] {
-    var f = stateTopic + bytes(",\"value_template\":\"{{ value_json.") + value + bytes(" }}\"")
-    let (haUnit, deviceClass, stateClass) = MQTTConfig.homeAssistantUnit(unit)
-    if !haUnit.isEmpty { f += bytes(",\"unit_of_measurement\":\"") + haUnit + [UInt8(ascii: "\"")] }
-    if let deviceClass { f += bytes(",\"device_class\":\"") + bytes(deviceClass) + [UInt8(ascii: "\"")] }
-    f += bytes(",\"state_class\":\"") + bytes(stateClass) + [UInt8(ascii: "\"")]
+  /// `template` with its placeholders replaced (`put`).
+  @inline(never)
+  func text(
+    _ template: StaticString, _ a: [UInt8] = [], _ b: [UInt8] = [], _ s: StaticString = "",
+    _ t: StaticString = ""
+  ) -> [UInt8] {
+    var text: [UInt8] = []
+    put(template, a, b, s, t, into: &text)
+    return text
+  }
+
+  /// `"command_topic":"<prefix>/<task>/duty/set",` and the duty's state topic (`extra`, such as
+  /// a value template when the state is a JSON record, after it), 0–100 %.
+  func dutyNumber(_ task: [UInt8], _ extra: StaticString = "") -> [UInt8] {
+    text(
+      "\"command_topic\":\"\u{1}/\u{5}/duty/set\",\"state_topic\":\"\u{1}/\u{5}/duty\"\u{7},\"min\":0,\"max\":100,\"step\":1,\"unit_of_measurement\":\"%\",\"mode\":\"slider\"",
+      task, [], extra)
+  }
+
+  /// A reading sensor's fields: the state topic of task `task`'s readings, the value template
+  /// (`value`, else `value_json.value`), and the unit with the device class and state class Home
+  /// Assistant expects for it, where the unit says it.
+  @inline(never)
+  func sensorFields(_ task: [UInt8], _ unit: [UInt8], value: [UInt8] = []) -> [UInt8] {
+    var f = text(
+      "\"state_topic\":\"\u{1}/\u{5}/reading\",\"value_template\":\"{{ value_json.\u{6}\u{7} }}\"", task,
+      value, value.isEmpty ? "value" : "")
+    let (haUnit, deviceClass, total) = MQTTConfig.homeAssistantUnit(unit)
+    if !haUnit.isEmpty { put(",\"unit_of_measurement\":\"\u{5}\"", haUnit, into: &f) }
+    if !deviceClass.isEmpty { put(",\"device_class\":\"\u{5}\"", deviceClass, into: &f) }
+    put(",\"state_class\":\"\u{7}\"", [], [], total ? "total_increasing" : "measurement", into: &f)
     return f
   }
 
   /// Adds an entity of `component` (`sensor`, `number` ...) for `object` (its unique id is
   /// `<node>_<object>`), named `name`, with `fields`, the availability topic and the device.
+  @inline(never)
   mutating func add(_ component: StaticString, _ object: [UInt8], name: [UInt8], _ fields: [UInt8]) {
-    var p = bytes("{\"name\":\"") + name + bytes("\",\"unique_id\":\"") + node
-    p += [UInt8(ascii: "_")] + object + bytes("\",") + fields + [UInt8(ascii: ",")]
-    p += bytes("\"availability_topic\":\"") + prefix + bytes("/status\"") + [UInt8(ascii: ",")]
-    p += device + [UInt8(ascii: "}")]
-    out.append((topic(component, object), p))
+    var p = text("{\"name\":\"\u{5}\",\"unique_id\":\"\u{2}_\u{6}\",", name, object)
+    put("\u{5},\"availability_topic\":\"\u{1}/status\",\u{4}}", fields, into: &p)
+    out.append((text("\u{3}/\u{7}/\u{2}/\u{5}/config", object, [], component), p))
+  }
+
+  /// Adds a `binary_sensor` for task `name`, whose `on`/`off` records are on `<task>/state`.
+  mutating func binarySensor(_ name: [UInt8]) {
+    add(
+      "binary_sensor", name, name: name,
+      text(
+        "\"state_topic\":\"\u{1}/\u{5}/state\",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"",
+        name))
   }
 
   /// Adds a device trigger: `<prefix>/<task>/<event>` as Home Assistant trigger `type`.
+  @inline(never)
   mutating func trigger(_ task: [UInt8], _ event: StaticString, type: StaticString) {
-    var p = bytes("{\"automation_type\":\"trigger\",\"topic\":\"") + prefix + [UInt8(ascii: "/")]
-    p += task + [UInt8(ascii: "/")] + bytes(event) + bytes("\",\"type\":\"") + bytes(type)
-    p += bytes("\",\"subtype\":\"") + task + bytes("\",") + device + [UInt8(ascii: "}")]
-    out.append((topic("device_automation", task + [UInt8(ascii: "_")] + bytes(event)), p))
+    let p = text(
+      "{\"automation_type\":\"trigger\",\"topic\":\"\u{1}/\u{5}/\u{7}\",\"type\":\"\u{8}\",\"subtype\":\"\u{5}\",\u{4}}",
+      task, [], event, type)
+    out.append((text("\u{3}/device_automation/\u{2}/\u{5}_\u{7}/config", task, [], event), p))
   }
 }
 
@@ -224,29 +255,45 @@ extension MQTTConfig {
     }
   }
 
-  /// The unit as Home Assistant spells it, the device class it implies (nil when none does)
-  /// and the state class (`measurement`; `total_increasing` for energy).
-  static func homeAssistantUnit(_ unit: [UInt8]) -> (
-    unit: [UInt8], deviceClass: StaticString?, stateClass: StaticString
-  ) {
-    func one(of names: Words) -> Bool { names.index(of: unit[...]) != nil }
-    if one(of: "C °C degC celsius") { return (bytes("°C"), "temperature", "measurement") }
-    if one(of: "F °F") { return (bytes("°F"), "temperature", "measurement") }
-    if one(of: "%RH %rh") { return (bytes("%"), "humidity", "measurement") }
-    if one(of: "hPa Pa kPa mbar bar psi mmHg inHg") {
-      return (unit, "pressure", "measurement")
+  /// The unit as Home Assistant spells it, the device class it implies (empty when none does)
+  /// and whether its state class is `total_increasing` (energy; else `measurement`).
+  static func homeAssistantUnit(_ unit: [UInt8]) -> (unit: [UInt8], deviceClass: [UInt8], total: Bool) {
+    // The units by device class (`unitClasses`), one group per class, `;` between groups.
+    let groups: StaticString =
+      "C °C degC celsius;F °F;%RH %rh;hPa Pa kPa mbar bar psi mmHg inHg;V mV;A mA;W kW;Wh kWh;m/s km/h mph kn;Hz kHz;lx;mm/h"
+    let unitClasses: Words =
+      "temperature temperature humidity pressure voltage current power energy wind_speed frequency illuminance precipitation_intensity"
+    if let group = unitGroup(unit, groups) {
+      let spelled: [UInt8]
+      switch group {
+      case 0: spelled = bytes("°C")
+      case 1: spelled = bytes("°F")
+      case 2: spelled = bytes("%")
+      default: spelled = unit
+      }
+      return (spelled, unitClasses.list[group], group == 7)
     }
-    if one(of: "V mV") { return (unit, "voltage", "measurement") }
-    if one(of: "A mA") { return (unit, "current", "measurement") }
-    if one(of: "W kW") { return (unit, "power", "measurement") }
-    if one(of: "Wh kWh") { return (unit, "energy", "total_increasing") }
-    if one(of: "m/s km/h mph kn") { return (unit, "wind_speed", "measurement") }
-    if one(of: "Hz kHz") { return (unit, "frequency", "measurement") }
-    if one(of: "lx") { return (unit, "illuminance", "measurement") }
-    if one(of: "mm/h") { return (unit, "precipitation_intensity", "measurement") }
     // Any other unit is shown as written, with no device class (Home Assistant checks a
     // device class's units and would refuse the entity).
     let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-    return (clean, nil, "measurement")
+    return (clean, [], false)
+  }
+
+  /// The group of `groups` (words separated by spaces, groups by `;`) that has `unit` as a word.
+  static func unitGroup(_ unit: [UInt8], _ groups: StaticString) -> Int? {
+    groups.withUTF8Buffer { text in
+      var group = 0
+      var start = 0
+      for end in 0...text.count {
+        let byte = end < text.count ? text[end] : UInt8(ascii: ";")
+        guard byte == UInt8(ascii: " ") || byte == UInt8(ascii: ";") else { continue }
+        if end - start == unit.count && unit.indices.allSatisfy({ unit[$0] == text[start + $0] }) {
+          return group
+        }
+        if byte == UInt8(ascii: ";") { group += 1 }
+        start = end + 1
+      }
+      return nil
+    }
   }
 }

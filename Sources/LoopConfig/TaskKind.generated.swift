@@ -26,6 +26,9 @@ public enum TaskKind: Equatable, Sendable {
 }
 
 extension HeartbeatConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 0 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .heartbeat(let settings) = kind else { return nil }
@@ -34,6 +37,9 @@ extension HeartbeatConfig {
 }
 
 extension ButtonConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 1 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .button(let settings) = kind else { return nil }
@@ -42,6 +48,9 @@ extension ButtonConfig {
 }
 
 extension PulseCounterConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 2 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .pulseCounter(let settings) = kind else { return nil }
@@ -50,6 +59,9 @@ extension PulseCounterConfig {
 }
 
 extension SamplerConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 3 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .sampler(let settings) = kind else { return nil }
@@ -58,6 +70,9 @@ extension SamplerConfig {
 }
 
 extension EncoderConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 4 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .encoder(let settings) = kind else { return nil }
@@ -66,6 +81,9 @@ extension EncoderConfig {
 }
 
 extension ThresholdConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 5 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .threshold(let settings) = kind else { return nil }
@@ -74,6 +92,9 @@ extension ThresholdConfig {
 }
 
 extension WatchdogConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 6 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .watchdog(let settings) = kind else { return nil }
@@ -82,6 +103,9 @@ extension WatchdogConfig {
 }
 
 extension TickerConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 7 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .ticker(let settings) = kind else { return nil }
@@ -90,6 +114,9 @@ extension TickerConfig {
 }
 
 extension PWMConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 8 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .pwm(let settings) = kind else { return nil }
@@ -98,6 +125,9 @@ extension PWMConfig {
 }
 
 extension SensorConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 9 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .sensor(let settings) = kind else { return nil }
@@ -106,6 +136,9 @@ extension SensorConfig {
 }
 
 extension HardwarePWMConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 10 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .pwmHardware(let settings) = kind else { return nil }
@@ -114,6 +147,9 @@ extension HardwarePWMConfig {
 }
 
 extension SwitchConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 11 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .outputSwitch(let settings) = kind else { return nil }
@@ -122,6 +158,9 @@ extension SwitchConfig {
 }
 
 extension CurveConfig {
+  /// Where this kind is in `TaskKind.registry` (a `TaskConfig`'s `kindIndex`).
+  static var kindIndex: Int { 12 }
+
   /// The settings of `kind`, if it is this kind.
   init?(_ kind: TaskKind) {
     guard case .curve(let settings) = kind else { return nil }

@@ -25,14 +25,11 @@ extension ButtonConfig: TaskKindDescription {
     let line = try v.lineRef(task, "line", LineNeed(direction: .input, edges: .both))
     let debounce = try v.milliseconds(element, "debounce_ms", 0...1000, default: 20)
     let longPress = try v.milliseconds(element, "long_press_ms", 0...600_000, default: 1000)
-    if longPress != .zero && longPress <= debounce, let node = v.doc.member(element, "long_press_ms") {
-      let mark = v.push("long_press_ms")
-      defer { v.pop(mark) }
-      var expected: [UInt8] = []
-      expected.append("0 (no long-press events) or more than debounce_ms (")
-      expected.appendDecimal(debounce.nanoseconds / 1_000_000)
-      expected.append(")")
-      throw v.mismatch(.range, at: node, expected: expected)
+    if longPress != .zero && longPress <= debounce, v.doc.member(element, "long_press_ms") != nil {
+      throw v.mismatch(
+        .range, atKey: "long_press_ms", of: element,
+        expected: bytes(
+          "0 (no long-press events) or more than debounce_ms (", debounce.nanoseconds / 1_000_000, ")"))
     }
     return ButtonConfig(line: line, debounce: debounce, longPress: longPress == .zero ? nil : longPress)
   }

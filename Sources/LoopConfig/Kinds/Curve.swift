@@ -53,14 +53,16 @@ extension CurveConfig: TaskKindDescription {
   private static func readPoints(_ v: inout Validator, _ object: Int) throws(ConfigError) -> FixedList<
     8, CurvePoint
   > {
-    var expected: [UInt8] = []
-    expected.append("an array of 2 to ")
-    expected.appendDecimal(DutyCurve.capacity)
-    expected.append(" points [reading, duty_percent], readings rising: [[45, 0], [70, 100]]")
-    guard let node = v.doc.member(object, "points") else { throw v.missing(object, "points", expected) }
+    // Made where it is thrown: an array alive across the reads below made each of them release it.
+    func expected() -> [UInt8] {
+      bytes(
+        "an array of 2 to ", DutyCurve.capacity,
+        " points [reading, duty_percent], readings rising: [[45, 0], [70, 100]]")
+    }
+    guard let node = v.doc.member(object, "points") else { throw v.missing(object, "points", expected()) }
     let mark = v.push("points")
     defer { v.pop(mark) }
-    guard v.kind(node) == .array else { throw v.mismatch(.type, at: node, expected: expected) }
+    guard v.kind(node) == .array else { throw v.mismatch(.type, at: node, expected: expected()) }
     let count = Int(v.doc.nodes[node].a)
     guard count >= 2 && count <= DutyCurve.capacity else {
       var message: [UInt8] = []
@@ -126,10 +128,9 @@ extension CurveConfig: TaskKindDescription {
 
   /// The duty the curve set, as a `sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "duty")
-    f += bytes(
-      ",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\""
-    )
+    let f = d.text(
+      "\"state_topic\":\"\u{1}/\u{5}/duty\",\"value_template\":\"{{ value_json.duty_percent }}\",\"unit_of_measurement\":\"%\",\"state_class\":\"measurement\"",
+      name)
     d.add("sensor", name, name: name, f)
   }
 }

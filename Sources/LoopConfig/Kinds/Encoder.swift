@@ -48,8 +48,9 @@ extension EncoderConfig: TaskKindDescription {
 
   /// Its position as a `sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "step")
-    f += bytes(",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"")
+    let f = d.text(
+      "\"state_topic\":\"\u{1}/\u{5}/step\",\"value_template\":\"{{ value_json.position }}\",\"state_class\":\"measurement\"",
+      name)
     d.add("sensor", name, name: name, f)
   }
 }

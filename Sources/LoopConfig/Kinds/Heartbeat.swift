@@ -29,10 +29,6 @@ extension HeartbeatConfig: TaskKindDescription {
     16, Duration
   > {
     var result = FixedList<16, Duration>()
-    var expected: [UInt8] = []
-    expected.append("an array of 2 to ")
-    expected.appendDecimal(ConfigLimits.maxPatternSteps)
-    expected.append(" durations in milliseconds: on, off, on, off ...")
     guard let node = v.doc.member(object, "pattern_ms") else {
       result.append(.milliseconds(100))
       result.append(.milliseconds(900))
@@ -40,7 +36,13 @@ extension HeartbeatConfig: TaskKindDescription {
     }
     let mark = v.push("pattern_ms")
     defer { v.pop(mark) }
-    guard v.kind(node) == .array else { throw v.mismatch(.type, at: node, expected: expected) }
+    guard v.kind(node) == .array else {
+      throw v.mismatch(
+        .type, at: node,
+        expected: bytes(
+          "an array of 2 to ", ConfigLimits.maxPatternSteps,
+          " durations in milliseconds: on, off, on, off ..."))
+    }
     let count = Int(v.doc.nodes[node].a)
     guard count >= 2 && count <= ConfigLimits.maxPatternSteps && count % 2 == 0 else {
       var message: [UInt8] = []

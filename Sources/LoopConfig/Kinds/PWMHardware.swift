@@ -77,22 +77,17 @@ extension HardwarePWMConfig: TaskKindDescription {
       guard case .pwmHardware(let other) = v.scope.tasks.element(i).kind else { continue }
       before += 1
       if other.chip == chip && other.channel == channel && other.sysfsRoot == config.sysfsRoot {
-        let node = v.doc.member(element, "channel") ?? element
-        let mark = v.push("channel")
-        defer { v.pop(mark) }
-        var message: [UInt8] = []
-        message.append("tasks[")
-        message.appendDecimal(i)
-        message.append("] already drives this channel of this chip")
-        throw v.error(.conflict, at: node, message)
+        throw v.error(
+          .conflict, atKey: "channel", of: element,
+          bytes("tasks[", i, "] already drives this channel of this chip"))
       }
     }
     if before == FirmwareLimits.pwmChannels {
-      var message: [UInt8] = []
-      message.append("a pwm_hw task too many: the firmware holds ")
-      message.appendDecimal(FirmwareLimits.pwmChannels)
-      message.append(" hardware PWM channels (the fixed capacity)")
-      throw v.error(.capacity, at: element, message)
+      throw v.error(
+        .capacity, at: element,
+        bytes(
+          "a pwm_hw task too many: the firmware holds ", FirmwareLimits.pwmChannels,
+          " hardware PWM channels (the fixed capacity)"))
     }
     return config
   }
@@ -142,7 +137,8 @@ extension HardwarePWMConfig: TaskKindDescription {
 
   /// Its duty as a `number` a command sets; its state is its task's duty record (JSON).
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    d.add("number", name, name: name, d.dutyNumber(name, valueTemplate: "{{ value_json.duty_percent }}"))
+    d.add(
+      "number", name, name: name, d.dutyNumber(name, ",\"value_template\":\"{{ value_json.duty_percent }}\""))
   }
   var commandDuty: Int? { Int(dutyPercent.double.rounded()) }
 }

@@ -53,6 +53,6 @@ extension PulseCounterConfig: TaskKindDescription {
 
   /// A `sensor` with the counter's unit.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit.bytes))
+    d.add("sensor", name, name: name, d.sensorFields(name, unit.bytes))
   }
 }

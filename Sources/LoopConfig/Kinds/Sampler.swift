@@ -51,6 +51,6 @@ extension SamplerConfig: TaskKindDescription {
 
   /// A `sensor` with the sampler's unit.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit.bytes))
+    d.add("sensor", name, name: name, d.sensorFields(name, unit.bytes))
   }
 }

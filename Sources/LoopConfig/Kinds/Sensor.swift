@@ -64,14 +64,12 @@ extension SensorConfig: TaskKindDescription {
     let element = task.node
     var before = 0
     for i in v.scope.tasks.indices {
-      if case .sensor = v.scope.tasks.element(i).kind { before += 1 }
+      if v.taskKindIndex(i) == SensorConfig.kindIndex { before += 1 }
     }
     if before == FirmwareLimits.sensors {
-      var message: [UInt8] = []
-      message.append("a sensor task too many: the firmware holds ")
-      message.appendDecimal(FirmwareLimits.sensors)
-      message.append(" (the fixed capacity)")
-      throw v.error(.capacity, at: element, message)
+      throw v.error(
+        .capacity, at: element,
+        bytes("a sensor task too many: the firmware holds ", FirmwareLimits.sensors, " (the fixed capacity)"))
     }
     guard let node = v.doc.member(element, "source") else {
       throw v.missing(element, "source", "a source object such as {\"preset\": \"ds18b20\"}")
@@ -164,10 +162,10 @@ extension SensorConfig: TaskKindDescription {
     throws(ConfigError)
   {
     let iio = config.preset == .iio
-    let expected =
+    let expected: StaticString =
       iio
-      ? bytes("an IIO input channel or an array of 1 to 4 (\"in_voltage0\", [\"in_temp\", \"in_pressure\"])")
-      : bytes("a hwmon input or an array of 1 to 4 (\"temp1_input\", [\"in0_input\", \"curr1_input\"])")
+      ? "an IIO input channel or an array of 1 to 4 (\"in_voltage0\", [\"in_temp\", \"in_pressure\"])"
+      : "a hwmon input or an array of 1 to 4 (\"temp1_input\", [\"in0_input\", \"curr1_input\"])"
     guard let list = v.doc.member(node, key) else { throw v.missing(node, key, expected) }
     let mark = v.push(key)
     defer { v.pop(mark) }
@@ -188,8 +186,7 @@ extension SensorConfig: TaskKindDescription {
         throw v.mismatch(
           v.kind(item) == .string ? .range : .type, at: item,
           expected: iio
-            ? bytes("an IIO channel name such as \"in_voltage0\"")
-            : bytes("a hwmon input such as \"temp1_input\""))
+            ? "an IIO channel name such as \"in_voltage0\"" : "a hwmon input such as \"temp1_input\"")
       }
       let keyName: Name
       if iio {
@@ -198,7 +195,7 @@ extension SensorConfig: TaskKindDescription {
       } else {
         guard let found = SensorResolver.valueKey(hwmonInput: name) else {
           var withInput = Array(v.doc.string(item))
-          withInput.append(contentsOf: bytes("_input"))
+          withInput.append("_input")
           let suggested =
             SensorResolver.valueKey(hwmonInput: Name(withInput[...]) ?? Name()) == nil ? nil : withInput
           throw v.mismatch(
@@ -221,28 +218,25 @@ extension SensorConfig: TaskKindDescription {
   /// `in_humidityrelative`, `in_voltage0-voltage1`, `in_intensity_ir`).
   static func checkIIOChannel(_ v: inout Validator, _ item: Int, _ name: Name) throws(ConfigError) {
     let text = Array(v.doc.string(item))
-    let prefix = bytes("in_")
-    var type: [UInt8] = []
     let hasInPrefix = hasPrefix(text, "in_")
-    if hasInPrefix {
-      for byte in text.dropFirst(3) {
-        if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-        type.append(byte: byte)
-      }
+    // The type: after `in_` (the whole name without it), up to an index, a modifier or a
+    // second channel.
+    let start = hasInPrefix ? 3 : 0
+    var end = start
+    while end < text.count {
+      let byte = text[end]
+      if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
+      end += 1
     }
-    if Words(stringLiteral: iioTypes).index(of: type[...]) != nil { return }
+    let types = Words(stringLiteral: iioTypes)
+    if hasInPrefix && types.index(of: text[start..<end]) != nil { return }
     // A close type (in_humidity → in_humidityrelative) is offered with the rest of the name.
     var suggested: [UInt8]? = nil
-    let typed = hasInPrefix ? Array(text[3...]) : text
-    var typedType: [UInt8] = []
-    for byte in typed {
-      if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || (byte >= 0x30 && byte <= 0x39) { break }
-      typedType.append(byte: byte)
-    }
-    if let close = suggestion(for: typedType[...], among: Words(stringLiteral: iioTypes)) {
-      var word = prefix
+    if let close = suggestion(for: text[start..<end], among: types) {
+      var word: [UInt8] = []
+      word.append("in_")
       word.append(contentsOf: close)
-      word.append(contentsOf: typed.dropFirst(typedType.count))
+      word.append(contentsOf: text[end...])
       suggested = word
     }
     throw v.mismatch(
@@ -367,19 +361,17 @@ extension SensorConfig: TaskKindDescription {
       }
       let low = try v.decimal(node, "low", from: maxNegative, to: maxPositive, default: maxNegative)
       let high = try v.decimal(node, "high", from: maxNegative, to: maxPositive, default: maxPositive)
-      if low.double > high.double, let at = v.doc.member(node, "high") {
-        let mark = v.push("high")
-        defer { v.pop(mark) }
+      if low.double > high.double, v.doc.member(node, "high") != nil {
         var expected: [UInt8] = []
         expected.append("a number no lower than low (")
         low.render(into: &expected)
         expected.append(")")
-        throw v.mismatch(.range, at: at, expected: expected)
+        throw v.mismatch(.range, atKey: "high", of: node, expected: expected)
       }
       return .clamp(low: low.double, high: high.double)
     default:
       try v.checkObject(node, allowed: "kind points", what: "a calibrate filter", example: example)
-      let expected = bytes("two [measured, actual] pairs ([[0.5, 0], [99.1, 100]])")
+      let expected: StaticString = "two [measured, actual] pairs ([[0.5, 0], [99.1, 100]])"
       guard let points = v.doc.member(node, "points") else { throw v.missing(node, "points", expected) }
       let mark = v.push("points")
       defer { v.pop(mark) }
@@ -395,7 +387,7 @@ extension SensorConfig: TaskKindDescription {
         guard numbers.count == 2 else {
           throw v.mismatch(
             v.kind(pair) == .array ? .range : .type, at: pair,
-            expected: bytes("a [measured, actual] pair of numbers"))
+            expected: "a [measured, actual] pair of numbers")
         }
         for (k, number) in numbers.enumerated() {
           let item = v.push(index: k)
@@ -492,14 +484,14 @@ extension SensorConfig: TaskKindDescription {
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
     if keys.count == 1 {
       let unit = MQTTConfig.sensorUnit(preset, channels.count > 0 ? channels[0] : nil)
-      d.add("sensor", name, name: name, d.sensorFields(d.state(name, "reading"), unit))
+      d.add("sensor", name, name: name, d.sensorFields(name, unit))
       return
     }
     for k in keys.indices {
       let key = keys[k].bytes
       let unit = MQTTConfig.sensorUnit(preset, k < channels.count ? channels[k] : nil)
-      let f = d.sensorFields(d.state(name, "reading"), unit, value: key)
-      d.add("sensor", name + [UInt8(ascii: "_")] + key, name: name + [UInt8(ascii: " ")] + key, f)
+      let f = d.sensorFields(name, unit, value: key)
+      d.add("sensor", d.text("\u{5}_\u{6}", name, key), name: d.text("\u{5} \u{6}", name, key), f)
     }
   }
 }

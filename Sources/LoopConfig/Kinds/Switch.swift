@@ -32,11 +32,9 @@ extension SwitchConfig: TaskKindDescription {
     if sourceNode == nil && inputNode == nil {
       throw v.missing(element, "source", "the name of a button task, or \"input\": an input line")
     }
-    if sourceNode != nil, let inputNode {
-      let mark = v.push("input")
-      defer { v.pop(mark) }
+    if sourceNode != nil, inputNode != nil {
       throw v.error(
-        .conflict, at: inputNode,
+        .conflict, atKey: "input", of: element,
         "a switch takes either \"source\" (a button task) or \"input\" (an input line), not both")
     }
     // A button is toggled by default (gpiozero's `when_pressed = relay.toggle`), a line followed.
@@ -51,11 +49,10 @@ extension SwitchConfig: TaskKindDescription {
         try v.lineRef(task, "input", LineNeed(direction: .input, edges: toggles ? .rising : .both)))
     }
     let invert = try v.boolean(element, "invert", default: false)
-    if invert && toggles, let node = v.doc.member(element, "invert") {
-      let mark = v.push("invert")
-      defer { v.pop(mark) }
+    if invert && toggles, v.doc.member(element, "invert") != nil {
       throw v.error(
-        .conflict, at: node, "\"invert\" applies to \"mode\": \"follow\" only; a toggle flips")
+        .conflict, atKey: "invert", of: element,
+        "\"invert\" applies to \"mode\": \"follow\" only; a toggle flips")
     }
     return SwitchConfig(line: line, source: source, toggles: toggles, invert: invert)
   }
@@ -67,14 +64,12 @@ extension SwitchConfig: TaskKindDescription {
     let node = v.doc.member(task.node, "source")!
     let mark = v.push("source")
     defer { v.pop(mark) }
-    var isButton = false
-    if case .button = v.scope.tasks.element(source).kind { isButton = true }
-    if !isButton {
+    if v.taskKindIndex(source) != ButtonConfig.kindIndex {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(v.scope.tasks.element(source).name)
+      message.appendQuoted(v.taskName(source))
       message.append(" is ")
-      message.append(v.scope.tasks.element(source).entry.what)
+      message.append(v.taskEntry(source).what)
       message.append("; a switch's source is a button task (or use \"input\" for an input line)")
       throw v.error(.conflict, at: node, message)
     }
@@ -87,7 +82,7 @@ extension SwitchConfig: TaskKindDescription {
     if listeners > ConfigLimits.maxWatchersPerSource {
       var message: [UInt8] = []
       message.append("task ")
-      message.appendQuoted(v.scope.tasks.element(source).name)
+      message.appendQuoted(v.taskName(source))
       message.append(" already drives ")
       message.appendDecimal(ConfigLimits.maxWatchersPerSource)
       message.append(" switches, the most one button can")
@@ -108,8 +103,6 @@ extension SwitchConfig: TaskKindDescription {
   /// Read-only, as a `binary_sensor`: the switch's line is its task's (a command would be
   /// overwritten at the next press); its state is the task's `on`/`off` record on `<task>/state`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "state")
-    f += bytes(",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
-    d.add("binary_sensor", name, name: name, f)
+    d.binarySensor(name)
   }
 }

@@ -39,12 +39,10 @@ extension ThresholdConfig: TaskKindDescription {
     var pwm: Int? = nil
     let zero = DecimalNumber(significand: 0, exponent: 0)
     let hundred = DecimalNumber(significand: 100, exponent: 0)
-    if let pwmNode = v.doc.member(element, "pwm") {
+    if v.doc.member(element, "pwm") != nil {
       if v.doc.member(element, "line") != nil {
-        let mark = v.push("pwm")
-        defer { v.pop(mark) }
         throw v.error(
-          .conflict, at: pwmNode,
+          .conflict, atKey: "pwm", of: element,
           "a threshold drives either \"line\" (an output line) or \"pwm\" (a pwm or pwm_hw task's duty), not both"
         )
       }
@@ -52,11 +50,9 @@ extension ThresholdConfig: TaskKindDescription {
     } else {
       line = try v.lineRef(task, "line", LineNeed(direction: .output, edges: nil))
       for key: StaticString in ["duty_on", "duty_off"] {
-        if let node = v.doc.member(element, key) {
-          let mark = v.push(key)
-          defer { v.pop(mark) }
+        if v.doc.member(element, key) != nil {
           throw v.error(
-            .conflict, at: node,
+            .conflict, atKey: key, of: element,
             "a duty applies with \"pwm\" (a pwm or pwm_hw task), not with \"line\"")
         }
       }
@@ -65,14 +61,12 @@ extension ThresholdConfig: TaskKindDescription {
     let dutyOff = try v.decimal(element, "duty_off", from: zero, to: hundred, default: zero)
     let onAbove = try v.decimal(element, "on_above", from: maxNegative, to: maxPositive, default: nil)
     let offBelow = try v.decimal(element, "off_below", from: maxNegative, to: maxPositive, default: onAbove)
-    if offBelow.double > onAbove.double, let node = v.doc.member(element, "off_below") {
-      let mark = v.push("off_below")
-      defer { v.pop(mark) }
+    if offBelow.double > onAbove.double, v.doc.member(element, "off_below") != nil {
       var expected: [UInt8] = []
       expected.append("a number no higher than on_above (")
       onAbove.render(into: &expected)
       expected.append(")")
-      throw v.mismatch(.range, at: node, expected: expected)
+      throw v.mismatch(.range, atKey: "off_below", of: element, expected: expected)
     }
     return ThresholdConfig(
       source: source, line: line, pwm: pwm, dutyOn: dutyOn, dutyOff: dutyOff, onAbove: onAbove,
@@ -106,8 +100,6 @@ extension ThresholdConfig: TaskKindDescription {
 
   /// Its state as a `binary_sensor`.
   func discover(_ d: inout Discovery, _ name: [UInt8]) {
-    var f = d.state(name, "state")
-    f += bytes(",\"value_template\":\"{{ value_json.event }}\",\"payload_on\":\"on\",\"payload_off\":\"off\"")
-    d.add("binary_sensor", name, name: name, f)
+    d.binarySensor(name)
   }
 }

@@ -35,32 +35,23 @@ extension WatchdogConfig: TaskKindDescription {
   static func read(_ v: inout Validator, _ task: TaskObject) throws(ConfigError) -> Self {
     let element = task.node
     for first in v.scope.tasks.indices {
-      guard case .watchdog = v.scope.tasks.element(first).kind else { continue }
-      var message: [UInt8] = []
-      message.append("a second watchdog task; tasks[")
-      message.appendDecimal(first)
-      message.append("] already kicks the watchdog")
-      throw v.error(.conflict, at: element, message)
+      guard v.taskKindIndex(first) == WatchdogConfig.kindIndex else { continue }
+      throw v.error(
+        .conflict, at: element, bytes("a second watchdog task; tasks[", first, "] already kicks the watchdog")
+      )
     }
     let device = v.doc.member(element, "device") == nil ? nil : try v.path(element, "device", absolute: true)
     let kick = try v.milliseconds(element, "kick_ms", 10...60_000, default: 1000)
     let stall = try v.milliseconds(element, "stall_ms", 10...3_600_000, default: 10_000)
     if stall <= kick {
-      let node = v.doc.member(element, "stall_ms") ?? element
-      let mark = v.push("stall_ms")
-      defer { v.pop(mark) }
-      var expected: [UInt8] = []
-      expected.append("more than kick_ms (")
-      expected.appendDecimal(kick.nanoseconds / 1_000_000)
-      expected.append(")")
-      if node == element {
-        var message: [UInt8] = []
-        message.append("the default stall_ms (10000) is not more than kick_ms (")
-        message.appendDecimal(kick.nanoseconds / 1_000_000)
-        message.append("); set stall_ms")
-        throw v.error(.range, at: node, message)
+      let ms = kick.nanoseconds / 1_000_000
+      if v.doc.member(element, "stall_ms") == nil {
+        throw v.error(
+          .range, atKey: "stall_ms", of: element,
+          bytes("the default stall_ms (10000) is not more than kick_ms (", ms, "); set stall_ms"))
       }
-      throw v.mismatch(.range, at: node, expected: expected)
+      throw v.mismatch(
+        .range, atKey: "stall_ms", of: element, expected: bytes("more than kick_ms (", ms, ")"))
     }
     var watched: UInt64 = 0
     if let node = v.doc.member(element, "watch") {
@@ -69,7 +60,7 @@ extension WatchdogConfig: TaskKindDescription {
       guard v.kind(node) == .array, v.doc.nodes[node].a >= 1 else {
         throw v.mismatch(
           v.kind(node) == .array ? .range : .type, at: node,
-          expected: bytes("an array of one or more task names"))
+          expected: "an array of one or more task names")
       }
       for (position, item) in v.doc.elements(node).enumerated() {
         let inner = v.push(index: position)
