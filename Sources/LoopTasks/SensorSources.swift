@@ -141,29 +141,53 @@ public enum SensorResolver {
 
   /// The DS18B20 (or another w1_therm sensor) with `id` (such as `28-0000075c293f`), or the only
   /// one on the 1-Wire bus when `id` is empty.
-  @inline(never)
   public static func ds18b20(root: SysfsPath, id: ShortName) throws(SensorSetupError) -> SensorSource {
+    try resolve(.ds18b20, root: root, device: id, names: SensorNames())
+  }
+
+  /// The source `preset` names, resolved by its resolver below. Each resolver writes its
+  /// failure into `failure` and returns false; only this function throws it (a 450-byte error
+  /// thrown and rethrown at every step was copied at every step).
+  @inline(never)
+  static func resolve(_ preset: SensorPreset, root: SysfsPath, device: ShortName, names: SensorNames)
+    throws(SensorSetupError) -> SensorSource
+  {
+    var source = SensorSource(
+      preset: preset, device: device, readTime: preset == .ds18b20 ? ds18b20ConversionTime : .zero)
+    var failure = SensorSetupError("", path: root)
+    let resolved =
+      switch preset {
+      case .ds18b20: resolveDS18B20(root, device, &source, &failure)
+      case .iio: resolveIIO(root, device, names, &source, &failure)
+      case .hwmon: resolveHwmon(root, device, names, &source, &failure)
+      }
+    guard resolved else { throw failure }
+    return source
+  }
+
+  /// `ds18b20(root:id:)`'s search: the sensor's file into `source`, else false with `failure`.
+  private static func resolveDS18B20(
+    _ root: SysfsPath, _ id: ShortName, _ source: inout SensorSource, _ failure: inout SensorSetupError
+  ) -> Bool {
     var devices = root
     devices.append("/bus/w1/devices")
     let hint: StaticString = "enable 1-Wire: dtoverlay=w1-gpio in /boot/firmware/config.txt (data on GPIO4)"
-    var chosen = id
     if id.isEmpty {
       var ids = FixedText<128>()
-      let n = thermSensors(devices, into: &ids, first: &chosen)
+      let n = thermSensors(devices, into: &ids, first: &source.device)
       if n == 0 {
-        throw SensorSetupError("no 1-Wire temperature sensor found", path: devices, hint: hint)
+        failure.set("no 1-Wire temperature sensor found", path: devices, hint: hint)
+        return false
       }
       if n > 1 {
-        var error = SensorSetupError(
-          "several 1-Wire temperature sensors: give the id of one", path: devices)
-        error.found = ids
-        throw error
+        failure.set("several 1-Wire temperature sensors: give the id of one", path: devices)
+        failure.found = ids
+        return false
       }
     }
     var dir = devices
     dir.append("/")
-    dir.append(chosen)
-    var source = SensorSource(preset: .ds18b20, device: chosen, readTime: ds18b20ConversionTime)
+    dir.append(source.device)
     var file = dir
     file.append("/temperature")
     var format = ChannelFormat.number
@@ -173,10 +197,10 @@ public enum SensorResolver {
       format = .w1Slave
     }
     guard SysfsFile.exists(file) else {
-      var error = SensorSetupError("no 1-Wire sensor with this id", path: dir, hint: hint)
+      failure.set("no 1-Wire sensor with this id", path: dir, hint: hint)
       var unused = ShortName()
-      _ = thermSensors(devices, into: &error.found, first: &unused)
-      throw error
+      _ = thermSensors(devices, into: &failure.found, first: &unused)
+      return false
     }
     // w1_therm says the conversion time of the sensor's resolution (kernel 5.10 and later).
     var convTime = dir
@@ -188,7 +212,7 @@ public enum SensorResolver {
       SensorChannel(
         key: ShortName("temperature"), unit: ShortName("°C"), path: file, offset: 0, scale: 0.001,
         format: format))
-    return source
+    return true
   }
 
   /// The key a record gives IIO channel `channel`'s value (`in_temp` → `temperature`,
@@ -256,22 +280,26 @@ public enum SensorResolver {
 
   /// The IIO device named `device` (its `name` file, or its `label`), with `channels` such as `in_voltage0`,
   /// `in_temp`, `in_humidityrelative`, `in_pressure`.
-  @inline(never)
   public static func iio(root: SysfsPath, device: ShortName, channels: SensorNames) throws(SensorSetupError)
     -> SensorSource
   {
-    var devices = root
-    devices.append("/bus/iio/devices")
-    let hint: StaticString =
-      "enable the chip's overlay in /boot/firmware/config.txt (dtoverlay=i2c-sensor,bme280; dtoverlay=ads1015; dtoverlay=mcp3008)"
-    var prefix = devices
-    prefix.append("/iio:device")
-    let number = try findDevice(prefix, named: device, allDevices: devices, hint: hint)
-    var dir = prefix
-    dir.append(decimal: number)
-    var found = ShortName("iio:device")
-    found.append(decimal: number)
-    var source = SensorSource(preset: .iio, device: found, readTime: .zero)
+    try resolve(.iio, root: root, device: device, names: channels)
+  }
+
+  /// `iio(root:device:channels:)`'s search: the channels' files into `source`, else false with
+  /// `failure`.
+  private static func resolveIIO(
+    _ root: SysfsPath, _ device: ShortName, _ channels: SensorNames, _ source: inout SensorSource,
+    _ failure: inout SensorSetupError
+  ) -> Bool {
+    var dir = root
+    guard
+      locate(
+        &dir, "/bus/iio/devices", "iio:device", named: device,
+        hint:
+          "enable the chip's overlay in /boot/firmware/config.txt (dtoverlay=i2c-sensor,bme280; dtoverlay=ads1015; dtoverlay=mcp3008)",
+        &source, &failure)
+    else { return false }
     for c in 0..<channels.count {
       let channel = channels[c]
       let type = iioType(channel)
@@ -286,34 +314,38 @@ public enum SensorResolver {
         file = base
         file.append("_raw")
         guard SysfsFile.exists(file) else {
-          throw SensorSetupError("the IIO device has no such channel (no _raw or _input file)", path: base)
+          failure.set("the IIO device has no such channel (no _raw or _input file)", path: base)
+          return false
         }
-        scale = try attribute(dir, channel, type: type, "_scale") ?? 1
-        offset = try attribute(dir, channel, type: type, "_offset") ?? 0
+        guard attribute(dir, channel, type: type, "_scale", &scale, &failure),
+          attribute(dir, channel, type: type, "_offset", &offset, &failure)
+        else { return false }
       }
       let (key, unit, factor) = iioUnit(channel, type: type)
       source.add(
         SensorChannel(
           key: key, unit: unit, path: file, offset: offset, scale: scale * factor, format: .number))
     }
-    return source
+    return true
   }
 
   /// The hwmon device named `device` (its `name` file), with `inputs` such as `temp1_input`.
-  @inline(never)
   public static func hwmon(root: SysfsPath, device: ShortName, inputs: SensorNames) throws(SensorSetupError)
     -> SensorSource
   {
-    var devices = root
-    devices.append("/class/hwmon")
-    var prefix = devices
-    prefix.append("/hwmon")
-    let number = try findDevice(prefix, named: device, allDevices: devices, hint: "")
-    var dir = prefix
-    dir.append(decimal: number)
-    var found = ShortName("hwmon")
-    found.append(decimal: number)
-    var source = SensorSource(preset: .hwmon, device: found, readTime: .zero)
+    try resolve(.hwmon, root: root, device: device, names: inputs)
+  }
+
+  /// `hwmon(root:device:inputs:)`'s search: the inputs' files into `source`, else false with
+  /// `failure`.
+  private static func resolveHwmon(
+    _ root: SysfsPath, _ device: ShortName, _ inputs: SensorNames, _ source: inout SensorSource,
+    _ failure: inout SensorSetupError
+  ) -> Bool {
+    var dir = root
+    guard locate(&dir, "/class/hwmon", "hwmon", named: device, hint: "", &source, &failure) else {
+      return false
+    }
     for i in 0..<inputs.count {
       let input = inputs[i]
       var file = dir
@@ -325,27 +357,51 @@ public enum SensorResolver {
         old.append("/device/")
         old.append(input)
         guard SysfsFile.exists(old) else {
-          throw SensorSetupError("the hwmon device has no such input", path: file)
+          failure.set("the hwmon device has no such input", path: file)
+          return false
         }
         file = old
       }
       guard let units = hwmonUnit(input) else {
-        throw SensorSetupError(
+        failure.set(
           "not a hwmon input (temp*_input, in*_input, curr*_input, power*_input, energy*_input, humidity*_input, fan*_input)",
           path: file)
+        return false
       }
       source.add(
         SensorChannel(key: units.0, unit: units.1, path: file, offset: 0, scale: units.2, format: .number))
     }
-    return source
+    return true
+  }
+
+  /// The numbered device (`<kind>0` … `<kind>31` in `root + devices`) named `name`: its
+  /// directory into `dir` (which holds the sysfs root), `<kind>N` into `source.device`; false
+  /// with `failure` (listing the names found) when there is none.
+  @inline(never)
+  static func locate(
+    _ dir: inout SysfsPath, _ devices: StaticString, _ kind: StaticString, named name: ShortName,
+    hint: StaticString, _ source: inout SensorSource, _ failure: inout SensorSetupError
+  ) -> Bool {
+    dir.append(devices)
+    let allDevices = dir
+    dir.append("/")
+    dir.append(kind)
+    guard let number = findDevice(dir, named: name, allDevices: allDevices, hint: hint, &failure) else {
+      return false
+    }
+    dir.append(decimal: number)
+    source.device = ShortName(kind)
+    source.device.append(decimal: number)
+    return true
   }
 
   /// The number of the first of `prefix0` … `prefix31` whose `name` (or `label`) file's first
   /// line is `name` (the caller appends it to `prefix`: a path returned by value is copied byte
-  /// by byte, about 2 KB of code per copy); the error lists the names found.
+  /// by byte, about 2 KB of code per copy); nil with `failure` listing the names found.
   static func findDevice(
-    _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString
-  ) throws(SensorSetupError) -> Int {
+    _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString,
+    _ failure: inout SensorSetupError
+  ) -> Int? {
     var names = FixedText<128>()
     for n in 0..<probedDevices {
       var dir = prefix
@@ -363,11 +419,11 @@ public enum SensorResolver {
       if !names.isEmpty { names.append(", ") }
       names.append(found)
     }
-    var error = SensorSetupError(
+    failure.set(
       names.isEmpty ? "no device of this kind exists" : "no device with this name", path: allDevices,
       hint: hint)
-    error.found = names
-    throw error
+    failure.found = names
+    return nil
   }
 
   /// The channel's type: its direction and type word, without the index and the modifier
@@ -384,22 +440,26 @@ public enum SensorResolver {
   }
 
   /// The channel's own `suffix` attribute (`in_voltage0_scale`), else the one its type shares
-  /// (`in_voltage_scale`); nil when the driver has neither.
-  static func attribute(_ dir: SysfsPath, _ channel: ShortName, type: ShortName, _ suffix: StaticString)
-    throws(SensorSetupError) -> Double?
-  {
+  /// (`in_voltage_scale`), into `value` (left as it is when the driver has neither); false with
+  /// `failure` when the file holds no number.
+  static func attribute(
+    _ dir: SysfsPath, _ channel: ShortName, type: ShortName, _ suffix: StaticString, _ value: inout Double,
+    _ failure: inout SensorSetupError
+  ) -> Bool {
     for candidate in 0..<2 {
       var file = dir
       file.append("/")
       file.append(candidate == 0 ? channel : type)
       file.append(suffix)
       guard let text = try? SysfsFile.read(file) else { continue }
-      guard let value = number(text) else {
-        throw SensorSetupError("the driver's attribute is not a number", path: file)
+      guard let number = number(text) else {
+        failure.set("the driver's attribute is not a number", path: file)
+        return false
       }
-      return value
+      value = number
+      return true
     }
-    return nil
+    return true
   }
 
   /// The record key, unit and factor from the ABI's unit (mV, milli-°C, milli-%RH, kPa) of an
