@@ -469,36 +469,80 @@ public enum SensorResolver {
     var key = ShortName()
     let start = channel.count > 3 && channel[0] == 0x69 && channel[1] == 0x6E && channel[2] == 0x5F ? 3 : 0
     for i in start..<channel.count { key.append(byte: channel[i]) }
-    if type.equals("in_temp") {
-      return (channel.equals("in_temp") ? ShortName("temperature") : key, ShortName("°C"), 0.001)
+    var unit = ShortName()
+    var factor = 1.0
+    _ = lookUp(
+      iioUnits, width: 4, type, prefix: false, rename: channel.count == type.count, key: &key, unit: &unit,
+      factor: &factor)
+    return (key, unit, factor)
+  }
+
+  /// The IIO types with a unit here: type, unit, scale (`m` 0.001, `u` 0.000001, `1` 1) and the
+  /// key of a channel that is just the type (`-`: the channel without `in_`).
+  static let iioUnits: StaticString =
+    "in_temp °C m temperature in_humidityrelative %RH m humidity in_pressure kPa 1 - in_voltage V m - in_current A m -"
+
+  /// hwmon's input types, tried in this order as prefixes of the input: type, unit, scale (as in
+  /// `iioUnits`).
+  static let hwmonUnits: StaticString =
+    "temp °C m in V m curr A m power W u energy J u humidity %RH m fan RPM 1"
+
+  /// The entry of `table` (entries of `width` words, as in `iioUnits`) whose type `name` is (or
+  /// begins with, when `prefix`): its unit and factor into `unit` and `factor`, and with
+  /// `rename` its key into `key` when it gives one. False when no entry matches.
+  @inline(never)
+  static func lookUp(
+    _ table: StaticString, width: Int, _ name: ShortName, prefix: Bool, rename: Bool, key: inout ShortName,
+    unit: inout ShortName, factor: inout Double
+  ) -> Bool {
+    // SAFETY: a literal's bytes live as long as the program.
+    let bytes = UnsafeBufferPointer(start: table.utf8Start, count: table.utf8CodeUnitCount)
+    var words = InlineArray<4, Range<Int>>(repeating: 0..<0)
+    var i = 0
+    while i < bytes.count {
+      for w in 0..<width {
+        let first = i
+        while i < bytes.count && bytes[i] != 0x20 { i += 1 }
+        words[w] = first..<i
+        i += 1
+      }
+      let type = words[0]
+      guard prefix ? name.count >= type.count : name.count == type.count else { continue }
+      var same = true
+      for k in 0..<type.count where name[k] != bytes[type.lowerBound + k] {
+        same = false
+        break
+      }
+      guard same else { continue }
+      unit = ShortName()
+      for k in words[1] { unit.append(byte: bytes[k]) }
+      let scale = bytes[words[2].lowerBound]
+      factor = scale == UInt8(ascii: "m") ? 0.001 : scale == UInt8(ascii: "u") ? 0.000_001 : 1
+      if rename && width > 3 && bytes[words[3].lowerBound] != UInt8(ascii: "-") {
+        key = ShortName()
+        for k in words[3] { key.append(byte: bytes[k]) }
+      }
+      return true
     }
-    if type.equals("in_humidityrelative") {
-      return (channel.equals("in_humidityrelative") ? ShortName("humidity") : key, ShortName("%RH"), 0.001)
-    }
-    if type.equals("in_pressure") { return (key, ShortName("kPa"), 1) }
-    if type.equals("in_voltage") { return (key, ShortName("V"), 0.001) }
-    if type.equals("in_current") { return (key, ShortName("A"), 0.001) }
-    return (key, ShortName(), 1)
+    return false
   }
 
   /// The record key (the input without `_input`), unit and factor of a hwmon input, from hwmon's
   /// fixed units; nil for a name that is not a hwmon input.
   static func hwmonUnit(_ input: ShortName) -> (ShortName, ShortName, Double)? {
-    let text = SysfsText(input)
     guard input.count > 6 else { return nil }
     var key = ShortName()
     for i in 0..<input.count - 6 { key.append(byte: input[i]) }
     var suffix = ShortName()
     for i in (input.count - 6)..<input.count { suffix.append(byte: input[i]) }
     guard suffix.equals("_input") else { return nil }
-    if text.hasPrefix("temp") { return (key, ShortName("°C"), 0.001) }
-    if text.hasPrefix("in") { return (key, ShortName("V"), 0.001) }
-    if text.hasPrefix("curr") { return (key, ShortName("A"), 0.001) }
-    if text.hasPrefix("power") { return (key, ShortName("W"), 0.000_001) }
-    if text.hasPrefix("energy") { return (key, ShortName("J"), 0.000_001) }
-    if text.hasPrefix("humidity") { return (key, ShortName("%RH"), 0.001) }
-    if text.hasPrefix("fan") { return (key, ShortName("RPM"), 1) }
-    return nil
+    var unit = ShortName()
+    var factor = 1.0
+    guard
+      lookUp(
+        hwmonUnits, width: 3, input, prefix: true, rename: false, key: &key, unit: &unit, factor: &factor)
+    else { return nil }
+    return (key, unit, factor)
   }
 
   /// The number a small attribute file holds (its first line), parsed as the sampler parses.
