@@ -284,39 +284,44 @@ public struct HardwarePWM: Sendable {
 
   /// Whether the uevent text names `name` as its DRIVER or one of its OF_COMPATIBLE strings.
   static func describes(_ uevent: SysfsText, _ name: ShortPWMName) -> Bool {
-    var line = ShortPWMName()
-    for i in 0...uevent.count {
-      if i < uevent.count && uevent[i] != 0x0A {
-        line.append(byte: uevent[i])
-        continue
-      }
-      if line.hasPrefix("DRIVER=") || line.hasPrefix("OF_COMPATIBLE_") {
-        var start = 0
-        while start < line.count && line[start] != 0x3D { start += 1 }
-        var value = ShortPWMName()
-        for k in (start + 1)..<max(start + 1, line.count) { value.append(byte: line[k]) }
-        if value == name { return true }
-      }
-      line = ShortPWMName()
+    var at = 0
+    while let line = nextLine(uevent, &at) {
+      guard line.hasPrefix("DRIVER=") || line.hasPrefix("OF_COMPATIBLE_") else { continue }
+      var start = 0
+      while start < line.count && line[start] != 0x3D { start += 1 }
+      if tail(line, from: start + 1) == name { return true }
     }
     return false
   }
 
   /// The value of the `key` line (`DRIVER=`) in a uevent text, empty when absent.
   static func value(of key: StaticString, in uevent: SysfsText) -> ShortPWMName {
-    var line = ShortPWMName()
-    for i in 0...uevent.count {
-      if i < uevent.count && uevent[i] != 0x0A {
-        line.append(byte: uevent[i])
-        continue
-      }
-      if line.hasPrefix(key) {
-        var value = ShortPWMName()
-        for k in key.utf8CodeUnitCount..<line.count { value.append(byte: line[k]) }
-        return value
-      }
-      line = ShortPWMName()
+    var at = 0
+    while let line = nextLine(uevent, &at) {
+      if line.hasPrefix(key) { return tail(line, from: key.utf8CodeUnitCount) }
     }
     return ShortPWMName()
+  }
+
+  /// The line of `text` that starts at `at` (cut at 63 bytes), and `at` moved past its newline;
+  /// nil past the end (the text after the last newline is a line, empty or not).
+  @inline(never)
+  static func nextLine(_ text: SysfsText, _ at: inout Int) -> ShortPWMName? {
+    guard at <= text.count else { return nil }
+    var line = ShortPWMName()
+    while at < text.count && text[at] != 0x0A {
+      line.append(byte: text[at])
+      at += 1
+    }
+    at += 1
+    return line
+  }
+
+  /// The bytes of `line` from `start` on.
+  @inline(never)
+  static func tail(_ line: ShortPWMName, from start: Int) -> ShortPWMName {
+    var value = ShortPWMName()
+    for k in start..<max(start, line.count) { value.append(byte: line[k]) }
+    return value
   }
 }
