@@ -124,7 +124,9 @@ public struct SensorNames: Sendable {
   }
 
   /// Name `i`.
-  public subscript(i: Int) -> ShortName { names[i] }
+  public subscript(i: Int) -> ShortName {
+    @inline(never) get { names[i] }
+  }
 }
 
 /// Why a source could not be resolved, with what the user needs to fix it.
@@ -441,7 +443,8 @@ public enum SensorResolver {
 
   /// The channel's own `suffix` attribute (`in_voltage0_scale`), else the one its type shares
   /// (`in_voltage_scale`), into `value` (left as it is when the driver has neither); false with
-  /// `failure` when the file holds no number.
+  /// `failure` when the file holds no number. Out of line: read twice per raw channel.
+  @inline(never)
   static func attribute(
     _ dir: SysfsPath, _ channel: ShortName, type: ShortName, _ suffix: StaticString, _ value: inout Double,
     _ failure: inout SensorSetupError
