@@ -29,7 +29,9 @@ package struct BoardGPIO: GPIOSystem, ~Copyable {
   /// The libgpiod API the real chips are reached through (nil when simulated or not loaded).
   package var loadedAPI: KernelABI? { simulated ? nil : chips.loadedAPI }
 
-  /// Visits the chips of the backend in use.
+  /// Visits the chips of the backend in use. Out of line: inlined, both backends' loops (and
+  /// the visitor in each) were compiled into every search that lists chips.
+  @inline(never)
   package mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
     if simulated { mock.forEachChip(visit) } else { chips.forEachChip(visit) }
   }

@@ -57,9 +57,9 @@ public struct HardwarePWM: Sendable {
   public static let udevWait = Duration.seconds(2)
 
   /// The chip's directory (`…/class/pwm/pwmchipN`).
-  public let chip: SysfsPath
+  public private(set) var chip = SysfsPath()
   /// The channel's directory (`…/pwmchipN/pwmM`).
-  public let directory: SysfsPath
+  public private(set) var directory = SysfsPath()
   /// The channel number on the chip.
   public let channel: Int
   /// The period.
@@ -82,25 +82,41 @@ public struct HardwarePWM: Sendable {
   ) throws(PWMError) {
     precondition(
       period > .zero && duty >= .zero && duty <= period, "HardwarePWM.init: duty outside the period")
+    self.channel = channel
+    self.period = period
+    self.duty = duty
+    self.polarity = polarity
+    // The steps write their failure into `failure` and return false; it is thrown once here (a
+    // 450-byte error thrown at every step was copied at every step).
+    var failure = PWMError("", path: root)
+    guard start(root, selector, &failure) else { throw failure }
+  }
+
+  /// `init`'s steps: false with `failure` written when one fails.
+  private mutating func start(_ root: SysfsPath, _ selector: PWMChipSelector, _ failure: inout PWMError)
+    -> Bool
+  {
     var classDir = root
     classDir.append("/class/pwm")
-    let chip = try HardwarePWM.findChip(classDir, selector)
+    guard HardwarePWM.findChip(classDir, selector, into: &chip, &failure) else { return false }
     var npwmPath = chip
     npwmPath.append("/npwm")
     let npwmText: SysfsText
     do throws(Errno) { npwmText = try SysfsFile.read(npwmPath) } catch {
-      throw PWMError("cannot read the chip's npwm", path: npwmPath, errno: error.rawValue)
+      failure.set("cannot read the chip's npwm", path: npwmPath, errno: error.rawValue)
+      return false
     }
     guard let npwm = npwmText.unsignedValue else {
-      throw PWMError("the chip's npwm is not a number", path: npwmPath)
+      failure.set("the chip's npwm is not a number", path: npwmPath)
+      return false
     }
     guard channel >= 0 && channel < npwm else {
-      var error = PWMError("no such channel on the chip", path: chip)
-      error.found.append("channels 0 to ")
-      error.found.append(decimal: npwm - 1)
-      throw error
+      failure.set("no such channel on the chip", path: chip)
+      failure.found.append("channels 0 to ")
+      failure.found.append(decimal: npwm - 1)
+      return false
     }
-    var directory = chip
+    directory = chip
     directory.append("/pwm")
     directory.append(decimal: channel)
     if !SysfsFile.exists(directory) {
@@ -113,31 +129,26 @@ public struct HardwarePWM: Sendable {
           error == .busy
           ? "the channel is held by a kernel driver (pwm-fan, a backlight): free it in the device tree"
           : error == .accessDenied ? "run as root or add the user to the gpio group" : ""
-        throw PWMError("cannot export the channel", path: export, errno: error.rawValue, hint: hint)
+        failure.set("cannot export the channel", path: export, errno: error.rawValue, hint: hint)
+        return false
       }
       guard SysfsFile.exists(directory) else {
-        throw PWMError("the chip did not create the channel's directory after export", path: directory)
+        failure.set("the chip did not create the channel's directory after export", path: directory)
+        return false
       }
       // udev hands the new files to the gpio group a moment after export (Pi OS's 99-com.rules).
       var enable = directory
       enable.append("/enable")
       _ = SysfsFile.waitUntilWritable(enable, timeout: HardwarePWM.udevWait)
     }
-    self.chip = chip
-    self.directory = directory
-    self.channel = channel
-    self.period = period
-    self.duty = duty
-    self.polarity = polarity
     // Polarity may only change while disabled, and the duty never exceeds the period: disable,
     // zero the duty, then period, polarity, duty, enable.
-    try setup("enable", 0)
-    try setup("duty_cycle", 0)
-    try setup("period", period.nanoseconds)
-    try setupPolarity()
-    try setup("duty_cycle", duty.nanoseconds)
-    try setup("enable", 1)
+    guard setup("enable", 0, &failure), setup("duty_cycle", 0, &failure),
+      setup("period", period.nanoseconds, &failure), setupPolarity(&failure),
+      setup("duty_cycle", duty.nanoseconds, &failure), setup("enable", 1, &failure)
+    else { return false }
     enabled = true
+    return true
   }
 
   /// Sets the duty (at most the period); written only when it changes. A refusal is counted in
@@ -189,7 +200,7 @@ public struct HardwarePWM: Sendable {
     try SysfsFile.write(path, text)
   }
 
-  private func setup(_ attribute: StaticString, _ value: Int64) throws(PWMError) {
+  private func setup(_ attribute: StaticString, _ value: Int64, _ failure: inout PWMError) -> Bool {
     do throws(Errno) { try write(attribute, value) } catch {
       var path = directory
       path.append("/")
@@ -197,29 +208,36 @@ public struct HardwarePWM: Sendable {
       let hint: StaticString =
         error == .accessDenied
         ? "run as root or add the user to the gpio group (Pi OS's udev rules give it /sys/class/pwm)" : ""
-      throw PWMError("the driver refused a setting", path: path, errno: error.rawValue, hint: hint)
+      failure.set("the driver refused a setting", path: path, errno: error.rawValue, hint: hint)
+      return false
     }
+    return true
   }
 
-  private func setupPolarity() throws(PWMError) {
+  private func setupPolarity(_ failure: inout PWMError) -> Bool {
     var path = directory
     path.append("/polarity")
     // A chip without polarity support has no such file; normal is then what it does.
     if !SysfsFile.exists(path) {
-      if polarity == .normal { return }
-      throw PWMError("the chip cannot invert its output", path: path)
+      if polarity == .normal { return true }
+      failure.set("the chip cannot invert its output", path: path)
+      return false
     }
     do throws(Errno) { try SysfsFile.write(path, FixedText<32>(polarity.name)) } catch {
-      throw PWMError("the driver refused the polarity", path: path, errno: error.rawValue)
+      failure.set("the driver refused the polarity", path: path, errno: error.rawValue)
+      return false
     }
+    return true
   }
 
-  /// The chip `selector` names, among `classDir/pwmchip0…15`.
+  /// The chip `selector` names, among `classDir/pwmchip0…15`, into `match`; false with `failure`
+  /// when there is none or the choice is not clear.
   @inline(never)
-  static func findChip(_ classDir: SysfsPath, _ selector: PWMChipSelector) throws(PWMError) -> SysfsPath {
+  static func findChip(
+    _ classDir: SysfsPath, _ selector: PWMChipSelector, into match: inout SysfsPath, _ failure: inout PWMError
+  ) -> Bool {
     var found = FixedText<128>()
     var matches = 0
-    var match = SysfsPath()
     for n in 0..<probedChips {
       var dir = classDir
       dir.append("/pwmchip")
@@ -248,51 +266,62 @@ public struct HardwarePWM: Sendable {
         matches += 1
       }
     }
-    if found.isEmpty { throw PWMError("no PWM chip", path: classDir, hint: PWMError.overlayHint) }
-    if matches == 1 || (matches > 1 && selector != .only) { return match }
-    var error =
-      matches == 0
-      ? PWMError("no such PWM chip", path: classDir, hint: PWMError.overlayHint)
-      : PWMError("several PWM chips: give the chip's number or driver", path: classDir)
-    error.found = found
-    throw error
+    if found.isEmpty {
+      failure.set("no PWM chip", path: classDir, hint: PWMError.overlayHint)
+      return false
+    }
+    var only = false
+    if case .only = selector { only = true }
+    if matches == 1 || (matches > 1 && !only) { return true }
+    if matches == 0 {
+      failure.set("no such PWM chip", path: classDir, hint: PWMError.overlayHint)
+    } else {
+      failure.set("several PWM chips: give the chip's number or driver", path: classDir)
+    }
+    failure.found = found
+    return false
   }
 
   /// Whether the uevent text names `name` as its DRIVER or one of its OF_COMPATIBLE strings.
   static func describes(_ uevent: SysfsText, _ name: ShortPWMName) -> Bool {
-    var line = ShortPWMName()
-    for i in 0...uevent.count {
-      if i < uevent.count && uevent[i] != 0x0A {
-        line.append(byte: uevent[i])
-        continue
-      }
-      if line.hasPrefix("DRIVER=") || line.hasPrefix("OF_COMPATIBLE_") {
-        var start = 0
-        while start < line.count && line[start] != 0x3D { start += 1 }
-        var value = ShortPWMName()
-        for k in (start + 1)..<max(start + 1, line.count) { value.append(byte: line[k]) }
-        if value == name { return true }
-      }
-      line = ShortPWMName()
+    var at = 0
+    while let line = nextLine(uevent, &at) {
+      guard line.hasPrefix("DRIVER=") || line.hasPrefix("OF_COMPATIBLE_") else { continue }
+      var start = 0
+      while start < line.count && line[start] != 0x3D { start += 1 }
+      if tail(line, from: start + 1) == name { return true }
     }
     return false
   }
 
   /// The value of the `key` line (`DRIVER=`) in a uevent text, empty when absent.
   static func value(of key: StaticString, in uevent: SysfsText) -> ShortPWMName {
-    var line = ShortPWMName()
-    for i in 0...uevent.count {
-      if i < uevent.count && uevent[i] != 0x0A {
-        line.append(byte: uevent[i])
-        continue
-      }
-      if line.hasPrefix(key) {
-        var value = ShortPWMName()
-        for k in key.utf8CodeUnitCount..<line.count { value.append(byte: line[k]) }
-        return value
-      }
-      line = ShortPWMName()
+    var at = 0
+    while let line = nextLine(uevent, &at) {
+      if line.hasPrefix(key) { return tail(line, from: key.utf8CodeUnitCount) }
     }
     return ShortPWMName()
+  }
+
+  /// The line of `text` that starts at `at` (cut at 63 bytes), and `at` moved past its newline;
+  /// nil past the end (the text after the last newline is a line, empty or not).
+  @inline(never)
+  static func nextLine(_ text: SysfsText, _ at: inout Int) -> ShortPWMName? {
+    guard at <= text.count else { return nil }
+    var line = ShortPWMName()
+    while at < text.count && text[at] != 0x0A {
+      line.append(byte: text[at])
+      at += 1
+    }
+    at += 1
+    return line
+  }
+
+  /// The bytes of `line` from `start` on.
+  @inline(never)
+  static func tail(_ line: ShortPWMName, from start: Int) -> ShortPWMName {
+    var value = ShortPWMName()
+    for k in start..<max(start, line.count) { value.append(byte: line[k]) }
+    return value
   }
 }

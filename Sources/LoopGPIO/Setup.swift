@@ -194,22 +194,18 @@ extension GPIOSystem where Self: ~Copyable {
     var path: GPIOName
     switch selector {
     case .label(let label):
-      var found: ChipInfo?
-      var denied: ChipInfo?
-      forEachChip { chip in
-        if case .none = found, chip.accessible, chip.label == label { found = chip }
-        if case .none = denied, !chip.accessible { denied = chip }
-      }
-      guard let found else {
+      var search = LabelSearch(label: label)
+      forEachChip { search.visit($0) }
+      guard let found = search.found else {
         // The chip may be one this user cannot open: say so rather than "not found".
-        if let denied {
-          permissionDenied(denied.path, &failure)
+        if let denied = search.denied {
+          permissionDenied(denied, &failure)
         } else {
           chipNotFound(selector, errno: nil, &failure)
         }
         return nil
       }
-      path = found.path
+      path = found
     case .name(let name):
       path = GPIOName("/dev/")
       path.append(name)
@@ -411,5 +407,22 @@ extension GPIOSystem where Self: ~Copyable {
     LineSource(
       chipName: chip.name, chipLabel: chip.label, chipPath: chip.path, offset: offset,
       name: lineName(offset: offset), matched: matched)
+  }
+}
+
+/// The search for a chip by label: the path of the first accessible chip with the label, and of
+/// the first chip this user cannot open. Its visit is out of line: the visitor is inlined into
+/// every chip loop of both backends.
+private struct LabelSearch {
+  let label: GPIOName
+  var found: GPIOName?
+  var denied: GPIOName?
+
+  init(label: GPIOName) { self.label = label }
+
+  @inline(never)
+  mutating func visit(_ chip: ChipInfo) {
+    if case .none = found, chip.accessible, chip.label == label { found = chip.path }
+    if case .none = denied, !chip.accessible { denied = chip.path }
   }
 }

@@ -356,14 +356,14 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
 
   /// Visits every chip.
   public mutating func forEachChip(_ visit: (ChipInfo) -> Void) {
-    for i in 0..<chipCount { visit(info(i)) }
+    for i in 0..<chipCount { visit(Self.info(chips, i)) }
   }
 
   /// Opens the chip whose path is `path` (`/dev/<name>`).
   public mutating func openChip(path: GPIOName) throws(Errno) -> ChipInfo {
     for i in 0..<chipCount where Self.path(chips[i].name) == path {
       current = i
-      return info(i)
+      return Self.info(chips, i)
     }
     throw .noEntry
   }
@@ -371,7 +371,7 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
   /// The chip opened last.
   public var openedChip: ChipInfo? {
     // Always inlined: a call copied the whole mock (34 KB) to pass `self`.
-    @inline(__always) get { current < 0 ? nil : info(current) }
+    @inline(__always) get { current < 0 ? nil : Self.info(chips, current) }
   }
 
   /// The name of line `offset` of the opened chip.
@@ -450,9 +450,10 @@ public struct SimulatedGPIO: GPIOSystem, ~Copyable {
     return nil
   }
 
-  // Always inlined: a call copied the whole mock (34 KB) into the caller's frame to pass `self`.
-  @inline(__always)
-  private func info(_ i: Int) -> ChipInfo {
+  // Static, with the chip table borrowed: a method called on the mock copied the whole mock
+  // (34 KB) into the caller's frame to pass `self`, so it was inlined at each use instead.
+  @inline(never)
+  private static func info(_ chips: borrowing InlineArray<4, SimulatedChip>, _ i: Int) -> ChipInfo {
     ChipInfo(
       name: chips[i].name, label: chips[i].label, path: Self.path(chips[i].name),
       lineCount: chips[i].lineCount)

@@ -160,4 +160,18 @@ public struct SysfsSetupError: Error, Sendable {
     found = FixedText()
     self.hint = hint
   }
+
+  /// Makes this error `message` about `path`, in place: a search writes its failure here and
+  /// its public caller throws it once (an error of ~450 bytes thrown or rethrown at every step
+  /// was copied at every step).
+  @inline(never)
+  public mutating func set(
+    _ message: StaticString, path: borrowing SysfsPath, errno: Int32 = 0, hint: StaticString = ""
+  ) {
+    self.message = message
+    self.path = copy path
+    self.errno = errno
+    found = FixedText()
+    self.hint = hint
+  }
 }

@@ -73,18 +73,21 @@ public func systemCallResult<Sys: SystemCalls, Value: FixedWidthInteger>(
   while true {
     let result = call()
     if result != -1 { return .success(result) }
-    if let error = callFailed(function, Sys.lastErrno(), retryOnInterrupt: retryOnInterrupt) {
+    if let error = callFailed(function, via: sys, retryOnInterrupt: retryOnInterrupt) {
       return .failure(error)
     }
   }
 }
 
-/// What a failed call's `errno` means: nil to retry (EINTR when `retryOnInterrupt`), else the
-/// error; EBADF and EFAULT trap. Out of line: every system call site shares it (about 60 call
-/// sites in the board binary).
+/// What the `errno` of the call that just failed means (read first thing, before any other
+/// call): nil to retry (EINTR when `retryOnInterrupt`), else the error; EBADF and EFAULT trap.
+/// Out of line, errno read included: every system call site shares it (about 60 call sites in
+/// the board binary).
 @inline(never)
-package func callFailed(_ function: StaticString, _ errno: Int32, retryOnInterrupt: Bool) -> Errno? {
-  let error = Errno(rawValue: errno)
+package func callFailed<Sys: SystemCalls>(_ function: StaticString, via sys: Sys.Type, retryOnInterrupt: Bool)
+  -> Errno?
+{
+  let error = Errno(rawValue: Sys.lastErrno())
   if error == .interrupted && retryOnInterrupt { return nil }
   if error == .badFileDescriptor || error == .badAddress { bug(function) }
   return error

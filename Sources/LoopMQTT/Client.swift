@@ -386,6 +386,7 @@ public struct Client: ~Copyable {
 
   /// Adds a topic filter subscribed to on every connection (at startup: before the first poll).
   /// Throws `.noSpace` past `subscriptionCapacity` or when the strings have no room.
+  @inline(never)
   public mutating func subscribe(_ filter: UnsafeRawBufferPointer) throws(Errno) {
     guard subscriptionCount < Self.subscriptionCapacity, filter.count > 0 else { throw .noSpace }
     guard filter.count <= strings.count - stringsUsed else { throw .noSpace }

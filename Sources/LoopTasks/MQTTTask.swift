@@ -334,25 +334,10 @@ public struct MQTTTask: Sendable {
   private func takeDutyCommand<S: Scheduler & ~Copyable>(
     _ m: ReceivedMessage, _ cx: inout Context<S>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) -> Bool {
-    let prefix = link.prefix
-    let tail: StaticString = "/duty/set"
-    let t = m.topic
-    guard !t.truncated, t.count > prefix.count + 1 + tail.utf8CodeUnitCount else { return false }
-    for i in 0..<prefix.count where t[i] != prefix[i] { return false }
-    if t[prefix.count] != UInt8(ascii: "/") { return false }
-    let end = t.count - tail.utf8CodeUnitCount
-    for i in 0..<tail.utf8CodeUnitCount where t[end + i] != tail.utf8Start[i] { return false }
-    let start = prefix.count + 1
+    guard let at = MQTTTask.commandName(m.topic, link.prefix, "/", "/duty/set") else { return false }
     var task: Int? = nil
     for index in 0..<FirmwareLimits.tasks where link.duty[index] >= 0 {
-      let name = world.names[index]
-      guard name.count == end - start else { continue }
-      var same = true
-      for k in 0..<name.count where t[start + k] != name[k] {
-        same = false
-        break
-      }
-      if same { task = index }
+      if MQTTTask.same(m.topic, at, world.names[index]) { task = index }
     }
     // The payload: digits only (spaces and a newline around them allowed), 0 to 100.
     var value = 0
@@ -464,27 +449,34 @@ public struct MQTTTask: Sendable {
   private func commandLine(
     _ topic: FixedText<128>, _ link: inout MQTTLink, _ world: inout FirmwareWorld
   ) -> Int? {
-    let prefix = link.prefix
-    let head: StaticString = "/lines/"
-    let tail: StaticString = "/set"
+    guard let at = MQTTTask.commandName(topic, link.prefix, "/lines/", "/set") else { return nil }
+    for line in 0..<FirmwareLimits.lines where link.commandable[line] {
+      if MQTTTask.same(topic, at, world.lineNames[line]) { return line }
+    }
+    return nil
+  }
+
+  /// Where the name is in a topic `<prefix><head><name><tail>` (a name of at least one byte), or
+  /// nil when `topic` is not of that shape or was truncated.
+  @inline(never)
+  static func commandName(
+    _ topic: borrowing Topic, _ prefix: borrowing FixedText<64>, _ head: StaticString, _ tail: StaticString
+  ) -> Range<Int>? {
     let fixed = prefix.count + head.utf8CodeUnitCount
     guard !topic.truncated, topic.count > fixed + tail.utf8CodeUnitCount else { return nil }
     for i in 0..<prefix.count where topic[i] != prefix[i] { return nil }
     for i in 0..<head.utf8CodeUnitCount where topic[prefix.count + i] != head.utf8Start[i] { return nil }
     let end = topic.count - tail.utf8CodeUnitCount
     for i in 0..<tail.utf8CodeUnitCount where topic[end + i] != tail.utf8Start[i] { return nil }
-    let nameLength = end - fixed
-    for line in 0..<FirmwareLimits.lines where link.commandable[line] {
-      let name = world.lineNames[line]
-      guard name.count == nameLength else { continue }
-      var same = true
-      for i in 0..<nameLength where topic[fixed + i] != name[i] {
-        same = false
-        break
-      }
-      if same { return line }
-    }
-    return nil
+    return fixed..<end
+  }
+
+  /// Whether the bytes of `topic` in `range` are `name`.
+  @inline(never)
+  static func same(_ topic: borrowing Topic, _ range: Range<Int>, _ name: borrowing ShortName) -> Bool {
+    guard name.count == range.count else { return false }
+    for i in 0..<name.count where topic[range.lowerBound + i] != name[i] { return false }
+    return true
   }
 
   /// Whether `payload` is `word` (ASCII, any case, surrounding spaces ignored).

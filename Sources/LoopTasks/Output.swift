@@ -165,27 +165,51 @@ extension ByteAppending {
   /// Appends `value` with `decimals` digits after the point, or `null` when not finite.
   @inline(never)
   public mutating func append(decimal value: Double, decimals: Int) {
+    DecimalFraction(value, decimals: decimals).withSpan { append(bytes: $0) }
+  }
+}
+
+/// A number with a fixed count of digits after the point, or `null`, as text: rendered once
+/// for every sink (`ByteAppending.append(decimal:decimals:)` was specialised per sink type).
+struct DecimalFraction {
+  // "-", 19 digits, ".", 9 digits: 30 bytes at most.
+  private var bytes = InlineArray<32, UInt8>(repeating: 0)
+  private var count = 0
+
+  /// `value` with `decimals` (held to 0…9) digits after the point, or `null` when not finite.
+  @inline(never)
+  init(_ value: Double, decimals: Int) {
     let places = max(0, min(decimals, 9))
     var scale = 1.0
     for _ in 0..<places { scale *= 10 }
     let scaled = (value * scale).rounded(.toNearestOrAwayFromZero)
     // Past 2^63 the digits are noise anyway; JSON has no inf/nan.
     guard scaled.isFinite, scaled.magnitude < 9.2e18 else {
-      append("null")
+      let null: StaticString = "null"
+      for i in 0..<null.utf8CodeUnitCount { put(null.utf8Start[i]) }
       return
     }
     let fixed = Int64(scaled)
-    if fixed < 0 { append(byte: 0x2D) }
+    if fixed < 0 { put(0x2D) }
     var power: UInt64 = 1
     for _ in 0..<places { power *= 10 }
-    append(integer: Int64(fixed.magnitude / power))
+    let whole = DecimalText(Int64(fixed.magnitude / power))
+    for i in 0..<whole.count { put(whole[i]) }
     if places == 0 { return }
-    append(byte: 0x2E)
+    put(0x2E)
     // The fraction below 10^places, zero-padded on the left to `places` digits.
     let fraction = DecimalText(fixed.magnitude % power)
-    for _ in fraction.count..<places { append(byte: 0x30) }
-    for i in 0..<fraction.count { append(byte: fraction[i]) }
+    for _ in fraction.count..<places { put(0x30) }
+    for i in 0..<fraction.count { put(fraction[i]) }
   }
+
+  private mutating func put(_ byte: UInt8) {
+    bytes[count] = byte
+    count += 1
+  }
+
+  /// Calls `body` with the text's bytes.
+  func withSpan<R>(_ body: (Span<UInt8>) -> R) -> R { body(bytes.span.extracting(0..<count)) }
 }
 
 /// A byte ring of finished record lines, filled by tasks and drained by the writer.

@@ -124,7 +124,9 @@ public struct SensorNames: Sendable {
   }
 
   /// Name `i`.
-  public subscript(i: Int) -> ShortName { names[i] }
+  public subscript(i: Int) -> ShortName {
+    @inline(never) get { names[i] }
+  }
 }
 
 /// Why a source could not be resolved, with what the user needs to fix it.
@@ -141,29 +143,53 @@ public enum SensorResolver {
 
   /// The DS18B20 (or another w1_therm sensor) with `id` (such as `28-0000075c293f`), or the only
   /// one on the 1-Wire bus when `id` is empty.
-  @inline(never)
   public static func ds18b20(root: SysfsPath, id: ShortName) throws(SensorSetupError) -> SensorSource {
+    try resolve(.ds18b20, root: root, device: id, names: SensorNames())
+  }
+
+  /// The source `preset` names, resolved by its resolver below. Each resolver writes its
+  /// failure into `failure` and returns false; only this function throws it (a 450-byte error
+  /// thrown and rethrown at every step was copied at every step).
+  @inline(never)
+  static func resolve(_ preset: SensorPreset, root: SysfsPath, device: ShortName, names: SensorNames)
+    throws(SensorSetupError) -> SensorSource
+  {
+    var source = SensorSource(
+      preset: preset, device: device, readTime: preset == .ds18b20 ? ds18b20ConversionTime : .zero)
+    var failure = SensorSetupError("", path: root)
+    let resolved =
+      switch preset {
+      case .ds18b20: resolveDS18B20(root, device, &source, &failure)
+      case .iio: resolveIIO(root, device, names, &source, &failure)
+      case .hwmon: resolveHwmon(root, device, names, &source, &failure)
+      }
+    guard resolved else { throw failure }
+    return source
+  }
+
+  /// `ds18b20(root:id:)`'s search: the sensor's file into `source`, else false with `failure`.
+  private static func resolveDS18B20(
+    _ root: SysfsPath, _ id: ShortName, _ source: inout SensorSource, _ failure: inout SensorSetupError
+  ) -> Bool {
     var devices = root
     devices.append("/bus/w1/devices")
     let hint: StaticString = "enable 1-Wire: dtoverlay=w1-gpio in /boot/firmware/config.txt (data on GPIO4)"
-    var chosen = id
     if id.isEmpty {
       var ids = FixedText<128>()
-      let n = thermSensors(devices, into: &ids, first: &chosen)
+      let n = thermSensors(devices, into: &ids, first: &source.device)
       if n == 0 {
-        throw SensorSetupError("no 1-Wire temperature sensor found", path: devices, hint: hint)
+        failure.set("no 1-Wire temperature sensor found", path: devices, hint: hint)
+        return false
       }
       if n > 1 {
-        var error = SensorSetupError(
-          "several 1-Wire temperature sensors: give the id of one", path: devices)
-        error.found = ids
-        throw error
+        failure.set("several 1-Wire temperature sensors: give the id of one", path: devices)
+        failure.found = ids
+        return false
       }
     }
     var dir = devices
     dir.append("/")
-    dir.append(chosen)
-    var source = SensorSource(preset: .ds18b20, device: chosen, readTime: ds18b20ConversionTime)
+    dir.append(source.device)
     var file = dir
     file.append("/temperature")
     var format = ChannelFormat.number
@@ -173,10 +199,10 @@ public enum SensorResolver {
       format = .w1Slave
     }
     guard SysfsFile.exists(file) else {
-      var error = SensorSetupError("no 1-Wire sensor with this id", path: dir, hint: hint)
+      failure.set("no 1-Wire sensor with this id", path: dir, hint: hint)
       var unused = ShortName()
-      _ = thermSensors(devices, into: &error.found, first: &unused)
-      throw error
+      _ = thermSensors(devices, into: &failure.found, first: &unused)
+      return false
     }
     // w1_therm says the conversion time of the sensor's resolution (kernel 5.10 and later).
     var convTime = dir
@@ -188,7 +214,7 @@ public enum SensorResolver {
       SensorChannel(
         key: ShortName("temperature"), unit: ShortName("°C"), path: file, offset: 0, scale: 0.001,
         format: format))
-    return source
+    return true
   }
 
   /// The key a record gives IIO channel `channel`'s value (`in_temp` → `temperature`,
@@ -256,22 +282,26 @@ public enum SensorResolver {
 
   /// The IIO device named `device` (its `name` file, or its `label`), with `channels` such as `in_voltage0`,
   /// `in_temp`, `in_humidityrelative`, `in_pressure`.
-  @inline(never)
   public static func iio(root: SysfsPath, device: ShortName, channels: SensorNames) throws(SensorSetupError)
     -> SensorSource
   {
-    var devices = root
-    devices.append("/bus/iio/devices")
-    let hint: StaticString =
-      "enable the chip's overlay in /boot/firmware/config.txt (dtoverlay=i2c-sensor,bme280; dtoverlay=ads1015; dtoverlay=mcp3008)"
-    var prefix = devices
-    prefix.append("/iio:device")
-    let number = try findDevice(prefix, named: device, allDevices: devices, hint: hint)
-    var dir = prefix
-    dir.append(decimal: number)
-    var found = ShortName("iio:device")
-    found.append(decimal: number)
-    var source = SensorSource(preset: .iio, device: found, readTime: .zero)
+    try resolve(.iio, root: root, device: device, names: channels)
+  }
+
+  /// `iio(root:device:channels:)`'s search: the channels' files into `source`, else false with
+  /// `failure`.
+  private static func resolveIIO(
+    _ root: SysfsPath, _ device: ShortName, _ channels: SensorNames, _ source: inout SensorSource,
+    _ failure: inout SensorSetupError
+  ) -> Bool {
+    var dir = root
+    guard
+      locate(
+        &dir, "/bus/iio/devices", "iio:device", named: device,
+        hint:
+          "enable the chip's overlay in /boot/firmware/config.txt (dtoverlay=i2c-sensor,bme280; dtoverlay=ads1015; dtoverlay=mcp3008)",
+        &source, &failure)
+    else { return false }
     for c in 0..<channels.count {
       let channel = channels[c]
       let type = iioType(channel)
@@ -286,34 +316,38 @@ public enum SensorResolver {
         file = base
         file.append("_raw")
         guard SysfsFile.exists(file) else {
-          throw SensorSetupError("the IIO device has no such channel (no _raw or _input file)", path: base)
+          failure.set("the IIO device has no such channel (no _raw or _input file)", path: base)
+          return false
         }
-        scale = try attribute(dir, channel, type: type, "_scale") ?? 1
-        offset = try attribute(dir, channel, type: type, "_offset") ?? 0
+        guard attribute(dir, channel, type: type, "_scale", &scale, &failure),
+          attribute(dir, channel, type: type, "_offset", &offset, &failure)
+        else { return false }
       }
       let (key, unit, factor) = iioUnit(channel, type: type)
       source.add(
         SensorChannel(
           key: key, unit: unit, path: file, offset: offset, scale: scale * factor, format: .number))
     }
-    return source
+    return true
   }
 
   /// The hwmon device named `device` (its `name` file), with `inputs` such as `temp1_input`.
-  @inline(never)
   public static func hwmon(root: SysfsPath, device: ShortName, inputs: SensorNames) throws(SensorSetupError)
     -> SensorSource
   {
-    var devices = root
-    devices.append("/class/hwmon")
-    var prefix = devices
-    prefix.append("/hwmon")
-    let number = try findDevice(prefix, named: device, allDevices: devices, hint: "")
-    var dir = prefix
-    dir.append(decimal: number)
-    var found = ShortName("hwmon")
-    found.append(decimal: number)
-    var source = SensorSource(preset: .hwmon, device: found, readTime: .zero)
+    try resolve(.hwmon, root: root, device: device, names: inputs)
+  }
+
+  /// `hwmon(root:device:inputs:)`'s search: the inputs' files into `source`, else false with
+  /// `failure`.
+  private static func resolveHwmon(
+    _ root: SysfsPath, _ device: ShortName, _ inputs: SensorNames, _ source: inout SensorSource,
+    _ failure: inout SensorSetupError
+  ) -> Bool {
+    var dir = root
+    guard locate(&dir, "/class/hwmon", "hwmon", named: device, hint: "", &source, &failure) else {
+      return false
+    }
     for i in 0..<inputs.count {
       let input = inputs[i]
       var file = dir
@@ -325,27 +359,51 @@ public enum SensorResolver {
         old.append("/device/")
         old.append(input)
         guard SysfsFile.exists(old) else {
-          throw SensorSetupError("the hwmon device has no such input", path: file)
+          failure.set("the hwmon device has no such input", path: file)
+          return false
         }
         file = old
       }
       guard let units = hwmonUnit(input) else {
-        throw SensorSetupError(
+        failure.set(
           "not a hwmon input (temp*_input, in*_input, curr*_input, power*_input, energy*_input, humidity*_input, fan*_input)",
           path: file)
+        return false
       }
       source.add(
         SensorChannel(key: units.0, unit: units.1, path: file, offset: 0, scale: units.2, format: .number))
     }
-    return source
+    return true
+  }
+
+  /// The numbered device (`<kind>0` … `<kind>31` in `root + devices`) named `name`: its
+  /// directory into `dir` (which holds the sysfs root), `<kind>N` into `source.device`; false
+  /// with `failure` (listing the names found) when there is none.
+  @inline(never)
+  static func locate(
+    _ dir: inout SysfsPath, _ devices: StaticString, _ kind: StaticString, named name: ShortName,
+    hint: StaticString, _ source: inout SensorSource, _ failure: inout SensorSetupError
+  ) -> Bool {
+    dir.append(devices)
+    let allDevices = dir
+    dir.append("/")
+    dir.append(kind)
+    guard let number = findDevice(dir, named: name, allDevices: allDevices, hint: hint, &failure) else {
+      return false
+    }
+    dir.append(decimal: number)
+    source.device = ShortName(kind)
+    source.device.append(decimal: number)
+    return true
   }
 
   /// The number of the first of `prefix0` … `prefix31` whose `name` (or `label`) file's first
   /// line is `name` (the caller appends it to `prefix`: a path returned by value is copied byte
-  /// by byte, about 2 KB of code per copy); the error lists the names found.
+  /// by byte, about 2 KB of code per copy); nil with `failure` listing the names found.
   static func findDevice(
-    _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString
-  ) throws(SensorSetupError) -> Int {
+    _ prefix: SysfsPath, named name: ShortName, allDevices: SysfsPath, hint: StaticString,
+    _ failure: inout SensorSetupError
+  ) -> Int? {
     var names = FixedText<128>()
     for n in 0..<probedDevices {
       var dir = prefix
@@ -363,11 +421,11 @@ public enum SensorResolver {
       if !names.isEmpty { names.append(", ") }
       names.append(found)
     }
-    var error = SensorSetupError(
+    failure.set(
       names.isEmpty ? "no device of this kind exists" : "no device with this name", path: allDevices,
       hint: hint)
-    error.found = names
-    throw error
+    failure.found = names
+    return nil
   }
 
   /// The channel's type: its direction and type word, without the index and the modifier
@@ -384,22 +442,27 @@ public enum SensorResolver {
   }
 
   /// The channel's own `suffix` attribute (`in_voltage0_scale`), else the one its type shares
-  /// (`in_voltage_scale`); nil when the driver has neither.
-  static func attribute(_ dir: SysfsPath, _ channel: ShortName, type: ShortName, _ suffix: StaticString)
-    throws(SensorSetupError) -> Double?
-  {
+  /// (`in_voltage_scale`), into `value` (left as it is when the driver has neither); false with
+  /// `failure` when the file holds no number. Out of line: read twice per raw channel.
+  @inline(never)
+  static func attribute(
+    _ dir: SysfsPath, _ channel: ShortName, type: ShortName, _ suffix: StaticString, _ value: inout Double,
+    _ failure: inout SensorSetupError
+  ) -> Bool {
     for candidate in 0..<2 {
       var file = dir
       file.append("/")
       file.append(candidate == 0 ? channel : type)
       file.append(suffix)
       guard let text = try? SysfsFile.read(file) else { continue }
-      guard let value = number(text) else {
-        throw SensorSetupError("the driver's attribute is not a number", path: file)
+      guard let number = number(text) else {
+        failure.set("the driver's attribute is not a number", path: file)
+        return false
       }
-      return value
+      value = number
+      return true
     }
-    return nil
+    return true
   }
 
   /// The record key, unit and factor from the ABI's unit (mV, milli-°C, milli-%RH, kPa) of an
@@ -409,36 +472,80 @@ public enum SensorResolver {
     var key = ShortName()
     let start = channel.count > 3 && channel[0] == 0x69 && channel[1] == 0x6E && channel[2] == 0x5F ? 3 : 0
     for i in start..<channel.count { key.append(byte: channel[i]) }
-    if type.equals("in_temp") {
-      return (channel.equals("in_temp") ? ShortName("temperature") : key, ShortName("°C"), 0.001)
+    var unit = ShortName()
+    var factor = 1.0
+    _ = lookUp(
+      iioUnits, width: 4, type, prefix: false, rename: channel.count == type.count, key: &key, unit: &unit,
+      factor: &factor)
+    return (key, unit, factor)
+  }
+
+  /// The IIO types with a unit here: type, unit, scale (`m` 0.001, `u` 0.000001, `1` 1) and the
+  /// key of a channel that is just the type (`-`: the channel without `in_`).
+  static let iioUnits: StaticString =
+    "in_temp °C m temperature in_humidityrelative %RH m humidity in_pressure kPa 1 - in_voltage V m - in_current A m -"
+
+  /// hwmon's input types, tried in this order as prefixes of the input: type, unit, scale (as in
+  /// `iioUnits`).
+  static let hwmonUnits: StaticString =
+    "temp °C m in V m curr A m power W u energy J u humidity %RH m fan RPM 1"
+
+  /// The entry of `table` (entries of `width` words, as in `iioUnits`) whose type `name` is (or
+  /// begins with, when `prefix`): its unit and factor into `unit` and `factor`, and with
+  /// `rename` its key into `key` when it gives one. False when no entry matches.
+  @inline(never)
+  static func lookUp(
+    _ table: StaticString, width: Int, _ name: ShortName, prefix: Bool, rename: Bool, key: inout ShortName,
+    unit: inout ShortName, factor: inout Double
+  ) -> Bool {
+    // SAFETY: a literal's bytes live as long as the program.
+    let bytes = UnsafeBufferPointer(start: table.utf8Start, count: table.utf8CodeUnitCount)
+    var words = InlineArray<4, Range<Int>>(repeating: 0..<0)
+    var i = 0
+    while i < bytes.count {
+      for w in 0..<width {
+        let first = i
+        while i < bytes.count && bytes[i] != 0x20 { i += 1 }
+        words[w] = first..<i
+        i += 1
+      }
+      let type = words[0]
+      guard prefix ? name.count >= type.count : name.count == type.count else { continue }
+      var same = true
+      for k in 0..<type.count where name[k] != bytes[type.lowerBound + k] {
+        same = false
+        break
+      }
+      guard same else { continue }
+      unit = ShortName()
+      for k in words[1] { unit.append(byte: bytes[k]) }
+      let scale = bytes[words[2].lowerBound]
+      factor = scale == UInt8(ascii: "m") ? 0.001 : scale == UInt8(ascii: "u") ? 0.000_001 : 1
+      if rename && width > 3 && bytes[words[3].lowerBound] != UInt8(ascii: "-") {
+        key = ShortName()
+        for k in words[3] { key.append(byte: bytes[k]) }
+      }
+      return true
     }
-    if type.equals("in_humidityrelative") {
-      return (channel.equals("in_humidityrelative") ? ShortName("humidity") : key, ShortName("%RH"), 0.001)
-    }
-    if type.equals("in_pressure") { return (key, ShortName("kPa"), 1) }
-    if type.equals("in_voltage") { return (key, ShortName("V"), 0.001) }
-    if type.equals("in_current") { return (key, ShortName("A"), 0.001) }
-    return (key, ShortName(), 1)
+    return false
   }
 
   /// The record key (the input without `_input`), unit and factor of a hwmon input, from hwmon's
   /// fixed units; nil for a name that is not a hwmon input.
   static func hwmonUnit(_ input: ShortName) -> (ShortName, ShortName, Double)? {
-    let text = SysfsText(input)
     guard input.count > 6 else { return nil }
     var key = ShortName()
     for i in 0..<input.count - 6 { key.append(byte: input[i]) }
     var suffix = ShortName()
     for i in (input.count - 6)..<input.count { suffix.append(byte: input[i]) }
     guard suffix.equals("_input") else { return nil }
-    if text.hasPrefix("temp") { return (key, ShortName("°C"), 0.001) }
-    if text.hasPrefix("in") { return (key, ShortName("V"), 0.001) }
-    if text.hasPrefix("curr") { return (key, ShortName("A"), 0.001) }
-    if text.hasPrefix("power") { return (key, ShortName("W"), 0.000_001) }
-    if text.hasPrefix("energy") { return (key, ShortName("J"), 0.000_001) }
-    if text.hasPrefix("humidity") { return (key, ShortName("%RH"), 0.001) }
-    if text.hasPrefix("fan") { return (key, ShortName("RPM"), 1) }
-    return nil
+    var unit = ShortName()
+    var factor = 1.0
+    guard
+      lookUp(
+        hwmonUnits, width: 3, input, prefix: true, rename: false, key: &key, unit: &unit, factor: &factor)
+    else { return nil }
+    return (key, unit, factor)
   }
 
   /// The number a small attribute file holds (its first line), parsed as the sampler parses.

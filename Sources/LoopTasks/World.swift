@@ -283,6 +283,7 @@ public struct FirmwareWorld: ~Copyable {
   }
 
   /// Emits `record` for task `index`, counting it as written or dropped.
+  @inline(never)
   public mutating func emit<S: Scheduler & ~Copyable>(
     _ record: borrowing RecordLine, task index: Int, _ cx: inout Context<S>
   ) {
