@@ -16,6 +16,7 @@ public typealias SysfsText = FixedText<256>
 /// Whole-file reads and writes of sysfs attributes.
 public enum SysfsFile {
   /// Whether `path` exists (a file or a directory). The corresponding C function is `open`.
+  @inline(never)
   public static func exists(_ path: borrowing SysfsPath) -> Bool {
     do throws(Errno) {
       let fd = try path.withCString { (p) throws(Errno) in

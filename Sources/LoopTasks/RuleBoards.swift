@@ -18,6 +18,7 @@ public struct Listeners: Sendable {
   /// Asks to wake `cx`'s task at task `index`'s next event. Returns false when every slot is
   /// taken (the config checks make that a programmer error).
   @discardableResult
+  @inline(never)
   public mutating func add<S: Scheduler & ~Copyable>(_ index: Int, _ cx: inout Context<S>) -> Bool {
     var free = -1
     for i in 0..<FirmwareLimits.subscribers {
@@ -30,6 +31,7 @@ public struct Listeners: Sendable {
   }
 
   /// Wakes (and forgets) every task listening to task `index`.
+  @inline(never)
   public mutating func wakeAll<S: Scheduler & ~Copyable>(_ index: Int, _ cx: inout Context<S>) {
     for i in 0..<FirmwareLimits.subscribers {
       if let waker = wakers[index][i] {

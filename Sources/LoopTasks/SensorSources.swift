@@ -87,8 +87,10 @@ public struct SensorSource: Sendable {
 
   /// Channel `i` (below `count`).
   public subscript(i: Int) -> SensorChannel {
-    precondition(i >= 0 && i < count, "SensorSource.subscript: index")
-    return list[i]
+    @inline(never) get {
+      precondition(i >= 0 && i < count, "SensorSource.subscript: index")
+      return list[i]
+    }
   }
 
   @inline(never)

@@ -59,6 +59,7 @@ public struct TextWriter: TextColumns {
   public let fd: Int32
 
   /// A writer to `fd`.
+  @inline(never)
   public init(fd: Int32) { self.fd = fd }
 
   @inline(never)

@@ -69,9 +69,7 @@ public struct ReadingBoard: Sendable {
   // Filled by `init(first:next:)`, a loop: `init(repeating:)` is unrolled, one store per element
   // (FirmwareWorld.init below).
   private var latest = InlineArray<32, Reading>(first: Reading(value: 0, time: .zero, sequence: 0)) { $0 }
-  private var subscribers = InlineArray<32, InlineArray<4, Waker?>>(first: InlineArray(first: nil) { $0 }) {
-    $0
-  }
+  private var listeners = Listeners()
 
   /// No readings yet.
   public init() {}
@@ -84,26 +82,14 @@ public struct ReadingBoard: Sendable {
     _ index: Int, value: Double, at time: Instant, _ cx: inout Context<S>
   ) {
     latest[index] = Reading(value: value, time: time, sequence: latest[index].sequence + 1)
-    for i in 0..<FirmwareLimits.subscribers {
-      if let waker = subscribers[index][i] {
-        cx.wake(waker)
-        subscribers[index][i] = nil
-      }
-    }
+    listeners.wakeAll(index, &cx)
   }
 
   /// Asks to be woken at task `index`'s next reading. Returns false when every subscriber slot
   /// is taken (the config checks make that a programmer error).
   @discardableResult
   public mutating func subscribe<S: Scheduler & ~Copyable>(_ index: Int, _ cx: inout Context<S>) -> Bool {
-    var free = -1
-    for i in 0..<FirmwareLimits.subscribers {
-      if subscribers[index][i] == cx.waker { return true }
-      if subscribers[index][i] == nil && free < 0 { free = i }
-    }
-    if free < 0 { return false }
-    subscribers[index][free] = cx.waker
-    return true
+    listeners.add(index, &cx)
   }
 }
 
