@@ -188,7 +188,10 @@ struct Validator {
     }
     let noteSlot = allowed.count
     var seen = [Int](repeating: -1, count: noteSlot + 1)
-    for keyNode in doc.memberKeys(node) {
+    var next = doc.firstChild(node)
+    for _ in 0..<Int(doc.nodes[node].a) {
+      let keyNode = next
+      next = doc.next(keyNode + 1)
       let key = doc.string(keyNode)
       var slot = allowed.index(of: key) ?? -1
       if bytesEqual(key, "note") { slot = noteSlot }
