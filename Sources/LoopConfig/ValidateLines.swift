@@ -104,7 +104,9 @@ extension Validator {
     }
     let maxOffset: Int64 = known.map { Int64($0.lineCount - 1) } ?? 1023
     var offset: Int? = nil
+    var offsetNode = object
     if case let (node, mark)? = enter(object, "offset") {
+      offsetNode = node
       if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
         offset = Int(value)
       } else if let known, kind(node) == .number {
@@ -150,7 +152,7 @@ extension Validator {
         spelling.append("offset ")
         spelling.appendDecimal(offset)
         try agree(
-          &bcm, &bcmSource, offset, node: doc.member(object, "offset")!, spelling: spelling, chip: known)
+          &bcm, &bcmSource, offset, node: offsetNode, spelling: spelling, chip: known)
         pop(mark)
       }
     }
