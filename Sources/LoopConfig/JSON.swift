@@ -569,11 +569,10 @@ struct JSONReader {
       message.append("'")
       let word = source[index..<end]
       if !hints { return }
-      if bytesEqual(word, "True") || bytesEqual(word, "False") || bytesEqual(word, "Null")
-        || bytesEqual(word, "TRUE") || bytesEqual(word, "FALSE") || bytesEqual(word, "NULL")
-      {
+      // The words as lists (one lookup each, not a comparison call per word).
+      if Words("True False Null TRUE FALSE NULL", then: "").index(of: word) != nil {
         message.append(" (JSON literals are lowercase: true, false, null)")
-      } else if bytesEqual(word, "NaN") || bytesEqual(word, "Infinity") {
+      } else if Words("NaN Infinity", then: "").index(of: word) != nil {
         message.append(" (JSON has no NaN or Infinity)")
       } else if isLetter(byte) {
         message.append(" (strings need double quotes)")
