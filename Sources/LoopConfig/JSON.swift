@@ -195,7 +195,7 @@ struct JSONReader {
     let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
     var count: Int32 = 0
     skipWhitespace()
-    if index < source.count && source[index] == close {
+    if peek() == close {
       index += 1
     } else {
       while true {
@@ -203,12 +203,12 @@ struct JSONReader {
         if object {
           try parseKey(afterComma: count > 0)
           skipWhitespace()
-          guard index < source.count, source[index] == UInt8(ascii: ":") else {
+          guard peek() == UInt8(ascii: ":") else {
             throw failFound("expected ':' after the object key, found ")
           }
           index += 1
           skipWhitespace()
-        } else if count > 0 && index < source.count && source[index] == close {
+        } else if count > 0 && peek() == close {
           throw fail("expected a value after ',', found ']' (JSON allows no trailing comma)")
         }
         try parseValue()
@@ -279,36 +279,36 @@ struct JSONReader {
   private mutating func parseNumber() throws(JSONSyntaxError) {
     let start = index
     if source[index] == UInt8(ascii: "-") { index += 1 }
-    guard index < source.count, isDigit(source[index]) else {
+    guard isDigit(peek()) else {
       throw fail("invalid number: expected a digit after '-'")
     }
     if source[index] == UInt8(ascii: "0") {
       index += 1
-      if index < source.count && isDigit(source[index]) {
+      if isDigit(peek()) {
         throw JSONSyntaxError(
           offset: start, message: bytes("invalid number: JSON allows no leading zeros"))
       }
     } else {
-      while index < source.count && isDigit(source[index]) { index += 1 }
+      skipDigits()
     }
-    if index < source.count && source[index] == UInt8(ascii: ".") {
+    if peek() == UInt8(ascii: ".") {
       index += 1
-      guard index < source.count, isDigit(source[index]) else {
+      guard isDigit(peek()) else {
         throw fail("invalid number: expected a digit after '.'")
       }
-      while index < source.count && isDigit(source[index]) { index += 1 }
+      skipDigits()
     }
-    if index < source.count && (source[index] == UInt8(ascii: "e") || source[index] == UInt8(ascii: "E")) {
+    if peek() | 0x20 == UInt8(ascii: "e") {
       index += 1
-      if index < source.count && (source[index] == UInt8(ascii: "+") || source[index] == UInt8(ascii: "-")) {
+      if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") {
         index += 1
       }
-      guard index < source.count, isDigit(source[index]) else {
+      guard isDigit(peek()) else {
         throw fail("invalid number: expected a digit in the exponent")
       }
-      while index < source.count && isDigit(source[index]) { index += 1 }
+      skipDigits()
     }
-    if index < source.count && isWordByte(source[index]) {
+    if isWordByte(peek()) {
       var message: [UInt8] = []
       message.append("invalid number: unexpected ")
       describeFound(into: &message, hints: false)
@@ -443,7 +443,7 @@ struct JSONReader {
   private mutating func parseHex4(escapeStart: Int) throws(JSONSyntaxError) -> UInt32 {
     var value: UInt32 = 0
     for _ in 0..<4 {
-      guard index < source.count, let digit = hexValue(source[index]) else {
+      guard let digit = hexValue(peek()) else {
         throw JSONSyntaxError(
           offset: escapeStart, message: bytes("invalid \\u escape: expected four hexadecimal digits"))
       }
@@ -506,12 +506,23 @@ struct JSONReader {
   // MARK: Helpers
 
   private mutating func skipWhitespace() {
-    while index < source.count {
-      switch source[index] {
+    while true {
+      switch peek() {
       case 0x20, 0x09, 0x0A, 0x0D: index += 1
       default: return
       }
     }
+  }
+
+  /// The byte at the reading position, 0 at the end of the file (compared only with bytes
+  /// other than 0, or tested by a class 0 is not in: no NUL is mistaken for the end).
+  @inline(never)
+  private mutating func peek() -> UInt8 { index < source.count ? source[index] : 0 }
+
+  /// Moves past the digits at the reading position.
+  @inline(never)
+  private mutating func skipDigits() {
+    while isDigit(peek()) { index += 1 }
   }
 
   /// `message` then what is at the reading position (`describeFound`), at `offset` (the
@@ -558,11 +569,10 @@ struct JSONReader {
       message.append("'")
       let word = source[index..<end]
       if !hints { return }
-      if bytesEqual(word, "True") || bytesEqual(word, "False") || bytesEqual(word, "Null")
-        || bytesEqual(word, "TRUE") || bytesEqual(word, "FALSE") || bytesEqual(word, "NULL")
-      {
+      // The words as lists (one lookup each, not a comparison call per word).
+      if Words("True False Null TRUE FALSE NULL", then: "").index(of: word) != nil {
         message.append(" (JSON literals are lowercase: true, false, null)")
-      } else if bytesEqual(word, "NaN") || bytesEqual(word, "Infinity") {
+      } else if Words("NaN Infinity", then: "").index(of: word) != nil {
         message.append(" (JSON has no NaN or Infinity)")
       } else if isLetter(byte) {
         message.append(" (strings need double quotes)")

@@ -35,9 +35,13 @@ extension Validator {
 
     var lineUsers = FixedList<32, Int>()
     for i in scope.lines.indices { lineUsers.append(scope.lineTasks[i]) }
+    // The tasks moved out of the scope, not copied (a copy retained every task's heap lists, in
+    // a copy loop used nowhere else).
+    var tasks = FixedList<32, TaskConfig>()
+    swap(&tasks, &scope.tasks)
     let config = BoardConfig(
       board: board, simulated: simulated, chip: chip, consumer: consumer, lines: scope.lines,
-      tasks: scope.tasks,
+      tasks: consume tasks,
       output: output,
       stimuli: stimuli, simFiles: simFiles, mqtt: mqtt, lineUsers: lineUsers)
     try checkTotals(config, root: root)

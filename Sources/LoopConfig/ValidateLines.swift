@@ -26,15 +26,24 @@ extension Validator {
     func isNote(_ keyNode: Int) -> Bool {
       bytesEqual(doc.string(keyNode), "note") && kind(keyNode + 1) == .string
     }
-    let keys = doc.memberKeys(node)
+    // The members walked by node (each key's value follows it), twice: no array of keys.
+    let members = Int(doc.nodes[node].a)
     var count = 0
-    for keyNode in keys where !isNote(keyNode) { count += 1 }
+    var next = doc.firstChild(node)
+    for _ in 0..<members {
+      if !isNote(next) { count += 1 }
+      next = doc.next(next + 1)
+    }
     if count > ConfigLimits.maxLines {
       throw capacityError(at: node, most: ConfigLimits.maxLines, of: "lines", found: count)
     }
     let known: KnownChip? =
       if case .label(let label) = chip, !simulated { KnownChip.find(Name(label)) } else { nil }
-    for keyNode in keys where !isNote(keyNode) {
+    next = doc.firstChild(node)
+    for _ in 0..<members {
+      let keyNode = next
+      next = doc.next(keyNode + 1)
+      if isNote(keyNode) { continue }
       let value = keyNode + 1
       let key = doc.string(keyNode)
       let inner = push(key: key)
@@ -95,7 +104,9 @@ extension Validator {
     }
     let maxOffset: Int64 = known.map { Int64($0.lineCount - 1) } ?? 1023
     var offset: Int? = nil
+    var offsetNode = object
     if case let (node, mark)? = enter(object, "offset") {
+      offsetNode = node
       if kind(node) == .number, let value = integerToken(doc.token(node)), value >= 0 && value <= maxOffset {
         offset = Int(value)
       } else if let known, kind(node) == .number {
@@ -141,7 +152,7 @@ extension Validator {
         spelling.append("offset ")
         spelling.appendDecimal(offset)
         try agree(
-          &bcm, &bcmSource, offset, node: doc.member(object, "offset")!, spelling: spelling, chip: known)
+          &bcm, &bcmSource, offset, node: offsetNode, spelling: spelling, chip: known)
         pop(mark)
       }
     }

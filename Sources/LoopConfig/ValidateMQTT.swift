@@ -129,8 +129,9 @@ extension Validator {
     let qos = Int(try integer(node, "qos", 0...1, default: 1))
     let keepAlive = Int(try integer(node, "keepalive_s", 0...65_535, default: 30, unit: "seconds"))
     var credentials: Path? = nil
-    if doc.member(node, "credentials_file") != nil {
-      credentials = try path(node, "credentials_file", absolute: false)
+    if case let (at, inner)? = enter(node, "credentials_file") {
+      credentials = try readPath(at, absolute: false)
+      pop(inner)
     }
     let discovery = try boolean(node, "discovery", default: true)
     var discoveryPrefix = FixedText<32>("homeassistant")

@@ -12,14 +12,16 @@ extension Validator {
     try checkObject(
       node, allowed: "to format ring_bytes", what: "output", example: "{\"to\": \"stdout\"}")
     if case let (to, inner)? = enter(node, "to") {
-      if kind(to) == .string && bytesEqual(doc.string(to), "stdout") {
-        output.target = .stdout
-      } else if kind(to) == .string && bytesEqual(doc.string(to), "stderr") {
-        output.target = .stderr
-      } else if kind(to) == .string {
-        output.target = .file(try readPath(to, absolute: false))
-      } else {
+      guard kind(to) == .string else {
         throw mismatch(.type, at: to, expected: "\"stdout\", \"stderr\" or a file path")
+      }
+      let text = doc.string(to)
+      if bytesEqual(text, "stdout") {
+        output.target = .stdout
+      } else if bytesEqual(text, "stderr") {
+        output.target = .stderr
+      } else {
+        output.target = .file(try readPath(to, absolute: false))
       }
       pop(inner)
     }

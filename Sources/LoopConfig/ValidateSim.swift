@@ -84,9 +84,11 @@ extension Validator {
     }
     try checkObject(object, allowed: keys, what: what, example: "{\"kind\": \"press\", ...}")
     let at = try milliseconds(object, "at_ms", 0...86_400_000, default: 0)
+    // Every kind but quadrature drives one "line", read next.
+    var line = 0
+    if kindIndex < 4 { line = try simLine(object, "line") }
     switch kindIndex {
     case 0:
-      let line = try simLine(object, "line")
       guard case let (node, mark)? = enter(object, "value") else {
         throw missing(object, "value", "0 or 1")
       }
@@ -94,22 +96,21 @@ extension Validator {
       pop(mark)
       return .edge(line: line, at: at, value: value)
     case 1:
-      let line = try simLine(object, "line")
       let frequency = try decimal(
         object, "frequency_hz", from: DecimalNumber(significand: 1, exponent: -3),
         to: DecimalNumber(significand: 50_000), default: nil)
       let duty = try integer(object, "duty_percent", 1...99, default: 50, unit: "percent")
       let period = Duration(nanoseconds: Int64((1e9 / frequency.double).rounded()))
       var count: Int64? = nil
-      if doc.member(object, "count") != nil && doc.member(object, "duration_ms") != nil {
+      let countNode = doc.member(object, "count")
+      let durationNode = doc.member(object, "duration_ms")
+      if case .some = countNode, let durationNode {
         _ = push("duration_ms")  // Not popped: the error is thrown (see `pop`).
-        throw error(
-          .conflict, at: doc.member(object, "duration_ms")!,
-          bytes("give \"count\" or \"duration_ms\", not both"))
+        throw error(.conflict, at: durationNode, bytes("give \"count\" or \"duration_ms\", not both"))
       }
-      if doc.member(object, "count") != nil {
+      if case .some = countNode {
         count = try integer(object, "count", 1...1_000_000_000, default: nil)
-      } else if doc.member(object, "duration_ms") != nil {
+      } else if case .some = durationNode {
         let duration = try milliseconds(object, "duration_ms", 1...86_400_000, default: nil)
         count = max(1, duration.nanoseconds / period.nanoseconds)
       }
@@ -118,7 +119,6 @@ extension Validator {
           line: line, at: at, frequencyHz: frequency, period: period,
           high: Duration(nanoseconds: period.nanoseconds * duty / 100), count: count))
     case 2:
-      let line = try simLine(object, "line")
       let transitions = Int(try integer(object, "transitions", 1...1000, default: nil))
       let within = Duration.microseconds(
         try integer(object, "within_us", 1...1_000_000, default: nil, unit: "microseconds"))
@@ -129,20 +129,18 @@ extension Validator {
       pop(mark)
       return .bounce(line: line, at: at, transitions: transitions, within: within, value: value)
     case 3:
-      let line = try simLine(object, "line")
       let hold = try milliseconds(object, "hold_ms", 1...600_000, default: 100)
       let count = Int(try integer(object, "count", 1...100_000, default: 1))
+      // Required for more than one press (and longer than hold_ms), optional for one.
       var every = hold * 2
-      if count > 1 {
+      if count > 1 || doc.member(object, "every_ms") != nil {
         every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
-        if every <= hold {
+        if count > 1 && every <= hold {
           _ = push("every_ms")  // Not popped: the error is thrown.
           throw error(
             .range, at: doc.member(object, "every_ms")!,
             bytes("must be longer than hold_ms (a press must end before the next starts)"))
         }
-      } else if doc.member(object, "every_ms") != nil {
-        every = try milliseconds(object, "every_ms", 2...3_600_000, default: nil)
       }
       return .press(
         Press(

@@ -45,17 +45,19 @@ extension Validator {
       throw capacityError(at: node, most: ConfigLimits.maxTasks, of: "tasks", found: count)
     }
     // First pass: the names as written, so tasks can refer to tasks after them.
-    let elements = doc.elements(node)
+    // The elements are walked by node (three passes, no array of them).
     scope.names = []
-    for element in elements {
+    var element = doc.firstChild(node)
+    for _ in 0..<count {
       var name: [UInt8] = []
-      if kind(element) == .object, let node = doc.member(element, "name"), kind(node) == .string {
-        name.append(contentsOf: doc.string(node))
+      if kind(element) == .object, let nameNode = doc.member(element, "name"), kind(nameNode) == .string {
+        name.append(contentsOf: doc.string(nameNode))
       }
       scope.names.append(name)
+      element = doc.next(element)
     }
-    for index in elements.indices {
-      let element = elements[index]
+    element = doc.firstChild(node)
+    for index in 0..<count {
       let inner = push(index: index)
       guard kind(element) == .object else {
         throw mismatch(
@@ -84,14 +86,16 @@ extension Validator {
       let taskKind = try entry.read(&self, TaskObject(node: element, index: index))
       scope.tasks.append(TaskConfig(name: name, kind: taskKind, kindIndex: kindIndex))
       pop(inner)
+      element = doc.next(element)
     }
     // Checks that need every task (a threshold's source further down).
-    for index in elements.indices {
-      let element = elements[index]
+    element = doc.firstChild(node)
+    for index in 0..<count {
       let inner = push(index: index)
       let task = scope.tasks.element(index)
       try task.kind.check(&self, TaskObject(node: element, index: index))
       pop(inner)
+      element = doc.next(element)
     }
     // Inputs whose edges no task asked for report both, so nothing is missed.
     for index in scope.lines.indices

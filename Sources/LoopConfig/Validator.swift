@@ -105,7 +105,7 @@ struct Validator {
   /// `expected <expected>, found <node>` (and `; did you mean "<suggested>"?`).
   @inline(never)
   mutating func mismatch(
-    _ kind: ConfigError.Kind, at node: Int, expected: [UInt8], suggested: [UInt8]? = nil
+    _ kind: ConfigError.Kind, at node: Int, expected: [UInt8], suggested: [UInt8]?
   ) -> ConfigError {
     var message: [UInt8] = []
     message.append("expected ")
@@ -118,6 +118,12 @@ struct Validator {
       message.append("?")
     }
     return error(kind, at: node, message)
+  }
+
+  /// `mismatch` with nothing to suggest.
+  @inline(never)
+  mutating func mismatch(_ kind: ConfigError.Kind, at node: Int, expected: [UInt8]) -> ConfigError {
+    mismatch(kind, at: node, expected: expected, suggested: nil)
   }
 
   /// A type mismatch (`.type` when the JSON type differs, else `kind`).
@@ -167,7 +173,7 @@ struct Validator {
   /// Checks that `node` is an object whose keys are all in `allowed` (plus `note`, free text
   /// allowed everywhere), none repeated. `what` names the object for messages.
   mutating func checkObject(
-    _ node: Int, allowed keys: StaticString, then moreKeys: StaticString = "", what: StaticString,
+    _ node: Int, allowed keys: StaticString, then moreKeys: StaticString, what: StaticString,
     example: StaticString
   ) throws(ConfigError) {
     let allowed = Words(keys, then: moreKeys)
@@ -182,7 +188,10 @@ struct Validator {
     }
     let noteSlot = allowed.count
     var seen = [Int](repeating: -1, count: noteSlot + 1)
-    for keyNode in doc.memberKeys(node) {
+    var next = doc.firstChild(node)
+    for _ in 0..<Int(doc.nodes[node].a) {
+      let keyNode = next
+      next = doc.next(keyNode + 1)
       let key = doc.string(keyNode)
       var slot = allowed.index(of: key) ?? -1
       if bytesEqual(key, "note") { slot = noteSlot }
@@ -210,6 +219,15 @@ struct Validator {
       }
       pop(mark)
     }
+  }
+
+  /// `checkObject` with one list of keys (every object but a task): three arguments fewer at
+  /// each call.
+  @inline(never)
+  mutating func checkObject(
+    _ node: Int, allowed keys: StaticString, what: StaticString, example: StaticString
+  ) throws(ConfigError) {
+    try checkObject(node, allowed: keys, then: "", what: what, example: example)
   }
 
   /// The error for key node `node`, which repeats the key at node `first`.
