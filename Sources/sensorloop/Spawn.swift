@@ -43,12 +43,15 @@ extension Board {
               path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
               start: start + file.at, every: file.every)), &firmware)
       }
-      // Each kind builds its own task (LoopConfig/Kinds/*.swift).
+      // Each kind builds its own task (LoopConfig/Kinds/*.swift). A task's name goes to the
+      // world's table as it is built (a build's messages name it and the tasks before it).
       let periodic = config.periodicTasks
       for i in config.tasks.indices {
+        let task = config.tasks[i]
+        firmware.world.names[i] = ShortName(task.name)
         try spawn(
           try BoardConfig.buildTask(
-            config.tasks[i].kind, index: i, start: start, periodicTasks: periodic, &firmware.world, &files),
+            task.kind, index: i, start: start, periodicTasks: periodic, &firmware.world, &files),
           &firmware)
       }
     } catch {
