@@ -77,7 +77,6 @@ extension Board {
   /// also instantiates the Swift runtime's type metadata, once): then systemd hears READY=1
   /// and allocations are counted, unless a stop came first (a stop at any moment of startup
   /// is honoured: systemd then hears STOPPING=1 only).
-  @inline(never)
   static func run(
     _ firmware: inout Firmware<EpollPlatform>, output: RecordOutput, watchdogs: [(fd: Int32, disarm: Bool)],
     _ program: inout Program
