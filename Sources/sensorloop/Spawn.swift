@@ -12,6 +12,7 @@ import LoopMQTT
 import LoopTasks
 
 extension Board {
+  @inline(never)
   static func spawnTasks(
     _ config: BoardConfig, stopAt: Instant?, _ firmware: inout Firmware<EpollPlatform>,
     _ files: inout OpenFiles
