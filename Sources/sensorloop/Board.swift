@@ -132,7 +132,6 @@ enum Board {
       start = platform.now()
       if program.stopAt == nil, let duration = program.options.duration { program.stopAt = start + duration }
       try wireGPIO(config, &world, &platform, start: start)
-      names(config, &world)
       try connectMQTT(config, &world, &platform)
     } catch { throw error }
     var firmware = Firmware(platform: platform, world: world, start: start)
@@ -286,11 +285,5 @@ enum Board {
     var sb = stat()
     guard cl_fstat(a, &sa) == 0, cl_fstat(b, &sb) == 0 else { return false }
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
-  }
-
-  static func names(_ config: BoardConfig, _ world: inout FirmwareWorld) {
-    for i in config.tasks.indices {
-      world.names[i] = ShortName(config.tasks[i].name)
-    }
   }
 }

@@ -12,6 +12,7 @@ import LoopMQTT
 import LoopTasks
 
 extension Board {
+  @inline(never)
   static func spawnTasks(
     _ config: BoardConfig, stopAt: Instant?, _ firmware: inout Firmware<EpollPlatform>,
     _ files: inout OpenFiles
@@ -43,12 +44,15 @@ extension Board {
               path: FilePath(file.path), values: values, count: file.values.count, repeats: file.repeats,
               start: start + file.at, every: file.every)), &firmware)
       }
-      // Each kind builds its own task (LoopConfig/Kinds/*.swift).
+      // Each kind builds its own task (LoopConfig/Kinds/*.swift). A task's name goes to the
+      // world's table as it is built (a build's messages name it and the tasks before it).
       let periodic = config.periodicTasks
       for i in config.tasks.indices {
+        let task = config.tasks[i]
+        firmware.world.names[i] = ShortName(task.name)
         try spawn(
           try BoardConfig.buildTask(
-            config.tasks[i].kind, index: i, start: start, periodicTasks: periodic, &firmware.world, &files),
+            task.kind, index: i, start: start, periodicTasks: periodic, &firmware.world, &files),
           &firmware)
       }
     } catch {
@@ -74,7 +78,6 @@ extension Board {
   /// also instantiates the Swift runtime's type metadata, once): then systemd hears READY=1
   /// and allocations are counted, unless a stop came first (a stop at any moment of startup
   /// is honoured: systemd then hears STOPPING=1 only).
-  @inline(never)
   static func run(
     _ firmware: inout Firmware<EpollPlatform>, output: RecordOutput, watchdogs: [(fd: Int32, disarm: Bool)],
     _ program: inout Program
