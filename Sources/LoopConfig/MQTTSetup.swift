@@ -296,7 +296,10 @@ extension MQTTConfig {
     }
     // Any other unit is shown as written, with no device class (Home Assistant checks a
     // device class's units and would refuse the entity).
-    let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    var clean: [UInt8] = []
+    for byte in unit where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+      clean.append(byte: byte)
+    }
     return (clean, [], false)
   }
 
