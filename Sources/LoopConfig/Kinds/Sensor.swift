@@ -258,8 +258,7 @@ extension SensorConfig: TaskKindDescription {
     defer { v.pop(mark) }
     switch v.kind(node) {
     case .array:
-      let chain = try readChain(&v, node)
-      for i in keys.indices { chains[i] = chain }
+      chains = HeapList(repeating: try readChain(&v, node), count: keys.count)
     case .object:
       var names: [[UInt8]] = []
       for i in keys.indices { names.append(keys[i].bytes) }
