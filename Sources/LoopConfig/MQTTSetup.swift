@@ -16,7 +16,7 @@ extension BoardConfig {
   }
 
   /// The PWM tasks, software and hardware, whose duty an MQTT command sets (index, configured
-  /// duty).
+  /// duty). (For tests: the program asks each task's `commandDuty`, with no array of pairs.)
   public var pwmTasks: [(Int, Int)] {
     tasks.indices.compactMap { i in tasks[i].kind.commandDuty.map { (i, $0) } }
   }
@@ -81,25 +81,33 @@ extension BoardConfig {
     o.reconnectMin = .milliseconds(500)
     o.reconnectMax = .seconds(30)
     o.connectTimeout = .seconds(10)
+    var takesDuties = false
+    for i in tasks.indices where tasks[i].kind.commandDuty != nil { takesDuties = true }
     let client = try BoardConfig.makeClient(
-      o, subscribing: commandableLines.isEmpty ? nil : filter, pwmTasks.isEmpty ? nil : dutyFilter)
-    let messages = m.discovery ? discoveryMessages() : []
+      o, subscribing: commandableLines.isEmpty ? nil : filter, takesDuties ? dutyFilter : nil)
+    let d = m.discovery ? discovery() : nil
     var total = 0
-    for (t, p) in messages { total += 4 + t.count + p.count }
+    if let d { for k in d.topics.indices { total += 4 + d.topics[k].count + d.payloads[k].count } }
     var set: RetainedSet
     do { set = try RetainedSet(capacity: total) } catch {
       var e = StartupError("sensorloop: cannot map the MQTT discovery configs")
       e.add(errno: error)
       throw e
     }
-    for (t, p) in messages {
-      _ = t.withUnsafeBytes { tr in p.withUnsafeBytes { pr in set.add(topic: tr, payload: pr) } }
+    if let d {
+      for k in d.topics.indices {
+        _ = d.topics[k].withUnsafeBytes { tr in
+          d.payloads[k].withUnsafeBytes { pr in set.add(topic: tr, payload: pr) }
+        }
+      }
     }
     var link = MQTTLink(
       client: client, prefix: m.topicPrefix, qos: UInt8(m.qos), sendBufferBytes: m.sendBufferBytes,
       discovery: set)
     for line in commandableLines { link.commandable[line] = true }
-    for (task, duty) in pwmTasks { link.duty[task] = Int8(duty) }
+    for i in tasks.indices {
+      if let duty = tasks[i].kind.commandDuty { link.duty[i] = Int8(duty) }
+    }
     return link
   }
 
@@ -122,7 +130,16 @@ extension BoardConfig {
   /// from its kind's `discover` (Kinds/), then commandable outputs as `switch`; all with the
   /// board's `device` block and the availability topic.
   public func discoveryMessages() -> [(topic: [UInt8], payload: [UInt8])] {
-    guard let m = mqtt else { return [] }
+    guard let d = discovery() else { return [] }
+    var messages: [(topic: [UInt8], payload: [UInt8])] = []
+    for k in d.topics.indices { messages.append((d.topics[k], d.payloads[k])) }
+    return messages
+  }
+
+  /// The discovery configs laid out, nil without `mqtt`: what `discoveryMessages` returns, in
+  /// two arrays (the program reads them from here, with no array of pairs in its binary).
+  func discovery() -> Discovery? {
+    guard let m = mqtt else { return nil }
     var d = Discovery(
       prefix: m.topicPrefix.bytes, node: m.clientID.bytes, discoveryPrefix: m.discoveryPrefix.bytes,
       device: [])
@@ -139,7 +156,7 @@ extension BoardConfig {
         id)
       d.add("switch", d.text("line_\u{5}", id), name: id, f)
     }
-    return d.out
+    return d
   }
 }
 
@@ -155,8 +172,10 @@ struct Discovery {
   let discoveryPrefix: [UInt8]
   /// The board's `"device":{...}` block.
   var device: [UInt8]
-  /// The configs so far (topic, payload).
-  var out: [(topic: [UInt8], payload: [UInt8])] = []
+  /// The configs so far: their topics ...
+  var topics: [[UInt8]] = []
+  /// ... and their payloads.
+  var payloads: [[UInt8]] = []
 
   /// Appends `template` to `text`, its placeholder bytes replaced: 1 the prefix, 2 the node, 3
   /// the discovery prefix, 4 the device block, 5 `a`, 6 `b`, 7 `s`, 8 `t`.
@@ -222,7 +241,8 @@ struct Discovery {
   mutating func add(_ component: StaticString, _ object: [UInt8], name: [UInt8], _ fields: [UInt8]) {
     var p = text("{\"name\":\"\u{5}\",\"unique_id\":\"\u{2}_\u{6}\",", name, object)
     put("\u{5},\"availability_topic\":\"\u{1}/status\",\u{4}}", fields, into: &p)
-    out.append((text("\u{3}/\u{7}/\u{2}/\u{5}/config", object, [], component), p))
+    topics.append(text("\u{3}/\u{7}/\u{2}/\u{5}/config", object, [], component))
+    payloads.append(p)
   }
 
   /// Adds a `binary_sensor` for task `name`, whose `on`/`off` records are on `<task>/state`.
@@ -240,7 +260,8 @@ struct Discovery {
     let p = text(
       "{\"automation_type\":\"trigger\",\"topic\":\"\u{1}/\u{5}/\u{7}\",\"type\":\"\u{8}\",\"subtype\":\"\u{5}\",\u{4}}",
       task, [], event, type)
-    out.append((text("\u{3}/device_automation/\u{2}/\u{5}_\u{7}/config", task, [], event), p))
+    topics.append(text("\u{3}/device_automation/\u{2}/\u{5}_\u{7}/config", task, [], event))
+    payloads.append(p)
   }
 }
 
@@ -275,7 +296,10 @@ extension MQTTConfig {
     }
     // Any other unit is shown as written, with no device class (Home Assistant checks a
     // device class's units and would refuse the entity).
-    let clean = unit.filter { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    var clean: [UInt8] = []
+    for byte in unit where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+      clean.append(byte: byte)
+    }
     return (clean, [], false)
   }
 

@@ -126,6 +126,9 @@ public struct HeapList<Element>: Sendable where Element: Sendable {
   /// An empty list.
   public init() { storage = [] }
 
+  /// `count` copies of `element` (a list filled by index: no appends, so no growth code for it).
+  public init(repeating element: Element, count: Int) { storage = Array(repeating: element, count: count) }
+
   /// How many elements are held.
   public var count: Int { storage.count }
   /// Whether the list holds no elements.

@@ -252,15 +252,13 @@ extension SensorConfig: TaskKindDescription {
   static func readFilters(_ v: inout Validator, _ element: Int, keys: HeapList<Name>) throws(ConfigError)
     -> HeapList<HeapList<FilterSpec>>
   {
-    var chains = HeapList<HeapList<FilterSpec>>()
-    for _ in keys.indices { chains.append(HeapList()) }
+    var chains = HeapList(repeating: HeapList<FilterSpec>(), count: keys.count)
     guard let node = v.doc.member(element, "filters") else { return chains }
     let mark = v.push("filters")
     defer { v.pop(mark) }
     switch v.kind(node) {
     case .array:
-      let chain = try readChain(&v, node)
-      for i in keys.indices { chains[i] = chain }
+      chains = HeapList(repeating: try readChain(&v, node), count: keys.count)
     case .object:
       var names: [[UInt8]] = []
       for i in keys.indices { names.append(keys[i].bytes) }
@@ -314,10 +312,11 @@ extension SensorConfig: TaskKindDescription {
     if items.count > FilterLimits.chain {
       throw v.capacityError(at: node, most: FilterLimits.chain, of: "filters per value", found: items.count)
     }
-    var chain = HeapList<FilterSpec>()
+    // Filled by index (every place is read below): no appends.
+    var chain = HeapList(repeating: FilterSpec.delta(minimum: 0), count: items.count)
     for (position, item) in items.enumerated() {
       let inner = v.push(index: position)
-      chain.append(try readFilter(&v, item))
+      chain[position] = try readFilter(&v, item)
       v.pop(inner)
     }
     return chain

@@ -49,12 +49,14 @@ extension ThresholdConfig: TaskKindDescription {
       pwm = try v.taskRef(task, "pwm")
     } else {
       line = try v.lineRef(task, "line", LineNeed(direction: .output, edges: nil))
-      for key: StaticString in ["duty_on", "duty_off"] {
-        if v.doc.member(element, key) != nil {
-          throw v.error(
-            .conflict, atKey: key, of: element,
-            "a duty applies with \"pwm\" (a pwm or pwm_hw task), not with \"line\"")
-        }
+      // The first duty key given (not a loop over an array of the two keys).
+      let dutyKey: StaticString? =
+        v.doc.member(element, "duty_on") != nil
+        ? "duty_on" : v.doc.member(element, "duty_off") != nil ? "duty_off" : nil
+      if let dutyKey {
+        throw v.error(
+          .conflict, atKey: dutyKey, of: element,
+          "a duty applies with \"pwm\" (a pwm or pwm_hw task), not with \"line\"")
       }
     }
     let dutyOn = try v.decimal(element, "duty_on", from: zero, to: hundred, default: hundred)
