@@ -157,14 +157,27 @@ extension GPIOSystem where Self: ~Copyable {
     consumer: GPIOName = GPIOName("sensorloop")
   ) throws(GPIOError) -> InputLine {
     var failure = GPIOError(.system)
-    guard case .some = open(chip, &failure), let found = find(line, &failure) else { throw failure }
+    guard let requested = requestInput(line, on: chip, config, consumer: consumer, failure: &failure) else {
+      throw failure
+    }
+    return requested
+  }
+
+  /// `requestInput(_:on:_:consumer:)` without the throw: nil with `failure` written when it
+  /// fails. The board's startup uses it, so the 1 KB error is not copied at the throw.
+  @inline(never)
+  package mutating func requestInput(
+    _ line: LineSelector, on chip: ChipSelector, _ config: InputConfig, consumer: GPIOName,
+    failure: inout GPIOError
+  ) -> InputLine? {
+    guard case .some = open(chip, &failure), let found = find(line, &failure) else { return nil }
     var level: Bool?
     do {
       let handle = try requestInput(offset: found.offset, config: config, consumer: consumer, level: &level)
       return InputLine(handle, config: config, source: found, initialLevel: level)
     } catch {
       requestFailed(error, found, &failure)
-      throw failure
+      return nil
     }
   }
 
@@ -175,13 +188,26 @@ extension GPIOSystem where Self: ~Copyable {
     consumer: GPIOName = GPIOName("sensorloop")
   ) throws(GPIOError) -> OutputLine {
     var failure = GPIOError(.system)
-    guard case .some = open(chip, &failure), let found = find(line, &failure) else { throw failure }
+    guard
+      let requested = requestOutput(line, on: chip, config, at: time, consumer: consumer, failure: &failure)
+    else { throw failure }
+    return requested
+  }
+
+  /// `requestOutput(_:on:_:at:consumer:)` without the throw: nil with `failure` written when
+  /// it fails (see `requestInput(_:on:_:consumer:failure:)`).
+  @inline(never)
+  package mutating func requestOutput(
+    _ line: LineSelector, on chip: ChipSelector, _ config: OutputConfig, at time: Instant, consumer: GPIOName,
+    failure: inout GPIOError
+  ) -> OutputLine? {
+    guard case .some = open(chip, &failure), let found = find(line, &failure) else { return nil }
     do {
       let handle = try requestOutput(offset: found.offset, config: config, consumer: consumer)
       return OutputLine(handle, config: config, source: found, at: time)
     } catch {
       requestFailed(error, found, &failure)
-      throw failure
+      return nil
     }
   }
 
