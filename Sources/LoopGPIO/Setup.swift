@@ -103,6 +103,9 @@ public protocol GPIOSystem: ~Copyable {
   /// Makes the system usable (libgpiod: loads the library); throws what to install when it
   /// cannot. Called before the first chip is opened.
   mutating func prepare() throws(GPIOError)
+  /// `prepare()` without the throw: false with `failure` (a fresh `GPIOError(.system)`) written
+  /// when it fails. The default calls `prepare()`.
+  mutating func prepare(_ failure: inout GPIOError) -> Bool
   /// The GPIO library's version when one is loaded (`2.2.1`), else empty (the mock).
   var libraryVersion: GPIOName { get }
   /// Calls `visit` for every GPIO chip device; chips that cannot be opened are visited with
@@ -132,6 +135,15 @@ extension GPIOSystem where Self: ~Copyable {
   // `failure` (made by `GPIOError(.system)`, its message still "gpio: ") and return nil, and
   // only the public function throws it. A `GPIOError` is over 1 KB; returned and rethrown at
   // every step it was copied at every step (startup code, 3 KB of copies).
+
+  /// Calls `prepare()`, writing what it throws into `failure`.
+  public mutating func prepare(_ failure: inout GPIOError) -> Bool {
+    do { try prepare() } catch {
+      failure = error
+      return false
+    }
+    return true
+  }
 
   /// Finds and opens the chip `selector` names.
   @inline(never)
@@ -213,10 +225,7 @@ extension GPIOSystem where Self: ~Copyable {
 
   /// `openChip(_:)`'s search; nil with `failure` written when it fails.
   private mutating func open(_ selector: ChipSelector, _ failure: inout GPIOError) -> ChipInfo? {
-    do { try prepare() } catch {
-      failure = error
-      return nil
-    }
+    guard prepare(&failure) else { return nil }
     var path: GPIOName
     switch selector {
     case .label(let label):
