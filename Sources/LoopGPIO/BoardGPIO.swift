@@ -23,6 +23,11 @@ package struct BoardGPIO: GPIOSystem, ~Copyable {
     if !simulated { try chips.prepare() }
   }
 
+  /// `prepare()` without the throw (see `GPIOSystem.prepare(_:)`).
+  package mutating func prepare(_ failure: inout GPIOError) -> Bool {
+    simulated || chips.prepare(&failure)
+  }
+
   /// libgpiod's version for the real chips, empty for the mock.
   package var libraryVersion: GPIOName { simulated ? GPIOName() : chips.libraryVersion }
 

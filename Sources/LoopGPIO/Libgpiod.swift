@@ -39,17 +39,26 @@ public struct LibgpiodSystem: GPIOSystem, ~Copyable {
   /// file), once per process. Throws `.libraryMissing` with what to install when neither is
   /// there.
   public mutating func prepare() throws(GPIOError) {
-    if api != nil { return }
+    var failure = GPIOError(.system)
+    guard prepare(&failure) else { throw failure }
+  }
+
+  /// `prepare()` without the throw: false with `failure` (a fresh `GPIOError(.system)`) written
+  /// when neither library loads. The board's startup uses it: the 1 KB error is not copied.
+  public mutating func prepare(_ failure: inout GPIOError) -> Bool {
+    if api != nil { return true }
     _ = cg_gpiod_load(nil)
     guard let loaded = Self.loaded else {
-      var e = GPIOError(.libraryMissing)
-      e.message.append("libgpiod is not installed (neither libgpiod.so.3 nor libgpiod.so.2 loads): ")
-      e.message.append("sudo apt install libgpiod3 on Raspberry Pi OS trixie (Debian 13), ")
-      e.message.append("libgpiod2 on bookworm (Debian 12); the loader said: ")
-      e.message.append(cString: cg_gpiod_error())
-      throw e
+      failure.kind = .libraryMissing
+      failure.errno = nil
+      failure.message.append("libgpiod is not installed (neither libgpiod.so.3 nor libgpiod.so.2 loads): ")
+      failure.message.append("sudo apt install libgpiod3 on Raspberry Pi OS trixie (Debian 13), ")
+      failure.message.append("libgpiod2 on bookworm (Debian 12); the loader said: ")
+      failure.message.append(cString: cg_gpiod_error())
+      return false
     }
     api = loaded
+    return true
   }
 
   /// Loads libgpiod from `path` only (tests point this at a build folder's copy).

@@ -103,6 +103,9 @@ public protocol GPIOSystem: ~Copyable {
   /// Makes the system usable (libgpiod: loads the library); throws what to install when it
   /// cannot. Called before the first chip is opened.
   mutating func prepare() throws(GPIOError)
+  /// `prepare()` without the throw: false with `failure` (a fresh `GPIOError(.system)`) written
+  /// when it fails. The default calls `prepare()`.
+  mutating func prepare(_ failure: inout GPIOError) -> Bool
   /// The GPIO library's version when one is loaded (`2.2.1`), else empty (the mock).
   var libraryVersion: GPIOName { get }
   /// Calls `visit` for every GPIO chip device; chips that cannot be opened are visited with
@@ -133,6 +136,15 @@ extension GPIOSystem where Self: ~Copyable {
   // only the public function throws it. A `GPIOError` is over 1 KB; returned and rethrown at
   // every step it was copied at every step (startup code, 3 KB of copies).
 
+  /// Calls `prepare()`, writing what it throws into `failure`.
+  public mutating func prepare(_ failure: inout GPIOError) -> Bool {
+    do { try prepare() } catch {
+      failure = error
+      return false
+    }
+    return true
+  }
+
   /// Finds and opens the chip `selector` names.
   @inline(never)
   public mutating func openChip(_ selector: ChipSelector) throws(GPIOError) -> ChipInfo {
@@ -157,14 +169,27 @@ extension GPIOSystem where Self: ~Copyable {
     consumer: GPIOName = GPIOName("sensorloop")
   ) throws(GPIOError) -> InputLine {
     var failure = GPIOError(.system)
-    guard case .some = open(chip, &failure), let found = find(line, &failure) else { throw failure }
+    guard let requested = requestInput(line, on: chip, config, consumer: consumer, failure: &failure) else {
+      throw failure
+    }
+    return requested
+  }
+
+  /// `requestInput(_:on:_:consumer:)` without the throw: nil with `failure` written when it
+  /// fails. The board's startup uses it, so the 1 KB error is not copied at the throw.
+  @inline(never)
+  package mutating func requestInput(
+    _ line: LineSelector, on chip: ChipSelector, _ config: InputConfig, consumer: GPIOName,
+    failure: inout GPIOError
+  ) -> InputLine? {
+    guard case .some = open(chip, &failure), let found = find(line, &failure) else { return nil }
     var level: Bool?
     do {
       let handle = try requestInput(offset: found.offset, config: config, consumer: consumer, level: &level)
       return InputLine(handle, config: config, source: found, initialLevel: level)
     } catch {
       requestFailed(error, found, &failure)
-      throw failure
+      return nil
     }
   }
 
@@ -175,22 +200,32 @@ extension GPIOSystem where Self: ~Copyable {
     consumer: GPIOName = GPIOName("sensorloop")
   ) throws(GPIOError) -> OutputLine {
     var failure = GPIOError(.system)
-    guard case .some = open(chip, &failure), let found = find(line, &failure) else { throw failure }
+    guard
+      let requested = requestOutput(line, on: chip, config, at: time, consumer: consumer, failure: &failure)
+    else { throw failure }
+    return requested
+  }
+
+  /// `requestOutput(_:on:_:at:consumer:)` without the throw: nil with `failure` written when
+  /// it fails (see `requestInput(_:on:_:consumer:failure:)`).
+  @inline(never)
+  package mutating func requestOutput(
+    _ line: LineSelector, on chip: ChipSelector, _ config: OutputConfig, at time: Instant, consumer: GPIOName,
+    failure: inout GPIOError
+  ) -> OutputLine? {
+    guard case .some = open(chip, &failure), let found = find(line, &failure) else { return nil }
     do {
       let handle = try requestOutput(offset: found.offset, config: config, consumer: consumer)
       return OutputLine(handle, config: config, source: found, at: time)
     } catch {
       requestFailed(error, found, &failure)
-      throw failure
+      return nil
     }
   }
 
   /// `openChip(_:)`'s search; nil with `failure` written when it fails.
   private mutating func open(_ selector: ChipSelector, _ failure: inout GPIOError) -> ChipInfo? {
-    do { try prepare() } catch {
-      failure = error
-      return nil
-    }
+    guard prepare(&failure) else { return nil }
     var path: GPIOName
     switch selector {
     case .label(let label):

@@ -46,29 +46,33 @@ extension Board {
       let line = config.lines[i]
       world.lineNames[i] = ShortName(line.id)
       let selector = line.selector
-      // One catch for both requests, turning the error into the startup error there: a
-      // `GPIOError` (1 KB) is copied at each place it is caught.
+      // The requests write a failure into `failure` rather than throw it: a `GPIOError` (1 KB)
+      // is copied at each place it is thrown or caught.
+      var failure = GPIOError(.system)
       let input = line.direction == .input
       let source: LineSource
-      do {
-        if input {
-          let requested = try gpio.requestInput(
-            selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer)
-          source = requested.source
-          world.inputs[i] = .some(requested)
-        } else {
-          let requested = try gpio.requestOutput(
-            selector, on: chip, line.outputConfig, at: now, consumer: consumer)
-          source = requested.source
-          world.outputs[i] = .some(requested)
-        }
-      } catch { throw lineError(line.id, error) }
+      if input {
+        guard
+          let requested = gpio.requestInput(
+            selector, on: chip, config.inputConfig(ofLine: i), consumer: consumer, failure: &failure)
+        else { throw lineError(line.id, failure) }
+        source = requested.source
+        world.inputs[i] = .some(requested)
+      } else {
+        guard
+          let requested = gpio.requestOutput(
+            selector, on: chip, line.outputConfig, at: now, consumer: consumer, failure: &failure)
+        else { throw lineError(line.id, failure) }
+        source = requested.source
+        world.outputs[i] = .some(requested)
+      }
       if source.matched < 0 { sayFoundByOffset(line, source) }
       guard input else { continue }
       do { try platform.watch(line: world.inputs[i]!) } catch {
-        var e = GPIOError(.system, errno: error)
-        e.message.append("cannot watch the line's event fd")
-        throw lineError(line.id, e)
+        // `failure` is still the fresh `GPIOError(.system)`: the request succeeded.
+        failure.errno = error
+        failure.message.append("cannot watch the line's event fd")
+        throw lineError(line.id, failure)
       }
     }
   }
